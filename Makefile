@@ -1,0 +1,61 @@
+# The two commands of the README:
+#   make demo   build everything, boot the reference firmware in QEMU, run the host harness
+#   make test   every test (C unit tests plain and under ASan/UBSan, firmware builds, pytest)
+# Both set the machine up first (Debian packages + .venv), see scripts/setup.sh.
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+PY := $(CURDIR)/.venv/bin/python
+JOBS ?= 2
+GEN := -G Ninja
+FW_BOARD ?= mps2-an385
+FW_TOOLCHAIN := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/boards/toolchain-arm-none-eabi.cmake
+PYTEST_ARGS ?=
+
+.PHONY: all setup ext host asan fw test test-c test-py demo lint clean
+
+all: ext host fw
+
+setup:
+	@bash scripts/setup.sh
+
+# The Python extension, installed into .venv (incremental build in build/py-*).
+ext: setup
+	@echo "== building the cymongoose extension"
+	@$(PY) -m pip install -q --no-build-isolation --no-deps . 2>&1 | grep -v "^ *$$" || true
+	@$(PY) -c "import cymongoose._mongoose" 
+
+# Host C library, unit tests and host examples.
+host: setup
+	@cmake -S . -B build/host $(GEN) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build/host -j $(JOBS)
+
+asan: setup
+	@cmake -S . -B build/asan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMG_SANITIZE=ON >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+
+# Firmware for the reference board (and the build-only boards when present).
+fw: setup
+	@cmake -S . -B build/fw $(GEN) -DMG_BOARD=$(FW_BOARD) $(FW_TOOLCHAIN) -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+	@cmake --build build/fw -j $(JOBS)
+
+test-c: host asan
+	@echo "== C unit tests"
+	@ctest --test-dir build/host --output-on-failure -j $(JOBS)
+	@echo "== C unit tests under ASan+UBSan"
+	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j $(JOBS)
+
+test-py: ext fw
+	@echo "== Python tests"
+	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test: test-c test-py
+
+demo: ext fw
+	@$(PY) examples/demo.py --firmware build/fw
+
+lint: setup
+	@ruff check python tests examples bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,243 @@
+/* The event core: manager, connections, events, timers, wakeup. */
+#ifndef MG_CORE_H
+#define MG_CORE_H
+
+#include "mg_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Event numbers are part of the public contract (API.md, section 3). */
+enum {
+  MG_EV_ERROR = 0,      /* ev_data: const char *error message */
+  MG_EV_OPEN = 1,       /* connection created */
+  MG_EV_POLL = 2,       /* once per mg_mgr_poll() iteration */
+  MG_EV_RESOLVE = 3,    /* host name resolved */
+  MG_EV_CONNECT = 4,    /* outbound connection established */
+  MG_EV_ACCEPT = 5,     /* inbound connection accepted */
+  MG_EV_TLS_HS = 6,     /* TLS handshake done */
+  MG_EV_READ = 7,       /* ev_data: long *bytes_read */
+  MG_EV_WRITE = 8,      /* ev_data: long *bytes_written */
+  MG_EV_CLOSE = 9,      /* last event of a connection */
+  MG_EV_HTTP_HDRS = 10, /* ev_data: struct mg_http_message * */
+  MG_EV_HTTP_MSG = 11,  /* ev_data: struct mg_http_message * */
+  MG_EV_WS_OPEN = 12,   /* ev_data: struct mg_http_message * */
+  MG_EV_WS_MSG = 13,    /* ev_data: struct mg_ws_message * */
+  MG_EV_WS_CTL = 14,    /* ev_data: struct mg_ws_message * */
+  MG_EV_MQTT_CMD = 15,  /* ev_data: struct mg_mqtt_message * */
+  MG_EV_MQTT_MSG = 16,  /* ev_data: struct mg_mqtt_message * */
+  MG_EV_MQTT_OPEN = 17, /* ev_data: int *connack_return_code */
+  MG_EV_SNTP_TIME = 18, /* ev_data: int64_t *epoch_milliseconds */
+  MG_EV_WAKEUP = 19,    /* ev_data: struct mg_str *payload */
+  MG_EV_USER = 23       /* first number free for applications */
+};
+
+/* An IPv4 or IPv6 address with port, in network byte order. */
+struct mg_addr {
+  uint8_t ip[16];   /* IPv4 uses the first 4 bytes */
+  uint16_t port;    /* network byte order */
+  uint8_t is_ip6;
+  uint32_t scope_id;
+};
+
+struct mg_connection;
+struct mg_mgr;
+typedef void (*mg_event_handler_t)(struct mg_connection *c, int ev,
+                                   void *ev_data);
+
+struct mg_connection {
+  struct mg_connection *next; /* manager's list, newest first */
+  struct mg_mgr *mgr;
+  struct mg_addr loc;         /* local address */
+  struct mg_addr rem;         /* remote address */
+  void *fd;                   /* transport handle (socket number, stack pcb) */
+  unsigned long id;           /* unique per manager, starting at 1 */
+  struct mg_iobuf recv;       /* received, not yet consumed bytes */
+  struct mg_iobuf send;       /* bytes waiting to be written */
+  mg_event_handler_t fn;      /* user event handler */
+  void *fn_data;              /* user handler's argument */
+  mg_event_handler_t pfn;     /* protocol handler (HTTP, WS, MQTT ...) */
+  void *pfn_data;             /* protocol handler's state */
+  void *tls;                  /* TLS backend state, NULL for plain */
+  uint32_t io_mask;           /* readiness interest registered with the OS */
+  unsigned is_listening : 1;  /* accepts connections */
+  unsigned is_client : 1;     /* outbound */
+  unsigned is_accepted : 1;   /* created by a listener */
+  unsigned is_resolving : 1;  /* waiting for DNS */
+  unsigned is_connecting : 1; /* non-blocking connect in progress */
+  unsigned is_tls : 1;        /* TLS enabled */
+  unsigned is_tls_hs : 1;     /* TLS handshake in progress */
+  unsigned is_udp : 1;        /* datagram socket */
+  unsigned is_websocket : 1;  /* upgraded to WebSocket */
+  unsigned is_mqtt5 : 1;      /* speaks MQTT 5 */
+  unsigned is_hexdumping : 1; /* log traffic at MG_LL_DEBUG */
+  unsigned is_draining : 1;   /* flush the send buffer, then close */
+  unsigned is_closing : 1;    /* close at the end of this poll iteration */
+  unsigned is_full : 1;       /* receive buffer at its cap: reads paused */
+  unsigned is_resp : 1;       /* protocol: a response is in progress */
+  unsigned is_readable : 1;   /* readable in the last poll */
+  unsigned is_writable : 1;   /* writable in the last poll */
+  unsigned is_wakeup : 1;     /* the manager's internal wakeup channel */
+};
+
+/* Timers. flags combine the MG_TIMER_* bits. */
+#define MG_TIMER_ONCE 0u
+#define MG_TIMER_REPEAT 1u     /* fire every period_ms */
+#define MG_TIMER_RUN_NOW 2u    /* also fire on the first poll */
+#define MG_TIMER_AUTODELETE 4u /* the core frees it after its last call */
+#define MG_TIMER_CANCELLED 8u  /* set by mg_timer_cancel: never fires again */
+#define MG_TIMER_CALLED 16u    /* internal: has fired at least once */
+
+struct mg_timer {
+  struct mg_timer *next;
+  unsigned long id;
+  uint64_t period_ms;
+  uint64_t expire; /* mg_millis() value of the next firing */
+  unsigned flags;
+  void (*fn)(void *arg);
+  void *arg;
+};
+
+/* The transport contract: kernel sockets (net/sock.c) and the built-in
+ * TCP/IP stack (net/stack) both implement it, so a connection never knows how
+ * its bytes travel. Every function may assume c->mgr->net == this table. */
+struct mg_net {
+  /* Opens a listener bound to c->loc (port 0 = ephemeral; the real address is
+   * written back to c->loc). Returns false with a log line on failure. */
+  bool (*listen)(struct mg_connection *c);
+  /* Starts a non-blocking connect to c->rem. Sets c->is_connecting, or calls
+   * mg_connect_done(c) at once when it completed; on failure mg_error(). */
+  void (*connect)(struct mg_connection *c);
+  /* Accepts one pending connection on listener lc into new connection nc
+   * (already allocated, fills nc->fd / loc / rem). Returns false if none. */
+  bool (*accept)(struct mg_connection *lc, struct mg_connection *nc);
+  /* Reads/writes without blocking: >0 bytes, 0 = would block, <0 = error
+   * or orderly end of stream (then the connection closes). UDP: one datagram
+   * per call, rem set to the sender on read. */
+  long (*recv)(struct mg_connection *c, void *buf, size_t len);
+  long (*send)(struct mg_connection *c, const void *buf, size_t len);
+  /* Waits at most ms milliseconds (negative = no limit) for readiness of any
+   * connection and sets is_readable/is_writable on each. */
+  void (*wait)(struct mg_mgr *mgr, int ms);
+  /* Releases the transport handle of c. */
+  void (*close)(struct mg_connection *c);
+  /* Per-manager setup and teardown of the transport. */
+  bool (*init)(struct mg_mgr *mgr);
+  void (*free)(struct mg_mgr *mgr);
+  /* Cross-thread wakeup: creates the channel connection, and signals it. */
+  struct mg_connection *(*wakeup_init)(struct mg_mgr *mgr);
+  void (*wakeup_signal)(struct mg_mgr *mgr);
+};
+
+/* One queued cross-thread wakeup (payload follows the struct). */
+struct mg_wakeup_msg {
+  struct mg_wakeup_msg *next;
+  unsigned long conn_id;
+  size_t len;
+};
+
+struct mg_mgr {
+  struct mg_connection *conns; /* newest first */
+  struct mg_timer *timers;
+  const struct mg_net *net;    /* transport in use */
+  void *net_data;              /* transport state (epoll fd, stack ...) */
+  unsigned long next_id;       /* next connection id */
+  unsigned long next_timer_id;
+  /* Called right before (begin = true) and after (begin = false) the
+   * transport blocks waiting for I/O; the Python binding releases the GIL
+   * there. */
+  void (*wait_hook)(struct mg_mgr *mgr, bool begin);
+  void *userdata;              /* free for the embedding application */
+  /* Wakeup channel, guarded by wakeup_lock; read side is wakeup_conn. */
+  struct mg_connection *wakeup_conn;
+  struct mg_lock *wakeup_lock;
+  struct mg_wakeup_msg *wakeup_head, *wakeup_tail;
+  bool wakeup_pending;         /* a signal byte is in flight */
+  void *dns;                   /* DNS resolver state (proto/dns.c) */
+  bool polling;                /* inside mg_mgr_poll() */
+};
+
+/* ---- Manager ---- */
+/* Initialises mgr on the platform's default transport. */
+void mg_mgr_init(struct mg_mgr *mgr);
+/* Same, on a given transport (e.g. the built-in stack). */
+void mg_mgr_init_net(struct mg_mgr *mgr, const struct mg_net *net);
+/* One loop iteration: wait for I/O up to ms (never past the next due timer),
+ * read/accept/write, run due timers, MG_EV_POLL to every connection, then
+ * free connections marked closing. */
+void mg_mgr_poll(struct mg_mgr *mgr, int ms);
+/* Closes every connection (MG_EV_CLOSE, newest first) and frees all. */
+void mg_mgr_free(struct mg_mgr *mgr);
+
+/* ---- Connections ---- */
+/* url: [tcp://|udp://|scheme://]host[:port][/path]. Returns NULL (with a log
+ * line) on a malformed URL or when the transport refuses. */
+struct mg_connection *mg_listen(struct mg_mgr *mgr, const char *url,
+                                mg_event_handler_t fn, void *fn_data);
+struct mg_connection *mg_connect(struct mg_mgr *mgr, const char *url,
+                                 mg_event_handler_t fn, void *fn_data);
+/* Appends bytes to the send buffer; false when memory is exhausted. */
+bool mg_send(struct mg_connection *c, const void *buf, size_t len);
+size_t mg_printf(struct mg_connection *c, const char *fmt, ...);
+size_t mg_vprintf(struct mg_connection *c, const char *fmt, va_list ap);
+/* Marks c closing; it is torn down at the end of the current poll iteration,
+ * so this is safe from inside any handler. Pending output is discarded. */
+void mg_close_conn(struct mg_connection *c);
+/* Emits MG_EV_ERROR with the formatted text and marks c closing. */
+void mg_error(struct mg_connection *c, const char *fmt, ...);
+/* Dispatches an event: protocol handler first, then the user handler. */
+void mg_call(struct mg_connection *c, int ev, void *ev_data);
+struct mg_connection *mg_conn_by_id(struct mg_mgr *mgr, unsigned long id);
+
+/* Allocates and links a connection (used by transports and protocols). */
+struct mg_connection *mg_alloc_conn(struct mg_mgr *mgr);
+/* Called by a transport when a pending connect completes. */
+void mg_connect_done(struct mg_connection *c);
+/* Called by the DNS resolver when c->rem is known: starts the connect. */
+void mg_connect_resolved(struct mg_connection *c);
+
+/* ---- Address parsing ---- */
+/* Parses "host:port", "[v6]:port", "v4" or "v6" numerically into a. Does no
+ * DNS. Returns false on anything else. */
+bool mg_aton(struct mg_str s, struct mg_addr *a);
+/* Formats ip (no port) into buf: dotted quad, or 8 groups of 4 hex digits. */
+char *mg_ntoa(const struct mg_addr *a, char *buf, size_t len);
+/* URL pieces: scheme default ports (http 80, https 443, ws 80, wss 443,
+ * mqtt 1883, mqtts 8883), host (brackets kept for IPv6), userinfo, uri. */
+unsigned short mg_url_port(const char *url);
+struct mg_str mg_url_host(const char *url);
+struct mg_str mg_url_user(const char *url);
+struct mg_str mg_url_pass(const char *url);
+const char *mg_url_uri(const char *url);
+bool mg_url_is_ssl(const char *url);
+
+/* ---- Timers ---- */
+struct mg_timer *mg_timer_add(struct mg_mgr *mgr, uint64_t period_ms,
+                              unsigned flags, void (*fn)(void *), void *arg);
+/* Marks a timer cancelled; it is unlinked and freed (if AUTODELETE) at the
+ * next poll. Safe from inside its own callback. */
+void mg_timer_cancel(struct mg_timer *t);
+/* Unlinks and frees a timer right away (not from inside its callback). */
+void mg_timer_free(struct mg_mgr *mgr, struct mg_timer *t);
+/* Runs due timers; returns milliseconds until the next one (or -1). */
+long mg_timer_poll(struct mg_mgr *mgr, uint64_t now_ms);
+
+/* ---- Wakeup from other threads ---- */
+/* Creates the manager's wakeup channel; false if the transport has none. */
+bool mg_wakeup_init(struct mg_mgr *mgr);
+/* Queues MG_EV_WAKEUP with a copy of buf for connection conn_id and wakes a
+ * blocked mg_mgr_poll(). Thread-safe. False when the channel is missing or
+ * memory is exhausted; any payload size otherwise. */
+bool mg_wakeup(struct mg_mgr *mgr, unsigned long conn_id, const void *buf,
+               size_t len);
+/* Delivers every queued wakeup (called by the transport on the poll thread). */
+void mg_wakeup_drain(struct mg_mgr *mgr);
+
+/* ---- Default transport of this build ---- */
+extern const struct mg_net mg_net_sock;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MG_CORE_H */
