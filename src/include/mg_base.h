@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mg_config.h"
 
@@ -40,6 +41,32 @@ bool mg_str_to_u64(struct mg_str s, uint64_t *out);
  * the length that would have been written, like snprintf. */
 size_t mg_snprintf(char *buf, size_t len, const char *fmt, ...);
 size_t mg_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
+
+/* ---- Byte order: network (big-endian) <-> host, without OS headers. ---- */
+static inline uint16_t mg_htons(uint16_t v) {
+  const uint8_t b[2] = {(uint8_t) (v >> 8), (uint8_t) v};
+  uint16_t r;
+  memcpy(&r, b, sizeof(r));
+  return r;
+}
+static inline uint16_t mg_ntohs(uint16_t v) {
+  uint8_t b[2];
+  memcpy(b, &v, sizeof(v));
+  return (uint16_t) ((b[0] << 8) | b[1]);
+}
+static inline uint32_t mg_htonl(uint32_t v) {
+  const uint8_t b[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16),
+                        (uint8_t) (v >> 8), (uint8_t) v};
+  uint32_t r;
+  memcpy(&r, b, sizeof(r));
+  return r;
+}
+static inline uint32_t mg_ntohl(uint32_t v) {
+  uint8_t b[4];
+  memcpy(b, &v, sizeof(v));
+  return ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
+         ((uint32_t) b[2] << 8) | b[3];
+}
 
 /* ---- Growable byte buffer. ---- */
 struct mg_iobuf {

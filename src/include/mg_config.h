@@ -51,6 +51,11 @@
 #define MG_ENABLE_SNTP 1
 #endif
 
+/* Asynchronous DNS resolver over UDP (src/proto/dns.c). */
+#ifndef MG_ENABLE_DNS
+#define MG_ENABLE_DNS 0
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1
@@ -74,6 +79,76 @@
 /* Listen backlog for TCP listeners. */
 #ifndef MG_SOCK_LISTEN_BACKLOG
 #define MG_SOCK_LISTEN_BACKLOG 128
+#endif
+
+/* ---- Built-in TCP/IP stack sizing (used when MG_ENABLE_TCPIP). RAM: see
+ * mg_stack.h; per TCP connection ~sizeof(struct mg_tcpip_tcp) minus the two
+ * buffers below. Timers in milliseconds. ---- */
+#ifndef MG_TCPIP_MTU
+#define MG_TCPIP_MTU 1500
+#endif
+#ifndef MG_TCPIP_MAX_TCP /* TCP connections (incl. TIME_WAIT) */
+#define MG_TCPIP_MAX_TCP ((MG_ARCH == MG_ARCH_POSIX) ? 32 : 6)
+#endif
+#ifndef MG_TCPIP_MAX_LISTEN
+#define MG_TCPIP_MAX_LISTEN 4
+#endif
+#ifndef MG_TCPIP_MAX_UDP
+#define MG_TCPIP_MAX_UDP 4
+#endif
+#ifndef MG_TCPIP_TCP_RXBUF /* receive window of one connection */
+#define MG_TCPIP_TCP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 32768 : 4096)
+#endif
+#ifndef MG_TCPIP_TCP_TXBUF /* unacknowledged + unsent bytes of one connection */
+#define MG_TCPIP_TCP_TXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 32768 : 4096)
+#endif
+#ifndef MG_TCPIP_UDP_RXBUF /* queued datagrams of one UDP endpoint */
+#define MG_TCPIP_UDP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 8192 : 2048)
+#endif
+#ifndef MG_TCPIP_OOO_RANGES /* out-of-order byte ranges kept per connection */
+#define MG_TCPIP_OOO_RANGES 4
+#endif
+#ifndef MG_TCPIP_ARP_SIZE
+#define MG_TCPIP_ARP_SIZE 8
+#endif
+#ifndef MG_TCPIP_ARP_TTL_MS
+#define MG_TCPIP_ARP_TTL_MS 600000
+#endif
+#ifndef MG_TCPIP_ARP_RETRY_MS
+#define MG_TCPIP_ARP_RETRY_MS 1000
+#endif
+#ifndef MG_TCPIP_ARP_TRIES
+#define MG_TCPIP_ARP_TRIES 3
+#endif
+#ifndef MG_TCPIP_BACKLOG /* default cap of half-open + unaccepted */
+#define MG_TCPIP_BACKLOG 8
+#endif
+#ifndef MG_TCPIP_RTO_INIT_MS
+#define MG_TCPIP_RTO_INIT_MS 1000
+#endif
+#ifndef MG_TCPIP_RTO_MIN_MS
+#define MG_TCPIP_RTO_MIN_MS 200
+#endif
+#ifndef MG_TCPIP_RTO_MAX_MS
+#define MG_TCPIP_RTO_MAX_MS 60000
+#endif
+#ifndef MG_TCPIP_MAX_RETRIES /* retransmissions before giving up */
+#define MG_TCPIP_MAX_RETRIES 10
+#endif
+#ifndef MG_TCPIP_SYN_RETRIES /* SYN / SYN-ACK retransmissions */
+#define MG_TCPIP_SYN_RETRIES 4
+#endif
+#ifndef MG_TCPIP_TIME_WAIT_MS
+#define MG_TCPIP_TIME_WAIT_MS 4000
+#endif
+#ifndef MG_TCPIP_KEEPALIVE_MS /* idle time before the first probe; 0 = off */
+#define MG_TCPIP_KEEPALIVE_MS 60000
+#endif
+#ifndef MG_TCPIP_KEEPALIVE_INTVL_MS
+#define MG_TCPIP_KEEPALIVE_INTVL_MS 10000
+#endif
+#ifndef MG_TCPIP_KEEPALIVE_PROBES
+#define MG_TCPIP_KEEPALIVE_PROBES 5
 #endif
 
 #endif /* MG_CONFIG_H */

@@ -60,7 +60,7 @@ struct mg_connection {
   mg_event_handler_t pfn;     /* protocol handler (HTTP, WS, MQTT ...) */
   void *pfn_data;             /* protocol handler's state */
   void *tls;                  /* TLS backend state, NULL for plain */
-  uint32_t io_mask;           /* readiness interest registered with the OS */
+  uint32_t io_mask;           /* MG_IO_* interest registered by the transport */
   unsigned is_listening : 1;  /* accepts connections */
   unsigned is_client : 1;     /* outbound */
   unsigned is_accepted : 1;   /* created by a listener */
@@ -80,6 +80,11 @@ struct mg_connection {
   unsigned is_writable : 1;   /* writable in the last poll */
   unsigned is_wakeup : 1;     /* the manager's internal wakeup channel */
 };
+
+/* Readiness interest bits kept by a transport in c->io_mask. The core writes
+ * eagerly and only waits for writability while MG_IO_WRITE is registered. */
+#define MG_IO_READ 1u
+#define MG_IO_WRITE 2u
 
 /* Timers. flags combine the MG_TIMER_* bits. */
 #define MG_TIMER_ONCE 0u
@@ -109,6 +114,9 @@ struct mg_net {
   /* Starts a non-blocking connect to c->rem. Sets c->is_connecting, or calls
    * mg_connect_done(c) at once when it completed; on failure mg_error(). */
   void (*connect)(struct mg_connection *c);
+  /* Result of a pending connect once c is readable or writable: 1 done,
+   * 0 still in progress, -1 failed (the core then reports "socket error"). */
+  int (*check_connect)(struct mg_connection *c);
   /* Accepts one pending connection on listener lc into new connection nc
    * (already allocated, fills nc->fd / loc / rem). Returns false if none. */
   bool (*accept)(struct mg_connection *lc, struct mg_connection *nc);
@@ -190,12 +198,23 @@ void mg_error(struct mg_connection *c, const char *fmt, ...);
 void mg_call(struct mg_connection *c, int ev, void *ev_data);
 struct mg_connection *mg_conn_by_id(struct mg_mgr *mgr, unsigned long id);
 
-/* Allocates and links a connection (used by transports and protocols). */
+/* Allocates a zeroed connection (not yet linked, id 0); transports and
+ * protocols fill it, then mg_add_conn() gives it an id and links it. */
 struct mg_connection *mg_alloc_conn(struct mg_mgr *mgr);
+void mg_add_conn(struct mg_connection *c);
+/* Frees a connection that was never linked (e.g. a failed accept). */
+void mg_free_conn(struct mg_connection *c);
 /* Called by a transport when a pending connect completes. */
 void mg_connect_done(struct mg_connection *c);
-/* Called by the DNS resolver when c->rem is known: starts the connect. */
-void mg_connect_resolved(struct mg_connection *c);
+/* Resolves the host of url into c->rem (with the URL's port), then emits
+ * MG_EV_RESOLVE; an outbound connection without a transport handle then
+ * starts connecting. Numeric hosts and "localhost" resolve synchronously;
+ * other names go to the asynchronous resolver when one is compiled in, else
+ * fail with MG_EV_ERROR "<host> DNS lookup failed". */
+void mg_resolve(struct mg_connection *c, const char *url);
+void mg_resolve_cancel(struct mg_connection *c);
+/* Called by a resolver when c->rem is known. */
+void mg_resolve_done(struct mg_connection *c);
 
 /* ---- Address parsing ---- */
 /* Parses "host:port", "[v6]:port", "v4" or "v6" numerically into a. Does no
@@ -206,6 +225,8 @@ char *mg_ntoa(const struct mg_addr *a, char *buf, size_t len);
 /* URL pieces: scheme default ports (http 80, https 443, ws 80, wss 443,
  * mqtt 1883, mqtts 8883), host (brackets kept for IPv6), userinfo, uri. */
 unsigned short mg_url_port(const char *url);
+/* The port written in url: 0 when absent, -1 when not a number 0..65535. */
+long mg_url_port_explicit(const char *url);
 struct mg_str mg_url_host(const char *url);
 struct mg_str mg_url_user(const char *url);
 struct mg_str mg_url_pass(const char *url);

@@ -1,0 +1,334 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4, SOCK_NONBLOCK with -std=c11 */
+#endif
+/* Kernel-socket transport (struct mg_net) for POSIX hosts: non-blocking
+ * sockets, epoll(7) readiness on Linux, poll(2) elsewhere. */
+#include "mg_core.h"
+
+#if MG_ENABLE_SOCKET
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#if MG_ENABLE_EPOLL
+#include <sys/epoll.h>
+#else
+#include <poll.h>
+#endif
+
+/* c->fd holds the descriptor plus one, so NULL means "no socket" even when
+ * the kernel hands out descriptor 0 (CI runs without stdin). */
+#define FD(c) ((int) (intptr_t) (c)->fd - 1)
+#define SET_FD(c, s) ((c)->fd = (void *) (intptr_t) ((s) + 1))
+
+#define MAX_EVENTS 256
+
+struct sock_state {
+  int wake_wr;  /* write end of the wakeup socketpair, -1 if none */
+#if MG_ENABLE_EPOLL
+  int epfd;
+  struct epoll_event events[MAX_EVENTS];
+#else
+  struct pollfd *pfds;
+  size_t pfds_cap;
+#endif
+};
+
+static struct sock_state *state(struct mg_mgr *mgr) {
+  return (struct sock_state *) mgr->net_data;
+}
+
+static socklen_t to_sa(const struct mg_addr *a, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof(*ss));
+  if (a->is_ip6) {
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = a->port;
+    sin6->sin6_scope_id = a->scope_id;
+    memcpy(&sin6->sin6_addr, a->ip, 16);
+    return sizeof(*sin6);
+  } else {
+    struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = a->port;
+    memcpy(&sin->sin_addr, a->ip, 4);
+    return sizeof(*sin);
+  }
+}
+
+static void from_sa(const struct sockaddr_storage *ss, struct mg_addr *a) {
+  memset(a, 0, sizeof(*a));
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) ss;
+    a->is_ip6 = 1;
+    a->port = sin6->sin6_port;
+    a->scope_id = sin6->sin6_scope_id;
+    memcpy(a->ip, &sin6->sin6_addr, 16);
+  } else if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *) ss;
+    a->port = sin->sin_port;
+    memcpy(a->ip, &sin->sin_addr, 4);
+  }
+}
+
+static void read_local(struct mg_connection *c) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  if (getsockname(FD(c), (struct sockaddr *) &ss, &sl) == 0)
+    from_sa(&ss, &c->loc);
+}
+
+/* Registers the readiness interest of c with the OS when it changed. */
+static void watch(struct mg_connection *c, uint32_t mask) {
+#if MG_ENABLE_EPOLL
+  struct epoll_event ev;
+  bool added = c->io_mask & 0x80000000u;
+  if (added && (c->io_mask & ~0x80000000u) == mask) return;
+  memset(&ev, 0, sizeof(ev));
+  ev.events = ((mask & MG_IO_READ) ? EPOLLIN : 0u) |
+              ((mask & MG_IO_WRITE) ? EPOLLOUT : 0u);
+  ev.data.ptr = c;
+  epoll_ctl(state(c->mgr)->epfd, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, FD(c),
+            &ev);
+  c->io_mask = mask | 0x80000000u; /* top bit: registered */
+#else
+  c->io_mask = mask;
+#endif
+}
+
+static uint32_t wanted(const struct mg_connection *c) {
+  uint32_t m = 0;
+  if (c->is_listening || c->is_wakeup) return MG_IO_READ;
+  if (c->is_connecting) return MG_IO_WRITE;
+  if (!c->is_draining && !c->is_full && !c->is_closing) m |= MG_IO_READ;
+  if (c->send.len > 0) m |= MG_IO_WRITE;
+  return m;
+}
+
+static int new_socket(int family, bool udp) {
+  return socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+                            SOCK_CLOEXEC, 0);
+}
+
+static bool sock_listen(struct mg_connection *c) {
+  struct sockaddr_storage ss;
+  socklen_t sl = to_sa(&c->loc, &ss);
+  int on = 1, s = new_socket(ss.ss_family, c->is_udp);
+  if (s < 0) return false;
+  /* SO_REUSEADDR lets a restarted server bind over TIME_WAIT; a port that
+   * another socket listens on still fails with EADDRINUSE. */
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (bind(s, (struct sockaddr *) &ss, sl) != 0 ||
+      (!c->is_udp && listen(s, MG_SOCK_LISTEN_BACKLOG) != 0)) {
+    MG_ERROR("bind/listen: errno %d", errno);
+    close(s);
+    return false;
+  }
+  SET_FD(c, s);
+  read_local(c);
+  watch(c, MG_IO_READ);
+  return true;
+}
+
+static void tune(int s) {
+  int on = 1;
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+static void sock_connect(struct mg_connection *c) {
+  struct sockaddr_storage ss;
+  socklen_t sl = to_sa(&c->rem, &ss);
+  int s = new_socket(ss.ss_family, c->is_udp), rc;
+  if (s < 0) {
+    mg_error(c, "socket error");
+    return;
+  }
+  SET_FD(c, s);
+  if (!c->is_udp) tune(s);
+  rc = connect(s, (struct sockaddr *) &ss, sl);
+  if (rc == 0) {
+    read_local(c);
+    watch(c, wanted(c));
+    mg_connect_done(c);
+  } else if (errno == EINPROGRESS) {
+    c->is_connecting = 1;
+    watch(c, MG_IO_WRITE);
+  } else {
+    mg_error(c, "socket error");
+  }
+}
+
+static int sock_check_connect(struct mg_connection *c) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(FD(c), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    MG_DEBUG("conn %lu: connect failed, errno %d", c->id, err);
+    return -1;
+  }
+  read_local(c);
+  return 1;
+}
+
+static bool sock_accept(struct mg_connection *lc, struct mg_connection *nc) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  int s = accept4(FD(lc), (struct sockaddr *) &ss, &sl,
+                  SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (s < 0) return false;
+  tune(s);
+  SET_FD(nc, s);
+  from_sa(&ss, &nc->rem);
+  read_local(nc);
+  watch(nc, MG_IO_READ);
+  return true;
+}
+
+static bool would_block(void) {
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+static long sock_recv(struct mg_connection *c, void *buf, size_t len) {
+  ssize_t n;
+  if (c->is_udp && c->is_listening) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    n = recvfrom(FD(c), buf, len, 0, (struct sockaddr *) &ss, &sl);
+    if (n >= 0) from_sa(&ss, &c->rem);
+  } else {
+    n = recv(FD(c), buf, len, 0);
+  }
+  if (n > 0) return (long) n;
+  if (n == 0) return c->is_udp ? 0 : -1; /* empty datagram / end of stream */
+  if (would_block()) return 0;
+  return c->is_udp ? 0 : -1; /* UDP errors (e.g. ICMP refused) are not fatal */
+}
+
+static long sock_send(struct mg_connection *c, const void *buf, size_t len) {
+  ssize_t n;
+  if (c->is_udp && c->is_listening) {
+    struct sockaddr_storage ss;
+    socklen_t sl = to_sa(&c->rem, &ss);
+    n = sendto(FD(c), buf, len, MSG_NOSIGNAL, (struct sockaddr *) &ss, sl);
+  } else {
+    n = send(FD(c), buf, len, MSG_NOSIGNAL);
+  }
+  if (n >= 0) return (long) n;
+  if (would_block()) return 0;
+  return -1;
+}
+
+static void sock_close(struct mg_connection *c) {
+  close(FD(c)); /* also drops it from the epoll set */
+  c->fd = NULL;
+}
+
+#if MG_ENABLE_EPOLL
+static void sock_wait(struct mg_mgr *mgr, int ms) {
+  struct sock_state *st = state(mgr);
+  struct mg_connection *c;
+  int i, n;
+  for (c = mgr->conns; c != NULL; c = c->next) {
+    c->is_readable = c->is_writable = 0;
+    if (c->fd != NULL) watch(c, wanted(c));
+  }
+  n = epoll_wait(st->epfd, st->events, MAX_EVENTS, ms);
+  for (i = 0; i < n; i++) {
+    uint32_t e = st->events[i].events;
+    c = (struct mg_connection *) st->events[i].data.ptr;
+    if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) c->is_readable = 1;
+    if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) c->is_writable = 1;
+  }
+}
+#else
+static void sock_wait(struct mg_mgr *mgr, int ms) {
+  struct sock_state *st = state(mgr);
+  struct mg_connection *c;
+  size_t i, n = 0;
+  for (c = mgr->conns; c != NULL; c = c->next) n++;
+  if (n > st->pfds_cap) {
+    struct pollfd *p = (struct pollfd *) realloc(st->pfds, n * sizeof(*p));
+    if (p == NULL) return;
+    st->pfds = p;
+    st->pfds_cap = n;
+  }
+  for (i = 0, c = mgr->conns; c != NULL; c = c->next, i++) {
+    uint32_t m = c->fd == NULL ? 0 : wanted(c);
+    c->is_readable = c->is_writable = 0;
+    watch(c, m);
+    st->pfds[i].fd = c->fd == NULL ? -1 : FD(c);
+    st->pfds[i].events = (short) (((m & MG_IO_READ) ? POLLIN : 0) |
+                                  ((m & MG_IO_WRITE) ? POLLOUT : 0));
+    st->pfds[i].revents = 0;
+  }
+  if (poll(st->pfds, n, ms) <= 0) return;
+  for (i = 0, c = mgr->conns; c != NULL && i < n; c = c->next, i++) {
+    short r = st->pfds[i].revents;
+    if (r & (POLLIN | POLLERR | POLLHUP)) c->is_readable = 1;
+    if (r & (POLLOUT | POLLERR | POLLHUP)) c->is_writable = 1;
+  }
+}
+#endif
+
+static bool sock_init(struct mg_mgr *mgr) {
+  struct sock_state *st = (struct sock_state *) calloc(1, sizeof(*st));
+  if (st == NULL) return false;
+  st->wake_wr = -1;
+#if MG_ENABLE_EPOLL
+  st->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (st->epfd < 0) {
+    free(st);
+    return false;
+  }
+#endif
+  mgr->net_data = st;
+  return true;
+}
+
+static void sock_free(struct mg_mgr *mgr) {
+  struct sock_state *st = state(mgr);
+  if (st == NULL) return;
+  if (st->wake_wr >= 0) close(st->wake_wr);
+#if MG_ENABLE_EPOLL
+  close(st->epfd);
+#else
+  free(st->pfds);
+#endif
+  free(st);
+  mgr->net_data = NULL;
+}
+
+static struct mg_connection *sock_wakeup_init(struct mg_mgr *mgr) {
+  int sv[2];
+  struct mg_connection *c;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                 sv) != 0)
+    return NULL;
+  if ((c = mg_alloc_conn(mgr)) == NULL) {
+    close(sv[0]);
+    close(sv[1]);
+    return NULL;
+  }
+  c->is_wakeup = 1;
+  SET_FD(c, sv[0]);
+  state(mgr)->wake_wr = sv[1];
+  mg_add_conn(c);
+  watch(c, MG_IO_READ);
+  return c;
+}
+
+static void sock_wakeup_signal(struct mg_mgr *mgr) {
+  /* One doorbell byte; a full socket buffer already means "wake up". */
+  ssize_t n = write(state(mgr)->wake_wr, "", 1);
+  (void) n;
+}
+
+const struct mg_net mg_net_sock = {
+    sock_listen,   sock_connect, sock_check_connect, sock_accept,
+    sock_recv,     sock_send,    sock_wait,          sock_close,
+    sock_init,     sock_free,    sock_wakeup_init,   sock_wakeup_signal,
+};
+#endif /* MG_ENABLE_SOCKET */
