@@ -1,0 +1,70 @@
+/* POSIX implementation of the static file server's file system interface. */
+/* Feature macros must come before any system header (mg.h pulls some). */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* realpath, O_CLOEXEC */
+#endif
+#include "mg.h"
+
+#if MG_ENABLE_HTTP && MG_ARCH == MG_ARCH_POSIX
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static unsigned p_st(const char *path, uint64_t *size, int64_t *mtime) {
+  struct stat st;
+  if (stat(path, &st) != 0) return 0;
+  if (size != NULL) *size = (uint64_t) st.st_size;
+  if (mtime != NULL) *mtime = (int64_t) st.st_mtime;
+  if (S_ISDIR(st.st_mode)) return MG_FS_DIR;
+  return S_ISREG(st.st_mode) ? MG_FS_READ : 0;
+}
+
+static void p_ls(const char *path, void (*fn)(const char *, void *),
+                 void *arg) {
+  DIR *d = opendir(path);
+  struct dirent *e;
+  if (d == NULL) return;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    fn(e->d_name, arg);
+  }
+  closedir(d);
+}
+
+/* The descriptor travels as a pointer: fd + 1, so fd 0 is not NULL. */
+static void *p_op(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? NULL : (void *) (intptr_t) (fd + 1);
+}
+
+static void p_cl(void *h) {
+  close((int) (intptr_t) h - 1);
+}
+
+static size_t p_rd(void *h, void *buf, size_t len) {
+  ssize_t n = read((int) (intptr_t) h - 1, buf, len);
+  return n > 0 ? (size_t) n : 0;
+}
+
+static bool p_sk(void *h, uint64_t offset) {
+  return lseek((int) (intptr_t) h - 1, (off_t) offset, SEEK_SET) ==
+         (off_t) offset;
+}
+
+static bool p_rp(const char *path, char *buf, size_t len) {
+  char *r = realpath(path, NULL);
+  bool ok = r != NULL && strlen(r) < len;
+  if (ok) memcpy(buf, r, strlen(r) + 1);
+  free(r);
+  return ok;
+}
+
+const struct mg_fs mg_fs_posix = {p_st, p_ls, p_op, p_cl, p_rd, p_sk, p_rp};
+
+#endif

@@ -1,0 +1,205 @@
+/* HTTP glue: the protocol handler (c->pfn) that turns received bytes into
+ * MG_EV_HTTP_HDRS / MG_EV_HTTP_MSG for servers and clients, plus
+ * mg_http_listen. */
+#include "mg.h"
+
+#if MG_ENABLE_HTTP
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+
+struct mg_http_state *mg_http_state(struct mg_connection *c) {
+  if (c->pfn != mg_http_handler || c->is_listening) return NULL;
+  /* Accepted children inherit the listener's pfn_data, which stays NULL. */
+  if (c->pfn_data == NULL) c->pfn_data = calloc(1, sizeof(struct mg_http_state));
+  return (struct mg_http_state *) c->pfn_data;
+}
+
+void mg_http_attach(struct mg_connection *c) {
+  c->pfn = mg_http_handler;
+  c->pfn_data = NULL;
+}
+
+static void state_free(struct mg_http_state *st) {
+  mg_http_file_done(st);
+  free(st);
+}
+
+/* The handler was replaced from inside an event (e.g. a WebSocket upgrade):
+ * the new protocol owns pfn_data now, so only our own state is released. */
+static bool switched(struct mg_connection *c, struct mg_http_state *st) {
+  if (c->pfn == mg_http_handler) return false;
+  if (c->pfn_data == st) c->pfn_data = NULL;
+  state_free(st);
+  return true;
+}
+
+/* Answers a request we cannot parse, reports why, and closes once sent. */
+static void fail(struct mg_connection *c, long err) {
+  int code = err == MG_HTTP_ERR_HEAD_BIG   ? 431
+             : err == MG_HTTP_ERR_BODY_BIG ? 413
+             : err == MG_HTTP_ERR_TE       ? 501
+                                           : 400;
+  if (c->is_client) {
+    mg_error(c, "bad HTTP response");
+    return;
+  }
+  const char *reason = mg_http_reason(code);
+  mg_printf(c,
+            "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+            "Content-Length: %u\r\nConnection: close\r\n\r\n%s\n",
+            code, reason, (unsigned) strlen(reason) + 1, reason);
+  c->recv.len = 0;
+  c->is_draining = 1;
+  char msg[64];
+  mg_snprintf(msg, sizeof(msg), "HTTP %d %s", code, reason);
+  mg_call(c, MG_EV_ERROR, msg);
+}
+
+/* Looks for the blank line ending the head from where the last search
+ * stopped, so a byte-at-a-time sender costs linear time, not quadratic. */
+static bool head_complete(struct mg_connection *c, struct mg_http_state *st) {
+  const char *s = (const char *) c->recv.buf;
+  size_t i = st->scanned > 3 ? st->scanned - 3 : 0;
+  for (; i < c->recv.len; i++) {
+    if (s[i] != '\n') continue;
+    if (i + 1 < c->recv.len && s[i + 1] == '\n') return true;
+    if (i + 2 < c->recv.len && s[i + 1] == '\r' && s[i + 2] == '\n')
+      return true;
+  }
+  st->scanned = c->recv.len;
+  return false;
+}
+
+static void process(struct mg_connection *c, struct mg_http_state *st) {
+  while (!c->is_closing && !c->is_draining && st->fd == NULL &&
+         c->recv.len > 0) {
+    struct mg_http_message hm;
+    int framing;
+    long n;
+    if (!st->hdrs_done && !head_complete(c, st)) {
+      /* Still let the parser see short or oversized input so junk and
+       * floods are refused without waiting for a blank line. */
+      if (c->recv.len <= 32 || c->recv.len > MG_HTTP_MAX_HEAD_SIZE) {
+        n = mg_http_parse((const char *) c->recv.buf, c->recv.len, &hm);
+        if (n < 0) fail(c, n);
+      }
+      return;
+    }
+    n = mg_http_frame((const char *) c->recv.buf, c->recv.len, false, &hm,
+                      &framing);
+    if (n < 0) {
+      fail(c, n);
+      return;
+    }
+    if (hm.head.len == 0) return; /* cannot happen once the head is there */
+    if (!st->hdrs_done) {
+      struct mg_http_message h = hm;
+      st->hdrs_done = 1;
+      h.body = mg_str_n(h.head.buf + h.head.len, 0);
+      h.message = h.head;
+      mg_call(c, MG_EV_HTTP_HDRS, &h);
+      if (switched(c, st) || c->is_closing) return;
+    }
+    if (n == 0) {
+      if (c->is_client && framing == MG_HTTP_BODY_TO_CLOSE) st->to_close = 1;
+      /* The client waits for our go-ahead before sending a body. */
+      struct mg_str *ex = mg_http_get_header(&hm, "Expect");
+      if (!c->is_client && !st->continued && ex != NULL &&
+          mg_str_ieq(*ex, "100-continue")) {
+        st->continued = 1;
+        mg_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
+      }
+      return;
+    }
+    if (framing == MG_HTTP_BODY_CHUNKED) {
+      char *b = (char *) hm.body.buf;
+      hm.body.len = mg_http_dechunk(b, hm.body.len);
+      hm.message.len = (size_t) (b + hm.body.len - hm.message.buf);
+    }
+    if (!c->is_client) st->is_head = mg_str_eq(hm.method, "HEAD");
+    st->hdrs_done = st->continued = 0;
+    st->scanned = 0;
+    st->expire = 0;
+    mg_call(c, MG_EV_HTTP_MSG, &hm);
+    if (switched(c, st)) {
+      /* Bytes after the upgrade request belong to the new protocol. */
+      mg_iobuf_del(&c->recv, 0, (size_t) n);
+      return;
+    }
+    mg_iobuf_del(&c->recv, 0, (size_t) n);
+  }
+}
+
+/* Client whose response body runs until the peer closes: deliver it now. */
+static void finish_at_close(struct mg_connection *c, struct mg_http_state *st) {
+  struct mg_http_message hm;
+  int n = mg_http_parse((const char *) c->recv.buf, c->recv.len, &hm);
+  if (n <= 0) return;
+  hm.body = mg_str_n((const char *) c->recv.buf + n, c->recv.len - (size_t) n);
+  hm.message = mg_str_n(hm.head.buf, hm.head.len + hm.body.len);
+  st->to_close = 0;
+  mg_call(c, MG_EV_HTTP_MSG, &hm);
+}
+
+void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
+  struct mg_http_state *st;
+  (void) ev_data;
+  if (c->is_listening) return;
+  if (ev == MG_EV_CLOSE) {
+    st = (struct mg_http_state *) c->pfn_data;
+    if (st == NULL) return;
+    if (st->to_close && c->is_client && c->recv.len > 0) {
+      finish_at_close(c, st);
+      if (c->pfn != mg_http_handler) return; /* state freed by switched() */
+    }
+    c->pfn_data = NULL;
+    state_free(st);
+    return;
+  }
+  if ((st = mg_http_state(c)) == NULL) {
+    if (ev == MG_EV_READ) mg_error(c, "out of memory");
+    return;
+  }
+  switch (ev) {
+    case MG_EV_READ:
+      if (!c->is_client && st->expire == 0) {
+        st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
+      } else if (!c->is_client && st->hdrs_done) {
+        /* A body that keeps arriving keeps the request alive. */
+        st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
+      }
+      process(c, st);
+      break;
+    case MG_EV_WRITE:
+      if (st->fd != NULL) {
+        mg_http_pump(c, st);
+        if (st->fd == NULL) process(c, st); /* pipelined requests waited */
+      }
+      break;
+    case MG_EV_POLL:
+      if (st->fd != NULL) mg_http_pump(c, st);
+      if (!c->is_client && st->expire != 0 && c->recv.len > 0 &&
+          mg_millis() > st->expire && !c->is_closing && !c->is_draining) {
+        mg_printf(c,
+                  "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                  "Connection: close\r\n\r\n");
+        c->is_draining = 1;
+        mg_call(c, MG_EV_ERROR, (void *) "HTTP request timeout");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+struct mg_connection *mg_http_listen(struct mg_mgr *mgr, const char *url,
+                                     mg_event_handler_t fn, void *fn_data) {
+  struct mg_connection *c = mg_listen(mgr, url, fn, fn_data);
+  if (c != NULL) mg_http_attach(c);
+  return c;
+}
+
+#endif /* MG_ENABLE_HTTP */

@@ -1,0 +1,256 @@
+/* Unit tests of the sans-IO HTTP parser and the lookup helpers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mg.h"
+
+static int s_passed, s_failed;
+#define CHECK(cond)                                              \
+  do {                                                           \
+    if (cond) {                                                  \
+      s_passed++;                                                \
+    } else {                                                     \
+      s_failed++;                                                \
+      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+    }                                                            \
+  } while (0)
+
+static bool eq(struct mg_str s, const char *want) {
+  return s.len == strlen(want) && memcmp(s.buf, want, s.len) == 0;
+}
+
+static long frame(const char *s, struct mg_http_message *hm, int *framing) {
+  return mg_http_frame(s, strlen(s), false, hm, framing);
+}
+
+static void test_request_line(void) {
+  struct mg_http_message hm;
+  const char *r = "GET /a/b?x=1&y=a+b HTTP/1.1\r\nHost: h\r\nX-Y:  v w \r\n\r\n";
+  int n = mg_http_parse(r, strlen(r), &hm);
+  CHECK(n == (int) strlen(r));
+  CHECK(eq(hm.method, "GET"));
+  CHECK(eq(hm.uri, "/a/b"));
+  CHECK(eq(hm.query, "x=1&y=a+b"));
+  CHECK(eq(hm.proto, "HTTP/1.1"));
+  CHECK(eq(hm.headers[0].name, "Host") && eq(hm.headers[0].value, "h"));
+  CHECK(eq(hm.headers[1].name, "X-Y") && eq(hm.headers[1].value, "v w"));
+  CHECK(hm.headers[2].name.len == 0);
+  CHECK(mg_http_get_header(&hm, "x-y") != NULL);
+  CHECK(mg_http_get_header(&hm, "nope") == NULL);
+  CHECK(mg_http_status(&hm) == 0);
+  CHECK(eq(hm.head, r) && hm.body.len == 0);
+
+  /* Every prefix of a complete head is "need more". */
+  for (size_t i = 0; i < strlen(r); i++) {
+    CHECK(mg_http_parse(r, i, &hm) == 0);
+  }
+  /* Bare LF line ends and leading empty lines are tolerated. */
+  r = "\r\nPOST / HTTP/1.0\nA: 1\n\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) == (int) strlen(r));
+  CHECK(eq(hm.method, "POST") && eq(hm.headers[0].value, "1"));
+  CHECK(hm.query.len == 0);
+}
+
+static void test_malformed(void) {
+  static const char *bad[] = {
+      "GET\r\n\r\n",
+      "GET / HTTP/1.1 extra\r\n\r\n",
+      "GET  / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/x.1\r\n\r\n",
+      "G(T / HTTP/1.1\r\n\r\n",
+      "GET /\x01 HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nNo colon\r\n\r\n",
+      "GET / HTTP/1.1\r\nName : v\r\n\r\n",
+      "GET / HTTP/1.1\r\n folded\r\n\r\n",
+      "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n",
+      "\x16\x03\x01\x02",
+      "HTTP/1.1 2x0 OK\r\n\r\n",
+      NULL};
+  struct mg_http_message hm;
+  for (int i = 0; bad[i] != NULL; i++) {
+    int n = mg_http_parse(bad[i], strlen(bad[i]), &hm);
+    if (n != MG_HTTP_ERR_BAD) printf("  case %d -> %d\n", i, n);
+    CHECK(n == MG_HTTP_ERR_BAD);
+  }
+  /* NUL inside the head. */
+  const char nul[] = "GET /a\0b HTTP/1.1\r\n\r\n";
+  CHECK(mg_http_parse(nul, sizeof(nul) - 1, &hm) == MG_HTTP_ERR_BAD);
+}
+
+static void test_header_limits(void) {
+  static char buf[400000];
+  struct mg_http_message hm;
+  size_t n = (size_t) mg_snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\n");
+  for (int i = 0; i < 500; i++) {
+    n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "H%d: %d\r\n", i, i);
+  }
+  n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "\r\n");
+  CHECK(mg_http_parse(buf, n, &hm) == (int) n);
+  CHECK(eq(hm.headers[MG_MAX_HTTP_HEADERS - 1].name, "H29"));
+
+  /* A 100 KB header value is accepted. */
+  n = (size_t) mg_snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nBig: ");
+  memset(buf + n, 'a', 100000);
+  n += 100000;
+  n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "\r\n\r\n");
+  CHECK(mg_http_parse(buf, n, &hm) == (int) n);
+  CHECK(mg_http_get_header(&hm, "big")->len == 100000);
+
+  /* Past the head limit: 431, with or without the blank line. */
+  n = (size_t) mg_snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nBig: ");
+  memset(buf + n, 'a', MG_HTTP_MAX_HEAD_SIZE);
+  n += MG_HTTP_MAX_HEAD_SIZE;
+  CHECK(mg_http_parse(buf, n, &hm) == MG_HTTP_ERR_HEAD_BIG);
+  n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "\r\n\r\n");
+  CHECK(mg_http_parse(buf, n, &hm) == MG_HTTP_ERR_HEAD_BIG);
+}
+
+static void test_response(void) {
+  struct mg_http_message hm;
+  int framing;
+  const char *r = "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabcXX";
+  CHECK(frame(r, &hm, &framing) == (long) strlen(r) - 2);
+  CHECK(eq(hm.method, "HTTP/1.1") && eq(hm.uri, "404"));
+  CHECK(eq(hm.proto, "Not Found"));
+  CHECK(mg_http_status(&hm) == 404);
+  CHECK(eq(hm.body, "abc"));
+  r = "HTTP/1.1 299 \r\nContent-Length: 0\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == (long) strlen(r));
+  CHECK(mg_http_status(&hm) == 299 && hm.proto.len == 0);
+  /* No framing header: the body runs until close. */
+  r = "HTTP/1.0 200 OK\r\n\r\nabc";
+  CHECK(frame(r, &hm, &framing) == 0);
+  CHECK(framing == MG_HTTP_BODY_TO_CLOSE && hm.head.len == 19);
+  /* 204/304 never have a body; nor a response to HEAD. */
+  r = "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == (long) strlen(r));
+  r = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+  CHECK(mg_http_frame(r, strlen(r), true, &hm, &framing) == (long) strlen(r));
+  CHECK(frame(r, &hm, &framing) == 0);
+}
+
+static void test_framing(void) {
+  struct mg_http_message hm;
+  int framing;
+  const char *r;
+  r = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n";
+  long n = frame(r, &hm, &framing);
+  CHECK(n == (long) strlen(r) - 18);
+  CHECK(eq(hm.body, "hello"));
+  CHECK(hm.message.len == (size_t) n);
+  CHECK(frame(r + n, &hm, &framing) == 18);
+  /* Partial body. */
+  r = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel";
+  CHECK(frame(r, &hm, &framing) == 0 && hm.head.len > 0);
+  /* Duplicate equal lengths are fine, conflicting ones are not. */
+  r = "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx";
+  CHECK(frame(r, &hm, &framing) == (long) strlen(r));
+  r = "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_BAD);
+  r = "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_BAD);
+  r = "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_BAD);
+  r = "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_BAD);
+  r = "POST / HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_BODY_BIG);
+  r = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_BAD);
+  r = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+  CHECK(frame(r, &hm, &framing) == MG_HTTP_ERR_TE);
+}
+
+static void test_chunked(void) {
+  struct mg_http_message hm;
+  int framing;
+  char buf[256];
+  const char *r =
+      "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+  size_t blen;
+  long n = frame(r, &hm, &framing);
+  CHECK(framing == MG_HTTP_BODY_CHUNKED);
+  CHECK(n == (long) strlen(r) - 4);
+  /* Every prefix is incomplete, never an error. */
+  for (size_t i = 0; i < strlen(r) - 4; i++) {
+    CHECK(mg_http_frame(r, i, false, &hm, &framing) == 0);
+  }
+  n = frame(r, &hm, &framing);
+  memcpy(buf, hm.body.buf, hm.body.len);
+  CHECK(mg_http_chunked_len(buf, hm.body.len, &blen) == (long) hm.body.len);
+  CHECK(blen == 11);
+  CHECK(mg_http_dechunk(buf, hm.body.len) == 11 && memcmp(buf, "hello world", 11) == 0);
+  CHECK(mg_http_chunked_len("zz\r\n", 4, &blen) == MG_HTTP_ERR_BAD);
+  CHECK(mg_http_chunked_len("3\r\nabcX\r\n", 9, &blen) == MG_HTTP_ERR_BAD);
+  CHECK(mg_http_chunked_len("ffffffffffffffff\r\n", 18, &blen) == MG_HTTP_ERR_BAD);
+  CHECK(mg_http_chunked_len("fffffff\r\n", 9, &blen) == MG_HTTP_ERR_BODY_BIG);
+  CHECK(mg_http_chunked_len("0\r\n\r\n", 5, &blen) == 5 && blen == 0);
+}
+
+static void test_vars(void) {
+  char buf[16];
+  struct mg_str q = mg_str("a=1&b=x+y%21&c=&d&A2=z&long=0123456789abcdefgh&bad=%zz");
+  CHECK(mg_http_get_var(&q, "a", buf, sizeof(buf)) == 1 && strcmp(buf, "1") == 0);
+  CHECK(mg_http_get_var(&q, "B", buf, sizeof(buf)) == 4 && strcmp(buf, "x y!") == 0);
+  CHECK(mg_http_get_var(&q, "c", buf, sizeof(buf)) == 0 && buf[0] == '\0');
+  CHECK(mg_http_get_var(&q, "d", buf, sizeof(buf)) == 0);
+  CHECK(mg_http_get_var(&q, "e", buf, sizeof(buf)) == -1);
+  CHECK(mg_http_get_var(&q, "A", buf, sizeof(buf)) == 1); /* not A2 */
+  CHECK(mg_http_get_var(&q, "long", buf, sizeof(buf)) == -2);
+  CHECK(mg_http_get_var(&q, "bad", buf, sizeof(buf)) == -3);
+  struct mg_str empty = mg_str("");
+  CHECK(mg_http_get_var(&empty, "a", buf, sizeof(buf)) == -1);
+  CHECK(mg_http_url_decode("%41%2f+", 7, buf, sizeof(buf), false) == 3 &&
+        strcmp(buf, "A/+") == 0);
+  CHECK(mg_http_url_decode("%4", 2, buf, sizeof(buf), false) == -1);
+
+  struct mg_str ct = mg_str("multipart/form-data; boundary=\"q q\"; charset=utf-8");
+  CHECK(eq(mg_http_get_header_var(ct, mg_str("boundary")), "q q"));
+  CHECK(eq(mg_http_get_header_var(ct, mg_str("charset")), "utf-8"));
+  CHECK(mg_http_get_header_var(ct, mg_str("nope")).len == 0);
+  CHECK(mg_http_get_header_var(ct, mg_str("form-data")).len == 0);
+  CHECK(eq(mg_http_get_header_var(mg_str("b=1"), mg_str("b")), "1"));
+
+  CHECK(strcmp(mg_http_reason(201), "Created") == 0);
+  CHECK(strcmp(mg_http_reason(404), "Not Found") == 0);
+  CHECK(strcmp(mg_http_reason(299), "") == 0);
+}
+
+static void test_multipart(void) {
+  const char *b =
+      "--XyZ\r\n"
+      "Content-Disposition: form-data; name=\"field\"\r\n\r\n"
+      "value\r\n"
+      "--XyZ\r\n"
+      "Content-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+      "Content-Type: text/plain\r\n\r\n"
+      "line1\r\n--XyZnot\r\n\r\n"
+      "--XyZ--\r\n";
+  struct mg_http_part p;
+  struct mg_str body = mg_str(b);
+  size_t ofs = mg_http_next_multipart(body, 0, &p);
+  CHECK(ofs > 0);
+  CHECK(eq(p.name, "field") && p.filename.len == 0 && eq(p.body, "value"));
+  ofs = mg_http_next_multipart(body, ofs, &p);
+  CHECK(ofs > 0);
+  CHECK(eq(p.name, "file") && eq(p.filename, "a.txt"));
+  CHECK(eq(p.body, "line1\r\n--XyZnot\r\n"));
+  CHECK(mg_http_next_multipart(body, ofs, &p) == 0);
+  CHECK(mg_http_next_multipart(mg_str("garbage"), 0, &p) == 0);
+  /* Truncated body: no part. */
+  CHECK(mg_http_next_multipart(mg_str_n(b, 60), 0, &p) == 0);
+}
+
+int main(void) {
+  test_request_line();
+  test_malformed();
+  test_header_limits();
+  test_response();
+  test_framing();
+  test_chunked();
+  test_vars();
+  test_multipart();
+  printf("%d passed, %d failed\n", s_passed, s_failed);
+  return s_failed == 0 ? 0 : 1;
+}
