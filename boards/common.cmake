@@ -1,0 +1,78 @@
+# Shared CMake for firmware boards. A board's board.cmake calls
+#   mg_board_setup(CPU_FLAGS ... SOURCES ... LINKER_SCRIPT ... [DEFINES ...])
+# and then mg_add_board_apps(); apps are linked with
+#   mg_add_firmware(<name> SOURCES <files...> [DEFINES <defs...>])
+# which produces <name>.elf and <name>.bin and prints a size report.
+include_guard(GLOBAL)
+
+set(MG_BOARDS_DIR ${CMAKE_SOURCE_DIR}/boards)
+set(MG_BOARDS_COMMON_DIR ${MG_BOARDS_DIR}/common)
+set(MG_FW_OPT_FLAGS "-Os" CACHE STRING "Optimisation flags of firmware builds")
+
+# The firmware version printed in banners comes from pyproject.toml, the one
+# place the project's version is written.
+file(STRINGS ${CMAKE_SOURCE_DIR}/pyproject.toml MG_PYPROJECT_VERSION_LINE
+     REGEX "^version *= *\"[^\"]+\"" LIMIT_COUNT 1)
+string(REGEX REPLACE "^version *= *\"([^\"]+)\".*" "\\1" MG_FW_VERSION
+       "${MG_PYPROJECT_VERSION_LINE}")
+if(NOT MG_FW_VERSION)
+  set(MG_FW_VERSION "0.0.0")
+endif()
+
+# Applies the board's CPU flags to the core and creates the `mg_board`
+# object library (startup, console, clock, syscalls) that every image links.
+function(mg_board_setup)
+  cmake_parse_arguments(B "" "LINKER_SCRIPT" "CPU_FLAGS;SOURCES;DEFINES" ${ARGN})
+  if(NOT B_LINKER_SCRIPT OR NOT B_CPU_FLAGS)
+    message(FATAL_ERROR "mg_board_setup: CPU_FLAGS and LINKER_SCRIPT are required")
+  endif()
+  # Code for a board is never position independent: no loader, no GOT.
+  set_target_properties(mg_core PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_compile_options(mg_core PUBLIC ${B_CPU_FLAGS} ${MG_FW_OPT_FLAGS} -g
+                         -ffunction-sections -fdata-sections)
+  target_link_options(mg_core PUBLIC ${B_CPU_FLAGS})
+  if(B_DEFINES)
+    target_compile_definitions(mg_core PUBLIC ${B_DEFINES})
+  endif()
+
+  add_library(mg_board OBJECT ${B_SOURCES}
+              ${MG_BOARDS_COMMON_DIR}/newlib_syscalls.c
+              ${MG_BOARDS_COMMON_DIR}/semihosting.c)
+  set_target_properties(mg_board PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_include_directories(mg_board PUBLIC ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})
+  target_link_libraries(mg_board PUBLIC mg_core)
+  target_compile_options(mg_board PRIVATE ${MG_WARNINGS})
+
+  set_property(GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT ${B_LINKER_SCRIPT})
+endfunction()
+
+# Links one firmware image: app sources + the board + the core.
+function(mg_add_firmware NAME)
+  cmake_parse_arguments(FW "" "" "SOURCES;DEFINES" ${ARGN})
+  get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
+  add_executable(${NAME} ${FW_SOURCES})
+  set_target_properties(${NAME} PROPERTIES SUFFIX ".elf" POSITION_INDEPENDENT_CODE OFF
+                        LINK_DEPENDS "${ld};${MG_BOARDS_COMMON_DIR}/cortex-m-sections.ld")
+  target_link_libraries(${NAME} PRIVATE mg_board mg_core)
+  target_compile_options(${NAME} PRIVATE ${MG_WARNINGS})
+  target_compile_definitions(${NAME} PRIVATE MG_FW_VERSION="${MG_FW_VERSION}" ${FW_DEFINES})
+  target_link_options(${NAME} PRIVATE
+    -T${ld} -L${MG_BOARDS_COMMON_DIR}
+    --specs=nano.specs -nostartfiles
+    -Wl,--gc-sections -Wl,-Map=$<TARGET_FILE_DIR:${NAME}>/${NAME}.map)
+  add_custom_command(TARGET ${NAME} POST_BUILD
+    COMMAND ${CMAKE_OBJCOPY} -O binary $<TARGET_FILE:${NAME}>
+            $<TARGET_FILE_DIR:${NAME}>/${NAME}.bin
+    COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
+            -DBOARD=${MG_BOARD} -P ${MG_BOARDS_DIR}/size_report.cmake
+    VERBATIM)
+endfunction()
+
+# The firmware apps every board builds. Apps that need Ethernet are only
+# built for boards that set MG_BOARD_HAS_ETH.
+function(mg_add_board_apps)
+  mg_add_firmware(hello_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/hello_fw/main.c)
+  if(MG_BOARD_HAS_ETH)
+    mg_add_firmware(eth_probe_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/eth_probe_fw/main.c)
+  endif()
+endfunction()

@@ -1,0 +1,48 @@
+/* What every board offers to firmware applications. Each boards/<name>/
+ * implements it in its board.c; apps include "board.h", which includes this.
+ *
+ * Besides these, a board implements the core's platform functions declared
+ * in mg_base.h: mg_millis(), mg_random() and mg_log_default_sink(). */
+#ifndef BOARDS_BOARD_API_H
+#define BOARDS_BOARD_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mg_driver.h"
+
+/* Exit statuses for board_exit() that the board itself uses. */
+#define BOARD_EXIT_OK 0
+#define BOARD_EXIT_FAULT 125      /* HardFault or an unexpected interrupt */
+
+/* Clocks, console and interrupts. Called by the reset handler before main(),
+ * so stdio works from the first line of main(). */
+void board_init(void);
+
+/* Short name of the board, e.g. "mps2-an385". */
+const char *board_name(void);
+
+/* Writes to the console, turning "\n" into "\r\n". Blocks until queued. */
+void board_console_write(const void *buf, size_t len);
+/* Copies up to len received console bytes; never blocks; returns the count. */
+size_t board_console_read(void *buf, size_t len);
+/* Bytes dropped because the receive ring was full (0 in a healthy system). */
+uint32_t board_console_dropped(void);
+
+/* Sleeps until the next interrupt (tick, console byte, network frame ...),
+ * unless an interrupt already signalled work since the last call. */
+void board_idle(void);
+
+/* Stops the machine with an exit status: under QEMU -semihosting (or a
+ * debugger with semihosting) the emulator exits with that status; otherwise
+ * the CPU halts in a sleep loop. Never returns. */
+void board_exit(int status) __attribute__((noreturn));
+
+/* The board's Ethernet interface, if it has one: the driver and its context
+ * (already pointing at the hardware). Returns NULL when there is none. */
+const struct mg_driver *board_eth(void **ctx);
+/* Default MAC address of the interface (locally administered). */
+void board_eth_mac(uint8_t mac[6]);
+
+#endif /* BOARDS_BOARD_API_H */

@@ -1,0 +1,180 @@
+/* mps2-an385 board support: SysTick clock, CMSDK UART0 console with an
+ * interrupt-driven receive ring, LAN9118 Ethernet, semihosting exit, and the
+ * core's platform functions mg_millis(), mg_random(), mg_log_default_sink().
+ *
+ * Board state is one static struct: it is hardware state (one UART, one
+ * clock), shared by interrupt handlers and the main loop, not core state. */
+#include <string.h>
+
+#include "board.h"
+#include "mg_driver_lan9118.h"
+#include "ringbuf.h"
+
+/* Locally administered, unicast (bit 1 of the first byte set, bit 0 clear). */
+static const uint8_t k_default_mac[6] = {0x02, 0x00, 0x4D, 0x47, 0x00, 0x01};
+
+static struct {
+  volatile uint64_t ms;        /* SysTick count: milliseconds since boot */
+  volatile bool wake;          /* an interrupt other than the tick signalled work */
+  volatile uint32_t entropy;   /* timing jitter collected from interrupts */
+  volatile uint32_t rx_overruns; /* bytes the UART itself lost */
+  uint64_t prng;               /* mg_random() state */
+  bool prng_seeded;
+  struct ringbuf rx;
+  uint8_t rx_storage[MPS2_CONSOLE_RX_RING];
+  struct mg_lan9118 eth;
+} s_board;
+
+#define UART0(off) CM_REG32(MPS2_UART0_BASE + (off))
+
+/* Folds the free-running SysTick counter into the entropy pool: when an
+ * interrupt arrives relative to the tick depends on the outside world. */
+static void entropy_mix(uint32_t extra) {
+  uint32_t e = s_board.entropy;
+  e = ((e << 7) | (e >> 25)) ^ CM_REG32(CM_SYST_CVR) ^ extra;
+  s_board.entropy = e;
+}
+
+const char *board_name(void) {
+  return BOARD_NAME;
+}
+
+void board_init(void) {
+  ringbuf_init(&s_board.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
+  UART0(CMSDK_UART_BAUDDIV) = MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD;
+  UART0(CMSDK_UART_CTRL) =
+      CMSDK_UART_CTRL_TX_EN | CMSDK_UART_CTRL_RX_EN | CMSDK_UART_CTRL_RX_IRQ_EN;
+  cm_nvic_enable(MPS2_IRQ_UART0_RX);
+
+  s_board.eth.base = MPS2_LAN9118_BASE;
+  s_board.eth.use_irq = true;
+  cm_nvic_enable(MPS2_IRQ_LAN9118);
+
+  cm_systick_start(MPS2_SYSCLK_HZ / MPS2_TICK_HZ);
+}
+
+/* ---- Interrupt handlers (named in startup.c's vector table). ---- */
+void board_systick_isr(void);
+void board_uart0_rx_isr(void);
+void board_lan9118_isr(void);
+
+void board_systick_isr(void) {
+  s_board.ms++;
+}
+
+void board_uart0_rx_isr(void) {
+  /* Clear first, then drain: a byte landing after the last read raises the
+   * interrupt again instead of waiting unseen in the holding register. */
+  UART0(CMSDK_UART_INTSTATUS) = CMSDK_UART_INT_RX;
+  while (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_RX_FULL) {
+    uint8_t byte = (uint8_t) UART0(CMSDK_UART_DATA);
+    ringbuf_push(&s_board.rx, byte);
+    entropy_mix(byte);
+  }
+  if (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_RX_OVERRUN) {
+    UART0(CMSDK_UART_STATE) = CMSDK_UART_STATE_RX_OVERRUN; /* write 1 clears */
+    s_board.rx_overruns++;
+  }
+  s_board.wake = true;
+}
+
+void board_lan9118_isr(void) {
+  mg_lan9118_isr(&s_board.eth);
+  entropy_mix(0);
+  s_board.wake = true;
+}
+
+/* ---- Console. ---- */
+static void uart_putc(uint8_t c) {
+  while (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_TX_FULL) {
+  }
+  UART0(CMSDK_UART_DATA) = c;
+}
+
+void board_console_write(const void *buf, size_t len) {
+  const uint8_t *p = (const uint8_t *) buf;
+  for (size_t i = 0; i < len; i++) {
+    if (p[i] == '\n') uart_putc('\r');
+    uart_putc(p[i]);
+  }
+}
+
+size_t board_console_read(void *buf, size_t len) {
+  return ringbuf_pop(&s_board.rx, (uint8_t *) buf, len);
+}
+
+uint32_t board_console_dropped(void) {
+  return s_board.rx.dropped + s_board.rx_overruns;
+}
+
+/* ---- Power and exit. ---- */
+void board_idle(void) {
+  uint32_t mask = cm_irq_save();
+  if (!s_board.wake && ringbuf_used(&s_board.rx) == 0) cm_wfi();
+  s_board.wake = false;
+  cm_irq_restore(mask);
+}
+
+void board_exit(int status) {
+  cm_semihost_exit(status);
+  /* No semihosting host: stop here, quietly. */
+  (void) cm_irq_save();
+  for (;;) cm_wfi();
+}
+
+/* ---- Ethernet. ---- */
+const struct mg_driver *board_eth(void **ctx) {
+  *ctx = &s_board.eth;
+  return &mg_driver_lan9118;
+}
+
+void board_eth_mac(uint8_t mac[6]) {
+  memcpy(mac, k_default_mac, sizeof(k_default_mac));
+}
+
+/* ---- The core's platform functions. ---- */
+uint64_t mg_millis(void) {
+  uint32_t mask = cm_irq_save(); /* a 64-bit read is two loads on the M3 */
+  uint64_t ms = s_board.ms;
+  cm_irq_restore(mask);
+  return ms;
+}
+
+/* QEMU's mps2-an385 (and the AN385 image) has no hardware random number
+ * generator. This is a splitmix64 generator seeded and re-stirred from what
+ * the board has: the SysTick phase and uptime at each call, and interrupt
+ * timing jitter (console bytes, Ethernet frames). Good for IDs, nonces that
+ * only need to differ, and TCP initial sequence numbers; NOT for keys. */
+static uint64_t splitmix64(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+bool mg_random(void *buf, size_t len) {
+  uint8_t *out = (uint8_t *) buf;
+  uint32_t mask = cm_irq_save();
+  uint64_t stir = ((uint64_t) CM_REG32(CM_SYST_CVR) << 32) ^ s_board.entropy ^
+                  (s_board.ms << 8);
+  if (!s_board.prng_seeded) {
+    s_board.prng = stir ^ (uint64_t) (uintptr_t) &s_board;
+    s_board.prng_seeded = true;
+  } else {
+    s_board.prng ^= stir;
+  }
+  while (len > 0) {
+    uint64_t r = splitmix64(&s_board.prng);
+    size_t n = len < sizeof(r) ? len : sizeof(r);
+    memcpy(out, &r, n);
+    out += n;
+    len -= n;
+  }
+  cm_irq_restore(mask);
+  return true;
+}
+
+void mg_log_default_sink(const char *line) {
+  board_console_write(line, strlen(line));
+  board_console_write("\n", 1);
+}

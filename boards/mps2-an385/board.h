@@ -1,0 +1,47 @@
+/* Arm MPS2 with the AN385 FPGA image (Cortex-M3), as QEMU's "mps2-an385"
+ * machine models it. Facts: Arm AN385 application note and QEMU's model. */
+#ifndef BOARD_MPS2_AN385_H
+#define BOARD_MPS2_AN385_H
+
+#include "board_api.h"
+#include "cortex_m.h"
+
+#define BOARD_NAME "mps2-an385"
+
+/* Clocks. */
+#define MPS2_SYSCLK_HZ 25000000u /* CPU and peripheral clock */
+#define MPS2_TICK_HZ 1000u       /* SysTick rate: the mg_millis() resolution */
+
+/* Peripherals on the APB / AHB. */
+#define MPS2_UART0_BASE 0x40004000u
+#define MPS2_LAN9118_BASE 0x40200000u
+
+/* External interrupt numbers (NVIC). */
+#define MPS2_IRQ_UART0_RX 0u
+#define MPS2_IRQ_UART0_TX 1u
+#define MPS2_IRQ_LAN9118 13u
+#define MPS2_NUM_IRQS 32u
+
+/* CMSDK APB UART registers (byte offsets) and bits. */
+#define CMSDK_UART_DATA 0x00u
+#define CMSDK_UART_STATE 0x04u
+#define CMSDK_UART_CTRL 0x08u
+#define CMSDK_UART_INTSTATUS 0x0Cu /* read: status, write 1: clear */
+#define CMSDK_UART_BAUDDIV 0x10u
+#define CMSDK_UART_STATE_TX_FULL (1u << 0)
+#define CMSDK_UART_STATE_RX_FULL (1u << 1)
+#define CMSDK_UART_STATE_TX_OVERRUN (1u << 2)
+#define CMSDK_UART_STATE_RX_OVERRUN (1u << 3)
+#define CMSDK_UART_CTRL_TX_EN (1u << 0)
+#define CMSDK_UART_CTRL_RX_EN (1u << 1)
+#define CMSDK_UART_CTRL_TX_IRQ_EN (1u << 2)
+#define CMSDK_UART_CTRL_RX_IRQ_EN (1u << 3)
+#define CMSDK_UART_INT_TX (1u << 0)
+#define CMSDK_UART_INT_RX (1u << 1)
+#define CMSDK_UART_BAUDDIV_MIN 16u
+
+/* Console settings. */
+#define MPS2_CONSOLE_BAUD 115200u
+#define MPS2_CONSOLE_RX_RING 512u /* bytes, power of two */
+
+#endif /* BOARD_MPS2_AN385_H */
