@@ -23,9 +23,12 @@ static struct {
   struct ringbuf rx;
   uint8_t rx_storage[MPS2_CONSOLE_RX_RING];
   struct mg_lan9118 eth;
+  struct mg_driver eth_driver; /* mg_driver_lan9118 with a board-aware init */
 } s_board;
 
 #define UART0(off) CM_REG32(MPS2_UART0_BASE + (off))
+
+static bool eth_init(void *ctx, const uint8_t mac[6]);
 
 /* Folds the free-running SysTick counter into the entropy pool: when an
  * interrupt arrives relative to the tick depends on the outside world. */
@@ -48,7 +51,8 @@ void board_init(void) {
 
   s_board.eth.base = MPS2_LAN9118_BASE;
   s_board.eth.use_irq = true;
-  cm_nvic_enable(MPS2_IRQ_LAN9118);
+  s_board.eth_driver = mg_driver_lan9118;
+  s_board.eth_driver.init = eth_init;
 
   cm_systick_start(MPS2_SYSCLK_HZ / MPS2_TICK_HZ);
 }
@@ -123,9 +127,18 @@ void board_exit(int status) {
 }
 
 /* ---- Ethernet. ---- */
+/* The chip's interrupt line idles asserted until the driver has configured
+ * its polarity, so the NVIC line is only opened after a successful init. */
+static bool eth_init(void *ctx, const uint8_t mac[6]) {
+  cm_nvic_disable(MPS2_IRQ_LAN9118);
+  if (!mg_driver_lan9118.init(ctx, mac)) return false;
+  cm_nvic_enable(MPS2_IRQ_LAN9118); /* also drops any stale pending state */
+  return true;
+}
+
 const struct mg_driver *board_eth(void **ctx) {
   *ctx = &s_board.eth;
-  return &mg_driver_lan9118;
+  return &s_board.eth_driver;
 }
 
 void board_eth_mac(uint8_t mac[6]) {
