@@ -1,0 +1,126 @@
+/* SHA-256 (FIPS 180-4 section 6.2) and HMAC-SHA-256 (RFC 2104). Used by OTA
+ * image checks and by the Python binding. */
+#include <string.h>
+
+#include "mg_util.h"
+
+#define SHA256_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+/* First 32 bits of the fractional parts of the cube roots of the first 64
+ * primes (FIPS 180-4 section 4.2.2). */
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t sha256_be32(const unsigned char *p) {
+  return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
+         ((uint32_t) p[2] << 8) | (uint32_t) p[3];
+}
+
+static void sha256_block(uint32_t st[8], const unsigned char *blk) {
+  uint32_t w[16], v[8];
+  int t;
+  memcpy(v, st, sizeof(v));
+  for (t = 0; t < 64; t++) {
+    uint32_t s0, s1, ch, maj, t1, t2;
+    if (t < 16) {
+      w[t] = sha256_be32(blk + 4 * t);
+    } else {  // schedule in a 16-word ring: w[t-16] is overwritten
+      uint32_t a = w[(t + 1) & 15], b = w[(t + 14) & 15];
+      s0 = SHA256_ROTR(a, 7) ^ SHA256_ROTR(a, 18) ^ (a >> 3);
+      s1 = SHA256_ROTR(b, 17) ^ SHA256_ROTR(b, 19) ^ (b >> 10);
+      w[t & 15] += s0 + s1 + w[(t + 9) & 15];
+    }
+    s1 = SHA256_ROTR(v[4], 6) ^ SHA256_ROTR(v[4], 11) ^ SHA256_ROTR(v[4], 25);
+    ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
+    t1 = v[7] + s1 + ch + sha256_k[t] + w[t & 15];
+    s0 = SHA256_ROTR(v[0], 2) ^ SHA256_ROTR(v[0], 13) ^ SHA256_ROTR(v[0], 22);
+    maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+    t2 = s0 + maj;
+    v[7] = v[6], v[6] = v[5], v[5] = v[4], v[4] = v[3] + t1;
+    v[3] = v[2], v[2] = v[1], v[1] = v[0], v[0] = t1 + t2;
+  }
+  for (t = 0; t < 8; t++) st[t] += v[t];
+}
+
+void mg_sha256_init(struct mg_sha256_ctx *ctx) {
+  static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
+                                 0xa54ff53a, 0x510e527f, 0x9b05688c,
+                                 0x1f83d9ab, 0x5be0cd19};
+  memcpy(ctx->state, h0, sizeof(h0));
+  ctx->total = 0;
+}
+
+void mg_sha256_update(struct mg_sha256_ctx *ctx, const void *data,
+                      size_t len) {
+  const unsigned char *p = (const unsigned char *) data;
+  size_t used = (size_t) (ctx->total & 63);
+  if (len == 0) return;
+  ctx->total += len;
+  if (used > 0) {
+    size_t take = 64 - used < len ? 64 - used : len;
+    memcpy(ctx->block + used, p, take);
+    p += take, len -= take, used += take;
+    if (used < 64) return;
+    sha256_block(ctx->state, ctx->block);
+  }
+  for (; len >= 64; p += 64, len -= 64) sha256_block(ctx->state, p);
+  if (len > 0) memcpy(ctx->block, p, len);
+}
+
+void mg_sha256_final(struct mg_sha256_ctx *ctx, unsigned char digest[32]) {
+  uint64_t bits = ctx->total * 8;
+  size_t used = (size_t) (ctx->total & 63);
+  int i;
+  ctx->block[used++] = 0x80;
+  if (used > 56) {
+    memset(ctx->block + used, 0, 64 - used);
+    sha256_block(ctx->state, ctx->block);
+    used = 0;
+  }
+  memset(ctx->block + used, 0, 56 - used);
+  for (i = 0; i < 8; i++)
+    ctx->block[56 + i] = (unsigned char) (bits >> (56 - 8 * i));
+  sha256_block(ctx->state, ctx->block);
+  for (i = 0; i < 32; i++)
+    digest[i] = (unsigned char) (ctx->state[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+void mg_sha256(unsigned char digest[32], const void *data, size_t len) {
+  struct mg_sha256_ctx ctx;
+  mg_sha256_init(&ctx);
+  mg_sha256_update(&ctx, data, len);
+  mg_sha256_final(&ctx, digest);
+}
+
+void mg_hmac_sha256(unsigned char mac[32], const void *key, size_t keylen,
+                    const void *data, size_t datalen) {
+  unsigned char k[64], pad[64], inner[32];
+  struct mg_sha256_ctx ctx;
+  int i;
+  memset(k, 0, sizeof(k));
+  if (keylen > sizeof(k)) {  // long keys are hashed first (RFC 2104)
+    mg_sha256(k, key, keylen);
+  } else if (keylen > 0) {
+    memcpy(k, key, keylen);
+  }
+  for (i = 0; i < 64; i++) pad[i] = (unsigned char) (k[i] ^ 0x36);
+  mg_sha256_init(&ctx);
+  mg_sha256_update(&ctx, pad, sizeof(pad));
+  mg_sha256_update(&ctx, data, datalen);
+  mg_sha256_final(&ctx, inner);
+  for (i = 0; i < 64; i++) pad[i] = (unsigned char) (k[i] ^ 0x5c);
+  mg_sha256_init(&ctx);
+  mg_sha256_update(&ctx, pad, sizeof(pad));
+  mg_sha256_update(&ctx, inner, sizeof(inner));
+  mg_sha256_final(&ctx, mac);
+}
