@@ -1,0 +1,80 @@
+    # ---- HTTP (API.md 2.2); part of `cdef class Connection` ----
+
+    def reply(self, int status_code, body=b"", headers=None):
+        """Queue a complete HTTP/1.1 response (Content-Length added unless a
+        Transfer-Encoding header is given)."""
+        cdef bytes b = _to_bytes(body)
+        cdef bytes hdrs = _header_block(headers, "text/plain")
+        self._check()
+        mg_http_reply_n(self._c, status_code, hdrs, <const char *>b, len(b))
+
+    def reply_json(self, data, int status_code=200, headers=None):
+        """Reply with json.dumps(data) as application/json."""
+        hdrs = {}
+        if headers is not None:
+            for k, v in headers.items():
+                if str(k).lower() != "content-type":
+                    hdrs[k] = v
+        hdrs["Content-Type"] = "application/json"
+        self.reply(status_code, _json.dumps(data), hdrs)
+
+    cdef mg_http_message *_http_view(self, message) except NULL:
+        if not isinstance(message, HttpMessage):
+            raise TypeError(
+                f"message must be an HttpMessage, not {type(message).__name__}")
+        if (<HttpMessage>message)._hm == NULL:
+            raise ValueError("HttpMessage is not valid for this event")
+        self._check()
+        return (<HttpMessage>message)._hm
+
+    def serve_dir(self, message, str root_dir, str extra_headers="", str mime_types="",
+                  str page404=""):
+        """Serve the file the request names under root_dir."""
+        cdef mg_http_message *hm = self._http_view(message)
+        cdef mg_http_serve_opts opts
+        broot = root_dir.encode("utf-8", "surrogateescape")
+        bextra = extra_headers.encode("utf-8", "surrogateescape")
+        bmime = mime_types.encode("utf-8", "surrogateescape")
+        b404 = page404.encode("utf-8", "surrogateescape")
+        opts.root_dir = broot
+        opts.extra_headers = bextra
+        opts.mime_types = bmime
+        opts.page404 = b404
+        opts.fs = NULL
+        mg_http_serve_dir(self._c, hm, &opts)
+
+    def serve_file(self, message, str path, str extra_headers="", str mime_types=""):
+        """Serve exactly path (404 when missing)."""
+        cdef mg_http_message *hm = self._http_view(message)
+        cdef mg_http_serve_opts opts
+        bpath = path.encode("utf-8", "surrogateescape")
+        bextra = extra_headers.encode("utf-8", "surrogateescape")
+        bmime = mime_types.encode("utf-8", "surrogateescape")
+        opts.root_dir = NULL
+        opts.extra_headers = bextra
+        opts.mime_types = bmime
+        opts.page404 = NULL
+        opts.fs = NULL
+        mg_http_serve_file(self._c, hm, bpath, &opts)
+
+    def http_chunk(self, data):
+        """One chunk of a chunked response; empty data ends the stream."""
+        cdef bytes b = _to_bytes(data)
+        self._check()
+        mg_http_write_chunk(self._c, <const char *>b, len(b))
+
+    def http_sse(self, str event_type, str data):
+        """One server-sent event, framed as one chunk."""
+        cdef bytes b = f"event: {event_type}\ndata: {data}\n\n".encode(
+            "utf-8", "surrogateescape")
+        self._check()
+        mg_http_write_chunk(self._c, <const char *>b, len(b))
+
+    def http_basic_auth(self, str username, str password):
+        """Append an "Authorization: Basic ..." header line to the send buffer."""
+        cred = _binascii.b2a_base64(f"{username}:{password}".encode("utf-8"),
+                                    newline=False)
+        line = b"Authorization: Basic " + cred + b"\r\n"
+        self._check()
+        if not mg_send(self._c, <const char *>line, len(line)):
+            raise RuntimeError("mg_send failed")
