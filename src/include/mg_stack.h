@@ -1,0 +1,340 @@
+/* The built-in TCP/IP stack: Ethernet II, ARP, IPv4, ICMP echo, UDP, TCP and a
+ * DHCP client, on top of any driver implementing struct mg_driver.
+ *
+ * Everything lives in one interface object (struct mg_tcpip_if) that the
+ * application owns: fixed pools sized by the MG_TCPIP_* options of
+ * mg_config.h, no heap use after mg_tcpip_init(). The stack is sans-IO with
+ * respect to time: mg_tcpip_poll(ifp, now_ms) feeds it the clock, so tests
+ * drive it with simulated time.
+ *
+ * Two ways to use it:
+ *  - directly, through the small socket-like API below (mg_tcpip_tcp_*,
+ *    mg_tcpip_udp_*), which is what the unit tests do;
+ *  - as the transport of a manager:
+ *        static struct mg_tcpip_if ifp = {.driver = &mg_driver_tap, ...};
+ *        mg_tcpip_init(&ifp);
+ *        mg_mgr_init_net(&mgr, &mg_net_stack);
+ *        mg_tcpip_attach(&mgr, &ifp);   // mgr->net_data = &ifp
+ *    after which mg_listen/mg_connect/mg_send work exactly as on sockets.
+ *
+ * Addresses (ip, mask, gw, dns) are IPv4 in network byte order, ports in
+ * host byte order inside the stack API. */
+#ifndef MG_STACK_H
+#define MG_STACK_H
+
+#include "mg_base.h"
+#include "mg_driver.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if MG_ENABLE_TCPIP
+
+#define MG_TCPIP_ETH_HDR 14
+#define MG_TCPIP_FRAME_MAX (MG_TCPIP_MTU + MG_TCPIP_ETH_HDR)
+
+/* Interface life cycle. */
+enum {
+  MG_TCPIP_STATE_DOWN,  /* driver reports the link down */
+  MG_TCPIP_STATE_UP,    /* link up, no address yet (DHCP in progress) */
+  MG_TCPIP_STATE_READY  /* link up and addressed */
+};
+
+/* TCP states (RFC 793 names). */
+enum {
+  MG_TCP_CLOSED,
+  MG_TCP_SYN_SENT,
+  MG_TCP_SYN_RCVD,
+  MG_TCP_ESTABLISHED,
+  MG_TCP_FIN_WAIT_1,
+  MG_TCP_FIN_WAIT_2,
+  MG_TCP_CLOSE_WAIT,
+  MG_TCP_CLOSING,
+  MG_TCP_LAST_ACK,
+  MG_TCP_TIME_WAIT
+};
+
+/* Why a TCP connection ended abnormally (mg_tcpip_tcp_error). */
+enum {
+  MG_TCP_ERR_NONE,
+  MG_TCP_ERR_REFUSED, /* RST answered our SYN */
+  MG_TCP_ERR_RESET,   /* peer reset an open connection */
+  MG_TCP_ERR_TIMEOUT, /* retransmissions or keep-alives exhausted */
+  MG_TCP_ERR_NOROUTE  /* ARP for the next hop failed */
+};
+
+/* Counters, all monotonic. */
+struct mg_tcpip_stats {
+  uint32_t rx_frames, tx_frames, tx_fail;
+  uint32_t drop_eth;      /* short, foreign MAC, unknown ethertype */
+  uint32_t drop_arp;      /* malformed or ignored ARP */
+  uint32_t drop_ip;       /* bad header/checksum, not for us */
+  uint32_t drop_frag;     /* IPv4 fragments (not reassembled) */
+  uint32_t drop_icmp, drop_udp, drop_tcp;
+  uint32_t arp_requests, arp_replies, arp_failed;
+  uint32_t icmp_echo;     /* echo requests answered */
+  uint32_t tcp_rst_sent, tcp_retransmits, tcp_fast_retransmits;
+  uint32_t tcp_accepted, tcp_syn_dropped;
+  uint32_t dhcp_leases;   /* ACKs accepted */
+};
+
+/* A contiguous byte ring (receive and send queues of a TCP connection). */
+struct mg_tcpip_ring {
+  uint8_t *buf;
+  uint32_t size, head, len;
+};
+
+/* One TCP connection (a "protocol control block"). */
+struct mg_tcpip_tcp {
+  uint8_t state;       /* MG_TCP_* */
+  uint8_t err;         /* MG_TCP_ERR_* once the connection failed */
+  uint8_t listener;    /* index + 1 of the listener that spawned it, or 0 */
+  uint8_t is_attached : 1; /* owned by the application (not yet closed) */
+  uint8_t is_accepted : 1; /* handed out by mg_tcpip_tcp_accept */
+  uint8_t fin_queued : 1;  /* application closed: FIN after queued data */
+  uint8_t fin_rcvd : 1;    /* peer's FIN consumed: end of stream */
+  uint8_t rtt_active : 1;  /* timing one segment (Karn: never a resent one) */
+  uint8_t in_recovery : 1; /* fast recovery after 3 duplicate ACKs */
+  uint8_t ack_now : 1;     /* send an ACK at the end of input processing */
+  uint8_t wnd_update : 1;  /* window grew enough to tell the peer */
+  uint8_t dupacks, retries, ka_probes;
+  uint16_t lport, rport;
+  uint32_t rip;
+  uint16_t mss;        /* peer's MSS (what we may send) */
+  /* Send side. */
+  uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+  uint32_t tx_base;    /* sequence number of tx.buf[head] */
+  uint32_t cwnd, ssthresh, recover;
+  uint32_t rtt_seq;
+  uint32_t srtt, rttvar, rto; /* milliseconds; srtt scaled by 8, rttvar by 4 */
+  uint64_t rtt_start, rtx_deadline, persist_deadline, idle_since, tw_deadline;
+  uint32_t persist_ms;
+  /* Receive side. */
+  uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge last advertised */
+  uint32_t ooo[MG_TCPIP_OOO_RANGES][2]; /* out-of-order [start, end) */
+  uint8_t nooo;
+  struct mg_tcpip_ring rx, tx;
+  uint8_t rxbuf[MG_TCPIP_TCP_RXBUF];
+  uint8_t txbuf[MG_TCPIP_TCP_TXBUF];
+};
+
+struct mg_tcpip_listener {
+  uint16_t port;       /* 0 = free slot */
+  uint8_t backlog;     /* connections not yet accepted, max */
+};
+
+/* One UDP endpoint; received datagrams queue in buf as records
+ * [len:2][ip:4][port:2][data]. */
+struct mg_tcpip_udp {
+  uint16_t lport;      /* 0 = free slot */
+  uint16_t rport;      /* connected peer, or 0 */
+  uint32_t rip;
+  uint32_t head, len;
+  uint8_t buf[MG_TCPIP_UDP_RXBUF];
+};
+
+struct mg_tcpip_arp {
+  uint32_t ip;         /* 0 = free slot */
+  uint8_t mac[6];
+  uint8_t resolved, tries;
+  uint64_t expire;     /* resolved: drop after; pending: next retry */
+};
+
+struct mg_tcpip_dhcp {
+  uint8_t state;       /* see dhcp.c */
+  uint8_t tries;
+  uint32_t xid, server, offered, lease_s;
+  uint64_t deadline, t1, t2, expire;
+};
+
+struct mg_tcpip_if {
+  /* ---- configuration, set before mg_tcpip_init ---- */
+  uint8_t mac[6];
+  uint32_t ip, mask, gw;   /* static address; ip == 0 with enable_dhcp */
+  uint32_t dns;            /* DNS server (static, or learnt by DHCP) */
+  bool enable_dhcp;        /* run the DHCP client */
+  const struct mg_driver *driver;
+  void *driver_data;       /* the driver's ctx */
+  uint32_t seed;           /* PRNG seed: ISNs, ports, DHCP xid (0 = fixed) */
+  /* Optional host-side blocking wait for traffic (e.g. mg_tap_wait); NULL
+   * makes the manager transport poll without sleeping. */
+  void (*wait)(void *driver_data, int ms);
+  /* Optional: called on each state change (READY after DHCP, ...). */
+  void (*on_state)(struct mg_tcpip_if *ifp, int state, void *arg);
+  void *on_state_arg;
+
+  /* ---- status ---- */
+  int state;               /* MG_TCPIP_STATE_* */
+  struct mg_tcpip_stats stats;
+
+  /* ---- private ---- */
+  uint64_t now;            /* clock of the last mg_tcpip_poll */
+  uint64_t rng;            /* xorshift state */
+  uint16_t next_port;      /* next ephemeral port */
+  bool initialised;
+  struct mg_tcpip_arp arp[MG_TCPIP_ARP_SIZE];
+  struct mg_tcpip_dhcp dhcp;
+  struct mg_tcpip_listener listeners[MG_TCPIP_MAX_LISTEN];
+  struct mg_tcpip_udp udp[MG_TCPIP_MAX_UDP];
+  struct mg_tcpip_tcp tcp[MG_TCPIP_MAX_TCP];
+  /* One frame parked while ARP resolves its next hop. */
+  uint32_t pending_ip;
+  size_t pending_len;
+  uint8_t pending[MG_TCPIP_FRAME_MAX];
+  uint8_t txf[MG_TCPIP_FRAME_MAX]; /* frame being built */
+  uint8_t rxf[MG_TCPIP_FRAME_MAX + 4]; /* frame being read from the driver */
+};
+
+/* ---- Interface ---- */
+/* Validates the configuration, brings the driver up, and starts DHCP or
+ * announces the static address. False when the driver init fails. */
+bool mg_tcpip_init(struct mg_tcpip_if *ifp);
+/* Drops every connection (no frames sent) and marks the interface down. */
+void mg_tcpip_free(struct mg_tcpip_if *ifp);
+/* Services the driver: reads every pending frame, then runs timers. */
+void mg_tcpip_poll(struct mg_tcpip_if *ifp, uint64_t now_ms);
+/* Processes one received Ethernet frame (no FCS). Any bytes are safe. */
+void mg_tcpip_rx(struct mg_tcpip_if *ifp, const void *frame, size_t len);
+/* Runs the protocol timers at ifp->now (part of mg_tcpip_poll). */
+void mg_tcpip_timers(struct mg_tcpip_if *ifp);
+/* Formats an IPv4 address (network order) as a dotted quad. */
+char *mg_tcpip_ntoa(uint32_t ip, char *buf, size_t len);
+/* Makes an address in network order from four octets. */
+uint32_t mg_tcpip_ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
+
+/* ---- TCP (handles are pointers into ifp->tcp; NULL = no resource) ---- */
+/* Listens on port; returns the listener index or -1 (pool full, in use). */
+int mg_tcpip_tcp_listen(struct mg_tcpip_if *ifp, uint16_t port, int backlog);
+void mg_tcpip_tcp_unlisten(struct mg_tcpip_if *ifp, int listener);
+/* Takes one established connection from a listener; NULL when none. */
+struct mg_tcpip_tcp *mg_tcpip_tcp_accept(struct mg_tcpip_if *ifp,
+                                         int listener);
+/* Starts an active open (SYN). lport 0 picks an ephemeral port. */
+struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
+                                          uint32_t ip, uint16_t port,
+                                          uint16_t lport);
+/* >0 bytes, 0 = nothing yet, -1 = end of stream or error (see err). */
+long mg_tcpip_tcp_recv(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
+                       void *buf, size_t len);
+/* Queues bytes; returns how many fit (0 = queue full), -1 if not open. */
+long mg_tcpip_tcp_send(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
+                       const void *buf, size_t len);
+/* Bytes that mg_tcpip_tcp_send would accept now. */
+size_t mg_tcpip_tcp_space(const struct mg_tcpip_tcp *t);
+/* True once the handshake finished (data may flow). */
+bool mg_tcpip_tcp_is_open(const struct mg_tcpip_tcp *t);
+/* True when recv would return non-zero (data, end of stream or error). */
+bool mg_tcpip_tcp_readable(const struct mg_tcpip_tcp *t);
+/* Graceful close: sends queued data, then FIN; the handle is invalid after
+ * this call (the stack finishes and recycles the slot). */
+void mg_tcpip_tcp_close(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
+/* Abortive close: sends RST, frees the slot at once. */
+void mg_tcpip_tcp_abort(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
+
+/* ---- UDP ---- */
+/* Opens port (0 = ephemeral); rip/rport non-zero restricts it to one peer. */
+struct mg_tcpip_udp *mg_tcpip_udp_open(struct mg_tcpip_if *ifp, uint16_t lport,
+                                       uint32_t rip, uint16_t rport);
+void mg_tcpip_udp_close(struct mg_tcpip_if *ifp, struct mg_tcpip_udp *u);
+/* Sends one datagram; false when the next hop is not resolved yet (the frame
+ * is parked and sent after ARP), too big, or the interface is down. */
+bool mg_tcpip_udp_sendto(struct mg_tcpip_if *ifp, struct mg_tcpip_udp *u,
+                         uint32_t ip, uint16_t port, const void *buf,
+                         size_t len);
+/* Pops one datagram (truncated to len); returns its size, 0 when none. */
+long mg_tcpip_udp_recvfrom(struct mg_tcpip_udp *u, void *buf, size_t len,
+                           uint32_t *ip, uint16_t *port);
+
+/* ---- Manager transport ---- */
+struct mg_mgr;
+/* The struct mg_net of the stack; mgr->net_data must be the interface. */
+extern const struct mg_net mg_net_stack;
+/* mg_mgr_init_net(mgr, &mg_net_stack) then this: binds ifp to mgr. */
+void mg_tcpip_attach(struct mg_mgr *mgr, struct mg_tcpip_if *ifp);
+
+/* ---- Drivers shipped with the stack ---- */
+/* In-memory link pair with deterministic impairments (src/drivers/link.c).
+ * Each direction is a bounded queue of frames stamped with a delivery time;
+ * the pair's clock is `now` (set by the test) unless clock() is given. */
+#define MG_LINK_QUEUE 128
+struct mg_link_frame {
+  uint64_t at;
+  uint16_t len;
+  uint8_t data[MG_TCPIP_FRAME_MAX];
+};
+struct mg_link_dir {
+  struct mg_link_frame q[MG_LINK_QUEUE];
+  uint32_t count;
+  uint32_t sent, delivered, dropped, duplicated, reordered;
+};
+struct mg_link {
+  /* impairments, per mille (0..1000), applied to each direction */
+  uint16_t loss, dup, reorder;
+  uint32_t delay_ms;        /* base one-way delay */
+  uint32_t reorder_ms;      /* extra delay (1..reorder_ms) for reordered */
+  uint64_t seed;
+  uint64_t now;
+  uint64_t (*clock)(void);  /* optional: real time instead of `now` */
+  struct mg_link_dir dir[2]; /* dir[0]: end 0 -> end 1 */
+  uint64_t rng;
+  bool up;
+};
+/* ctx for a driver: end 0 or end 1 of the pair. */
+struct mg_link_end {
+  struct mg_link *link;
+  int side;
+};
+void mg_link_init(struct mg_link *l, uint64_t seed);
+extern const struct mg_driver mg_driver_link;
+
+/* Serial framing (src/drivers/slip.c): an Ethernet frame plus its CRC-32
+ * (mg_crc32, IEEE, little-endian) escaped with SLIP (RFC 1055) bytes END/ESC. */
+#define MG_SLIP_END 0xC0
+#define MG_SLIP_ESC 0xDB
+#define MG_SLIP_ESC_END 0xDC
+#define MG_SLIP_ESC_ESC 0xDD
+/* Worst-case encoded size of a frame of n bytes. */
+#define MG_SLIP_ENCODED_MAX(n) (2 * ((n) + 4) + 2)
+/* Encodes frame into out; returns bytes written or 0 when out is too small. */
+size_t mg_slip_encode(const void *frame, size_t len, void *out, size_t outlen);
+struct mg_slip_decoder {
+  size_t len;
+  bool esc, overflow;
+  uint32_t good, bad; /* frames accepted / rejected (CRC, size, escape) */
+  uint8_t buf[MG_TCPIP_FRAME_MAX + 4];
+};
+/* Feeds one byte; returns the frame length (CRC stripped) when it completed a
+ * valid frame, now in d->buf; 0 otherwise. */
+size_t mg_slip_decode(struct mg_slip_decoder *d, uint8_t byte);
+/* A driver over any byte stream: read/write are non-blocking callbacks. */
+struct mg_slip {
+  size_t (*read)(void *arg, void *buf, size_t len);
+  size_t (*write)(void *arg, const void *buf, size_t len);
+  void *arg;
+  struct mg_slip_decoder dec;
+  uint8_t in[256];    /* bytes read but not decoded yet */
+  size_t in_pos, in_len;
+  uint8_t enc[MG_SLIP_ENCODED_MAX(MG_TCPIP_FRAME_MAX)];
+};
+extern const struct mg_driver mg_driver_slip;
+
+#if defined(__linux__) && MG_ARCH == MG_ARCH_POSIX
+/* Linux TAP (src/drivers/tap.c). Set name (e.g. "tap0"; empty = kernel
+ * picks, written back) before init; the device must exist or we must be
+ * allowed to create it. */
+struct mg_tap {
+  char name[16];
+  int fd;
+};
+extern const struct mg_driver mg_driver_tap;
+/* Blocks up to ms for a frame on the TAP fd (the interface's wait hook). */
+void mg_tap_wait(void *tap, int ms);
+#endif
+
+#endif /* MG_ENABLE_TCPIP */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MG_STACK_H */
