@@ -1,0 +1,88 @@
+"""cymongoose.device: boards, targets, console, flash-and-verify, CLI and pytest plugin.
+
+Pure Python; importing it never needs the compiled ``cymongoose._mongoose``
+extension (only the network bridge will). Names are imported lazily so that
+``import cymongoose.device`` stays cheap, e.g. inside the pytest plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Board": "boards",
+    "BoardMap": "boards",
+    "MemoryRegion": "boards",
+    "load_boards": "boards",
+    "Console": "console",
+    "Image": "image",
+    "Segment": "image",
+    "load_image": "image",
+    "GdbClient": "gdbremote",
+    "Target": "targets",
+    "QemuTarget": "targets",
+    "SerialTarget": "targets",
+    "HostProcessTarget": "targets",
+    "FlashBackend": "flash",
+    "FlashResult": "flash",
+    "GdbFlasher": "flash",
+    "QemuLoader": "flash",
+    "OpenOcdFlasher": "flash",
+    "PyOcdFlasher": "flash",
+    "get_flasher": "flash",
+    "DeviceError": "errors",
+    "BoardError": "errors",
+    "PortNotFoundError": "errors",
+    "TargetExitedError": "errors",
+    "ExpectTimeoutError": "errors",
+    "FlashError": "errors",
+    "VerifyError": "errors",
+    "ImageError": "errors",
+    "GdbError": "errors",
+    "NotAvailableError": "errors",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .boards import Board, BoardMap, MemoryRegion, load_boards  # noqa: F401
+    from .console import Console  # noqa: F401
+    from .errors import (  # noqa: F401
+        BoardError,
+        DeviceError,
+        ExpectTimeoutError,
+        FlashError,
+        GdbError,
+        ImageError,
+        NotAvailableError,
+        PortNotFoundError,
+        TargetExitedError,
+        VerifyError,
+    )
+    from .flash import (  # noqa: F401
+        FlashBackend,
+        FlashResult,
+        GdbFlasher,
+        OpenOcdFlasher,
+        PyOcdFlasher,
+        QemuLoader,
+        get_flasher,
+    )
+    from .gdbremote import GdbClient  # noqa: F401
+    from .image import Image, Segment, load_image  # noqa: F401
+    from .targets import HostProcessTarget, QemuTarget, SerialTarget, Target  # noqa: F401

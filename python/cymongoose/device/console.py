@@ -1,0 +1,268 @@
+"""Console: regex ``expect`` over a device's serial console, with a session log.
+
+One background thread drains the transport into a buffer (so a chatty device
+never blocks on a full pipe) and writes every line, timestamped, to the log
+file. ``expect`` and ``read_until`` consume the buffer up to the end of what
+they matched, so successive calls walk forward through the output.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from .errors import DeviceError, ExpectTimeoutError, TargetExitedError
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+MAX_BUFFER = 1 << 20  # unconsumed console text kept for expect(); older text is dropped
+READ_CHUNK = 4096
+POLL = 0.05
+EOF_GRACE = 2.0  # after EOF, how long a dying target process gets to report its exit status
+
+
+class Console:
+    """Line-oriented access to a device console.
+
+    ``health(wait)`` is called when the transport reaches EOF (``wait`` > 0:
+    how long to wait for the process to be reaped) or a wait times out;
+    targets pass a function that raises :class:`TargetExitedError` (with the
+    emulator's stderr) when the process behind the console has died.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        log_path: str | Path | None = None,
+        name: str = "console",
+        health: Callable[[float], None] | None = None,
+        encoding: str = "utf-8",
+        eol: str = "\n",
+    ) -> None:
+        self.transport = transport
+        self.name = name
+        self.encoding = encoding
+        self.eol = eol
+        self._health = health
+        self._cond = threading.Condition()
+        self._buf = ""  # unconsumed text
+        self._tail = ""  # last few KiB ever received, for error messages
+        self._eof: str | None = None
+        self._closed = False
+        self._t0 = time.monotonic()
+        self._log: IO[str] | None = None
+        self._log_partial = ""
+        self._log_lock = threading.Lock()
+        self.log_path = Path(log_path) if log_path else None
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w", encoding="utf-8", errors="replace")
+            self._log.write(f"# console {name} via {transport.name}, started "
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        self._decoder_pending = b""
+        self._thread = threading.Thread(target=self._reader, name=f"console-{name}", daemon=True)
+        self._thread.start()
+
+    # ---- background reader -------------------------------------------------------------
+    def _decode(self, data: bytes) -> str:
+        data = self._decoder_pending + data
+        # Keep an incomplete UTF-8 sequence (at most 3 bytes) for the next chunk.
+        cut = len(data)
+        for back in range(1, min(4, len(data)) + 1):
+            b = data[-back]
+            if b & 0xC0 == 0x80:
+                continue
+            if b >= 0xC0:
+                need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+                if need > back:
+                    cut = len(data) - back
+            break
+        self._decoder_pending = data[cut:]
+        return data[:cut].decode(self.encoding, errors="replace")
+
+    def _reader(self) -> None:
+        while not self._closed:
+            try:
+                data = self.transport.read(READ_CHUNK, POLL)
+            except EOFError as exc:
+                with self._cond:
+                    self._eof = str(exc) or "closed"
+                    self._cond.notify_all()
+                self._log_line_event(f"[console closed: {self._eof}]")
+                return
+            except Exception as exc:  # noqa: BLE001 - report any transport failure as EOF
+                with self._cond:
+                    self._eof = f"{type(exc).__name__}: {exc}"
+                    self._cond.notify_all()
+                return
+            if not data:
+                continue
+            text = self._decode(data)
+            self._log_rx(text)
+            with self._cond:
+                self._buf += text
+                if len(self._buf) > MAX_BUFFER:
+                    self._buf = self._buf[-MAX_BUFFER // 2:]
+                self._tail = (self._tail + text)[-8192:]
+                self._cond.notify_all()
+
+    # ---- logging -------------------------------------------------------------------------
+    def _stamp(self) -> str:
+        return f"[{time.monotonic() - self._t0:10.6f}]"
+
+    def _log_rx(self, text: str) -> None:
+        if not self._log:
+            return
+        with self._log_lock:
+            if self._log.closed:
+                return
+            text = self._log_partial + text.replace("\r\n", "\n").replace("\r", "\n")
+            *lines, self._log_partial = text.split("\n")
+            for line in lines:
+                self._log.write(f"{self._stamp()} {line}\n")
+            self._log.flush()
+
+    def _log_line_event(self, what: str) -> None:
+        if not self._log:
+            return
+        with self._log_lock:
+            if self._log.closed:
+                return
+            self._log.write(f"{self._stamp()} {what}\n")
+            self._log.flush()
+
+    # ---- public API ------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._eof is not None
+
+    def write(self, data: bytes | str) -> None:
+        if isinstance(data, str):
+            data = data.encode(self.encoding)
+        if self._closed:
+            raise DeviceError(f"console {self.name} is closed")
+        self._log_line_event(f">>> {data.decode(self.encoding, errors='replace')!r}")
+        try:
+            self.transport.write(data)
+        except EOFError as exc:
+            self._raise_dead(str(exc))
+
+    def send_line(self, line: str) -> None:
+        """Send ``line`` followed by the console's end-of-line (``\\n`` by default)."""
+        self.write(line + self.eol)
+
+    def _raise_dead(self, why: str) -> None:
+        if self._health:
+            self._health(EOF_GRACE)  # raises TargetExitedError if the process behind us died
+        raise TargetExitedError(f"console {self.name} closed: {why}", stderr="")
+
+    def _wait_for(self, find: Callable[[str], tuple[int, object] | None], what: str,
+                  timeout: float) -> object:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = find(self._buf)
+                if found is not None:
+                    end, result = found
+                    self._buf = self._buf[end:]
+                    return result
+                if self._eof is not None:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.25))
+            eof, tail = self._eof, self._tail
+        if eof is not None:
+            if self._health:
+                self._health(EOF_GRACE)
+            raise TargetExitedError(
+                f"console {self.name} closed while waiting for {what!r}: {eof}",
+                stderr="last console output:\n" + "\n".join(tail.splitlines()[-10:]),
+            )
+        if self._health:
+            self._health(0.0)  # a dead emulator is a better explanation than a timeout
+        raise ExpectTimeoutError(what, timeout, tail)
+
+    def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
+        """Wait until ``pattern`` (a regex) appears; return the match (with its groups)."""
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+        def find(buf: str) -> tuple[int, object] | None:
+            m = rx.search(buf)
+            return (m.end(), m) if m else None
+
+        return self._wait_for(find, rx.pattern, timeout)  # type: ignore[return-value]
+
+    def expect_line(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
+        """Wait for a *complete* line matching ``pattern``; return the match on that line.
+
+        Unlike :meth:`expect`, a pattern such as ``r"sum=(\\d+)"`` cannot match
+        a number that is still arriving; the line is consumed with its newline.
+        """
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+        def find(buf: str) -> tuple[int, object] | None:
+            pos = 0
+            while True:
+                nl = buf.find("\n", pos)
+                if nl < 0:
+                    return None
+                m = rx.search(buf[pos:nl].rstrip("\r"))
+                if m:
+                    return nl + 1, m
+                pos = nl + 1
+
+        return self._wait_for(find, rx.pattern, timeout)  # type: ignore[return-value]
+
+    def expect_exact(self, text: str, timeout: float = 10.0) -> str:
+        return self.read_until(text, timeout)[-len(text):]
+
+    def read_until(self, marker: str, timeout: float = 10.0) -> str:
+        """Return all text up to and including ``marker``."""
+
+        def find(buf: str) -> tuple[int, object] | None:
+            i = buf.find(marker)
+            return (i + len(marker), buf[: i + len(marker)]) if i >= 0 else None
+
+        return self._wait_for(find, marker, timeout)  # type: ignore[return-value]
+
+    def read_available(self) -> str:
+        """Return and consume whatever text has arrived so far."""
+        with self._cond:
+            text, self._buf = self._buf, ""
+        return text
+
+    @property
+    def tail(self) -> str:
+        """The last few KiB received (consumed or not), for diagnostics."""
+        with self._cond:
+            return self._tail
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Stop the reader first so it never selects on a closed (reused) fd.
+        self._thread.join(timeout=2.0)
+        self.transport.close()
+        if self._log:
+            with self._log_lock:
+                if self._log_partial:
+                    self._log.write(f"{self._stamp()} {self._log_partial}\n")
+                    self._log_partial = ""
+                self._log.write(f"{self._stamp()} [console closed]\n")
+                self._log.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

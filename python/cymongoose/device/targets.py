@@ -1,0 +1,477 @@
+"""Targets: something that runs firmware and exposes its console.
+
+* :class:`QemuTarget` starts ``qemu-system-arm`` for an emulated board (no root),
+  with the console on a unix/TCP socket chardev or a pty, optional gdbstub and
+  user networking with port forwards bound to 127.0.0.1.
+* :class:`SerialTarget` attaches to a real board through any pyserial URL.
+* :class:`HostProcessTarget` runs the host build of a firmware app on a pty.
+
+Every target is a context manager; ``stop()`` is idempotent and also runs from
+a finalizer, so an emulator never outlives the Python process that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .boards import Board, load_boards
+from .console import Console
+from .errors import DeviceError, NotAvailableError, PortNotFoundError, TargetExitedError
+from .transport import FdTransport, SerialTransport, SocketTransport, Transport, open_transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+STOP_GRACE = 3.0
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the caller retries on a lost race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _read_text(path: Path, limit: int = 16384) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-limit:].decode("utf-8", errors="replace")
+
+
+def _kill_process(proc: subprocess.Popen[bytes] | None, grace: float = STOP_GRACE) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace)
+    except ProcessLookupError:
+        pass
+
+
+def _exit_status(proc: subprocess.Popen[bytes], wait: float) -> int | None:
+    if wait <= 0:
+        return proc.poll()
+    try:
+        return proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+class Target:
+    """Base class: a running firmware with a console."""
+
+    board: Board | None = None
+
+    def __init__(self, *, log_path: str | os.PathLike[str] | None = None) -> None:
+        self.log_path = Path(log_path) if log_path else None
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            raise DeviceError(f"{type(self).__name__} is not started")
+        return self._console
+
+    def start(self) -> Target:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._console is not None:
+            self._console.close()
+
+    def check(self, wait: float = 0.0) -> None:
+        """Raise :class:`TargetExitedError` if the target is gone.
+
+        ``wait``: give a dying process that long to be reaped (the console can
+        see EOF a moment before the exit status exists).
+        """
+
+    def __enter__(self) -> Self:
+        return self.start()  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class GdbAddress:
+    """Where a gdbstub listens: a unix socket path or a TCP host/port."""
+
+    path: str | None = None
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    def __str__(self) -> str:
+        return f"unix:{self.path}" if self.path else f"tcp:{self.host}:{self.port}"
+
+
+class QemuTarget(Target):
+    """An emulated board started with ``qemu-system-*`` (``-kernel`` loads the image).
+
+    ``serial``: "unix" (default; the emulator waits for us, so no output is
+    lost), "tcp" (a 127.0.0.1 port opened with pyserial ``socket://``) or "pty".
+    ``gdb``: None, "unix" or "tcp"; ``halted=True`` adds ``-S`` so the CPU waits
+    for the debugger. ``hostfwd``: guest TCP ports to forward from 127.0.0.1;
+    ``target.forwarded[guest_port]`` is the host port chosen. ``nic``: "none",
+    "user" (restricted to the port forwards unless ``restrict=False``) or a
+    list of raw QEMU arguments for another netdev.
+    """
+
+    def __init__(
+        self,
+        firmware: str | os.PathLike[str] | None,
+        board: Board | str = "mps2-an385",
+        *,
+        serial: str = "unix",
+        gdb: str | None = None,
+        halted: bool = False,
+        hostfwd: Sequence[int] = (),
+        nic: str | Sequence[str] = "none",
+        restrict: bool = True,
+        extra_args: Sequence[str] = (),
+        log_path: str | os.PathLike[str] | None = None,
+        workdir: str | os.PathLike[str] | None = None,
+        start_timeout: float = 10.0,
+        qemu: str | None = None,
+    ) -> None:
+        super().__init__(log_path=log_path)
+        self.board = load_boards().get(board) if isinstance(board, str) else board
+        if self.board.boot != "qemu":
+            raise DeviceError(f"board {self.board.name} is not emulated (boot = {self.board.boot})")
+        if serial not in ("unix", "tcp", "pty"):
+            raise ValueError(f"serial must be unix, tcp or pty, not {serial!r}")
+        if gdb not in (None, "unix", "tcp"):
+            raise ValueError(f"gdb must be None, unix or tcp, not {gdb!r}")
+        self.firmware = Path(firmware) if firmware else None
+        self.serial = serial
+        self.gdb_mode = gdb
+        self.halted = halted
+        self.hostfwd = tuple(hostfwd)
+        self.nic = nic
+        self.restrict = restrict
+        self.extra_args = tuple(extra_args)
+        self.start_timeout = start_timeout
+        self.qemu = qemu or str(self.board.qemu.get("binary", "qemu-system-arm"))
+        self.forwarded: dict[int, int] = {}
+        self.gdb: GdbAddress | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._user_workdir = Path(workdir) if workdir else None
+        self.workdir: Path | None = None
+        self._sockdir: str | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    # ---- command line ------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        """The QEMU command line for the current settings (ports already chosen)."""
+        assert self.board is not None and self._sockdir is not None
+        q = self.board.qemu
+        cmd = [self.qemu, "-M", str(q["machine"])]
+        cmd += [str(a) for a in q.get("args", [])]
+        if self.firmware:
+            cmd += ["-kernel", str(self.firmware)]
+        if self.serial == "unix":
+            path = os.path.join(self._sockdir, "console.sock")
+            cmd += ["-chardev", f"socket,id=con0,path={path},server=on,wait=on",
+                    "-serial", "chardev:con0"]
+        elif self.serial == "tcp":
+            cmd += ["-serial", f"tcp:127.0.0.1:{self._serial_port},server=on,wait=on"]
+        else:
+            cmd += ["-serial", "pty"]
+        if self.gdb_mode == "unix":
+            self.gdb = GdbAddress(path=os.path.join(self._sockdir, "gdb.sock"))
+            cmd += ["-gdb", f"unix:{self.gdb.path},server=on,wait=off"]
+        elif self.gdb_mode == "tcp":
+            self.gdb = GdbAddress(port=free_tcp_port())
+            cmd += ["-gdb", f"tcp:127.0.0.1:{self.gdb.port}"]
+        if self.halted:
+            cmd.append("-S")
+        model = str(self.board.network.get("driver", "")) or None
+        if isinstance(self.nic, str):
+            if self.nic == "none":
+                cmd += ["-nic", "none"]
+            elif self.nic == "user":
+                opts = ["user"] + ([f"model={model}"] if model else [])
+                if self.restrict:
+                    opts.append("restrict=on")
+                self.forwarded = {g: free_tcp_port() for g in self.hostfwd}
+                opts += [f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.forwarded.items()]
+                cmd += ["-nic", ",".join(opts)]
+            else:
+                raise ValueError(f"nic must be 'none', 'user' or a list of arguments, not {self.nic!r}")
+        else:
+            cmd += [str(a) for a in self.nic]
+        cmd += list(self.extra_args)
+        return cmd
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> QemuTarget:
+        if self.proc is not None:
+            return self
+        if shutil.which(self.qemu) is None:
+            raise NotAvailableError(f"{self.qemu} not found on PATH (Debian: apt install qemu-system-arm)")
+        if self.firmware and not self.firmware.is_file():
+            raise DeviceError(f"firmware image {self.firmware} does not exist")
+        if self.firmware:
+            from .image import load_image  # local: keeps import cost off the hot path
+
+            load_image(self.firmware, board=self.board).check_board(self.board)
+        last_error: Exception | None = None
+        for _attempt in range(3):  # a lost race for a TCP port is retried with new ports
+            try:
+                self._start_once()
+                return self
+            except TargetExitedError as exc:
+                last_error = exc
+                self.stop()
+                if "in use" not in exc.stderr and "forwarding rule" not in exc.stderr:
+                    raise
+        assert last_error is not None
+        raise last_error
+
+    def _start_once(self) -> None:
+        self._sockdir = tempfile.mkdtemp(prefix="cmg-")  # short path: unix sockets max 107 bytes
+        self.workdir = self._user_workdir or Path(self._sockdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._serial_port = free_tcp_port() if self.serial == "tcp" else 0
+        cmd = self.command()
+        self.stderr_path = self.workdir / "qemu.stderr"
+        (self.workdir / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True
+            )
+        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir)
+        transport = self._connect_console()
+        self._console = Console(
+            transport, log_path=self.log_path, name=f"qemu-{self.board.name}", health=self.check
+        )
+        if self.gdb and self.gdb.path:
+            self._wait_until(lambda: os.path.exists(self.gdb.path or ""), "gdbstub socket")
+
+    def _wait_until(self, ready, what: str):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            self.check()
+            value = ready()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TargetExitedError(
+                    f"QEMU did not provide its {what} within {self.start_timeout:g} s",
+                    stderr=_read_text(self.stderr_path),
+                )
+            time.sleep(0.01)
+
+    def _connect_console(self) -> Transport:
+        assert self._sockdir is not None
+        if self.serial == "unix":
+            path = os.path.join(self._sockdir, "console.sock")
+
+            def try_unix() -> Transport | None:
+                if not os.path.exists(path):
+                    return None
+                try:
+                    return SocketTransport.connect_unix(path)
+                except PortNotFoundError:
+                    return None
+
+            return self._wait_until(try_unix, "console socket")  # type: ignore[no-any-return]
+        if self.serial == "tcp":
+            def try_tcp() -> Transport | None:
+                try:
+                    return SocketTransport.connect_tcp("127.0.0.1", self._serial_port)
+                except PortNotFoundError:
+                    return None
+
+            return self._wait_until(try_tcp, "console TCP port")  # type: ignore[no-any-return]
+
+        def find_pty() -> str | None:
+            m = re.search(r"char device redirected to (/dev/pts/\d+)", _read_text(self.stderr_path))
+            return m.group(1) if m else None
+
+        pty = self._wait_until(find_pty, "console pty")
+        return SerialTransport(pty, baudrate=self.board.baudrate if self.board else 115200)
+
+    def check(self, wait: float = 0.0) -> None:
+        if self.proc is None:
+            raise DeviceError("QEMU target is not started")
+        rc = _exit_status(self.proc, wait)
+        if rc is not None:
+            raise TargetExitedError(
+                f"QEMU ({self.board.name if self.board else '?'}) exited",
+                returncode=rc,
+                stderr=_read_text(self.stderr_path),
+            )
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the emulator to exit (e.g. a semihosting exit); return its exit code."""
+        if self.proc is None:
+            raise DeviceError("QEMU target is not started")
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"QEMU still running after {timeout:g} s") from None
+
+    def stop(self) -> None:
+        super().stop()
+        self._console = None
+        _kill_process(self.proc)
+        if self._finalizer is not None:
+            self._finalizer()  # removes the socket directory
+            self._finalizer = None
+        self.proc = None
+
+    def __enter__(self) -> Self:
+        return self.start()  # type: ignore[return-value]
+
+
+def _cleanup(proc: subprocess.Popen[bytes], sockdir: str) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+    shutil.rmtree(sockdir, ignore_errors=True)
+
+
+class SerialTarget(Target):
+    """A board on a serial port: ``/dev/ttyACM0``, a pty path, ``socket://``, ``rfc2217://``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baudrate: int = 115200,
+        board: Board | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__(log_path=log_path)
+        self.url = url
+        self.baudrate = baudrate
+        self.board = board
+
+    def start(self) -> SerialTarget:
+        if self._console is None:
+            transport = open_transport(self.url, baudrate=self.baudrate)
+            self._console = Console(transport, log_path=self.log_path, name=self.url)
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self._console = None
+
+    def __enter__(self) -> Self:
+        return self.start()  # type: ignore[return-value]
+
+
+class HostProcessTarget(Target):
+    """The host build of a firmware app, its console on a pty (so stdio is line-buffered)."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__(log_path=log_path)
+        self.argv = [str(a) for a in argv]
+        self.cwd = cwd
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr_path: Path | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def start(self) -> HostProcessTarget:
+        if self.proc is not None:
+            return self
+        exe = self.argv[0]
+        if shutil.which(exe) is None and not os.access(exe, os.X_OK):
+            raise DeviceError(f"host firmware {exe} does not exist or is not executable")
+        import pty
+        import termios
+        import tty
+
+        master, slave = pty.openpty()
+        tty.setraw(slave)  # no echo, no CR/LF translation: bytes as the app wrote them
+        attrs = termios.tcgetattr(slave)
+        attrs[1] |= termios.OPOST | termios.ONLCR  # but keep "\n" -> "\r\n" like a UART console
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        fd, name = tempfile.mkstemp(prefix="cmg-host-", suffix=".stderr")
+        self._stderr_path = Path(name)
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=slave, stdout=slave, stderr=fd, cwd=self.cwd, env=self.env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(master)
+            raise DeviceError(f"cannot run {exe}: {exc.strerror}") from None
+        finally:
+            os.close(slave)
+            os.close(fd)
+        self._finalizer = weakref.finalize(self, _kill_process, self.proc)
+        self._console = Console(
+            FdTransport(master, master, f"pty:{exe}"), log_path=self.log_path,
+            name=Path(exe).name, health=self.check,
+        )
+        return self
+
+    def check(self, wait: float = 0.0) -> None:
+        if self.proc is None:
+            raise DeviceError("host target is not started")
+        rc = _exit_status(self.proc, wait)
+        if rc is not None:
+            raise TargetExitedError(
+                f"host firmware {self.argv[0]} exited", returncode=rc,
+                stderr=_read_text(self._stderr_path) if self._stderr_path else "",
+            )
+
+    def wait(self, timeout: float) -> int:
+        if self.proc is None:
+            raise DeviceError("host target is not started")
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{self.argv[0]} still running after {timeout:g} s") from None
+
+    def stop(self) -> None:
+        super().stop()
+        self._console = None
+        _kill_process(self.proc)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._stderr_path:
+            self._stderr_path.unlink(missing_ok=True)
+        self.proc = None
+
+    def __enter__(self) -> Self:
+        return self.start()  # type: ignore[return-value]
