@@ -69,7 +69,10 @@ uint16_t mg_tcpip_ephemeral(struct mg_tcpip_if *ifp) {
 void mg_tcpip_set_state(struct mg_tcpip_if *ifp, int state) {
   if (ifp->state == state) return;
   ifp->state = state;
-  if (state == MG_TCPIP_STATE_READY) mg_arp_announce(ifp);
+  if (state == MG_TCPIP_STATE_READY) {
+    mg_arp_announce(ifp);
+    mg_tcp_kick(ifp, 0); /* SYNs queued before the link came up */
+  }
   if (ifp->on_state != NULL) ifp->on_state(ifp, state, ifp->on_state_arg);
 }
 

@@ -755,12 +755,14 @@ void mg_tcp_timer(struct mg_tcpip_if *ifp) {
   }
 }
 
-/* ARP resolved ip: resend what waited for it instead of waiting an RTO. */
+/* ARP resolved ip (0: the interface came up): resend what waited for it
+ * instead of waiting for an RTO. */
 void mg_tcp_kick(struct mg_tcpip_if *ifp, uint32_t ip) {
   size_t i;
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *t = &ifp->tcp[i];
-    if (t->state == MG_TCP_CLOSED || mg_ip4_next_hop(ifp, t->rip) != ip)
+    if (t->state == MG_TCP_CLOSED ||
+        (ip != 0 && mg_ip4_next_hop(ifp, t->rip) != ip))
       continue;
     if (t->state == MG_TCP_SYN_SENT || t->state == MG_TCP_SYN_RCVD) {
       send_syn(ifp, t);
