@@ -30,9 +30,16 @@
 #define CM_SCB_AIRCR 0xE000ED0Cu
 #define CM_SCB_CFSR 0xE000ED28u /* configurable fault status */
 #define CM_SCB_HFSR 0xE000ED2Cu /* hard fault status */
+#define CM_SCB_CPACR 0xE000ED88u /* coprocessor access control */
+#define CM_SCB_CPACR_CP10_CP11_FULL (0xFu << 20)
 #define CM_SCB_AIRCR_VECTKEY (0x05FAu << 16)
 #define CM_SCB_AIRCR_SYSRESETREQ (1u << 2)
 #define CM_ICSR_VECTACTIVE_MASK 0x1FFu
+
+/* An entry of the vector table; each board defines board_vector_table[]
+ * (initial stack pointer first, then the handlers) in its startup.c. */
+typedef void (*vector_t)(void);
+extern const vector_t board_vector_table[];
 
 /* Exception numbers below 16 are the core's; external IRQ n is 16 + n. */
 #define CM_EXTERNAL_IRQ_BASE 16u

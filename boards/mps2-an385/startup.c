@@ -1,36 +1,21 @@
-/* Reset, vector table and fault reporting for mps2-an385 (Cortex-M3). */
-#include <stdlib.h>
-#include <string.h>
-
+/* Vector table of mps2-an385 (Cortex-M3 + 32 external interrupts). The
+ * handlers live in boards/common/cortex_m_startup.c and board.c. */
 #include "board.h"
 
 extern uint32_t __stack_top[];
-extern uint32_t __data_load[], __data_start[], __data_end[];
-extern uint32_t __bss_start[], __bss_end[];
-
-int main(void);
-void __libc_init_array(void);
-void _init(void);
-void _fini(void);
 
 void board_reset_handler(void);
 void board_hardfault_isr(void);
 void board_default_isr(void);
-void board_fault_report(const uint32_t *frame);
-/* In board.c. */
 void board_systick_isr(void);
 void board_uart0_rx_isr(void);
 void board_lan9118_isr(void);
-
-typedef void (*vector_t)(void);
-
-enum { VEC_COUNT = CM_EXTERNAL_IRQ_BASE + MPS2_NUM_IRQS };
 
 #define D board_default_isr
 
 /* System exceptions, then external interrupts 0..31. NULL = reserved. */
 __attribute__((section(".isr_vector"), used))
-const vector_t board_vector_table[VEC_COUNT] = {
+const vector_t board_vector_table[CM_EXTERNAL_IRQ_BASE + MPS2_NUM_IRQS] = {
     (vector_t) (uintptr_t) __stack_top, /* initial main stack pointer */
     board_reset_handler,
     D,                   /* NMI */
@@ -55,70 +40,3 @@ const vector_t board_vector_table[VEC_COUNT] = {
 
 _Static_assert(MPS2_IRQ_UART0_RX == 0 && MPS2_IRQ_LAN9118 == 13,
                "the vector table above places these handlers by position");
-
-void board_reset_handler(void) {
-  memcpy(__data_start, __data_load,
-         (size_t) ((uintptr_t) __data_end - (uintptr_t) __data_start));
-  memset(__bss_start, 0,
-         (size_t) ((uintptr_t) __bss_end - (uintptr_t) __bss_start));
-  CM_REG32(CM_SCB_VTOR) = (uint32_t) (uintptr_t) board_vector_table;
-  __libc_init_array(); /* C constructors, if any */
-  board_init();
-  exit(main());
-}
-
-/* Linked with -nostartfiles, so the crti/crtn hooks __libc_init_array calls
- * are ours, and empty. */
-void _init(void) {
-}
-void _fini(void) {
-}
-
-/* ---- Faults: report where, then stop with BOARD_EXIT_FAULT. ---- */
-#define THUMB_BKPT_SEMIHOSTING 0xBEABu /* BKPT 0xAB */
-#define FRAME_LR 5                     /* stacked registers: r0-r3 r12 lr pc xpsr */
-#define FRAME_PC 6
-
-static void put_hex(const char *label, uint32_t v) {
-  static const char k_digits[] = "0123456789abcdef";
-  char buf[8];
-  for (int i = 0; i < 8; i++) buf[i] = k_digits[(v >> (28 - 4 * i)) & 0xFu];
-  board_console_write(label, strlen(label));
-  board_console_write(buf, sizeof(buf));
-}
-
-/* Picks the stack the exception frame was pushed on and hands it over. */
-__attribute__((naked)) void board_hardfault_isr(void) {
-  /* Bit 2 of EXC_RETURN (in lr) tells which stack holds the frame. */
-  __asm__ volatile(
-      "tst lr, #4\n\t"
-      "ite eq\n\t"
-      "mrseq r0, msp\n\t"
-      "mrsne r0, psp\n\t"
-      "b board_fault_report\n\t");
-}
-
-void board_fault_report(const uint32_t *frame) {
-  uint32_t pc = frame[FRAME_PC];
-  if ((pc & 1u) == 0 &&
-      *(const volatile uint16_t *) (uintptr_t) pc == THUMB_BKPT_SEMIHOSTING) {
-    /* A semihosting call with nobody listening (QEMU without -semihosting):
-     * say so and halt rather than fault again inside board_exit(). */
-    static const char k_msg[] = "\nboard: semihosting unavailable, halted\n";
-    board_console_write(k_msg, sizeof(k_msg) - 1);
-    for (;;) cm_wfi();
-  }
-  put_hex("\n*** fault: pc=", pc);
-  put_hex(" lr=", frame[FRAME_LR]);
-  put_hex(" cfsr=", CM_REG32(CM_SCB_CFSR));
-  put_hex(" hfsr=", CM_REG32(CM_SCB_HFSR));
-  board_console_write("\n", 1);
-  board_exit(BOARD_EXIT_FAULT);
-}
-
-void board_default_isr(void) {
-  put_hex("\n*** unexpected exception ",
-          CM_REG32(CM_SCB_ICSR) & CM_ICSR_VECTACTIVE_MASK);
-  board_console_write("\n", 1);
-  board_exit(BOARD_EXIT_FAULT);
-}
