@@ -1,0 +1,106 @@
+"""Our HTTP client (Manager.connect("http://...")) against Python's http.server
+started by the test: status and headers, Content-Length, chunked and
+read-until-close bodies, keep-alive reuse, and a refused connection."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import cymongoose as mg
+import pytest
+from conftest import free_port, poll_until
+from cymongoose import MG_EV_CLOSE, MG_EV_CONNECT, MG_EV_ERROR, MG_EV_HTTP_MSG
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"hello ", b"chunked ", b"world"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/close":
+            # HTTP/1.0 style: no length, the body ends when the server closes.
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until close")
+            self.close_connection = True
+        else:
+            body = f"path={self.path} ua={self.headers.get('User-Agent')}".encode()
+            self.send_response(201 if self.path == "/created" else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Test", "yes")
+            self.end_headers()
+            self.wfile.write(body)
+
+
+@pytest.fixture
+def peer() -> Iterator[int]:
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+class Client:
+    """Sends the given requests (one after another on one connection) and
+    records each response."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        self.responses: list[tuple[int | None, str, bytes, str | None]] = []
+        self.events: list[int] = []
+        self.errors: list[str] = []
+
+    def _send_next(self, conn: Any) -> None:
+        path = self.paths.pop(0)
+        conn.send(f"GET {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: cym\r\n\r\n")
+
+    def __call__(self, conn: Any, ev: int, data: Any) -> None:
+        self.events.append(ev)
+        if ev == MG_EV_CONNECT:
+            self._send_next(conn)
+        elif ev == MG_EV_HTTP_MSG:
+            self.responses.append((data.status(), data.proto, data.body_bytes,
+                                   data.header("x-test")))
+            if self.paths:
+                self._send_next(conn)
+        elif ev == MG_EV_ERROR:
+            self.errors.append(data)
+
+
+def test_client_keep_alive_and_framings(peer: int) -> None:
+    cl = Client(["/a?b=1", "/created", "/chunked", "/close"])
+    with mg.Manager() as m:
+        conn = m.connect(f"http://127.0.0.1:{peer}/", cl)
+        assert conn.id > 0 and conn.is_client
+        assert poll_until(m, lambda: MG_EV_CLOSE in cl.events)
+    assert cl.responses == [
+        (200, "OK", b"path=/a?b=1 ua=cym", "yes"),
+        (201, "Created", b"path=/created ua=cym", "yes"),
+        (200, "OK", b"hello chunked world", None),
+        (200, "OK", b"until close", None),
+    ]
+    # One TCP connection served all four: a single CONNECT.
+    assert cl.events.count(MG_EV_CONNECT) == 1
+
+
+def test_client_connection_refused() -> None:
+    cl = Client(["/"])
+    with mg.Manager() as m:
+        m.connect(f"http://127.0.0.1:{free_port()}/", cl)
+        assert poll_until(m, lambda: MG_EV_CLOSE in cl.events)
+    assert cl.errors and cl.responses == []
