@@ -2,10 +2,11 @@
 """cymongoose._mongoose: Python binding of the cymongoose C networking core."""
 
 include "_core.pxi"
+include "_utils.pxi"
+include "_http.pxi"
 include "_protocols.pxi"
 include "_connection_gen.pxi"
 include "_manager.pxi"
-include "_utils.pxi"
 # Public names of the API contract (API.md 1.2), minus AsyncManager which lives
 # in cymongoose.aio. Names not implemented yet are left out rather than faked.
 _PUBLIC_NAMES = (
