@@ -210,6 +210,8 @@ void mg_tcpip_tcp_unlisten(struct mg_tcpip_if *ifp, int listener);
 /* Takes one established connection from a listener; NULL when none. */
 struct mg_tcpip_tcp *mg_tcpip_tcp_accept(struct mg_tcpip_if *ifp,
                                          int listener);
+/* True when mg_tcpip_tcp_accept would return a connection. */
+bool mg_tcpip_tcp_acceptable(const struct mg_tcpip_if *ifp, int listener);
 /* Starts an active open (SYN). lport 0 picks an ephemeral port. */
 struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
                                           uint32_t ip, uint16_t port,

@@ -827,6 +827,18 @@ struct mg_tcpip_tcp *mg_tcpip_tcp_accept(struct mg_tcpip_if *ifp, int li) {
   return NULL;
 }
 
+bool mg_tcpip_tcp_acceptable(const struct mg_tcpip_if *ifp, int li) {
+  size_t i;
+  if (li < 0 || li >= MG_TCPIP_MAX_LISTEN) return false;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
+    const struct mg_tcpip_tcp *t = &ifp->tcp[i];
+    if (t->listener == li + 1 && !t->is_accepted &&
+        (t->state == MG_TCP_ESTABLISHED || t->state == MG_TCP_CLOSE_WAIT))
+      return true;
+  }
+  return false;
+}
+
 struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
                                           uint32_t ip, uint16_t port,
                                           uint16_t lport) {
