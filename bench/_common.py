@@ -1,0 +1,78 @@
+"""Helpers shared by the benchmarks: peer venv, server processes, C tools."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "bench"
+PYPI_VENV = ROOT / "build" / "bench-venv-pypi"
+OURS_PY = ROOT / ".venv" / "bin" / "python"
+
+
+def pypi_python() -> Path:
+    """Python of a separate venv holding the PyPI cymongoose wheel and uvloop."""
+    py = PYPI_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PYPI_VENV)], check=True)
+    probe = subprocess.run([str(py), "-c", "import cymongoose, uvloop"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "cymongoose==0.2.5", "uvloop"],
+                       check=True)
+    return py
+
+
+def build_c_tool(name: str) -> Path:
+    """Compiles bench/<name>.c into build/bench/<name> when out of date."""
+    src = ROOT / "bench" / f"{name}.c"
+    exe = BUILD / name
+    BUILD.mkdir(parents=True, exist_ok=True)
+    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+        subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(src)], check=True)
+    return exe
+
+
+class Server:
+    """A server subprocess that prints its port on the first stdout line."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"server {argv} did not start (got {line!r})")
+        self.port = int(line)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def machine() -> str:
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
