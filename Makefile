@@ -59,3 +59,26 @@ lint: setup
 
 clean:
 	rm -rf build
+
+# Fuzz targets tests/fuzz/fuzz_<name>.c: linked with the ASan+UBSan core and run by the
+# standalone driver over tests/fuzz/corpus/<name>/ (+ dict/<name>.dict) for FUZZ_RUNS
+# mutated inputs each, bounded by FUZZ_SECONDS (see tests/fuzz/README.md).
+.PHONY: fuzz
+FUZZ_RUNS ?= 100000
+FUZZ_SECONDS ?= 120
+FUZZ_SEED ?= 1
+FUZZ_LIBS ?= -lssl -lcrypto -lpthread -lm
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc/include
+fuzz: setup
+	@cmake -S . -B build/asan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMG_SANITIZE=ON >/dev/null
+	@cmake --build build/asan -j $(JOBS) --target mg_core
+	@mkdir -p build/fuzz
+	@set -e; for src in tests/fuzz/fuzz_*.c; do \
+	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
+	  cc $(FUZZ_CFLAGS) $$src tests/fuzz/standalone_main.c build/asan/libmg_core.a \
+	    $(FUZZ_LIBS) -o build/fuzz/$$name; \
+	  dict=""; [ -f tests/fuzz/dict/$$short.dict ] && dict="-d tests/fuzz/dict/$$short.dict"; \
+	  corpus=""; [ -d tests/fuzz/corpus/$$short ] && corpus="tests/fuzz/corpus/$$short"; \
+	  build/fuzz/$$name -n $(FUZZ_RUNS) -s $(FUZZ_SEED) -t $(FUZZ_SECONDS) $$dict $$corpus; \
+	done
