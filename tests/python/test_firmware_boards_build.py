@@ -1,0 +1,133 @@
+"""Build-only boards (no emulator runs them): the firmware apps must build
+with the board's CPU flags, and the images must agree with the chip's memory
+map: vector table at the start of flash, initial stack pointer at the top of
+RAM, handlers at the right interrupt numbers, the Ethernet DMA area in SRAM2.
+
+Builds into <build>/fw-<board> next to $MG_FW_DIR (default build/fw).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FW_DIR = Path(os.environ.get("MG_FW_DIR", REPO / "build" / "fw"))
+TOOLCHAIN = REPO / "boards" / "toolchain-arm-none-eabi.cmake"
+
+for tool in ("arm-none-eabi-gcc", "cmake", "ninja"):
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed (make setup installs it)", allow_module_level=True)
+
+
+@dataclass(frozen=True)
+class Region:
+    start: int
+    size: int
+
+    def __contains__(self, addr: int) -> bool:
+        return self.start <= addr < self.start + self.size
+
+
+@dataclass(frozen=True)
+class BoardFacts:
+    name: str
+    flash: Region
+    ram: Region
+    dma_ram: Region | None
+    irq_handlers: dict[int, str]  # external IRQ number -> handler symbol
+
+
+# From ST RM0385: flash 1 MiB at 0x08000000; DTCM 64 KiB + SRAM1 240 KiB
+# contiguous at 0x20000000; SRAM2 16 KiB at 0x2004C000. USART3 is IRQ 39,
+# ETH is IRQ 61.
+NUCLEO_F746ZG = BoardFacts(
+    name="nucleo-f746zg",
+    flash=Region(0x08000000, 1024 * 1024),
+    ram=Region(0x20000000, 304 * 1024),
+    dma_ram=Region(0x2004C000, 16 * 1024),
+    irq_handlers={39: "board_usart3_isr", 61: "board_eth_isr"},
+)
+
+EXTERNAL_IRQ_BASE = 16
+APPS = ("hello_fw", "eth_probe_fw")
+
+
+def build(board: BoardFacts) -> Path:
+    out = FW_DIR.parent / f"fw-{board.name}"
+    cfg = subprocess.run(
+        ["cmake", "-S", str(REPO), "-B", str(out), "-G", "Ninja", f"-DMG_BOARD={board.name}",
+         f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}", "-DCMAKE_BUILD_TYPE=MinSizeRel"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert cfg.returncode == 0, cfg.stdout + cfg.stderr
+    res = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    return out
+
+
+def symbols(elf: Path) -> dict[str, int]:
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms[parts[2]] = int(parts[0], 16)
+    return syms
+
+
+def sizes(elf: Path) -> tuple[int, int, int]:
+    out = subprocess.run(["arm-none-eabi-size", "-B", "-d", str(elf)], capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    text, data, bss = (int(x) for x in out[1].split()[:3])
+    return text, data, bss
+
+
+@pytest.fixture(scope="module")
+def nucleo_build() -> Path:
+    return build(NUCLEO_F746ZG)
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_nucleo_f746zg_image_matches_memory_map(nucleo_build: Path, app: str) -> None:
+    board = NUCLEO_F746ZG
+    out = nucleo_build
+    elf, binary = out / f"{app}.elf", out / f"{app}.bin"
+    assert elf.is_file() and binary.is_file()
+    syms = symbols(elf)
+    image = binary.read_bytes()
+    n_vectors = EXTERNAL_IRQ_BASE + max(board.irq_handlers) + 1
+    vectors = struct.unpack(f"<{n_vectors}I", image[:4 * n_vectors])
+
+    assert syms["board_vector_table"] == board.flash.start  # first thing in flash
+    sp, reset = vectors[0], vectors[1]
+    assert sp == syms["__stack_top"] == board.ram.start + board.ram.size
+    assert reset & 1, "reset vector must be a Thumb address"
+    assert reset & ~1 == syms["board_reset_handler"] and (reset & ~1) in board.flash
+    for irq, handler in board.irq_handlers.items():
+        assert vectors[EXTERNAL_IRQ_BASE + irq] & ~1 == syms[handler], (irq, handler)
+
+    text, data, bss = sizes(elf)
+    # The size line the build prints after linking (boards/size_report.cmake).
+    report = subprocess.run(
+        ["cmake", "-DSIZE=arm-none-eabi-size", f"-DELF={elf}", f"-DBOARD={board.name}", "-P",
+         str(REPO / "boards" / "size_report.cmake")],
+        capture_output=True, text=True, check=True)
+    assert (f"size {app} ({board.name}): text={text} data={data} bss={bss} "
+            f"flash={text + data} ram={data + bss}") in report.stdout + report.stderr
+    assert text + data <= board.flash.size
+    dma_size = board.dma_ram.size if board.dma_ram else 0
+    assert data + bss <= board.ram.size + dma_size  # bss counts the DMA area too
+    assert syms["__heap_start"] in board.ram and syms["__heap_end"] in board.ram
+    assert syms["__heap_start"] <= syms["__heap_end"]
+    if "s_eth_dma" in syms:
+        assert board.dma_ram is not None and syms["s_eth_dma"] in board.dma_ram
+    if app == "eth_probe_fw":
+        assert "s_eth_dma" in syms and "mg_driver_stm32_eth" in syms
