@@ -645,10 +645,13 @@ void mg_tcp_rx(struct mg_tcpip_if *ifp, uint32_t src, uint32_t dst,
   }
   if (t == NULL) {
     li = find_listener(ifp, dport);
-    if (li >= 0 && (flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN) {
-      passive_open(ifp, li, src, p, hlen);
-    } else if (!(flags & TH_RST)) {
+    if (flags & TH_RST) goto bad; /* never answer a RST */
+    if (li < 0 || (flags & TH_ACK)) {
       rst_reply(ifp, src, p, len - hlen);
+    } else if ((flags & (TH_SYN | TH_FIN)) == TH_SYN) {
+      passive_open(ifp, li, src, p, hlen);
+    } else {
+      goto bad; /* LISTEN drops segments without SYN or ACK (RFC 9293) */
     }
     return;
   }
