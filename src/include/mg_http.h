@@ -115,12 +115,6 @@ struct mg_str mg_http_get_header_var(struct mg_str s, struct mg_str v);
 int mg_http_get_var(const struct mg_str *buf, const char *name, char *dst,
                     size_t dst_len);
 
-/* Percent-decoding ("+" becomes a space when is_form). Returns the decoded
- * length, or -1 when dst (NUL-terminated, dst_len > 0) is too small or the
- * encoding is bad. */
-int mg_http_url_decode(const char *src, size_t src_len, char *dst,
-                       size_t dst_len, bool is_form);
-
 /* Status code of a response (0 for a request or garbage). */
 int mg_http_status(const struct mg_http_message *hm);
 

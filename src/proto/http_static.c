@@ -386,7 +386,7 @@ void mg_http_serve_file(struct mg_connection *c, struct mg_http_message *hm,
 static bool build_path(const struct mg_str uri, const char *root, char *buf,
                        size_t len) {
   char dec[MG_PATH_MAX];
-  int n = mg_http_url_decode(uri.buf, uri.len, dec, sizeof(dec), false);
+  int n = (int) mg_url_decode(uri.buf, uri.len, dec, sizeof(dec), false);
   size_t rl = strlen(root);
   if (n < 0 || uri.len == 0 || uri.buf[0] != '/') return false;
   if (memchr(dec, '\0', (size_t) n) != NULL || memchr(dec, '\\', (size_t) n))
@@ -495,7 +495,7 @@ static void listdir(struct mg_connection *c, struct mg_http_message *hm,
   memset(&l, 0, sizeof(l));
   mg_iobuf_init(&l.out, 0, 1024);
   l.fs = fs, l.dir = dir;
-  if (mg_http_url_decode(hm->uri.buf, hm->uri.len, title, sizeof(title),
+  if ((int) mg_url_decode(hm->uri.buf, hm->uri.len, title, sizeof(title),
                          false) < 0)
     title[0] = '\0';
   appends(&l.out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");

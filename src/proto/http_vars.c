@@ -13,63 +13,25 @@ static int hexdigit(char ch) {
   return -1;
 }
 
-int mg_http_url_decode(const char *src, size_t src_len, char *dst,
-                       size_t dst_len, bool is_form) {
-  size_t o = 0;
-  if (dst_len == 0) return -1;
-  for (size_t i = 0; i < src_len; i++) {
-    char ch = src[i];
-    if (ch == '%') {
-      int hi = i + 2 < src_len ? hexdigit(src[i + 1]) : -1;
-      int lo = i + 2 < src_len ? hexdigit(src[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        dst[0] = '\0';
-        return -1;
-      }
-      ch = (char) (hi * 16 + lo);
-      i += 2;
-    } else if (ch == '+' && is_form) {
-      ch = ' ';
-    }
-    if (o + 1 >= dst_len) {
-      dst[0] = '\0';
-      return -1;
-    }
-    dst[o++] = ch;
-  }
-  dst[o] = '\0';
-  return (int) o;
-}
-
 int mg_http_get_var(const struct mg_str *buf, const char *name, char *dst,
                     size_t dst_len) {
-  size_t nlen = strlen(name);
+  struct mg_str v;
   if (dst != NULL && dst_len > 0) dst[0] = '\0';
-  if (buf == NULL || buf->buf == NULL || buf->len == 0 || nlen == 0) return -1;
-  const char *p = buf->buf, *end = buf->buf + buf->len;
-  while (p < end) {
-    const char *amp = p;
-    while (amp < end && *amp != '&') amp++;
-    struct mg_str pair = mg_str_n(p, (size_t) (amp - p)), k, v;
-    if (!mg_str_split(pair, '=', &k, &v)) v = mg_str_n(pair.buf + pair.len, 0);
-    if (k.len == nlen && mg_strcasecmp(k, mg_str_n(name, nlen)) == 0) {
-      if (dst == NULL || dst_len == 0) return -2;
-      if (v.len == 0) return 0;
-      int n = mg_http_url_decode(v.buf, v.len, dst, dst_len, true);
-      if (n >= 0) return n;
-      /* Tell "too small" from "bad encoding": retry with the bound removed
-       * would need memory, so compare against the worst case instead. */
-      for (size_t i = 0; i < v.len; i++) {
-        if (v.buf[i] == '%' &&
-            (i + 2 >= v.len || hexdigit(v.buf[i + 1]) < 0 ||
-             hexdigit(v.buf[i + 2]) < 0))
-          return -3;
-      }
-      return -2;
-    }
-    p = amp + 1;
+  if (buf == NULL || buf->buf == NULL || buf->len == 0 || name[0] == '\0' ||
+      !mg_var_get(*buf, mg_str(name), &v))
+    return -1;
+  if (dst == NULL || dst_len == 0) return -2;
+  if (v.len == 0) return 0;
+  long n = mg_url_decode(v.buf, v.len, dst, dst_len, true);
+  if (n >= 0) return (int) n;
+  dst[0] = '\0';
+  /* mg_url_decode fails alike for bad escapes and a short dst: tell apart. */
+  for (size_t i = 0; i < v.len; i++) {
+    if (v.buf[i] == '%' &&
+        (i + 2 >= v.len || hexdigit(v.buf[i + 1]) < 0 || hexdigit(v.buf[i + 2]) < 0))
+      return -3;
   }
-  return -1;
+  return -2;
 }
 
 struct mg_str mg_http_get_header_var(struct mg_str s, struct mg_str v) {

@@ -201,9 +201,6 @@ static void test_vars(void) {
   CHECK(mg_http_get_var(&q, "bad", buf, sizeof(buf)) == -3);
   struct mg_str empty = mg_str("");
   CHECK(mg_http_get_var(&empty, "a", buf, sizeof(buf)) == -1);
-  CHECK(mg_http_url_decode("%41%2f+", 7, buf, sizeof(buf), false) == 3 &&
-        strcmp(buf, "A/+") == 0);
-  CHECK(mg_http_url_decode("%4", 2, buf, sizeof(buf), false) == -1);
 
   struct mg_str ct = mg_str("multipart/form-data; boundary=\"q q\"; charset=utf-8");
   CHECK(eq(mg_http_get_header_var(ct, mg_str("boundary")), "q q"));
