@@ -32,9 +32,11 @@
 #endif
 #endif
 
-/* Built-in TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP, DHCP). */
+/* Built-in TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP, DHCP). On by
+ * default everywhere: firmware runs on it, and on hosts it reaches devices
+ * over TAP, QEMU socket netdevs or serial links without the kernel. */
 #ifndef MG_ENABLE_TCPIP
-#define MG_ENABLE_TCPIP (MG_ARCH == MG_ARCH_BAREMETAL)
+#define MG_ENABLE_TCPIP 1
 #endif
 
 /* Protocols. */
