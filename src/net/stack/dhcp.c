@@ -172,7 +172,7 @@ void mg_dhcp_rx(struct mg_tcpip_if *ifp, const uint8_t *m, size_t len) {
     if (lease == 0) lease = 3600;
     if (lease > 0x7fffffffu / 1000u) lease = 0x7fffffffu / 1000u;
     if (t1 == 0 || t1 >= lease) t1 = lease / 2;
-    if (t2 == 0 || t2 >= lease || t2 <= t1) t2 = lease / 8 * 7;
+    if (t2 == 0 || t2 >= lease || t2 <= t1) t2 = lease * 7 / 8;
     ifp->ip = yi;
     ifp->mask = mask != 0 ? mask : mg_tcpip_ip(255, 255, 255, 0);
     ifp->gw = gw;
