@@ -34,6 +34,7 @@ cdef extern from "mg.h":
     long mg_json_unescape(mg_str s, char *buf, size_t len) nogil
 
     size_t mg_url_encode(const char *s, size_t n, char *buf, size_t len) nogil
+    enum: MG_MATCH_MAX_PATTERN
     bint mg_match(mg_str s, mg_str p, mg_str *caps, size_t ncaps) nogil
     size_t mg_match_ncaps(mg_str p) nogil
     bint mg_var_get(mg_str buf, mg_str name, mg_str *val) nogil
@@ -392,6 +393,8 @@ def match(s, pattern):
     cdef bytes pb = _to_bytes(pattern)
     cdef mg_str caps[_UTIL_MAX_CAPS]
     cdef size_t ncaps, i
+    if len(pb) > MG_MATCH_MAX_PATTERN:
+        raise ValueError(f"match() pattern longer than {MG_MATCH_MAX_PATTERN} bytes")
     if not mg_match(_util_str(sb), _util_str(pb), caps, _UTIL_MAX_CAPS):
         return (False, [])
     ncaps = mg_match_ncaps(_util_str(pb))

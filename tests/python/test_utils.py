@@ -417,6 +417,12 @@ def test_match_caps_limit_and_types() -> None:
     assert ok and caps == ["a"] * 20
     ok, caps = cm.match("é/x", "*/?")
     assert ok and caps == ["é", "x"]
+    assert cm.match(b"a/b", b"*/*") == (True, ["a", "b"])
+    # Earlier wildcards take the shortest runs: the 20 reported ones are all empty.
+    assert cm.match("x" * 5000, "#" * 1024) == (True, [""] * 20)
+    assert cm.match("x" * 5000, "#" * 3) == (True, ["", "", "x" * 5000])
+    with pytest.raises(ValueError, match="pattern longer"):
+        cm.match("x", "#" * 1025)
 
 
 def _glob_regex(pattern: str) -> re.Pattern:
