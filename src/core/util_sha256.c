@@ -27,29 +27,27 @@ static uint32_t sha256_be32(const unsigned char *p) {
 }
 
 static void sha256_block(uint32_t st[8], const unsigned char *blk) {
-  uint32_t w[16], v[8];
+  uint32_t w[64], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4],
+                  f = st[5], g = st[6], h = st[7];
   int t;
-  memcpy(v, st, sizeof(v));
-  for (t = 0; t < 64; t++) {
-    uint32_t s0, s1, ch, maj, t1, t2;
-    if (t < 16) {
-      w[t] = sha256_be32(blk + 4 * t);
-    } else {  // schedule in a 16-word ring: w[t-16] is overwritten
-      uint32_t a = w[(t + 1) & 15], b = w[(t + 14) & 15];
-      s0 = SHA256_ROTR(a, 7) ^ SHA256_ROTR(a, 18) ^ (a >> 3);
-      s1 = SHA256_ROTR(b, 17) ^ SHA256_ROTR(b, 19) ^ (b >> 10);
-      w[t & 15] += s0 + s1 + w[(t + 9) & 15];
-    }
-    s1 = SHA256_ROTR(v[4], 6) ^ SHA256_ROTR(v[4], 11) ^ SHA256_ROTR(v[4], 25);
-    ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-    t1 = v[7] + s1 + ch + sha256_k[t] + w[t & 15];
-    s0 = SHA256_ROTR(v[0], 2) ^ SHA256_ROTR(v[0], 13) ^ SHA256_ROTR(v[0], 22);
-    maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-    t2 = s0 + maj;
-    v[7] = v[6], v[6] = v[5], v[5] = v[4], v[4] = v[3] + t1;
-    v[3] = v[2], v[2] = v[1], v[1] = v[0], v[0] = t1 + t2;
+  for (t = 0; t < 16; t++) w[t] = sha256_be32(blk + 4 * t);
+  for (t = 16; t < 64; t++) {
+    uint32_t x = w[t - 15], y = w[t - 2];
+    uint32_t s0 = SHA256_ROTR(x, 7) ^ SHA256_ROTR(x, 18) ^ (x >> 3);
+    uint32_t s1 = SHA256_ROTR(y, 17) ^ SHA256_ROTR(y, 19) ^ (y >> 10);
+    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
   }
-  for (t = 0; t < 8; t++) st[t] += v[t];
+  for (t = 0; t < 64; t++) {
+    uint32_t s1 = SHA256_ROTR(e, 6) ^ SHA256_ROTR(e, 11) ^ SHA256_ROTR(e, 25);
+    uint32_t ch = (e & f) ^ (~e & g);
+    uint32_t t1 = h + s1 + ch + sha256_k[t] + w[t];
+    uint32_t s0 = SHA256_ROTR(a, 2) ^ SHA256_ROTR(a, 13) ^ SHA256_ROTR(a, 22);
+    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+    h = g, g = f, f = e, e = d + t1;
+    d = c, c = b, b = a, a = t1 + s0 + maj;
+  }
+  st[0] += a, st[1] += b, st[2] += c, st[3] += d;
+  st[4] += e, st[5] += f, st[6] += g, st[7] += h;
 }
 
 void mg_sha256_init(struct mg_sha256_ctx *ctx) {
