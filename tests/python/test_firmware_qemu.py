@@ -3,14 +3,18 @@
 hello_fw: banner, advancing timer ticks, console input without loss, bad
 console input, semihosting exit status. eth_probe_fw: the LAN9118 driver
 against a userspace Ethernet peer on a QEMU stream netdev (each frame is a
-4-byte big-endian length followed by the raw frame).
+4-byte big-endian length followed by the raw frame). net_fw: the built-in
+TCP/IP stack on that driver, through QEMU user networking (DHCP from slirp,
+TCP echo and HTTP through host port forwards on 127.0.0.1).
 
 Images come from `make fw` (build/fw, or the directory in $MG_FW_DIR).
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
 import os
 import re
 import shutil
@@ -322,3 +326,74 @@ def test_lan9118_arp_filtering_and_echo(probe: tuple[Qemu, StreamLink]) -> None:
     assert int(m.group(2)) == 1
     assert int(m.group(3)) == 1
     assert q.wait(timeout=10) == 0
+
+
+# ---- The built-in stack on the board: DHCP, TCP echo, HTTP over QEMU user
+# networking (slirp is the DHCP server and the host-side TCP peer). ----
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def net() -> Iterator[tuple[Qemu, int, int]]:
+    echo_port, http_port = free_port(), free_port()
+    # restrict=on: the guest reaches nothing but slirp itself (DHCP) and the forwards.
+    nic = (f"user,model=lan9118,restrict=on,hostfwd=tcp:127.0.0.1:{echo_port}-:7,"
+           f"hostfwd=tcp:127.0.0.1:{http_port}-:80")
+    q = Qemu(firmware("net_fw"), ["-nic", nic])
+    try:
+        yield q, echo_port, http_port
+    finally:
+        q.close()
+
+
+def http_get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_net_fw_dhcp_tcp_echo_and_http(net: tuple[Qemu, int, int]) -> None:
+    q, echo_port, http_port = net
+    # slirp's DHCP server hands out 10.0.2.15 (no router under restrict=on).
+    q.expect(r"net: ready ip=10\.0\.2\.15 gw=")
+
+    data = os.urandom(200_000)
+    with socket.create_connection(("127.0.0.1", echo_port), timeout=10) as s:
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            chunk = s.recv(65536)
+            assert chunk, f"echo connection closed after {len(got)} bytes"
+            got += chunk
+    assert got == data
+
+    status, body = http_get(http_port, "/api/info")
+    assert status == 200
+    info = json.loads(body)
+    assert info["board"] == BOARD and info["version"] == project_version()
+    assert info["ip"] == "10.0.2.15" and info["rx_frames"] > 0
+    status, body2 = http_get(http_port, "/api/info")
+    assert json.loads(body2)["uptime_ms"] > info["uptime_ms"]
+    assert http_get(http_port, "/nope")[0] == 404
+
+    # Malformed HTTP gets an error status; the device keeps serving.
+    with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
+        s.sendall(b"\x00\x01GARBAGE / HTTP/9.9 \r\n\r\n")
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    assert re.match(rb"HTTP/1\.[01] 4\d\d ", reply), reply[:80]
+    status, body = http_get(http_port, "/")
+    assert status == 200 and f"on {BOARD}".encode() in body
