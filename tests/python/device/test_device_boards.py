@@ -122,7 +122,7 @@ def test_device_package_imports_without_the_compiled_extension() -> None:
     code = (
         "import sys; sys.modules['cymongoose._mongoose'] = None\n"  # makes the import fail
         "import cymongoose.device as d\n"
-        "from cymongoose.device import flash, targets, gdbremote\n"
+        "from cymongoose.device import cli, pytest_plugin, flash, targets, gdbremote\n"
         "print(d.load_boards().get('mps2-an385').cpu)\n"
         "assert 'cymongoose._mongoose' not in sys.modules or sys.modules['cymongoose._mongoose'] is None\n"
     )

@@ -1,0 +1,389 @@
+"""The ``cymongoose`` command: boards, build, flash, console, test (bridge and rpc to come).
+
+Every subcommand has ``--help`` with examples. Exit codes: 0 success, 1 the
+device or tool failed (timeout, verify mismatch, missing port), 2 bad usage
+or a feature that is not available yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .boards import Board, BoardMap, load_boards
+from .errors import DeviceError, ExpectTimeoutError, NotAvailableError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Build, flash, talk to and test devices running cymongoose firmware.
+
+A *board* (see `cymongoose boards`) says what a device is: CPU, memory map,
+how to boot it (QEMU, a serial port, a host process), how to flash it and
+where its console is. The reference board, mps2-an385, runs in QEMU, so
+everything below works without hardware.
+"""
+
+EPILOG = """\
+examples:
+  cymongoose boards                              list the known boards
+  cymongoose build --board mps2-an385            build the firmware (build/fw-mps2-an385)
+  cymongoose console --board mps2-an385 --firmware build/fw/hello_fw.elf
+                                                 boot it in QEMU and attach to UART0
+  cymongoose console --port /dev/ttyACM0         talk to a real board's console
+  cymongoose flash --board nucleo-f746zg fw.elf  flash and verify with OpenOCD
+  cymongoose flash --board mps2-an385 --gdb 127.0.0.1:1234 fw.elf
+                                                 write+verify through a running gdbstub
+  cymongoose test --board mps2-an385 --firmware build/fw/hello_fw.elf tests/device
+
+Your own boards and lab serial ports go in ~/.config/cymongoose/boards.toml
+or files listed in $CYMONGOOSE_BOARDS. Run `cymongoose COMMAND --help` for details.
+"""
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cymongoose", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=_formatter)
+    p.add_argument("--boards-file", action="append", default=[], metavar="TOML",
+                   help="extra board map file (may be repeated)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("boards", help="list boards, or show one board in detail",
+                       description="List the known boards, or show everything about one.",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  cymongoose boards\n  cymongoose boards mps2-an385\n"
+                              "  cymongoose boards --json")
+    s.add_argument("name", nargs="?", help="board to show")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+
+    s = sub.add_parser("build", help="build firmware for a board with CMake",
+                       description="Configure and build the firmware apps for a board "
+                                   "(runs cmake; needs the source tree).",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  cymongoose build --board mps2-an385\n"
+                              "  cymongoose build --board host --build-dir build/host-apps")
+    s.add_argument("--board", required=True, help="board name (see `cymongoose boards`)")
+    s.add_argument("--source", default=".", help="source tree (default: current directory)")
+    s.add_argument("--build-dir", help="build directory (default: build/fw-BOARD)")
+    s.add_argument("--target", help="only build this CMake target, e.g. hello_fw")
+    s.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default 2)")
+
+    s = sub.add_parser(
+        "flash", help="write an image to a board and verify it",
+        description="Write IMAGE (ELF, or BIN at the board's flash base) and verify it by "
+                    "read-back or checksum. Verify is on by default; a mismatch names the "
+                    "first differing address.\n\nBackends: qemu (boot the emulator with the "
+                    "image and check the loaded memory), gdb (any gdbstub: QEMU -gdb, OpenOCD, "
+                    "a probe), openocd, pyocd.",
+        formatter_class=_formatter,
+        epilog="examples:\n  cymongoose flash --board nucleo-f746zg build/fw-nucleo/hello_fw.elf\n"
+               "  cymongoose flash --board mps2-an385 --gdb 127.0.0.1:1234 hello_fw.elf\n"
+               "  cymongoose flash --board nucleo-f746zg --backend pyocd --no-verify fw.bin")
+    s.add_argument("image", help="firmware image (.elf or .bin)")
+    s.add_argument("--board", required=True, help="board name")
+    s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd"],
+                   help="flash backend (default: the board's first one that applies)")
+    s.add_argument("--gdb", metavar="HOST:PORT|unix:PATH", help="gdbstub to flash through")
+    s.add_argument("--verify", dest="verify", action="store_true", default=True,
+                   help="verify after writing (default)")
+    s.add_argument("--no-verify", dest="verify", action="store_false", help="skip verification")
+    s.add_argument("--base", type=lambda v: int(v, 0), help="load address of a .bin image")
+    s.add_argument("--no-run", action="store_true",
+                   help="gdb backend: leave the CPU halted after flashing")
+
+    s = sub.add_parser(
+        "console", help="open a device console (boot QEMU or attach to a serial port)",
+        description="Attach to a device console. Interactive by default (type lines, Ctrl-C or "
+                    "Ctrl-D to quit); with --expect it waits for a pattern and exits 0 when it "
+                    "appears, 1 on timeout - handy in scripts.",
+        formatter_class=_formatter,
+        epilog="examples:\n  cymongoose console --board mps2-an385 --firmware build/fw/hello_fw.elf\n"
+               "  cymongoose console --port socket://127.0.0.1:7000\n"
+               "  cymongoose console --port rfc2217://rack1.lab:4001 --log session.log\n"
+               "  cymongoose console --board mps2-an385 --firmware fw.elf \\\n"
+               "      --send 'echo hi' --expect 'echo: hi' --timeout 10")
+    _target_args(s)
+    s.add_argument("--log", help="write a timestamped session log to this file")
+    s.add_argument("--send", action="append", default=[], metavar="LINE",
+                   help="send LINE after attaching (may be repeated)")
+    s.add_argument("--expect", metavar="REGEX",
+                   help="wait for a line matching REGEX, print it, then exit")
+    s.add_argument("--timeout", type=float, default=10.0, help="seconds for --expect (default 10)")
+
+    s = sub.add_parser(
+        "test", help="run pytest with the dut fixture bound to a board",
+        description="Run pytest with the cymongoose plugin options set. Everything after the "
+                    "options is passed to pytest.",
+        formatter_class=_formatter,
+        epilog="example:\n  cymongoose test --board mps2-an385 --firmware build/fw/hello_fw.elf "
+               "tests/device -x")
+    _target_args(s)
+    s.add_argument("--artifacts", help="directory for per-test console logs")
+    s.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments for pytest")
+
+    for name, why in (
+        ("bridge", ("carry the device's Ethernet frames into the host's built-in TCP/IP stack "
+                   "(or a TAP interface)")),
+        ("rpc", "call a JSON-RPC method on the reference firmware over its console"),
+    ):
+        s = sub.add_parser(name, help=f"{why} [not available yet]",
+                           description=why + ". Not available yet.")
+        _target_args(s)
+        s.add_argument("rest", nargs="*", help="arguments for the future command")
+    return p
+
+
+def _target_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--board", help="board name (default: mps2-an385 unless --port is given)")
+    s.add_argument("--port", help="serial port: a path, socket://HOST:PORT, rfc2217://HOST:PORT "
+                                  "or a lab port name from the board map")
+    s.add_argument("--firmware", help="image to boot (emulated and host boards)")
+    s.add_argument("--baudrate", type=int, help="serial baud rate (default: from the board)")
+
+
+# ---- commands ------------------------------------------------------------------------------------------
+def cmd_boards(args: argparse.Namespace, bmap: BoardMap) -> int:
+    if args.name:
+        b = bmap.get(args.name)
+        if args.json:
+            print(json.dumps(_board_dict(b), indent=2))
+            return EXIT_OK
+        print(f"{b.name}: {b.description}")
+        print(f"  cpu        {b.cpu} ({b.arch})")
+        print(f"  boot       {b.boot}" + ("   (build only: no runner here)" if b.build_only else ""))
+        print(f"  flash      {', '.join(b.flash) or '-'}")
+        print(f"  images     {', '.join(b.image_formats)}")
+        for r in b.memory:
+            print(f"  memory     {r.name:8s} {r.kind:5s} 0x{r.start:08x}..0x{r.end:08x} "
+                  f"({r.size // 1024} KiB)")
+        print("  console    " + ", ".join(f"{k}={v}" for k, v in b.console.items()))
+        print("  network    " + ", ".join(f"{k}={v}" for k, v in b.network.items()))
+        if b.qemu:
+            print(f"  qemu       {b.qemu.get('binary', 'qemu-system-arm')} -M {b.qemu['machine']}")
+        print(f"  defined in {b.source}")
+        return EXIT_OK
+    if args.json:
+        print(json.dumps({"boards": [_board_dict(b) for b in bmap],
+                          "ports": {n: vars(p) for n, p in bmap.ports.items()}}, indent=2))
+        return EXIT_OK
+    width = max(len(b.name) for b in bmap)
+    for b in bmap:
+        tag = "build-only" if b.build_only else b.boot
+        print(f"{b.name:{width}s}  {b.cpu:14s} {tag:10s} {b.description}")
+    if bmap.ports:
+        print("\nlab ports:")
+        for p in bmap.ports.values():
+            print(f"  {p.name:{width}s} {p.url}" + (f"  ({p.board})" if p.board else ""))
+    return EXIT_OK
+
+
+def _board_dict(b: Board) -> dict[str, object]:
+    return {
+        "name": b.name, "description": b.description, "cpu": b.cpu, "arch": b.arch,
+        "boot": b.boot, "flash": list(b.flash), "image_formats": list(b.image_formats),
+        "build_only": b.build_only,
+        "memory": [vars(r) for r in b.memory], "console": dict(b.console),
+        "network": dict(b.network), "qemu": dict(b.qemu), "source": b.source,
+    }
+
+
+def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
+    board = bmap.get(args.board)
+    src = Path(args.source).resolve()
+    if not (src / "CMakeLists.txt").is_file() or not (src / "boards").is_dir():
+        raise DeviceError(f"{src} is not a cymongoose source tree (no CMakeLists.txt + boards/)")
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise NotAvailableError("cmake is not on PATH")
+    build_dir = Path(args.build_dir or src / "build" / f"fw-{board.name}")
+    configure = [cmake, "-S", str(src), "-B", str(build_dir), f"-DMG_BOARD={board.name}",
+                 "-DCMAKE_BUILD_TYPE=MinSizeRel"]
+    if shutil.which("ninja"):
+        configure += ["-G", "Ninja"]
+    if board.boot != "host":
+        toolchain = src / "boards" / "toolchain-arm-none-eabi.cmake"
+        configure.append(f"-DCMAKE_TOOLCHAIN_FILE={toolchain}")
+    build = [cmake, "--build", str(build_dir), "-j", str(args.jobs)]
+    if args.target:
+        build += ["--target", args.target]
+    for cmd in (configure, build):
+        print("+ " + " ".join(cmd), flush=True)
+        rc = subprocess.call(cmd)
+        if rc != 0:
+            print(f"cymongoose: build failed (exit code {rc})", file=sys.stderr)
+            return EXIT_FAIL
+    elfs = sorted(build_dir.glob("*.elf"))
+    for elf in elfs:
+        print(f"built {elf}")
+    return EXIT_OK
+
+
+def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
+    from .flash import GdbFlasher, QemuLoader, TtyProgress, get_flasher
+    from .gdbremote import GdbClient
+    from .image import load_image
+    from .targets import QemuTarget
+
+    board = bmap.get(args.board)
+    image = load_image(args.image, base=args.base, board=board)
+    image.check_board(board)
+    backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
+    if backend is None:
+        raise DeviceError(f"board {board.name} has no flash backend (flash = [])")
+    progress = TtyProgress()
+    if backend == "gdb":
+        if not args.gdb:
+            raise DeviceError("the gdb backend needs --gdb HOST:PORT or --gdb unix:PATH")
+        with GdbClient.connect_address(args.gdb) as client:
+            result = GdbFlasher(client, run=not args.no_run).flash(
+                image, verify=args.verify, progress=progress)
+    elif backend == "qemu":
+        target = QemuTarget(None, board)
+        try:
+            result = QemuLoader(target).flash(image, verify=args.verify, progress=progress)
+        finally:
+            target.stop()
+    else:
+        result = get_flasher(backend, board).flash(image, verify=args.verify, progress=progress)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # type: ignore[no-untyped-def]
+    from .targets import HostProcessTarget, QemuTarget, SerialTarget
+
+    if args.port:
+        port = bmap.resolve_port(args.port)
+        board = bmap.get(args.board or port.board) if (args.board or port.board) else None
+        baud = args.baudrate or port.baudrate or (board.baudrate if board else 115200)
+        return SerialTarget(port.url, baudrate=baud, board=board, log_path=log)
+    board = bmap.get(args.board or "mps2-an385")
+    if board.boot == "serial":
+        if not board.console_port:
+            raise DeviceError(f"board {board.name} is on a serial port: give --port "
+                              "(or set console.port in your boards.toml)")
+        return SerialTarget(board.console_port, baudrate=args.baudrate or board.baudrate,
+                            board=board, log_path=log)
+    if not args.firmware:
+        raise DeviceError(f"board {board.name} boots an image: give --firmware FILE")
+    if board.boot == "host":
+        return HostProcessTarget([args.firmware], log_path=log)
+    return QemuTarget(args.firmware, board, log_path=log)
+
+
+def cmd_console(args: argparse.Namespace, bmap: BoardMap) -> int:
+    target = _open_target(args, bmap, args.log)
+    with target:
+        con = target.console
+        for line in args.send:
+            con.send_line(line)
+        if args.expect:
+            try:
+                m = con.expect_line(args.expect, timeout=args.timeout)
+            except ExpectTimeoutError as exc:
+                print(f"cymongoose: {exc}", file=sys.stderr)
+                return EXIT_FAIL
+            print(m.group(0))
+            return EXIT_OK
+        return _interactive(con)
+
+
+def _interactive(con) -> int:  # type: ignore[no-untyped-def]
+    """Copy console output to stdout and stdin lines to the console until EOF or Ctrl-C."""
+    print("[cymongoose console: Ctrl-C or Ctrl-D to quit]", file=sys.stderr, flush=True)
+    out = sys.stdout
+    stdin_open = True
+    try:
+        while True:
+            text = con.read_available()
+            if text:
+                out.write(text.replace("\r\n", "\n"))
+                out.flush()
+            if con.closed:
+                con.expect("\\Z.", timeout=0)  # raises with the reason the console closed
+            if stdin_open:
+                r, _, _ = select.select([sys.stdin], [], [], 0.05)
+                if r:
+                    line = sys.stdin.readline()
+                    if not line:
+                        stdin_open = False
+                        if not sys.stdin.isatty():
+                            time.sleep(0.5)  # let the device answer piped input
+                            out.write(con.read_available().replace("\r\n", "\n"))
+                            return EXIT_OK
+                        return EXIT_OK
+                    con.send_line(line.rstrip("\n"))
+            else:
+                time.sleep(0.05)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
+    from .pytest_plugin import plugin_args
+
+    argv = [sys.executable, "-m", "pytest", *plugin_args()]
+    for opt in ("board", "port", "firmware", "baudrate"):
+        value = getattr(args, opt)
+        if value is not None:
+            argv += [f"--{opt}", str(value)]
+    if args.artifacts:
+        argv += ["--device-artifacts", args.artifacts]
+    rest = list(args.pytest_args)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    argv += rest
+    print("+ " + " ".join(argv), file=sys.stderr, flush=True)
+    return subprocess.call(argv)
+
+
+def cmd_unavailable(args: argparse.Namespace, bmap: BoardMap) -> int:
+    needs = {
+        "bridge": "the network bridge, which needs the built-in TCP/IP stack in the host "
+                  "extension and the serial/QEMU-socket frame drivers",
+        "rpc": "the JSON-RPC console protocol of the reference firmware",
+    }[args.command]
+    print(f"cymongoose {args.command}: not available yet - it needs {needs}, which are not "
+          "built yet (see issue 9). Nothing was done.", file=sys.stderr)
+    return EXIT_USAGE
+
+
+COMMANDS = {
+    "boards": cmd_boards, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
+    "test": cmd_test, "bridge": cmd_unavailable, "rpc": cmd_unavailable,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        bmap = load_boards(args.boards_file)
+        return COMMANDS[args.command](args, bmap)
+    except NotAvailableError as exc:
+        print(f"cymongoose: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DeviceError as exc:
+        print(f"cymongoose: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

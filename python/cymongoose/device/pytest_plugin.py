@@ -1,0 +1,225 @@
+"""pytest plugin: the ``dut`` (device under test) fixture.
+
+Registered through the ``pytest11`` entry point, so installing cymongoose is
+enough. Importing this module needs only the standard library and pytest;
+QEMU, pyserial and the compiled extension are touched only when a test
+actually asks for ``dut``.
+
+Options: ``--board`` (default mps2-an385), ``--port`` (serial URL or lab port
+name; then no emulator is started), ``--firmware`` (image to boot),
+``--baudrate``, ``--device-artifacts DIR`` (per-test console logs; default
+``artifacts/device`` under the rootdir). Each option also exists with a
+``--dut-`` prefix, which is the only spelling when another plugin already
+owns the short one. ``CYMONGOOSE_BOARD``, ``CYMONGOOSE_PORT`` and
+``CYMONGOOSE_FIRMWARE`` provide defaults.
+
+Under pytest-xdist every worker boots its own QEMU (unique socket paths and
+ports), so ``pytest -n 4`` runs four devices. A single ``--port`` cannot be
+shared: asking for several workers with one port fails at once.
+
+``@pytest.mark.dut(nic="user", hostfwd=[80], gdb="unix", halted=False)`` passes
+QEMU options for one test; ``dut.forwarded[80]`` is then the host port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .boards import Board
+    from .console import Console
+    from .targets import Target
+
+OPTIONS = (
+    ("board", "board name from the board map (default: mps2-an385)", "CYMONGOOSE_BOARD"),
+    ("port", "serial port of a real board: path, socket://, rfc2217:// or lab port name",
+     "CYMONGOOSE_PORT"),
+    ("firmware", "firmware image to boot (emulated and host boards)", "CYMONGOOSE_FIRMWARE"),
+    ("baudrate", "serial baud rate (default: from the board map)", None),
+)
+TAIL_LINES = 40
+
+
+def plugin_args() -> list[str]:
+    """``-p`` arguments that load this plugin unless its entry point already will.
+
+    Loading it both ways would register the same module twice, which pytest refuses.
+    """
+    from importlib import metadata
+
+    if not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        for ep in metadata.entry_points(group="pytest11"):
+            if ep.value == __name__:
+                return []
+    return ["-p", __name__]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cymongoose", "cymongoose device under test (dut fixture)")
+    for name, help_text, env in OPTIONS:
+        full = help_text + (f" [env {env}]" if env else "")
+        try:
+            group.addoption(f"--{name}", f"--dut-{name}", dest=f"dut_{name}", default=None,
+                            help=full)
+        except ValueError:  # another plugin owns --NAME: keep only the prefixed spelling
+            group.addoption(f"--dut-{name}", dest=f"dut_{name}", default=None, help=full)
+    group.addoption("--device-artifacts", dest="dut_artifacts", default=None,
+                    help="directory for per-test console logs (default: artifacts/device)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "dut(**qemu_options): options for the QEMU target of this test's dut "
+                   "(nic, hostfwd, gdb, halted, serial, extra_args)")
+    port = _opt(config, "port")
+    # The xdist controller knows -n before any worker starts: fail there, fast.
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption(
+        "numprocesses", default=None)
+    if port and workers and str(workers) not in ("0", "1"):
+        raise pytest.UsageError(
+            f"--port {port} is one device but pytest-xdist started {workers} workers; "
+            "run with -n 1, or give each worker its own device (QEMU boards do this for you)")
+
+
+def _opt(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption(f"dut_{name}", default=None)
+    if value is None:
+        env = next((e for n, _, e in OPTIONS if n == name), None)
+        value = os.environ.get(env) if env else None
+    return str(value) if value is not None else None
+
+
+class Dut:
+    """The device under test of one pytest test."""
+
+    def __init__(self, target: Target, board: Board | None, log_path: Path) -> None:
+        self.target = target
+        self.board = board
+        self.log_path = log_path
+
+    @property
+    def console(self) -> Console:
+        return self.target.console
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        return self.console.expect(pattern, timeout)
+
+    def expect_line(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        return self.console.expect_line(pattern, timeout)
+
+    def send_line(self, line: str) -> None:
+        self.console.send_line(line)
+
+    @property
+    def forwarded(self) -> dict[int, int]:
+        """Guest TCP port -> 127.0.0.1 host port (QEMU user networking)."""
+        return dict(getattr(self.target, "forwarded", {}))
+
+    @property
+    def gdb(self) -> Any:
+        """Where the target's gdbstub listens (QEMU with ``@pytest.mark.dut(gdb=...)``)."""
+        return getattr(self.target, "gdb", None)
+
+    def url(self, path: str = "/", guest_port: int = 80, scheme: str = "http") -> str:
+        """URL of a forwarded guest service, e.g. ``dut.url("/api")``."""
+        fwd = self.forwarded
+        if guest_port not in fwd:
+            raise KeyError(f"guest port {guest_port} is not forwarded; use "
+                           f"@pytest.mark.dut(nic='user', hostfwd=[{guest_port}])")
+        return f"{scheme}://127.0.0.1:{fwd[guest_port]}{path}"
+
+
+def _safe_name(nodeid: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")
+    return name[-150:] or "test"
+
+
+@pytest.fixture
+def dut_firmware(request: pytest.FixtureRequest) -> str | None:
+    """The image the dut boots; override this fixture in a conftest to choose one in code."""
+    return _opt(request.config, "firmware")
+
+
+@pytest.fixture
+def dut_artifacts(request: pytest.FixtureRequest) -> Path:
+    """Directory for this session's per-test device artifacts."""
+    opt = request.config.getoption("dut_artifacts", default=None)
+    return Path(opt) if opt else Path(request.config.rootpath) / "artifacts" / "device"
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
+        dut_artifacts: Path, record_property: Any) -> Iterator[Dut]:
+    """A started device for one test: QEMU, a serial board, or a host process."""
+    import shutil
+
+    from .boards import load_boards
+    from .targets import HostProcessTarget, QemuTarget, SerialTarget
+
+    config = request.config
+    bmap = load_boards()
+    port = _opt(config, "port")
+    board_name = _opt(config, "board")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    log_path = dut_artifacts / f"{_safe_name(request.node.nodeid)}.log"
+    baud_opt = _opt(config, "baudrate")
+    target: Target
+    board = None
+    if port:
+        lab = bmap.resolve_port(port)
+        name = board_name or lab.board
+        board = bmap.get(name) if name else None
+        baud = int(baud_opt) if baud_opt else (lab.baudrate or (board.baudrate if board else 115200))
+        target = SerialTarget(lab.url, baudrate=baud, board=board, log_path=log_path)
+    else:
+        board = bmap.get(board_name or "mps2-an385")
+        if board.boot == "serial":
+            if not board.console_port:
+                pytest.fail(f"dut: board {board.name} is a real board; pass --port", pytrace=False)
+            target = SerialTarget(board.console_port, baudrate=board.baudrate, board=board,
+                                  log_path=log_path)
+        elif not dut_firmware:
+            pytest.fail(f"dut: board {board.name} needs an image: pass --firmware, set "
+                        "CYMONGOOSE_FIRMWARE or override the dut_firmware fixture", pytrace=False)
+        elif board.boot == "host":
+            target = HostProcessTarget([dut_firmware], log_path=log_path)
+        else:
+            qemu = str(board.qemu.get("binary", "qemu-system-arm"))
+            if shutil.which(qemu) is None:
+                pytest.skip(f"{qemu} is not installed")
+            marker = request.node.get_closest_marker("dut")
+            kwargs = dict(marker.kwargs) if marker else {}
+            target = QemuTarget(dut_firmware, board, log_path=log_path, **kwargs)
+    record_property("dut_console_log", str(log_path))
+    if worker:
+        record_property("dut_worker", worker)
+    target.start()
+    request.node.stash[_DUT_KEY] = log_path
+    try:
+        yield Dut(target, board, log_path)
+    finally:
+        target.stop()
+
+
+_DUT_KEY = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    log_path = item.stash.get(_DUT_KEY, None)
+    if log_path is None or not report.failed or call.when == "setup":
+        return
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return
+    tail = "\n".join(lines[-TAIL_LINES:])
+    report.sections.append(("dut console (last lines)", f"{log_path}\n{tail}"))
