@@ -692,6 +692,7 @@ static void on_rto(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
   n = send_data_at(ifp, t, t->snd_una, t->mss);
   if (n > 0) {
     t->snd_nxt += n;
+    if (SEQ_GT(t->snd_nxt, t->snd_max)) t->snd_max = t->snd_nxt;
   } else {
     output(ifp, t); /* only the FIN was outstanding */
   }
