@@ -10,7 +10,8 @@
 #include "mg_driver_lan9118.h"
 #include "ringbuf.h"
 
-/* Locally administered, unicast (bit 1 of the first byte set, bit 0 clear). */
+/* Used when the LAN9118 has no address from its EEPROM. Locally
+ * administered, unicast (bit 1 of the first byte set, bit 0 clear). */
 static const uint8_t k_default_mac[6] = {0x02, 0x00, 0x4D, 0x47, 0x00, 0x01};
 
 static struct {
@@ -141,8 +142,13 @@ const struct mg_driver *board_eth(void **ctx) {
   return &s_board.eth_driver;
 }
 
+/* The address QEMU (or the board's EEPROM) gave the chip: with QEMU that is
+ * 52:54:00:12:34:56 unless -nic/-net ...,macaddr= says otherwise, so several
+ * emulated boards can share one network. */
 void board_eth_mac(uint8_t mac[6]) {
-  memcpy(mac, k_default_mac, sizeof(k_default_mac));
+  if (!mg_lan9118_eeprom_mac(&s_board.eth, mac)) {
+    memcpy(mac, k_default_mac, sizeof(k_default_mac));
+  }
 }
 
 /* ---- The core's platform functions. ---- */

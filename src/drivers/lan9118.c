@@ -25,6 +25,7 @@
 #define L9_PMT_CTRL 0x84u
 #define L9_MAC_CSR_CMD 0xA4u
 #define L9_MAC_CSR_DATA 0xA8u
+#define L9_E2P_CMD 0xB0u
 
 #define L9_BYTE_TEST_VALUE 0x87654321u /* fixed pattern: proves bus width/order */
 #define L9_IRQ_CFG_TYPE_PUSH_PULL (1u << 0)
@@ -47,6 +48,7 @@
 #define L9_TX_CMD_A_LAST_SEG (1u << 12)
 #define L9_TX_CMD_B_TAG_SHIFT 16u
 #define L9_TX_CMD_WORDS 2u               /* command A and B precede the data */
+#define L9_E2P_CMD_MAC_LOADED (1u << 8)
 #define L9_MAC_CSR_BUSY (1u << 31)
 #define L9_MAC_CSR_READ (1u << 30)
 
@@ -275,6 +277,21 @@ static bool lan9118_poll(void *ctx) {
     }
   }
   return e->link_up;
+}
+
+bool mg_lan9118_eeprom_mac(const struct mg_lan9118 *e, uint8_t mac[6]) {
+  uint32_t lo, hi;
+  if (e == NULL || e->base == 0 || rd(e, L9_BYTE_TEST) != L9_BYTE_TEST_VALUE ||
+      (rd(e, L9_E2P_CMD) & L9_E2P_CMD_MAC_LOADED) == 0 ||
+      !mac_read(e, L9_MAC_ADDRL, &lo) || !mac_read(e, L9_MAC_ADDRH, &hi)) {
+    return false;
+  }
+  uint8_t m[6] = {(uint8_t) lo, (uint8_t) (lo >> 8), (uint8_t) (lo >> 16),
+                  (uint8_t) (lo >> 24), (uint8_t) hi, (uint8_t) (hi >> 8)};
+  bool all_zero = (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
+  if (all_zero || (m[0] & 1u) != 0) return false; /* unset, or multicast */
+  for (int i = 0; i < 6; i++) mac[i] = m[i];
+  return true;
 }
 
 void mg_lan9118_isr(struct mg_lan9118 *e) {

@@ -34,6 +34,11 @@ struct mg_lan9118 {
 
 extern const struct mg_driver mg_driver_lan9118;
 
+/* Reads the station address the chip loaded from its EEPROM at reset (QEMU:
+ * the -nic/-net macaddr). False when there is none or it is not a usable
+ * unicast address; callers then pick their own. Works before init(). */
+bool mg_lan9118_eeprom_mac(const struct mg_lan9118 *eth, uint8_t mac[6]);
+
 /* Interrupt handler body: masks the receive interrupt until rx() has drained
  * the FIFO (which re-arms it), so a pending frame cannot storm the CPU. */
 void mg_lan9118_isr(struct mg_lan9118 *eth);

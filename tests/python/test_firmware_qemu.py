@@ -189,7 +189,7 @@ def test_semihosting_exit_status(hello: Qemu) -> None:
 
 # ---- LAN9118 against a userspace Ethernet peer ----
 
-GUEST_MAC = bytes.fromhex("02004d470001")  # boards/mps2-an385/board.c default
+GUEST_MAC = bytes.fromhex("0200aabbccdd")  # given to QEMU; the board reads it from the EEPROM
 GUEST_IP = bytes([10, 0, 2, 15])
 PEER_MAC = bytes.fromhex("020000000002")
 PEER_IP = bytes([10, 0, 2, 2])
@@ -253,7 +253,7 @@ def probe() -> Iterator[tuple[Qemu, StreamLink]]:
     ls.settimeout(BOOT_TIMEOUT)
     q = Qemu(firmware("eth_probe_fw"),
              ["-netdev", f"stream,id=n0,server=off,addr.type=unix,addr.path={path}",
-              "-net", "nic,model=lan9118,netdev=n0"])
+              "-net", f"nic,model=lan9118,netdev=n0,macaddr={GUEST_MAC.hex(':')}"])
     conn = None
     try:
         conn, _ = ls.accept()
