@@ -43,17 +43,15 @@ const char *board_name(void) {
   return BOARD_NAME;
 }
 
+_Static_assert(MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD >= CMSDK_UART_BAUDDIV_MIN,
+               "CMSDK UART divider below its minimum");
+
 void board_init(void) {
   ringbuf_init(&s_board.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
   UART0(CMSDK_UART_BAUDDIV) = MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD;
   UART0(CMSDK_UART_CTRL) =
       CMSDK_UART_CTRL_TX_EN | CMSDK_UART_CTRL_RX_EN | CMSDK_UART_CTRL_RX_IRQ_EN;
   cm_nvic_enable(MPS2_IRQ_UART0_RX);
-
-  s_board.eth.base = MPS2_LAN9118_BASE;
-  s_board.eth.use_irq = true;
-  s_board.eth_driver = mg_driver_lan9118;
-  s_board.eth_driver.init = eth_init;
 
   cm_systick_start(MPS2_SYSCLK_HZ / MPS2_TICK_HZ);
 }
@@ -84,7 +82,7 @@ void board_uart0_rx_isr(void) {
 }
 
 void board_lan9118_isr(void) {
-  mg_lan9118_isr(&s_board.eth);
+  if (s_board.eth.base != 0) mg_lan9118_isr(&s_board.eth);
   entropy_mix(0);
   s_board.wake = true;
 }
@@ -137,7 +135,17 @@ static bool eth_init(void *ctx, const uint8_t mac[6]) {
   return true;
 }
 
+static void eth_setup(void) {
+  if (s_board.eth.base != 0) return;
+  s_board.eth.base = MPS2_LAN9118_BASE;
+  s_board.eth.use_irq = true;
+  s_board.eth_driver = mg_driver_lan9118;
+  s_board.eth_driver.init = eth_init;
+}
+
+/* Set up on first use, so images without networking leave the driver out. */
 const struct mg_driver *board_eth(void **ctx) {
+  eth_setup();
   *ctx = &s_board.eth;
   return &s_board.eth_driver;
 }
@@ -146,6 +154,7 @@ const struct mg_driver *board_eth(void **ctx) {
  * 52:54:00:12:34:56 unless -nic/-net ...,macaddr= says otherwise, so several
  * emulated boards can share one network. */
 void board_eth_mac(uint8_t mac[6]) {
+  eth_setup();
   if (!mg_lan9118_eeprom_mac(&s_board.eth, mac)) {
     memcpy(mac, k_default_mac, sizeof(k_default_mac));
   }
