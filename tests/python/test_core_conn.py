@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 import pytest
-from conftest import free_port, poll_until
+from mgtest import free_port, poll_until
 
 import cymongoose as mg
 

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import poll_until
+from mgtest import poll_until
 
 import cymongoose as mg
 

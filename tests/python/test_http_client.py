@@ -11,7 +11,7 @@ from typing import Any
 
 import cymongoose as mg
 import pytest
-from conftest import free_port, poll_until
+from mgtest import free_port, poll_until
 from cymongoose import MG_EV_CLOSE, MG_EV_CONNECT, MG_EV_ERROR, MG_EV_HTTP_MSG
 
 
