@@ -26,13 +26,12 @@ static bool tap_init(void *ctx, const uint8_t mac[6]) {
   if (fd < 0) return false;
   memset(&ifr, 0, sizeof(ifr));
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  strncpy(ifr.ifr_name, t->name, IFNAMSIZ - 1);
+  mg_snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->name);
   if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
     close(fd);
     return false;
   }
-  strncpy(t->name, ifr.ifr_name, sizeof(t->name) - 1);
-  t->name[sizeof(t->name) - 1] = '\0';
+  mg_snprintf(t->name, sizeof(t->name), "%.*s", (int) IFNAMSIZ, ifr.ifr_name);
   t->fd = fd;
   return true;
 }
