@@ -49,7 +49,7 @@ test-py: ext fw
 	@echo "== Python tests"
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
-test: test-c test-py
+test: test-c fuzz test-py
 
 demo: ext fw
 	@$(PY) examples/demo.py --firmware build/fw
