@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # firmware + emulator
   curl netcat-openbsd                                        # real peers in tests
   libssl-dev                                                 # TLS backend (host)
+  iputils-ping iproute2                                      # built-in stack TAP tests
 )
 
 missing=()
