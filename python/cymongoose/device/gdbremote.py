@@ -139,12 +139,22 @@ class GdbClient:
 
     @classmethod
     def connect_unix(cls, path: str, *, timeout: float = DEFAULT_TIMEOUT) -> GdbClient:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-        except OSError as exc:
-            s.close()
-            raise PortNotFoundError(f"no gdbstub at unix:{path}: {exc.strerror or exc}") from None
+        # The socket file appears at bind(), a moment before listen(): retry
+        # refused (or not yet created) sockets until the timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                break
+            except OSError as exc:
+                s.close()
+                retry = isinstance(exc, (ConnectionRefusedError, FileNotFoundError))
+                if not retry or time.monotonic() >= deadline:
+                    raise PortNotFoundError(
+                        f"no gdbstub at unix:{path}: {exc.strerror or exc}"
+                    ) from None
+                time.sleep(0.02)
         client = cls(s, timeout=timeout, name=f"unix:{path}")
         client.handshake()
         return client
