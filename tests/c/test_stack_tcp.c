@@ -322,16 +322,17 @@ static void test_syn_flood(int li) {
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) rcvd += s_ifp->tcp[i].state == MG_TCP_SYN_RCVD;
   CHECK(rcvd == 4); /* the listener's backlog */
   CHECK(s_ifp->stats.tcp_syn_dropped == dropped + 196);
-  /* The half-open connections give up after their SYN-ACK retries... */
-  advance(120000);
-  rcvd = 0;
-  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) rcvd += s_ifp->tcp[i].state != MG_TCP_CLOSED;
-  CHECK(rcvd == 0);
-  /* ...and the service works again. */
+  /* A real client right after the flood gets in at once: the oldest
+   * half-open entry makes room for it. */
   t = open_conn(li, 40003, &isn);
   CHECK(t != NULL);
   if (t != NULL) mg_tcpip_tcp_abort(s_ifp, t);
   CHECK(tflags(last()) == (TF_RST | TF_ACK));
+  /* The half-open connections give up after their SYN-ACK retries. */
+  advance(120000);
+  rcvd = 0;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) rcvd += s_ifp->tcp[i].state != MG_TCP_CLOSED;
+  CHECK(rcvd == 0);
 }
 
 static void test_active_open(void) {

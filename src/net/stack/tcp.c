@@ -428,17 +428,28 @@ static int find_listener(struct mg_tcpip_if *ifp, uint16_t port) {
 
 static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
                          const uint8_t *seg, size_t hlen) {
-  struct mg_tcpip_tcp *t;
+  struct mg_tcpip_tcp *t, *oldest = NULL;
   unsigned pending = 0;
   size_t i;
   uint16_t mss;
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *c = &ifp->tcp[i];
-    if (c->state != MG_TCP_CLOSED && c->listener == li + 1 && !c->is_accepted)
-      pending++;
+    if (c->state == MG_TCP_CLOSED || c->listener != li + 1 || c->is_accepted)
+      continue;
+    pending++;
+    if (c->state == MG_TCP_SYN_RCVD &&
+        (oldest == NULL || c->idle_since < oldest->idle_since))
+      oldest = c;
   }
-  /* Over the backlog or out of slots: drop silently, the peer retries. */
-  if (pending >= ifp->listeners[li].backlog || (t = pcb_alloc(ifp)) == NULL) {
+  if (pending >= ifp->listeners[li].backlog) {
+    /* Backlog full: a SYN flood must not lock real clients out for the
+     * half-open connections' whole retry period, so the oldest half-open
+     * one makes room; established ones waiting for accept() stay. */
+    ifp->stats.tcp_syn_dropped++;
+    if (oldest == NULL) return;
+    oldest->state = MG_TCP_CLOSED;
+  }
+  if ((t = pcb_alloc(ifp)) == NULL) {
     ifp->stats.tcp_syn_dropped++;
     return;
   }
