@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mg_core.h"
+#include "mg_tls.h"
 
 void mg_mgr_init_net(struct mg_mgr *mgr, const struct mg_net *net) {
   memset(mgr, 0, sizeof(*mgr));
@@ -31,8 +32,10 @@ static void read_conn(struct mg_connection *c) {
     mg_error(c, "out of memory");
     return;
   }
-  n = c->mgr->net->recv(c, c->recv.buf + c->recv.len,
-                        c->recv.size - c->recv.len);
+  n = c->is_tls ? mg_tls_recv(c, c->recv.buf + c->recv.len,
+                              c->recv.size - c->recv.len)
+                : c->mgr->net->recv(c, c->recv.buf + c->recv.len,
+                                    c->recv.size - c->recv.len);
   if (n > 0) {
     c->recv.len += (size_t) n;
     if (c->is_wakeup) {
@@ -48,7 +51,8 @@ static void read_conn(struct mg_connection *c) {
 }
 
 static void write_conn(struct mg_connection *c) {
-  long n = c->mgr->net->send(c, c->send.buf, c->send.len);
+  long n = c->is_tls ? mg_tls_send(c, c->send.buf, c->send.len)
+                     : c->mgr->net->send(c, c->send.buf, c->send.len);
   if (n > 0) {
     mg_iobuf_del(&c->send, 0, (size_t) n);
     if (c->send.len == 0 && c->send.size > 64 * MG_IO_SIZE)
@@ -99,7 +103,12 @@ static void io_conn(struct mg_connection *c) {
     if (r <= 0) return;
   }
   if (c->fd == NULL) return; /* resolving */
-  if (c->is_readable && !c->is_draining && !c->is_full && !c->is_closing)
+  if (c->is_tls_hs) {
+    if (!c->is_closing) mg_tls_handshake(c);
+    if (c->is_tls_hs) return; /* application data waits for the handshake */
+  }
+  if ((c->is_readable || (c->is_tls && mg_tls_pending(c) > 0)) &&
+      !c->is_draining && !c->is_full && !c->is_closing)
     read_conn(c);
   /* Write eagerly; wait for writability only once the OS pushed back. */
   if (c->send.len > 0 && !c->is_closing &&
@@ -110,6 +119,7 @@ static void io_conn(struct mg_connection *c) {
 static void close_conn(struct mg_connection *c) {
   struct mg_connection **p;
   mg_call(c, MG_EV_CLOSE, NULL);
+  if (c->tls != NULL) mg_tls_free(c);
   if (c->mgr->net != NULL && c->fd != NULL) c->mgr->net->close(c);
   for (p = &c->mgr->conns; *p != NULL; p = &(*p)->next) {
     if (*p == c) {
@@ -125,6 +135,7 @@ static int wait_budget(struct mg_mgr *mgr, int ms, long next_timer) {
   struct mg_connection *c;
   for (c = mgr->conns; c != NULL; c = c->next) {
     if (c->is_closing || (c->is_draining && c->send.len == 0)) return 0;
+    if (c->is_tls && !c->is_tls_hs && mg_tls_pending(c) > 0) return 0;
     if (c->send.len > 0 && !c->is_connecting && !(c->io_mask & MG_IO_WRITE))
       return 0;
   }

@@ -6,6 +6,7 @@
 #include "mg_base.h"
 #include "mg_core.h"
 #include "mg_util.h"
+#include "mg_tls.h"
 
 #if MG_ENABLE_HTTP
 #include "mg_http.h"

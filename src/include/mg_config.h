@@ -58,6 +58,14 @@
 #define MG_ENABLE_DNS 0
 #endif
 
+/* TLS backend (src/tls/): MG_TLS_NONE, or MG_TLS_OPENSSL for hosts (CMake
+ * sets it when it finds the system OpenSSL). */
+#define MG_TLS_NONE 0
+#define MG_TLS_OPENSSL 1
+#ifndef MG_TLS
+#define MG_TLS MG_TLS_NONE
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1

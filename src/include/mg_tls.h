@@ -1,0 +1,42 @@
+/* TLS: one small interface, one backend per build (src/tls/).
+ *   MG_TLS_NONE     no TLS (firmware for now): mg_tls_init() reports an error
+ *   MG_TLS_OPENSSL  the system OpenSSL (hosts)
+ * The backend moves ciphertext with c->mgr->net->recv/send, so TLS works over
+ * kernel sockets and over the built-in TCP/IP stack alike. */
+#ifndef MG_TLS_H
+#define MG_TLS_H
+
+#include "mg_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mg_tls_opts {
+  struct mg_str ca;   /* PEM CA bundle; empty: the system trust store */
+  struct mg_str cert; /* PEM certificate (server, or client for mutual TLS) */
+  struct mg_str key;  /* PEM private key of cert */
+  struct mg_str name; /* expected server name (SNI + hostname check) */
+  bool skip_verification; /* the only way to turn certificate checks off */
+};
+
+/* Starts TLS on c (server side if c->is_accepted, else client) and begins the
+ * handshake at once (a client sends its hello). Sets c->is_tls and
+ * c->is_tls_hs. When the handshake completes the backend clears is_tls_hs and
+ * emits MG_EV_TLS_HS; on failure it calls mg_error() with the reason. */
+void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts);
+/* Releases TLS state; c is plain again afterwards. */
+void mg_tls_free(struct mg_connection *c);
+/* Advances a handshake in progress; called by the core while c->is_tls_hs. */
+void mg_tls_handshake(struct mg_connection *c);
+/* Plaintext I/O: >0 bytes, 0 = would block, <0 = error or end of stream. */
+long mg_tls_recv(struct mg_connection *c, void *buf, size_t len);
+long mg_tls_send(struct mg_connection *c, const void *buf, size_t len);
+/* Decrypted bytes buffered inside the backend (readable without the socket
+ * becoming readable again). */
+size_t mg_tls_pending(struct mg_connection *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MG_TLS_H */
