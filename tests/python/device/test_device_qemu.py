@@ -92,3 +92,12 @@ def test_stop_kills_qemu_and_removes_sockets(qemu: str, testfw: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert not os.path.exists(sockdir)
+
+
+def test_console_garbage_from_the_device(qemu: str, testfw: Path, tmp_path: Path) -> None:
+    with QemuTarget(testfw, log_path=tmp_path / "g.log") as t:
+        t.console.expect_line("ready", timeout=10)
+        t.console.send_line("garbage")  # 64 bytes that are not UTF-8
+        t.console.send_line("echo still fine")
+        assert t.console.expect_line(r"^echo: (.*)$", timeout=10).group(1) == "still fine"
+    assert "\ufffd" in (tmp_path / "g.log").read_text()

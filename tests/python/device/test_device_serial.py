@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
+import time
+import tty
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,89 @@ def test_missing_ports_are_clear_errors() -> None:
         SerialTarget(f"socket://127.0.0.1:{port}").start()
     with pytest.raises(PortNotFoundError, match="cannot open serial port"):
         SerialTarget("nosuchscheme://x").start()
+
+
+class Rfc2217Server:
+    """pyserial's own RFC 2217 port manager serving one pty on 127.0.0.1 (the real peer)."""
+
+    def __init__(self, tty_path: str) -> None:
+        import serial
+        import serial.rfc2217
+
+        class PtySerial(serial.Serial):
+            """A pty has no modem lines: accept the RFC 2217 control requests, keep no state."""
+
+            def _update_dtr_state(self) -> None:
+                pass
+
+            def _update_rts_state(self) -> None:
+                pass
+
+            cts = dsr = ri = cd = property(lambda self: False)
+
+        self.ser = PtySerial(tty_path, 115200, timeout=0.05)
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+        self.stop = threading.Event()
+        self._rfc2217 = serial.rfc2217
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.srv.accept()
+
+        class Writer:
+            def write(self, data: bytes) -> None:
+                conn.sendall(data)
+
+        pm = self._rfc2217.PortManager(self.ser, Writer())
+
+        def to_net() -> None:
+            while not self.stop.is_set():
+                data = self.ser.read(self.ser.in_waiting or 1)
+                if data:
+                    conn.sendall(b"".join(pm.escape(data)))
+
+        threading.Thread(target=to_net, daemon=True).start()
+        conn.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                data = conn.recv(1024)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            self.ser.write(b"".join(pm.filter(data)))
+        conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.srv.close()
+        time.sleep(0.1)
+        self.ser.close()
+
+
+def test_rfc2217_url_console(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    server = Rfc2217Server(os.ttyname(slave))
+    try:
+        with SerialTarget(f"rfc2217://127.0.0.1:{server.port}", baudrate=115200,
+                          log_path=tmp_path / "rfc.log") as t:
+            os.write(master, b"board over rfc2217 ready\r\n")
+            t.console.expect_line(r"^board over (\w+) ready$", timeout=10)
+            t.console.send_line("ping")
+            got = b""
+            deadline = time.monotonic() + 10
+            while b"\n" not in got and time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    got += os.read(master, 100)
+            assert got.replace(b"\r", b"") == b"ping\n"
+    finally:
+        server.close()
+        os.close(master)
+        os.close(slave)
