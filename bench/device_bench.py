@@ -36,8 +36,7 @@ from cymongoose.device.flash import GdbFlasher
 from cymongoose.device.gdbremote import GdbClient
 from cymongoose.device.image import load_image
 from cymongoose.device.targets import QemuTarget
-
-from build import build_testfw
+from testfw_build import build_testfw
 
 
 def ours(elf: Path, skip_identical: bool, preload: bool) -> tuple[float, dict[str, int]]:

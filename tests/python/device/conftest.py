@@ -11,7 +11,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "fw"))
 
-from build import build_testfw
+from testfw_build import build_testfw
 
 
 def need_qemu() -> None:

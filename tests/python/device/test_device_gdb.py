@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fw"))
-from build import pad_sum
+from testfw_build import pad_sum
 
 
 # ---- framing units ---------------------------------------------------------------------------------
