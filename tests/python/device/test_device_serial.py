@@ -154,3 +154,22 @@ def test_rfc2217_url_console(tmp_path: Path) -> None:
         server.close()
         os.close(master)
         os.close(slave)
+
+
+def test_unplugged_port_mid_session_is_an_error_not_a_hang() -> None:
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    os.close(slave)
+    t = SerialTarget(path).start()
+    try:
+        os.write(master, b"before unplug\r\n")
+        t.console.expect_line("before unplug", timeout=5)
+        os.close(master)  # the USB adapter goes away
+        t0 = time.monotonic()
+        with pytest.raises(TargetExitedError, match="closed"):
+            t.console.expect_line("after", timeout=30)
+        assert time.monotonic() - t0 < 10
+        with pytest.raises(TargetExitedError):
+            t.console.send_line("anyone?")
+    finally:
+        t.stop()
