@@ -19,6 +19,7 @@ struct mg_http_state {
   unsigned continued : 1;  /* "100 Continue" sent for current message */
   unsigned is_head : 1;    /* the request being answered is a HEAD */
   unsigned to_close : 1;   /* client: response body runs until close */
+  unsigned close_after : 1; /* close once the current response is sent */
 };
 
 /* State of an HTTP connection, allocated on first use; NULL when c is not
@@ -28,6 +29,10 @@ struct mg_http_state *mg_http_state(struct mg_connection *c);
 /* Tops the send buffer up from the file being streamed; closes the file at
  * its end. */
 void mg_http_pump(struct mg_connection *c, struct mg_http_state *st);
+
+/* Called when a whole response has been queued: closes the connection after
+ * it is flushed if the request asked for that (Connection: close, HTTP/1.0). */
+void mg_http_response_done(struct mg_connection *c);
 
 /* Closes the file being streamed, if any. */
 void mg_http_file_done(struct mg_http_state *st);

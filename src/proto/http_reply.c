@@ -40,6 +40,7 @@ void mg_http_reply_n(struct mg_connection *c, int status, const char *headers,
     mg_send(c, "\r\n", 2);
   }
   if (!head) mg_send(c, body, body_len);
+  if (!te) mg_http_response_done(c); /* else the last chunk ends it */
 }
 
 void mg_http_reply(struct mg_connection *c, int status, const char *headers,
@@ -68,6 +69,7 @@ void mg_http_write_chunk(struct mg_connection *c, const void *buf,
   mg_send(c, hdr, n);
   mg_send(c, buf, len);
   mg_send(c, "\r\n", 2);
+  if (len == 0) mg_http_response_done(c);
 }
 
 void mg_http_printf_chunk(struct mg_connection *c, const char *fmt, ...) {

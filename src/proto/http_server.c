@@ -22,6 +22,29 @@ void mg_http_attach(struct mg_connection *c) {
   c->pfn_data = NULL;
 }
 
+void mg_http_response_done(struct mg_connection *c) {
+  struct mg_http_state *st = mg_http_state(c);
+  if (st != NULL && st->close_after && st->fd == NULL) c->is_draining = 1;
+}
+
+/* True when a comma-separated header value lists token (any case). */
+static bool has_token(struct mg_str v, const char *token) {
+  struct mg_str item;
+  while (v.len > 0) {
+    mg_str_split(v, ',', &item, &v);
+    if (mg_str_ieq(mg_str_trim(item), token)) return true;
+  }
+  return false;
+}
+
+/* Persistent connections are the default from HTTP/1.1 on. */
+static bool wants_close(struct mg_http_message *hm) {
+  struct mg_str *h = mg_http_get_header(hm, "Connection");
+  bool v10 = mg_str_eq(hm->proto, "HTTP/1.0");
+  if (h == NULL) return v10;
+  return has_token(*h, "close") || (v10 && !has_token(*h, "keep-alive"));
+}
+
 static void state_free(struct mg_http_state *st) {
   mg_http_file_done(st);
   free(st);
@@ -74,8 +97,9 @@ static bool head_complete(struct mg_connection *c, struct mg_http_state *st) {
 }
 
 static void process(struct mg_connection *c, struct mg_http_state *st) {
-  while (!c->is_closing && !c->is_draining && st->fd == NULL &&
-         c->recv.len > 0) {
+  /* A WebSocket upgrade ends HTTP parsing even if the handler stays. */
+  while (!c->is_closing && !c->is_draining && !c->is_websocket &&
+         st->fd == NULL && c->recv.len > 0) {
     struct mg_http_message hm;
     int framing;
     long n;
@@ -119,7 +143,10 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
       hm.body.len = mg_http_dechunk(b, hm.body.len);
       hm.message.len = (size_t) (b + hm.body.len - hm.message.buf);
     }
-    if (!c->is_client) st->is_head = mg_str_eq(hm.method, "HEAD");
+    if (!c->is_client) {
+      st->is_head = mg_str_eq(hm.method, "HEAD");
+      st->close_after = wants_close(&hm);
+    }
     st->hdrs_done = st->continued = 0;
     st->scanned = 0;
     st->expire = 0;

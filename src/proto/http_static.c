@@ -241,10 +241,18 @@ void mg_http_pump(struct mg_connection *c, struct mg_http_state *st) {
       return;
     }
   }
-  if (st->remaining == 0) mg_http_file_done(st);
+  if (st->remaining == 0) {
+    mg_http_file_done(st);
+    mg_http_response_done(c);
+  }
 }
 
 /* ---- Serving one file ---- */
+
+static bool answering_head(struct mg_connection *c) {
+  struct mg_http_state *st = mg_http_state(c);
+  return st != NULL && st->is_head;
+}
 
 static void send_status(struct mg_connection *c, int code, const char *extra,
                         const char *body) {
@@ -252,7 +260,8 @@ static void send_status(struct mg_connection *c, int code, const char *extra,
             "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
             "%sContent-Length: %u\r\n\r\n%s",
             code, mg_http_reason(code), extra != NULL ? extra : "",
-            (unsigned) strlen(body), body);
+            (unsigned) strlen(body), answering_head(c) ? "" : body);
+  mg_http_response_done(c);
 }
 
 static bool accepts_gzip(struct mg_http_message *hm) {
@@ -317,6 +326,7 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
                 "HTTP/1.1 304 Not Modified\r\nEtag: %s\r\n"
                 "Last-Modified: %s\r\n%sContent-Length: 0\r\n\r\n",
                 etag, lm, extra);
+      mg_http_response_done(c);
       return;
     }
   }
@@ -340,6 +350,7 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
                 "HTTP/1.1 416 Range Not Satisfiable\r\n%s%s"
                 "Content-Length: 0\r\n\r\n",
                 range_hdr, extra);
+      mg_http_response_done(c);
       return;
     }
     if (r > 0 && (from > 0 || to + 1 < size) && fs->sk(fd, from)) {
@@ -359,6 +370,7 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
             extra, u64str(len, cl));
   if (head || len == 0) {
     fs->cl(fd);
+    mg_http_response_done(c);
     return;
   }
   struct mg_http_state *st = mg_http_state(c);
@@ -371,6 +383,7 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
   /* Small file, or a connection without HTTP state: send it all now. */
   if (!send_from_file(c, fs, fd, &len, (size_t) len)) c->is_draining = 1;
   fs->cl(fd);
+  mg_http_response_done(c);
 }
 
 void mg_http_serve_file(struct mg_connection *c, struct mg_http_message *hm,
@@ -514,6 +527,7 @@ static void listdir(struct mg_connection *c, struct mg_http_message *hm,
             extra, (unsigned long) l.out.len);
   if (!mg_str_eq(hm->method, "HEAD")) mg_send(c, l.out.buf, l.out.len);
   mg_iobuf_free(&l.out);
+  mg_http_response_done(c);
 }
 
 static void not_found(struct mg_connection *c, struct mg_http_message *hm,
@@ -560,6 +574,7 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
                 (int) hm->uri.len, hm->uri.buf, hm->query.len ? "?" : "",
                 (int) hm->query.len, hm->query.buf,
                 opts->extra_headers != NULL ? opts->extra_headers : "");
+      mg_http_response_done(c);
       return;
     }
     size_t pl = strlen(path);

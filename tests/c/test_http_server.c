@@ -202,6 +202,33 @@ static void test_close_in_handlers(struct mg_mgr *mgr, struct srv *s) {
   s->close_in_msg = false;
 }
 
+static void test_connection_close(struct mg_mgr *mgr, struct srv *s) {
+  struct cli k;
+  /* HTTP/1.0 without keep-alive: the server closes after the response. */
+  raw_client(mgr, &k, "GET /ten HTTP/1.0\r\n\r\n", 0);
+  run(mgr, &k, 99);
+  CHECK(k.closed && raw_has(&k, "/ten:0"));
+  done(mgr, &k);
+  /* "Connection: close" ends the pipeline after its response. */
+  raw_client(mgr, &k,
+             "GET /one HTTP/1.1\r\nConnection: close\r\n\r\nGET /two HTTP/1.1\r\n\r\n", 0);
+  run(mgr, &k, 99);
+  CHECK(k.closed && raw_has(&k, "/one:0") && !raw_has(&k, "/two"));
+  done(mgr, &k);
+  /* HTTP/1.0 keep-alive stays open. */
+  raw_client(mgr, &k, "GET /ka HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0);
+  for (int i = 0; i < 40; i++) mg_mgr_poll(mgr, 5);
+  CHECK(!k.closed && raw_has(&k, "/ka:0"));
+  done(mgr, &k);
+  /* HEAD: the length of the GET, no body. */
+  raw_client(mgr, &k, "HEAD /h HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n", 0);
+  for (int i = 0; i < 100 && !raw_has(&k, "/g:0"); i++) mg_mgr_poll(mgr, 5);
+  CHECK(raw_has(&k, "Content-Length: 4\r\n\r\nHTTP/1.1 200"));
+  CHECK(!raw_has(&k, "/h:0"));
+  done(mgr, &k);
+  (void) s;
+}
+
 static void write_file(const char *path, const char *data, size_t len) {
   FILE *fp = fopen(path, "wb");
   if (fp == NULL) return;
@@ -265,6 +292,7 @@ int main(void) {
   test_basic(&mgr, &s);
   test_bad_input(&mgr, &s);
   test_close_in_handlers(&mgr, &s);
+  test_connection_close(&mgr, &s);
   if (mkdtemp(dir) != NULL) {
     test_static(&mgr, &s, dir);
     rmdir(dir);
