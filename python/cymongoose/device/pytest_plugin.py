@@ -7,7 +7,9 @@ actually asks for ``dut``.
 
 Options: ``--board`` (default mps2-an385), ``--port`` (serial URL or lab port
 name; then no emulator is started), ``--firmware`` (image to boot),
-``--baudrate``, ``--device-artifacts DIR`` (per-test console logs; default
+``--baudrate``, ``--flash BACKEND`` (openocd/pyocd: flash and verify a real
+board once per session; gdb: write and verify a halted QEMU through its
+gdbstub for each test), ``--device-artifacts DIR`` (per-test console logs; default
 ``artifacts/device`` under the rootdir). Each option also exists with a
 ``--dut-`` prefix, which is the only spelling when another plugin already
 owns the short one. ``CYMONGOOSE_BOARD``, ``CYMONGOOSE_PORT`` and
@@ -34,6 +36,7 @@ import pytest
 if TYPE_CHECKING:
     from .boards import Board
     from .console import Console
+    from .flash import FlashResult
     from .targets import Target
 
 OPTIONS = (
@@ -42,7 +45,12 @@ OPTIONS = (
      "CYMONGOOSE_PORT"),
     ("firmware", "firmware image to boot (emulated and host boards)", "CYMONGOOSE_FIRMWARE"),
     ("baudrate", "serial baud rate (default: from the board map)", None),
+    ("flash", ("flash --firmware before testing: openocd or pyocd (real boards, once per "
+              "session, verified) or gdb (QEMU: boot halted, write and verify through the "
+              "gdbstub for every test); default: QEMU boots the image with -kernel"),
+     "CYMONGOOSE_FLASH"),
 )
+FLASH_CHOICES = ("qemu", "gdb", "openocd", "pyocd", "none")
 TAIL_LINES = 40
 
 
@@ -79,6 +87,9 @@ def pytest_configure(config: pytest.Config) -> None:
                    "(nic, hostfwd, gdb, halted, serial, extra_args)")
     port = _opt(config, "port")
     # The xdist controller knows -n before any worker starts: fail there, fast.
+    flash = _opt(config, "flash")
+    if flash and flash not in FLASH_CHOICES:
+        raise pytest.UsageError(f"--flash must be one of {', '.join(FLASH_CHOICES)}, not {flash!r}")
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption(
         "numprocesses", default=None)
     if port and workers and str(workers) not in ("0", "1"):
@@ -98,10 +109,12 @@ def _opt(config: pytest.Config, name: str) -> str | None:
 class Dut:
     """The device under test of one pytest test."""
 
-    def __init__(self, target: Target, board: Board | None, log_path: Path) -> None:
+    def __init__(self, target: Target, board: Board | None, log_path: Path,
+                 flash_result: FlashResult | None = None) -> None:
         self.target = target
         self.board = board
         self.log_path = log_path
+        self.flash_result = flash_result  # how the image got there, when the dut flashed it
 
     @property
     def console(self) -> Console:
@@ -153,10 +166,48 @@ def dut_artifacts(request: pytest.FixtureRequest) -> Path:
     return Path(opt) if opt else Path(request.config.rootpath) / "artifacts" / "device"
 
 
+@pytest.fixture(scope="session")
+def dut_session_flash(request: pytest.FixtureRequest) -> Iterator[dict[str, FlashResult]]:
+    """Images flashed to real boards in this session (flash once, test many times;
+    a failed flash fails every test that needs it without retrying)."""
+    yield {}
+
+
+def _flash_real_board(board: Board, firmware: str, backend: str,
+                      done: dict[str, FlashResult]) -> FlashResult:
+    from .flash import get_flasher
+    from .image import load_image
+
+    key = f"{board.name}:{backend}:{os.path.abspath(firmware)}"
+    if key not in done:
+        try:
+            image = load_image(firmware, board=board)
+            image.check_board(board)
+            done[key] = get_flasher(backend, board).flash(image, verify=True)
+        except Exception as exc:  # noqa: BLE001 - stored and re-raised for every test
+            done[key] = exc  # type: ignore[assignment] - a failed flash is not retried per test
+    result = done[key]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _flash_over_gdb(target: Any, firmware: str) -> FlashResult:
+    from .flash import GdbFlasher
+    from .gdbremote import GdbClient
+    from .image import load_image
+
+    image = load_image(firmware, board=target.board)
+    image.check_board(target.board)
+    with GdbClient.connect_address(target.gdb) as client:
+        return GdbFlasher(client).flash(image, verify=True)
+
+
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
-        dut_artifacts: Path, record_property: Any) -> Iterator[Dut]:
-    """A started device for one test: QEMU, a serial board, or a host process."""
+        dut_artifacts: Path, record_property: Any,
+        dut_session_flash: dict[str, FlashResult]) -> Iterator[Dut]:
+    """A started (and, with --flash, flashed and verified) device for one test."""
     import shutil
 
     from .boards import load_boards
@@ -169,8 +220,15 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     log_path = dut_artifacts / f"{_safe_name(request.node.nodeid)}.log"
     baud_opt = _opt(config, "baudrate")
+    flash = _opt(config, "flash")
+    flash_result = None
     target: Target
     board = None
+    if flash in ("openocd", "pyocd"):
+        name = board_name or (bmap.resolve_port(port).board if port else None)
+        if not name or not dut_firmware:
+            pytest.fail(f"dut: --flash {flash} needs --board and --firmware", pytrace=False)
+        flash_result = _flash_real_board(bmap.get(name), dut_firmware, flash, dut_session_flash)
     if port:
         lab = bmap.resolve_port(port)
         name = board_name or lab.board
@@ -195,14 +253,25 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
                 pytest.skip(f"{qemu} is not installed")
             marker = request.node.get_closest_marker("dut")
             kwargs = dict(marker.kwargs) if marker else {}
-            target = QemuTarget(dut_firmware, board, log_path=log_path, **kwargs)
+            if flash == "gdb":
+                kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
+                target = QemuTarget(None, board, log_path=log_path, **kwargs)
+            else:
+                target = QemuTarget(dut_firmware, board, log_path=log_path, **kwargs)
     record_property("dut_console_log", str(log_path))
     if worker:
         record_property("dut_worker", worker)
     target.start()
     request.node.stash[_DUT_KEY] = log_path
     try:
-        yield Dut(target, board, log_path)
+        if flash == "gdb":
+            if not isinstance(target, QemuTarget) or not dut_firmware:
+                pytest.fail("dut: --flash gdb is for emulated boards with --firmware",
+                            pytrace=False)
+            flash_result = _flash_over_gdb(target, dut_firmware)
+        if flash_result is not None:
+            record_property("dut_flash", flash_result.summary())
+        yield Dut(target, board, log_path, flash_result)
     finally:
         target.stop()
 

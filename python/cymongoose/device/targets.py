@@ -44,6 +44,22 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def _listening_tcp_ports() -> set[int]:
+    """Local TCP ports in LISTEN state, from /proc/net/tcp (Linux)."""
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name, encoding="ascii") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
 def _read_text(path: Path, limit: int = 16384) -> str:
     try:
         data = path.read_bytes()
@@ -264,6 +280,11 @@ class QemuTarget(Target):
         )
         if self.gdb and self.gdb.path:
             self._wait_until(lambda: os.path.exists(self.gdb.path or ""), "gdbstub socket")
+        if self.forwarded and os.path.exists("/proc/net/tcp"):
+            # QEMU sets up its netdevs only after the console client connected:
+            # hand the target over once every forward is listening.
+            want = set(self.forwarded.values())
+            self._wait_until(lambda: want <= _listening_tcp_ports(), "port forwards")
 
     def _wait_until(self, ready, what: str):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + self.start_timeout
