@@ -175,6 +175,10 @@ class QemuTarget(Target):
             raise ValueError(f"serial must be unix, tcp or pty, not {serial!r}")
         if gdb not in (None, "unix", "tcp"):
             raise ValueError(f"gdb must be None, unix or tcp, not {gdb!r}")
+        if isinstance(nic, str) and nic not in ("none", "user"):
+            raise ValueError(f"nic must be 'none', 'user' or a list of arguments, not {nic!r}")
+        if hostfwd and nic != "user":
+            raise ValueError("hostfwd needs nic='user'")
         self.firmware = Path(firmware) if firmware else None
         self.serial = serial
         self.gdb_mode = gdb
@@ -229,8 +233,6 @@ class QemuTarget(Target):
                 self.forwarded = {g: free_tcp_port() for g in self.hostfwd}
                 opts += [f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.forwarded.items()]
                 cmd += ["-nic", ",".join(opts)]
-            else:
-                raise ValueError(f"nic must be 'none', 'user' or a list of arguments, not {self.nic!r}")
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cymongoose.device.errors import ImageError, TargetExitedError
+from cymongoose.device.errors import DeviceError, ImageError, TargetExitedError
 from cymongoose.device.targets import QemuTarget
 
 pytestmark = pytest.mark.qemu
@@ -101,3 +101,14 @@ def test_console_garbage_from_the_device(qemu: str, testfw: Path, tmp_path: Path
         t.console.send_line("echo still fine")
         assert t.console.expect_line(r"^echo: (.*)$", timeout=10).group(1) == "still fine"
     assert "\ufffd" in (tmp_path / "g.log").read_text()
+
+
+def test_bad_qemu_options_fail_before_starting() -> None:
+    with pytest.raises(ValueError, match="serial must be"):
+        QemuTarget(None, serial="usb")
+    with pytest.raises(ValueError, match="nic must be"):
+        QemuTarget(None, nic="tap")
+    with pytest.raises(ValueError, match="hostfwd needs nic='user'"):
+        QemuTarget(None, hostfwd=[80])
+    with pytest.raises(DeviceError, match="not emulated"):
+        QemuTarget(None, "nucleo-f746zg")
