@@ -1,8 +1,11 @@
 /* A cymongoose manager on the built-in TCP/IP stack over a Linux TAP device,
  * driven by tests/python/test_stack_tap.py (and bench/stack_bench.py):
  *   tap_server TAP IP/PREFIX [GATEWAY]
+ *   tap_server -k IP      (the same services on kernel sockets, for the
+ *                          comparison in bench/stack_bench.py)
  * Services on the stack's address:
- *   :80   HTTP   GET /big?n=BYTES -> BYTES bytes of i % 251 (default 10 MiB)
+ *   :80   HTTP   GET /big?n=BYTES -> BYTES bytes of i % 251 (default 10 MiB),
+ *                 streamed
  *                 anything else   -> "ok\n"
  *   :7    TCP    echo
  *   :9000 TCP    upload sink: 8-byte big-endian length, then that many
@@ -23,24 +26,53 @@ static void on_signal(int sig) {
   s_stop = 1;
 }
 
+/* GET /big streams its body: the send buffer is topped up to STREAM_CHUNK
+ * as it drains, as a device serving a large file would do, instead of
+ * queueing the whole body at once. */
+#define STREAM_CHUNK (256 * 1024)
+struct stream {
+  uint64_t sent, total;
+};
+
+static void top_up(struct mg_connection *c, struct stream *st) {
+  static char pattern[STREAM_CHUNK + 251]; /* the 251-byte cycle, unrolled */
+  if (pattern[2] == 0) {
+    size_t i;
+    for (i = 0; i < sizeof(pattern); i++) pattern[i] = (char) (i % 251);
+  }
+  while (st->sent < st->total && c->send.len < STREAM_CHUNK) {
+    size_t n = STREAM_CHUNK - c->send.len;
+    if (n > st->total - st->sent) n = (size_t) (st->total - st->sent);
+    mg_send(c, pattern + st->sent % 251, n);
+    st->sent += n;
+  }
+}
+
 static void http_fn(struct mg_connection *c, int ev, void *ev_data) {
+  struct stream *st = (struct stream *) c->fn_data;
   if (ev == MG_EV_HTTP_MSG) {
     struct mg_http_message *hm = (struct mg_http_message *) ev_data;
     if (mg_str_eq(hm->uri, "/big")) {
       uint64_t n = 10u * 1024u * 1024u;
-      char *body;
-      size_t i;
       if (hm->query.len > 2 && hm->query.buf[0] == 'n' && hm->query.buf[1] == '=')
         mg_str_to_u64(mg_str_n(hm->query.buf + 2, hm->query.len - 2), &n);
-      if (n > 256u * 1024u * 1024u) n = 256u * 1024u * 1024u;
-      body = (char *) malloc((size_t) n + 1);
-      for (i = 0; i < n; i++) body[i] = (char) (i % 251);
-      mg_http_reply_n(c, 200, "Content-Type: application/octet-stream\r\n", body,
-                      (size_t) n);
-      free(body);
+      if (st == NULL) st = (struct stream *) calloc(1, sizeof(*st));
+      c->fn_data = st;
+      st->sent = 0;
+      st->total = n;
+      mg_printf(c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: %llu\r\n\r\n",
+                (unsigned long long) n);
+      top_up(c, st);
     } else {
       mg_http_reply(c, 200, "", "ok\n");
     }
+  } else if ((ev == MG_EV_WRITE || ev == MG_EV_POLL) && st != NULL) {
+    top_up(c, st);
+  } else if (ev == MG_EV_CLOSE && c->is_accepted) {
+    free(st);
+    c->fn_data = NULL;
   }
 }
 
@@ -108,6 +140,32 @@ static bool parse_ip(const char *s, uint32_t *ip, int *prefix) {
   return true;
 }
 
+static bool serve(struct mg_mgr *mgr, const char *ip) {
+  char url[64];
+  mg_snprintf(url, sizeof(url), "http://%s:80", ip);
+  if (mg_http_listen(mgr, url, http_fn, NULL) == NULL) return false;
+  mg_snprintf(url, sizeof(url), "tcp://%s:7", ip);
+  if (mg_listen(mgr, url, echo_fn, NULL) == NULL) return false;
+  mg_snprintf(url, sizeof(url), "tcp://%s:9000", ip);
+  if (mg_listen(mgr, url, sink_fn, NULL) == NULL) return false;
+  mg_snprintf(url, sizeof(url), "udp://%s:9", ip);
+  return mg_listen(mgr, url, echo_fn, NULL) != NULL;
+}
+
+static int kernel_main(const char *ip) {
+  struct mg_mgr mgr;
+  mg_mgr_init(&mgr);
+  if (!serve(&mgr, ip)) {
+    fprintf(stderr, "listen failed\n");
+    return 1;
+  }
+  printf("ready %s\n", ip);
+  fflush(stdout);
+  while (!s_stop) mg_mgr_poll(&mgr, 100);
+  mg_mgr_free(&mgr);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static struct mg_tcpip_if ifp;
   static struct mg_tap tap;
@@ -115,6 +173,9 @@ int main(int argc, char **argv) {
   int prefix = 24;
   uint32_t m;
   char buf[20];
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  if (argc == 3 && strcmp(argv[1], "-k") == 0) return kernel_main(argv[2]);
   if (argc < 3 || !parse_ip(argv[2], &ifp.ip, &prefix)) {
     fprintf(stderr, "usage: %s TAP IP/PREFIX [GATEWAY]\n", argv[0]);
     return 2;
@@ -132,14 +193,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cannot open TAP device %s\n", argv[1]);
     return 1;
   }
-  signal(SIGTERM, on_signal);
-  signal(SIGINT, on_signal);
   mg_mgr_init_net(&mgr, &mg_net_stack);
   mg_tcpip_attach(&mgr, &ifp);
-  if (mg_http_listen(&mgr, "http://0.0.0.0:80", http_fn, NULL) == NULL ||
-      mg_listen(&mgr, "tcp://0.0.0.0:7", echo_fn, NULL) == NULL ||
-      mg_listen(&mgr, "tcp://0.0.0.0:9000", sink_fn, NULL) == NULL ||
-      mg_listen(&mgr, "udp://0.0.0.0:9", echo_fn, NULL) == NULL) {
+  if (!serve(&mgr, "0.0.0.0")) {
     fprintf(stderr, "listen failed\n");
     return 1;
   }

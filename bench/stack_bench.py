@@ -1,0 +1,121 @@
+"""Built-in TCP/IP stack over TAP against the kernel's stack over a veth pair.
+
+One run of each: TCP bulk throughput (curl downloading 100 MiB from the
+cymongoose HTTP server) and HTTP requests per second (wrk, 4 keep-alive
+connections, 5 s) against the same server program (tests/stack/tap_server.c),
+once on the built-in stack behind a TAP device, once on kernel sockets behind
+a veth pair; prints the ratio (target >= 0.7) and the stack's RAM figures.
+Needs root (network namespaces), curl and wrk. Everything runs in namespaces
+created here and removed afterwards.
+
+    sudo .venv/bin/python bench/stack_bench.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "bench-stack"
+BULK = 100 * 1024 * 1024
+
+
+def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=300)
+
+
+def build() -> tuple[Path, Path]:
+    """Release build of the core library, then the server and the size test."""
+    sh("cmake", "-S", str(ROOT), "-B", str(BUILD), "-G", "Ninja",
+       "-DCMAKE_BUILD_TYPE=Release")
+    sh("cmake", "--build", str(BUILD), "-j", "2", "--target", "mg_core", "test_stack_size")
+    exe = BUILD / "tap_server"
+    sh("cc", "-std=c11", "-O2", f"-I{ROOT / 'src' / 'include'}",
+       str(ROOT / "tests" / "stack" / "tap_server.c"), str(BUILD / "libmg_core.a"),
+       "-lssl", "-lcrypto", "-lpthread", "-lm", "-o", str(exe))
+    return exe, BUILD / "test_stack_size"
+
+
+def in_ns(ns: str, *cmd: str) -> list[str]:
+    return ["ip", "netns", "exec", ns, *cmd]
+
+
+def start(argv: list[str]) -> subprocess.Popen[str]:
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    if not line.startswith("ready"):
+        p.kill()
+        raise RuntimeError(f"server did not start: {line!r}")
+    return p
+
+
+def measure(client_ns: str, ip: str) -> tuple[float, float]:
+    """(MB/s of a 100 MiB download, HTTP req/s)."""
+    r = sh(*in_ns(client_ns, "curl", "-s", "-o", "/dev/null", "--max-time", "120", "-w",
+                  "%{speed_download} %{size_download}", f"http://{ip}/big?n={BULK}"))
+    speed, size = r.stdout.split()
+    if int(float(size)) != BULK:
+        raise RuntimeError(f"short download: {size} bytes")
+    w = sh(*in_ns(client_ns, "wrk", "-t1", "-c4", "-d5s", f"http://{ip}/"))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", w.stdout)
+    if m is None or "Non-2xx" in w.stdout or "Socket errors" in w.stdout:
+        raise RuntimeError(w.stdout)
+    return float(speed) / 1e6, float(m.group(1))
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("stack_bench: needs root (network namespaces, TAP)", file=sys.stderr)
+        return 2
+    for tool in ("ip", "curl", "wrk", "cc", "cmake"):
+        if shutil.which(tool) is None:
+            print(f"stack_bench: needs {tool}", file=sys.stderr)
+            return 2
+    exe, size_test = build()
+    tag = str(os.getpid())
+    stk, srv, cli = f"mgb_stk{tag}", f"mgb_srv{tag}", f"mgb_cli{tag}"
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for ns in (stk, srv, cli):
+            sh("ip", "netns", "add", ns)
+            sh(*in_ns(ns, "ip", "link", "set", "lo", "up"))
+        # Built-in stack: kernel side of tap0 is the client.
+        sh(*in_ns(stk, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap"))
+        sh(*in_ns(stk, "ip", "addr", "add", "10.9.0.1/24", "dev", "tap0"))
+        sh(*in_ns(stk, "ip", "link", "set", "tap0", "up"))
+        procs.append(start(in_ns(stk, str(exe), "tap0", "10.9.0.2/24")))
+        # Kernel stack: veth pair between a client and a server namespace.
+        sh("ip", "link", "add", f"vc{tag}", "netns", cli, "type", "veth",
+           "peer", "name", f"vs{tag}", "netns", srv)
+        sh(*in_ns(cli, "ip", "addr", "add", "10.8.0.1/24", "dev", f"vc{tag}"))
+        sh(*in_ns(srv, "ip", "addr", "add", "10.8.0.2/24", "dev", f"vs{tag}"))
+        sh(*in_ns(cli, "ip", "link", "set", f"vc{tag}", "up"))
+        sh(*in_ns(srv, "ip", "link", "set", f"vs{tag}", "up"))
+        procs.append(start(in_ns(srv, str(exe), "-k", "10.8.0.2")))
+
+        s_bulk, s_rps = measure(stk, "10.9.0.2")
+        k_bulk, k_rps = measure(cli, "10.8.0.2")
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+        for ns in (stk, srv, cli):
+            sh("ip", "netns", "del", ns, check=False)
+
+    print("| path | TCP bulk (MB/s) | HTTP req/s |")
+    print("|---|---:|---:|")
+    print(f"| built-in stack over TAP | {s_bulk:.1f} | {s_rps:.0f} |")
+    print(f"| kernel sockets over veth | {k_bulk:.1f} | {k_rps:.0f} |")
+    print(f"| ratio stack/kernel | {s_bulk / k_bulk:.2f} | {s_rps / k_rps:.2f} |")
+    print(sh(str(size_test)).stdout.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
