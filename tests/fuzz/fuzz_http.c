@@ -69,6 +69,27 @@ static void user_fn(struct mg_connection *c, int ev, void *ev_data) {
   }
 }
 
+/* Every view the parser returns must lie inside the input. */
+static void check_inside(struct mg_str v, const char *s, size_t size) {
+  if (v.len == 0) return;
+  if (v.buf < s || v.buf + v.len > s + size) abort();
+}
+
+static void check_message(const struct mg_http_message *hm, const char *s,
+                          size_t size) {
+  check_inside(hm->method, s, size);
+  check_inside(hm->uri, s, size);
+  check_inside(hm->query, s, size);
+  check_inside(hm->proto, s, size);
+  check_inside(hm->head, s, size);
+  check_inside(hm->body, s, size);
+  check_inside(hm->message, s, size);
+  for (size_t i = 0; i < MG_MAX_HTTP_HEADERS; i++) {
+    check_inside(hm->headers[i].name, s, size);
+    check_inside(hm->headers[i].value, s, size);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mg_http_message hm;
@@ -77,8 +98,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *) data;
 
   /* Parser and framing, as request and as answer to HEAD. */
-  mg_http_parse(s, size, &hm);
+  int h = mg_http_parse(s, size, &hm);
+  if (h > 0 && ((size_t) h > size || hm.head.len == 0)) abort();
+  if (h > 0) check_message(&hm, s, size);
   long n = mg_http_frame(s, size, false, &hm, &framing);
+  if (n > 0 && ((size_t) n > size || hm.message.len > (size_t) n)) abort();
+  if (n >= 0) check_message(&hm, s, size);
   if (n > 0 && framing == MG_HTTP_BODY_CHUNKED) {
     char *copy = (char *) malloc(hm.body.len + 1);
     if (copy != NULL) {
