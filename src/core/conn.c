@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mg_core.h"
+#include "mg_tls.h"
 
 struct mg_connection *mg_alloc_conn(struct mg_mgr *mgr) {
   struct mg_connection *c =
@@ -150,6 +151,7 @@ struct mg_connection *mg_connect(struct mg_mgr *mgr, const char *url,
   c->fn = fn;
   c->fn_data = fn_data;
   mg_add_conn(c);
+  if (!c->is_udp) mg_tls_set_host(c, mg_url_host(url)); /* for tls_init */
   mg_call(c, MG_EV_OPEN, NULL);
   mg_resolve(c, url);
   return c;

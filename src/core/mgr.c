@@ -183,6 +183,7 @@ void mg_mgr_free(struct mg_mgr *mgr) {
     mgr->conns->is_closing = 1;
     close_conn(mgr->conns); /* newest first */
   }
+  mg_tls_mgr_free(mgr);
   for (t = mgr->timers; t != NULL; t = tn) {
     tn = t->next;
     if (t->flags & MG_TIMER_AUTODELETE) free(t);

@@ -35,6 +35,16 @@ long mg_tls_send(struct mg_connection *c, const void *buf, size_t len);
 /* Decrypted bytes buffered inside the backend (readable without the socket
  * becoming readable again). */
 size_t mg_tls_pending(struct mg_connection *c);
+/* Remembers the host of the URL an outbound connection was opened with
+ * (mg_connect calls it): a client checks the server certificate against it
+ * when opts->name is empty. */
+void mg_tls_set_host(struct mg_connection *c, struct mg_str host);
+/* True while a handshake step is waiting for the transport to accept
+ * ciphertext (the transport then also waits for writability). */
+bool mg_tls_wants_write(const struct mg_connection *c);
+/* Releases the manager-wide TLS state (mgr->tls); mg_mgr_free calls it after
+ * every connection is closed. */
+void mg_tls_mgr_free(struct mg_mgr *mgr);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 /* Kernel-socket transport (struct mg_net) for POSIX hosts: non-blocking
  * sockets, epoll(7) readiness on Linux, poll(2) elsewhere. */
 #include "mg_core.h"
+#include "mg_tls.h"
 
 #if MG_ENABLE_SOCKET
 #include <errno.h>
@@ -105,7 +106,8 @@ static uint32_t wanted(const struct mg_connection *c) {
   if (c->is_listening || c->is_wakeup) return MG_IO_READ;
   if (c->is_connecting) return MG_IO_WRITE;
   if (!c->is_draining && !c->is_full && !c->is_closing) m |= MG_IO_READ;
-  if (c->send.len > 0) m |= MG_IO_WRITE;
+  if (c->send.len > 0 || (c->is_tls_hs && mg_tls_wants_write(c)))
+    m |= MG_IO_WRITE;
   return m;
 }
 

@@ -30,4 +30,17 @@ size_t mg_tls_pending(struct mg_connection *c) {
   (void) c;
   return 0;
 }
+
+void mg_tls_set_host(struct mg_connection *c, struct mg_str host) {
+  (void) c, (void) host;
+}
+
+bool mg_tls_wants_write(const struct mg_connection *c) {
+  (void) c;
+  return false;
+}
+
+void mg_tls_mgr_free(struct mg_mgr *mgr) {
+  (void) mgr;
+}
 #endif
