@@ -10,6 +10,9 @@ import signal as _signal
 import sys as _sys
 import traceback as _traceback
 
+ctypedef mg_connection *(*_opener_t)(mg_mgr *mgr, const char *url, mg_event_handler_t fn,
+                                     void *fn_data, void *arg) noexcept
+
 cdef struct _binding_state:
     PyObject *manager        # borrowed; NULL while the Manager is being finalised
     PyThreadState *tstate    # saved while the GIL is released
@@ -239,6 +242,23 @@ cdef class Manager:
         mg_http_attach(conn._c)  # HTTP protocol handler; children inherit it
         return conn
 
+    cdef Connection _open_with(self, str url, handler, _opener_t opener, void *arg,
+                               str errmsg):
+        """Like _open, through a protocol's connect/listen function."""
+        cdef mg_connection *c
+        cdef bytes burl
+        self._check_open()
+        burl = url.encode("utf-8")
+        self._pending_handler = handler
+        try:
+            c = opener(&self._mgr, burl, _dispatch, NULL, arg) if burl else NULL
+        finally:
+            self._pending_handler = None
+        if c == NULL:
+            raise RuntimeError(f"{errmsg} '{url}'")
+        self._raise_pending()
+        return <Connection>c.fn_data if c.fn_data != NULL else self._conns.get(c.id)
+
     # ---- public API ----
     def poll(self, timeout_ms=0):
         """Run one iteration of the event loop, waiting up to timeout_ms for I/O."""
@@ -269,6 +289,12 @@ cdef class Manager:
         if _wants_http(url, http):
             return self._open_http(url, handler, False)
         return self._open(url, handler, False, "Failed to connect to")
+
+    def ws_connect(self, str url, handler=None):
+        """WebSocket client: connect and send the upgrade request; MG_EV_WS_OPEN
+        follows the server's 101."""
+        return self._open_with(url, handler, _ws_connect_opener, NULL,
+                               "Failed to create WebSocket connection to")
 
     def timer_add(self, milliseconds, callback, *, repeat=False, run_now=False):
         """Call callback() after milliseconds (periodically with repeat=True)."""

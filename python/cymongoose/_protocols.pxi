@@ -5,9 +5,13 @@
 cdef object _protocol_event_data(int ev, void *ev_data):
     if ev == 10 or ev == 11 or ev == 12:  # HTTP_HDRS, HTTP_MSG, WS_OPEN
         return _http_message_new(<mg_http_message *>ev_data)
+    if ev == 13:  # WS_MSG (WS_CTL carries None, API.md section 3)
+        return _ws_message_new(<mg_ws_message *>ev_data)
     return None
 
 
 cdef void _invalidate_event_data(int ev, object data) noexcept:
     if type(data) is HttpMessage:
         (<HttpMessage>data)._invalidate()
+    elif type(data) is WsMessage:
+        (<WsMessage>data)._invalidate()

@@ -1,0 +1,25 @@
+
+    # ---- WebSocket (API.md 2.2); part of `cdef class Connection` ----
+
+    def ws_upgrade(self, message, extra_headers=None):
+        """Answer an upgrade request with 101 and switch to WebSocket;
+        MG_EV_WS_OPEN is delivered before this returns."""
+        cdef mg_http_message *hm = self._http_view(message)
+        cdef bytes hdrs = b""
+        if extra_headers:
+            lines = []
+            for k, v in extra_headers.items():
+                ks = str(k)
+                vs = str(v)
+                _validate_header(ks, vs)
+                lines.append(f"{ks}: {vs}\r\n")
+            hdrs = "".join(lines).encode("utf-8", "surrogateescape")
+        mg_ws_upgrade(self._c, hm, hdrs)
+
+    def ws_send(self, data, int op=1):
+        """Send one WebSocket frame (FIN set) with opcode op; client frames
+        are masked."""
+        cdef bytes b = _to_bytes(data)
+        self._check()
+        if mg_ws_send(self._c, <const char *>b, len(b), op) == 0:
+            raise RuntimeError("mg_send failed")
