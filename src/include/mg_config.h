@@ -157,6 +157,12 @@
 #ifndef MG_TCPIP_KEEPALIVE_INTVL_MS
 #define MG_TCPIP_KEEPALIVE_INTVL_MS 10000
 #endif
+#ifndef MG_TCPIP_DHCPS_LEASES /* clients of the optional DHCP server */
+#define MG_TCPIP_DHCPS_LEASES 4
+#endif
+#ifndef MG_TCPIP_DHCPS_LEASE_S
+#define MG_TCPIP_DHCPS_LEASE_S 3600
+#endif
 #ifndef MG_TCPIP_KEEPALIVE_PROBES
 #define MG_TCPIP_KEEPALIVE_PROBES 5
 #endif

@@ -77,6 +77,7 @@ struct mg_tcpip_stats {
   uint32_t tcp_rst_sent, tcp_retransmits, tcp_fast_retransmits;
   uint32_t tcp_accepted, tcp_syn_dropped;
   uint32_t dhcp_leases;   /* ACKs accepted */
+  uint32_t dhcps_acks;    /* ACKs our DHCP server sent */
 };
 
 /* A contiguous byte ring (receive and send queues of a TCP connection). */
@@ -154,6 +155,10 @@ struct mg_tcpip_if {
   uint32_t ip, mask, gw;   /* static address; ip == 0 with enable_dhcp */
   uint32_t dns;            /* DNS server (static, or learnt by DHCP) */
   bool enable_dhcp;        /* run the DHCP client */
+  /* Small DHCP server (e.g. the host side of a device bridge): hands out
+   * MG_TCPIP_DHCPS_LEASES addresses from dhcp_pool on, with us as router. */
+  bool enable_dhcp_server;
+  uint32_t dhcp_pool;
   const struct mg_driver *driver;
   void *driver_data;       /* the driver's ctx */
   uint32_t seed;           /* PRNG seed: ISNs, ports, DHCP xid (0 = fixed) */
@@ -175,6 +180,7 @@ struct mg_tcpip_if {
   bool initialised;
   struct mg_tcpip_arp arp[MG_TCPIP_ARP_SIZE];
   struct mg_tcpip_dhcp dhcp;
+  uint8_t dhcps_mac[MG_TCPIP_DHCPS_LEASES][6]; /* lease i: dhcp_pool + i */
   struct mg_tcpip_listener listeners[MG_TCPIP_MAX_LISTEN];
   struct mg_tcpip_udp udp[MG_TCPIP_MAX_UDP];
   struct mg_tcpip_tcp tcp[MG_TCPIP_MAX_TCP];

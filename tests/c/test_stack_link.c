@@ -248,7 +248,41 @@ static void test_refused_and_udp(void) {
   free(p);
 }
 
+/* B has no address: A's DHCP server leases one, then TCP works. */
+static void test_dhcp_server(void) {
+  struct pair *p = make_pair(9, 0, 0, 0);
+  struct mg_tcpip_tcp *c, *s = NULL;
+  int li;
+  char buf[8];
+  long n = 0;
+  p->a.ip = IP(192, 168, 50, 1);
+  p->a.enable_dhcp_server = true;
+  p->a.dhcp_pool = IP(192, 168, 50, 100);
+  p->b.ip = 0;
+  p->b.enable_dhcp = true;
+  CHECK(mg_tcpip_init(&p->a) && mg_tcpip_init(&p->b));
+  while (p->now < 10000 && p->b.state != MG_TCPIP_STATE_READY) step(p);
+  CHECK(p->b.state == MG_TCPIP_STATE_READY);
+  CHECK(p->b.ip == IP(192, 168, 50, 100) && p->b.gw == p->a.ip);
+  CHECK(p->b.mask == p->a.mask && p->b.dns == p->a.ip);
+  CHECK(p->a.stats.dhcps_acks == 1 && p->b.stats.dhcp_leases == 1);
+  li = mg_tcpip_tcp_listen(&p->a, 22, 1);
+  c = mg_tcpip_tcp_connect(&p->b, p->a.ip, 22, 0);
+  while (p->now < 20000 && n == 0) {
+    step(p);
+    if (s == NULL && (s = mg_tcpip_tcp_accept(&p->a, li)) != NULL)
+      mg_tcpip_tcp_send(&p->a, s, "leased", 6);
+    if (c != NULL) n = mg_tcpip_tcp_recv(&p->b, c, buf, sizeof(buf));
+  }
+  CHECK(n == 6 && memcmp(buf, "leased", 6) == 0);
+  /* Renewal at T1 is answered by the same server with the same address. */
+  settle(p, MG_TCPIP_DHCPS_LEASE_S * 1000 / 2 + 1000);
+  CHECK(p->b.stats.dhcp_leases == 2 && p->b.ip == IP(192, 168, 50, 100));
+  free(p);
+}
+
 int main(void) {
+  test_dhcp_server();
   test_clean();
   test_lossy();
   test_many();

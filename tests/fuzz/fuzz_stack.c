@@ -233,6 +233,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ifp->seed = 1;
   /* Half the inputs run with the DHCP client, so its parser is reached. */
   ifp->enable_dhcp = size > 0 && (data[0] & 0x80) != 0;
+  /* And a quarter with the DHCP server. */
+  ifp->enable_dhcp_server = size > 0 && (data[0] & 0xc0) == 0x40;
+  ifp->dhcp_pool = mg_tcpip_ip(10, 0, 0, 100);
   REQUIRE(mg_tcpip_init(ifp));
   mg_tcpip_poll(ifp, now);
   li = mg_tcpip_tcp_listen(ifp, 80, 4);

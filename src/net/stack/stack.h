@@ -99,6 +99,8 @@ void mg_tcp_unreachable(struct mg_tcpip_if *ifp, uint32_t ip);
 void mg_dhcp_start(struct mg_tcpip_if *ifp);
 void mg_dhcp_rx(struct mg_tcpip_if *ifp, const uint8_t *p, size_t len);
 void mg_dhcp_timer(struct mg_tcpip_if *ifp);
+/* dhcps.c */
+void mg_dhcps_rx(struct mg_tcpip_if *ifp, const uint8_t *p, size_t len);
 
 #endif /* MG_ENABLE_TCPIP */
 #endif /* MG_NET_STACK_PRIV_H */
