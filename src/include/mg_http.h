@@ -19,7 +19,11 @@ extern "C" {
 /* Largest accepted request/status line plus headers, in bytes (431 past it).
  * Large enough for a 100 KB cookie or token header. */
 #ifndef MG_HTTP_MAX_HEAD_SIZE
+#if MG_MAX_RECV_SIZE >= 1048576UL
 #define MG_HTTP_MAX_HEAD_SIZE (256UL * 1024UL)
+#else
+#define MG_HTTP_MAX_HEAD_SIZE (MG_MAX_RECV_SIZE / 4) /* small devices */
+#endif
 #endif
 
 /* Largest body held in memory for one message (413 past it). The whole

@@ -157,6 +157,8 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
       return;
     }
     mg_iobuf_del(&c->recv, 0, (size_t) n);
+    /* Consumed bytes make room again: let the core resume reading. */
+    c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
   }
 }
 

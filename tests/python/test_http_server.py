@@ -369,3 +369,22 @@ def test_parse_multipart() -> None:
     assert mg.http_parse_multipart(body, ofs) == (0, None)
     assert mg.http_parse_multipart(b"junk") == (0, None)
     assert mg.http_parse_multipart(body, 10_000) == (0, None)
+
+
+def test_large_body_and_413() -> None:
+    sizes: list[int] = []
+
+    def h(conn: Any, ev: int, hm: Any) -> None:
+        if ev == MG_EV_HTTP_MSG:
+            sizes.append(len(hm.body_bytes))
+            conn.reply(200, str(sum(hm.body_bytes[::4096])))
+
+    body = bytes(range(256)) * 8192  # 2 MiB
+    with HttpServer(h) as srv:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        for _ in range(2):  # twice on one connection
+            c.request("POST", "/big", body=body)
+            assert c.getresponse().read() == str(sum(body[::4096])).encode()
+        out = raw_exchange(srv.port, b"POST / HTTP/1.1\r\nContent-Length: 4000000\r\n\r\nab")
+        assert out.startswith(b"HTTP/1.1 413 ")
+    assert sizes == [len(body), len(body)]
