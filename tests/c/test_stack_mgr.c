@@ -31,6 +31,15 @@ static void echo_fn(struct mg_connection *c, int ev, void *ev_data) {
   }
 }
 
+static int s_wakeups;
+static void wake_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void) c;
+  if (ev == MG_EV_WAKEUP) {
+    struct mg_str *m = (struct mg_str *) ev_data;
+    if (m->len == 5 && memcmp(m->buf, "knock", 5) == 0) s_wakeups++;
+  }
+}
+
 static char *s_body;
 static void http_fn(struct mg_connection *c, int ev, void *ev_data) {
   if (ev == MG_EV_HTTP_MSG) {
@@ -177,6 +186,15 @@ int main(void) {
   CHECK(refused.error && !refused.connected);
   printf("  echo %zu bytes, http %zu bytes, A: %u frames out, %u rst\n",
          echo.got, http.http.len, a.stats.tx_frames, a.stats.tcp_rst_sent);
+  /* Cross-thread wakeups work on the stack transport too. */
+  {
+    struct mg_connection *w = mg_listen(&ma, "udp://0.0.0.0:5555", wake_fn, NULL);
+    int k;
+    CHECK(w != NULL && mg_wakeup_init(&ma));
+    CHECK(w != NULL && mg_wakeup(&ma, w->id, "knock", 5));
+    for (k = 0; k < 20 && s_wakeups == 0; k++) mg_mgr_poll(&ma, 10);
+    CHECK(s_wakeups == 1);
+  }
   mg_mgr_free(&ma);
   mg_mgr_free(&mb);
   mg_iobuf_free(&http.http);
