@@ -133,6 +133,8 @@ class Rfc2217Server:
         self.ser.close()
 
 
+# pyserial's RFC 2217 module still calls Thread.setDaemon/setName.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217")
 def test_rfc2217_url_console(tmp_path: Path) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
