@@ -58,8 +58,14 @@ long mg_timer_poll(struct mg_mgr *mgr, uint64_t now_ms) {
     if (t->id > last_id || (t->flags & MG_TIMER_CANCELLED)) continue;
     if (t->expire > now_ms) continue;
     if (t->flags & MG_TIMER_REPEAT) {
-      t->expire += t->period_ms;
-      if (t->expire <= now_ms) t->expire = now_ms + t->period_ms; /* lagging */
+      /* Keep the phase when a little late; when late by more than half a
+       * period, re-anchor instead of firing a catch-up burst. So two calls
+       * are always at least period/2 apart. */
+      if (now_ms - t->expire > t->period_ms / 2) {
+        t->expire = now_ms + t->period_ms;
+      } else {
+        t->expire += t->period_ms;
+      }
     } else {
       t->flags |= MG_TIMER_CANCELLED; /* one-shot: done after this call */
     }

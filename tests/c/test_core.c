@@ -93,6 +93,30 @@ static void test_timers(void) {
   mg_mgr_free(&mgr);
 }
 
+/* Late repeating timers keep their phase when a little late and re-anchor
+ * (no catch-up burst) when late by more than half a period. */
+static void test_timer_lateness(void) {
+  struct mg_mgr mgr;
+  int n = 0;
+  struct mg_timer *t;
+  uint64_t t0;
+  mg_mgr_init_net(&mgr, NULL);
+  t = mg_timer_add(&mgr, 100, MG_TIMER_REPEAT, count_cb, &n);
+  t0 = t->expire - 100;
+  mg_timer_poll(&mgr, t0 + 260);
+  CHECK(n == 1 && t->expire == t0 + 360); /* 160 ms late: re-anchored */
+  mg_timer_poll(&mgr, t0 + 300);
+  CHECK(n == 1);
+  mg_timer_poll(&mgr, t0 + 360);
+  CHECK(n == 2 && t->expire == t0 + 460);
+  mg_timer_poll(&mgr, t0 + 480);
+  CHECK(n == 3 && t->expire == t0 + 560); /* 20 ms late: phase kept */
+  CHECK(mg_timer_poll(&mgr, t0 + 500) == 60); /* ms until the next one */
+  mg_timer_free(&mgr, t);
+  free(t);
+  mg_mgr_free(&mgr);
+}
+
 /* ---- loop over loopback ---- */
 struct echo_state {
   int accepted, connected, closed, errors, reads;
@@ -244,6 +268,7 @@ int main(void) {
   test_addr();
   test_url();
   test_timers();
+  test_timer_lateness();
   test_echo();
   test_refused();
   test_wakeup();
