@@ -12,7 +12,7 @@ FW_BOARD ?= mps2-an385
 FW_TOOLCHAIN := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/boards/toolchain-arm-none-eabi.cmake
 PYTEST_ARGS ?=
 
-.PHONY: all setup ext host asan fw test test-c test-py demo lint clean
+.PHONY: all setup ext host asan fw flags test test-c test-py demo lint clean
 
 all: ext host fw
 
@@ -38,6 +38,10 @@ asan: setup
 fw: setup
 	@cmake -S . -B build/fw $(GEN) -DMG_BOARD=$(FW_BOARD) $(FW_TOOLCHAIN) -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build build/fw -j $(JOBS)
+
+# Each feature flag of mg_config.h builds alone (0 and 1), -Werror.
+flags: setup
+	@bash scripts/check_flags.sh
 
 test-c: host asan
 	@echo "== C unit tests"
