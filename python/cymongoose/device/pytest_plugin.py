@@ -139,6 +139,23 @@ class Dut:
         """Where the target's gdbstub listens (QEMU with ``@pytest.mark.dut(gdb=...)``)."""
         return getattr(self.target, "gdb", None)
 
+    @property
+    def rpc(self) -> Any:
+        from .errors import NotAvailableError
+
+        raise NotAvailableError(
+            "dut.rpc needs the JSON-RPC console protocol of the reference firmware, "
+            "which is not built yet")
+
+    @property
+    def mgr(self) -> Any:
+        from .errors import NotAvailableError
+
+        raise NotAvailableError(
+            "dut.mgr needs the network bridge into the host's built-in TCP/IP stack, "
+            "which is not built yet; use @pytest.mark.dut(nic='user', hostfwd=[PORT]) "
+            "and dut.url() meanwhile")
+
     def url(self, path: str = "/", guest_port: int = 80, scheme: str = "http") -> str:
         """URL of a forwarded guest service, e.g. ``dut.url("/api")``."""
         fwd = self.forwarded

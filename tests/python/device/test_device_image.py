@@ -147,3 +147,22 @@ def test_mutated_elf_never_escapes_as_anything_but_image_error(data: st.DataObje
         return
     for seg in img.segments:
         assert len(seg.data) > 0 and len(seg.data) <= len(raw)
+
+
+def built_images() -> list[tuple[str, Path]]:
+    """(board, elf) for the images `make fw` and `cymongoose build` left in build/."""
+    root = Path(__file__).resolve().parents[3] / "build"
+    found = [("mps2-an385", p) for p in sorted((root / "fw").glob("*.elf"))]
+    for d in sorted(root.glob("fw-*")):
+        found += [(d.name[3:], p) for p in sorted(d.glob("*.elf"))]
+    return found
+
+
+def test_built_firmware_fits_its_board_map_entry() -> None:
+    images = built_images()
+    if not images:
+        pytest.skip("no firmware images in build/ (make fw)")
+    boards = load_boards(include_user=False)
+    for board_name, elf in images:
+        if board_name in boards.boards:
+            load_image(elf).check_board(boards.get(board_name))

@@ -117,6 +117,11 @@ def test_marker_forwards_ports_and_help_lists_options(qemu: str, testfw: Path,
             socket.create_connection(("127.0.0.1", dut.forwarded[80]), timeout=5).close()
             with pytest.raises(KeyError, match="not forwarded"):
                 dut.url(guest_port=8080)
+            from cymongoose.device.errors import NotAvailableError
+            with pytest.raises(NotAvailableError, match="JSON-RPC"):
+                dut.rpc
+            with pytest.raises(NotAvailableError, match="bridge"):
+                dut.mgr
         """, "--firmware", str(testfw))
     assert "1 passed" in out.stdout, out.stdout + out.stderr
     helptext = run_pytest(tmp_path, "", "--help").stdout
