@@ -4,6 +4,7 @@
 include "_core.pxi"
 include "_utils.pxi"
 include "_http.pxi"
+include "_tls.pxi"
 include "_ws.pxi"
 include "_protocols.pxi"
 include "_connection_gen.pxi"

@@ -1,0 +1,38 @@
+    # ---- TLS (API.md 2.2); part of `cdef class Connection` ----
+
+    def tls_init(self, opts):
+        """Start TLS on this connection; MG_EV_TLS_HS follows, or MG_EV_ERROR
+        with the reason and then MG_EV_CLOSE.
+
+        Server: call in MG_EV_ACCEPT on the accepted connection. Client: call
+        in MG_EV_CONNECT (`connect("https://...")` does not start TLS by
+        itself), e.g.::
+
+            def fn(conn, ev, data):
+                if ev == MG_EV_CONNECT:
+                    conn.tls_init(TlsOpts(ca=ca_pem))  # name: the URL host
+                elif ev == MG_EV_TLS_HS:
+                    conn.send(b"GET / HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n")
+
+        On a listener this is a no-op (its accepted connections call tls_init
+        themselves).
+        """
+        cdef TlsOpts o
+        cdef mg_tls_opts c_opts
+        if not isinstance(opts, TlsOpts):
+            raise TypeError(f"opts must be a TlsOpts, not {type(opts).__name__}")
+        o = <TlsOpts>opts
+        self._check()
+        # Keep the field objects alive while the core reads them.
+        ca, cert, key, name = o.ca, o.cert, o.key, o.name
+        c_opts.ca = _tls_view(ca)
+        c_opts.cert = _tls_view(cert)
+        c_opts.key = _tls_view(key)
+        c_opts.name = _tls_view(name)
+        c_opts.skip_verification = o.skip_verification
+        mg_tls_init(self._c, &c_opts)
+
+    def tls_free(self):
+        """Release the TLS state of this connection (tls_init may follow)."""
+        self._check()
+        mg_tls_free(self._c)

@@ -1,0 +1,533 @@
+"""TLS with real peers, all on loopback: a test CA and certificates made by the
+openssl command line tool at test time; our HTTPS server against curl, Python
+`ssl` and `openssl s_client`; our client against `openssl s_server` and a
+Python `ssl` server (SNI, mutual TLS); failures (wrong CA, expired
+certificate, wrong host name, system trust store, plain-text client,
+truncated handshake) reported as MG_EV_ERROR with a reason while the server
+keeps serving; C-34 (both ends cymongoose); TlsOpts semantics."""
+
+from __future__ import annotations
+
+import http.client
+import pickle
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cymongoose as mg
+import pytest
+from cymongoose import (
+    MG_EV_ACCEPT,
+    MG_EV_CLOSE,
+    MG_EV_CONNECT,
+    MG_EV_ERROR,
+    MG_EV_HTTP_MSG,
+    MG_EV_TLS_HS,
+    TlsOpts,
+)
+from mgtest import free_port, poll_until
+
+OPENSSL = shutil.which("openssl")
+CURL = shutil.which("curl")
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl CLI not installed")
+needs_curl = pytest.mark.skipif(CURL is None, reason="curl not installed")
+
+_GEN = r"""
+set -e
+ec() { openssl ecparam -name prime256v1 -genkey -noout -out $1; }
+ca() { ec $1.key; openssl req -x509 -new -key $1.key -subj /CN=$1 -days 2 \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+  -out $1.pem; }
+leaf() { openssl req -new -key $1.key -subj /CN=$1 -out $1.csr
+  printf 'basicConstraints=CA:FALSE\nsubjectAltName=%s\n' "$3" > $1.ext
+  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial \
+    -days ${4:-2} -extfile $1.ext -out $1.pem; }
+ca ca; ca ca2
+ec srv.key; leaf srv ca DNS:localhost,IP:127.0.0.1
+ec cli.key; leaf cli ca DNS:client.test
+ec expired.key; leaf expired ca DNS:localhost,IP:127.0.0.1 -1
+openssl genrsa -out rsa.key 2048; leaf rsa ca DNS:localhost
+"""
+
+
+@dataclass
+class Certs:
+    dir: Path
+
+    def path(self, name: str) -> str:
+        return str(self.dir / name)
+
+    def pem(self, name: str) -> bytes:
+        return (self.dir / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    if OPENSSL is None:
+        pytest.skip("openssl CLI not installed (needed to make the test CA)")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["sh", "-c", _GEN], cwd=d, check=True, capture_output=True, timeout=60)
+    assert b"BEGIN EC PRIVATE KEY" in (d / "srv.key").read_bytes()  # SEC1
+    return Certs(d)
+
+
+def srv_opts(c: Certs, **kw: Any) -> TlsOpts:
+    return TlsOpts(cert=c.pem("srv.pem"), key=c.pem("srv.key"), **kw)
+
+
+@dataclass
+class Server:
+    """Our HTTPS server: tls_init on MG_EV_ACCEPT, replies with the URI."""
+    mgr: mg.Manager
+    opts: TlsOpts
+    port: int = 0
+    errors: list[str] = field(default_factory=list)
+    handshakes: int = 0
+    requests: list[str] = field(default_factory=list)
+    tls_seen: list[bool] = field(default_factory=list)
+
+    def handler(self, conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_ACCEPT:
+            conn.tls_init(self.opts)
+        elif ev == MG_EV_TLS_HS:
+            self.handshakes += 1
+        elif ev == MG_EV_HTTP_MSG:
+            self.requests.append(data.uri)
+            self.tls_seen.append(conn.is_tls)
+            conn.reply(200, f"hello {data.uri}")
+        elif ev == MG_EV_ERROR:
+            self.errors.append(data)
+
+    def start(self) -> Server:
+        lst = self.mgr.listen("http://127.0.0.1:0", self.handler)
+        lst.tls_init(self.opts)  # on a listener: allowed, a no-op
+        assert not lst.is_tls and not lst.is_closing
+        self.port = lst.local_addr[1]
+        return self
+
+
+def pump(mgr: mg.Manager, done: Callable[[], bool], timeout: float = 10.0) -> None:
+    assert poll_until(mgr, done, timeout=timeout, step_ms=5), "timed out"
+
+
+def run_proc(mgr: mg.Manager, args: list[str], stdin: bytes | None = None,
+             timeout: float = 15.0) -> subprocess.CompletedProcess[bytes]:
+    """Runs a peer program while our manager keeps polling."""
+    p = subprocess.Popen(args, stdin=subprocess.PIPE if stdin is not None else None,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    t = threading.Thread(target=lambda: out.extend(p.communicate(stdin, timeout=timeout)))
+    t.start()
+    deadline = time.monotonic() + timeout
+    while t.is_alive() and time.monotonic() < deadline:
+        mgr.poll(5)
+    t.join(1)
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    return subprocess.CompletedProcess(args, p.returncode, out[0] if out else b"",
+                                       out[1] if len(out) > 1 else b"")
+
+
+def run_thread(mgr: mg.Manager, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Runs fn() in a thread while our manager polls; returns its result or
+    re-raises its exception."""
+    box: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            box["r"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed back to the test
+            box["e"] = e
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout
+    while t.is_alive() and time.monotonic() < deadline:
+        mgr.poll(5)
+    assert not t.is_alive(), "peer thread hung"
+    if "e" in box:
+        raise box["e"]
+    return box.get("r")
+
+
+def curl(mgr: mg.Manager, c: Certs, port: int, *extra: str,
+         path: str = "/x") -> subprocess.CompletedProcess[bytes]:
+    return run_proc(mgr, [CURL or "curl", "-sS", "--max-time", "10", "--cacert",
+                          c.path("ca.pem"), "--resolve", f"localhost:{port}:127.0.0.1",
+                          *extra, f"https://localhost:{port}{path}"])
+
+
+# ---- TlsOpts ----
+
+def test_tlsopts_fields_and_conversions() -> None:
+    o = TlsOpts("ca-text", b"cert", None, 0, True)
+    assert (o.ca, o.cert, o.key, o.name, o.skip_verification) == (
+        b"ca-text", b"cert", b"", b"", True)
+    assert TlsOpts(name="h\u00e9").name == "h\u00e9".encode()
+    assert TlsOpts().skip_verification is False
+    for bad in (5, 1.5, ["x"]):
+        with pytest.raises(TypeError, match=f"Expected bytes, got {type(bad).__name__}"):
+            TlsOpts(ca=bad)
+    o.name = b"example.org"
+    assert o.name == b"example.org"
+    with pytest.raises(TypeError, match="Expected bytes, got str"):
+        o.key = "text"
+    o.ca = None
+    assert o.ca is None
+    o.skip_verification = False
+    assert o.skip_verification is False
+    assert type(o).__module__ == "cymongoose._mongoose"
+
+
+def test_tlsopts_pickle_round_trip() -> None:
+    o = TlsOpts(b"ca", b"cert", b"key", b"name", True)
+    r = pickle.loads(pickle.dumps(o))
+    assert (r.ca, r.cert, r.key, r.name, r.skip_verification) == (
+        b"ca", b"cert", b"key", b"name", True)
+
+
+def test_tls_init_argument_checks(mgr: mg.Manager) -> None:
+    lst = mgr.listen("tcp://127.0.0.1:0")
+    with pytest.raises(TypeError):
+        lst.tls_init({"ca": b""})
+    with pytest.raises(TypeError):
+        lst.tls_init(None)
+    lst.tls_init(TlsOpts())  # listener: no error, nothing started
+    assert not lst.is_tls and not lst.is_closing
+    detached = mg.Connection()
+    with pytest.raises(RuntimeError, match="closed"):
+        detached.tls_init(TlsOpts())
+    with pytest.raises(RuntimeError, match="closed"):
+        detached.tls_free()
+
+
+# ---- C-34: both ends cymongoose ----
+
+@dataclass
+class Client:
+    """Our HTTPS client: tls_init on MG_EV_CONNECT, one GET after the
+    handshake."""
+    opts: TlsOpts | None
+    path: str = "/c34"
+    events: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    status: int = 0
+    body: str = ""
+    tls_at_hs: bool = False
+    closed: bool = False
+
+    def handler(self, conn: mg.Connection, ev: int, data: Any) -> None:
+        self.events.append(ev)
+        if ev == MG_EV_CONNECT and self.opts is not None:
+            conn.tls_init(self.opts)
+        elif ev == MG_EV_TLS_HS:
+            self.tls_at_hs = conn.is_tls
+            conn.send(f"GET {self.path} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        elif ev == MG_EV_HTTP_MSG:
+            self.status = data.status()
+            self.body = data.body_text
+            conn.close()
+        elif ev == MG_EV_ERROR:
+            self.errors.append(data)
+        elif ev == MG_EV_CLOSE:
+            self.closed = True
+
+
+def fetch(mgr: mg.Manager, url: str, opts: TlsOpts | None, path: str = "/c34") -> Client:
+    cl = Client(opts, path)
+    mgr.connect(url, cl.handler)
+    pump(mgr, lambda: cl.closed)
+    return cl
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_c34_both_sides_cymongoose(mgr: mg.Manager, certs: Certs, skip: bool) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    cl = fetch(mgr, f"https://localhost:{srv.port}/",
+               TlsOpts(ca=certs.pem("ca.pem"), name=b"localhost", skip_verification=skip))
+    assert cl.errors == [] and srv.errors == []
+    assert MG_EV_TLS_HS in cl.events and srv.handshakes == 1
+    assert cl.tls_at_hs and srv.tls_seen == [True]
+    assert (cl.status, cl.body) == (200, "hello /c34")
+
+
+def test_client_name_defaults_to_url_host(mgr: mg.Manager, certs: Certs) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    ca = certs.pem("ca.pem")
+    for host in ("localhost", "127.0.0.1"):  # DNS and IP SANs of srv.pem
+        cl = fetch(mgr, f"https://{host}:{srv.port}/", TlsOpts(ca=ca), path=f"/{host}")
+        assert cl.errors == [] and cl.body == f"hello /{host}"
+
+
+# ---- Our server vs real clients ----
+
+@needs_curl
+def test_server_vs_curl_keepalive(mgr: mg.Manager, certs: Certs) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    port = srv.port
+    r = run_proc(mgr, [CURL or "curl", "-sS", "--max-time", "10", "--cacert",
+                       certs.path("ca.pem"), "--resolve", f"localhost:{port}:127.0.0.1",
+                       f"https://localhost:{port}/a", f"https://localhost:{port}/b"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /ahello /b"
+    assert srv.handshakes == 1  # both requests on one TLS connection
+    assert srv.requests == ["/a", "/b"] and srv.errors == []
+
+
+@needs_curl
+@pytest.mark.parametrize("version", ["--tlsv1.2 --tls-max 1.2", "--tlsv1.3"])
+def test_server_tls_versions_with_curl(mgr: mg.Manager, certs: Certs, version: str) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    r = curl(mgr, certs, srv.port, *version.split(), "-w", "%{http_code}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /x200"
+
+
+@pytest.mark.parametrize("maxver", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_server_vs_python_ssl(mgr: mg.Manager, certs: Certs,
+                              maxver: ssl.TLSVersion) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    ctx = ssl.create_default_context(cafile=certs.path("ca.pem"))
+    ctx.maximum_version = maxver
+
+    def client() -> tuple[str | None, list[bytes]]:
+        hc = http.client.HTTPSConnection("localhost", srv.port, context=ctx, timeout=10)
+        bodies = []
+        for p in ("/one", "/two", "/three"):
+            hc.request("GET", p)
+            resp = hc.getresponse()
+            assert resp.status == 200
+            bodies.append(resp.read())
+        assert hc.sock is not None
+        version = hc.sock.version()  # type: ignore[union-attr]
+        hc.close()
+        return version, bodies
+
+    version, bodies = run_thread(mgr, client)
+    assert version == ("TLSv1.2" if maxver == ssl.TLSVersion.TLSv1_2 else "TLSv1.3")
+    assert bodies == [b"hello /one", b"hello /two", b"hello /three"]
+    assert srv.handshakes == 1 and srv.errors == []
+
+
+def test_server_rsa_key(mgr: mg.Manager, certs: Certs) -> None:
+    srv = Server(mgr, TlsOpts(cert=certs.pem("rsa.pem"), key=certs.pem("rsa.key"))).start()
+    ctx = ssl.create_default_context(cafile=certs.path("ca.pem"))
+
+    def client() -> tuple[bytes, str]:
+        hc = http.client.HTTPSConnection("localhost", srv.port, context=ctx, timeout=10)
+        hc.request("GET", "/rsa")
+        body = hc.getresponse().read()
+        cipher = hc.sock.cipher()[0]  # type: ignore[union-attr]
+        hc.close()
+        return body, cipher
+
+    body, _cipher = run_thread(mgr, client)
+    assert body == b"hello /rsa" and srv.errors == []
+
+
+@needs_openssl
+def test_server_vs_openssl_s_client(mgr: mg.Manager, certs: Certs) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    r = run_proc(mgr, [OPENSSL or "openssl", "s_client", "-connect", f"127.0.0.1:{srv.port}",
+                       "-servername", "localhost", "-verify_hostname", "localhost",
+                       "-CAfile", certs.path("ca.pem"), "-verify_return_error",
+                       "-tls1_2", "-ign_eof"],
+                 stdin=b"GET /s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    out = r.stdout.decode(errors="replace")
+    assert "Verify return code: 0 (ok)" in out
+    assert "Protocol  : TLSv1.2" in out
+    assert "hello /s" in out and srv.errors == []
+
+
+# ---- Mutual TLS ----
+
+@needs_curl
+def test_mutual_tls_server_with_curl(mgr: mg.Manager, certs: Certs) -> None:
+    srv = Server(mgr, srv_opts(certs, ca=certs.pem("ca.pem"))).start()
+    ok = curl(mgr, certs, srv.port, "--cert", certs.path("cli.pem"),
+              "--key", certs.path("cli.key"), path="/mtls")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == b"hello /mtls"
+    bad = curl(mgr, certs, srv.port, path="/nocert")
+    assert bad.returncode != 0 and b"hello" not in bad.stdout
+    pump(mgr, lambda: len(srv.errors) == 1)
+    assert "peer did not return a certificate" in srv.errors[0]
+    assert srv.requests == ["/mtls"]
+
+
+def test_mutual_tls_client_vs_python_ssl_server(mgr: mg.Manager, certs: Certs) -> None:
+    """Our client presents its certificate; the Python server requires one
+    and also records the SNI name it received."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs.path("srv.pem"), certs.path("srv.key"))
+    ctx.load_verify_locations(certs.path("ca.pem"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    seen: dict[str, Any] = {}
+    ctx.sni_callback = lambda sock, name, c: seen.__setitem__("sni", name)  # type: ignore[assignment,misc]
+    ls = socket.create_server(("127.0.0.1", 0))
+    port = ls.getsockname()[1]
+
+    def server() -> None:
+        ls.settimeout(10)
+        raw, _ = ls.accept()
+        with ctx.wrap_socket(raw, server_side=True) as s:
+            seen["peer"] = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+            seen["req"] = s.recv(1000)
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(0.2)
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    cl = fetch(mgr, f"https://localhost:{port}/m",
+               TlsOpts(ca=certs.pem("ca.pem"), cert=certs.pem("cli.pem"),
+                       key=certs.pem("cli.key")), path="/m")
+    t.join(5)
+    ls.close()
+    assert cl.errors == [] and (cl.status, cl.body) == (200, "ok")
+    assert seen["sni"] == "localhost" and seen["peer"] == "cli"
+    assert seen["req"].startswith(b"GET /m HTTP/1.1")
+
+
+# ---- Our client vs openssl s_server ----
+
+@pytest.fixture
+def s_server(certs: Certs) -> Iterator[Callable[..., int]]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(cert: str = "srv", *extra: str) -> int:
+        port = free_port()
+        p = subprocess.Popen([OPENSSL or "openssl", "s_server", "-accept", f"127.0.0.1:{port}",
+                              "-cert", certs.path(f"{cert}.pem"),
+                              "-key", certs.path(f"{cert}.key"), "-www", *extra],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs.append(p)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return port
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("openssl s_server did not start")
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+@needs_openssl
+def test_client_vs_openssl_s_server(mgr: mg.Manager, certs: Certs,
+                                    s_server: Callable[..., int]) -> None:
+    port = s_server()
+    cl = fetch(mgr, f"https://localhost:{port}/", TlsOpts(ca=certs.pem("ca.pem")), path="/")
+    assert cl.errors == [] and cl.status == 200
+    assert "Ciphers supported in s_server binary" in cl.body  # its -www page
+
+
+@needs_openssl
+@pytest.mark.parametrize("case", ["wrong_ca", "wrong_name", "expired", "system_store"])
+def test_client_verification_failures(mgr: mg.Manager, certs: Certs,
+                                      s_server: Callable[..., int], case: str) -> None:
+    ca, ca2 = certs.pem("ca.pem"), certs.pem("ca2.pem")
+    port = s_server("expired" if case == "expired" else "srv")
+    opts, want = {
+        "wrong_ca": (TlsOpts(ca=ca2), "unable to get local issuer certificate"),
+        "wrong_name": (TlsOpts(ca=ca, name="other.example"), "hostname mismatch"),
+        "expired": (TlsOpts(ca=ca), "certificate has expired"),
+        "system_store": (TlsOpts(), "unable to get local issuer certificate"),
+    }[case]
+    cl = fetch(mgr, f"https://localhost:{port}/", opts, path="/")
+    assert cl.errors == [f"TLS handshake failed: certificate verify failed: {want}"]
+    assert MG_EV_TLS_HS not in cl.events and cl.status == 0 and cl.closed
+    # skip_verification is the one way around it (an explicit name is still checked)
+    ok = fetch(mgr, f"https://localhost:{port}/", TlsOpts(skip_verification=True), path="/")
+    assert ok.errors == [] and ok.status == 200
+    if case == "wrong_name":
+        bad = fetch(mgr, f"https://localhost:{port}/",
+                    TlsOpts(name=b"other.example", skip_verification=True), path="/")
+        assert bad.errors == [("TLS handshake failed: certificate does not match "
+                              "'other.example'")]
+
+
+# ---- Bad clients against our server; it keeps serving ----
+
+def _plain_text(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            return s.recv(1000)  # b"" or an alert once the server gives up
+        except ConnectionResetError:  # closed with our request unread
+            return b""
+
+
+def _truncated(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # hello cut short
+        s.shutdown(socket.SHUT_WR)
+        try:
+            return s.recv(1000)
+        except ConnectionResetError:
+            return b""
+
+
+def _untrusting_client(port: int) -> bytes:
+    ctx = ssl.create_default_context()  # does not trust our test CA
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            ctx.wrap_socket(raw, server_hostname="localhost")
+    except ssl.SSLCertVerificationError:
+        return b"rejected"
+    return b"accepted"
+
+
+@pytest.mark.parametrize("peer,reason", [
+    (_plain_text, "TLS handshake failed: http request"),
+    (_truncated, "TLS handshake failed: connection closed by peer"),
+    (_untrusting_client, "TLS handshake failed: "),
+])
+def test_server_bad_peers_then_keeps_serving(mgr: mg.Manager, certs: Certs,
+                                             peer: Callable[[int], bytes],
+                                             reason: str) -> None:
+    srv = Server(mgr, srv_opts(certs)).start()
+    out = run_thread(mgr, lambda: peer(srv.port))
+    assert b"HTTP/1.1" not in out
+    if peer is _untrusting_client:
+        assert out == b"rejected"
+    pump(mgr, lambda: len(srv.errors) == 1)
+    assert srv.errors[0].startswith(reason), srv.errors
+    assert srv.handshakes == 0
+    cl = fetch(mgr, f"https://localhost:{srv.port}/", TlsOpts(ca=certs.pem("ca.pem")),
+               path="/after")
+    assert cl.body == "hello /after" and srv.handshakes == 1
+
+
+def test_bad_pem_is_an_error_event(mgr: mg.Manager, certs: Certs) -> None:
+    srv = Server(mgr, TlsOpts(cert=b"not a pem", key=certs.pem("srv.key"))).start()
+    cl = fetch(mgr, f"https://localhost:{srv.port}/", TlsOpts(ca=certs.pem("ca.pem")))
+    pump(mgr, lambda: len(srv.errors) == 1)
+    assert srv.errors[0].startswith("TLS: bad certificate PEM")
+    assert cl.status == 0 and cl.closed
+
+
+def test_tls_free_then_init_again(mgr: mg.Manager, certs: Certs) -> None:
+    """tls_free() makes the connection plain; tls_init() afterwards works (here
+    the first init happens before the socket connects, so nothing was sent and
+    the peer sees one clean handshake; the URL host is still used as name)."""
+    srv = Server(mgr, srv_opts(certs)).start()
+    cl = Client(TlsOpts(ca=certs.pem("ca.pem")))  # inits again on MG_EV_CONNECT
+    conn = mgr.connect(f"https://localhost:{srv.port}/", cl.handler)
+    conn.tls_init(TlsOpts(ca=certs.pem("ca2.pem")))
+    assert conn.is_tls
+    conn.tls_free()
+    assert not conn.is_tls and not conn.is_closing
+    pump(mgr, lambda: cl.closed)
+    assert cl.errors == [] and cl.body == "hello /c34" and cl.tls_at_hs
