@@ -260,6 +260,10 @@ struct mg_mgr;
 extern const struct mg_net mg_net_stack;
 /* mg_mgr_init_net(mgr, &mg_net_stack) then this: binds ifp to mgr. */
 void mg_tcpip_attach(struct mg_mgr *mgr, struct mg_tcpip_if *ifp);
+/* Moves a manager initialised on another transport (mg_mgr_init) onto the
+ * stack, keeping its wakeup channel. Only before it has connections: false
+ * otherwise (and while polling). */
+bool mg_tcpip_use(struct mg_mgr *mgr, struct mg_tcpip_if *ifp);
 
 /* ---- Drivers shipped with the stack ---- */
 /* In-memory link pair with deterministic impairments (src/drivers/link.c).

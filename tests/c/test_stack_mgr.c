@@ -186,6 +186,32 @@ int main(void) {
   CHECK(refused.error && !refused.connected);
   printf("  echo %zu bytes, http %zu bytes, A: %u frames out, %u rst\n",
          echo.got, http.http.len, a.stats.tx_frames, a.stats.tcp_rst_sent);
+  /* A socket manager (with its wakeup channel) moves onto a stack. */
+  {
+    struct mg_mgr mc;
+    static struct mg_link l2;
+    static struct mg_link_end e2 = {&l2, 0};
+    static struct mg_tcpip_if c2;
+    struct mg_connection *w;
+    int k;
+    mg_link_init(&l2, 3);
+    memcpy(c2.mac, MAC_US, 6);
+    c2.ip = IP(10, 0, 0, 9);
+    c2.driver = &mg_driver_link;
+    c2.driver_data = &e2;
+    CHECK(mg_tcpip_init(&c2));
+    mg_mgr_init(&mc);
+    CHECK(mg_wakeup_init(&mc));
+    CHECK(mg_tcpip_use(&mc, &c2));
+    CHECK(mc.net == &mg_net_stack && mc.net_data == &c2);
+    w = mg_listen(&mc, "udp://0.0.0.0:5556", wake_fn, NULL);
+    CHECK(w != NULL && mg_wakeup(&mc, w->id, "knock", 5));
+    for (k = 0; k < 20 && s_wakeups == 0; k++) mg_mgr_poll(&mc, 10);
+    CHECK(s_wakeups == 1);
+    CHECK(!mg_tcpip_use(&mc, &c2)); /* has connections now */
+    mg_mgr_free(&mc);
+    s_wakeups = 0;
+  }
   /* Cross-thread wakeups work on the stack transport too. */
   {
     struct mg_connection *w = mg_listen(&ma, "udp://0.0.0.0:5555", wake_fn, NULL);

@@ -256,4 +256,24 @@ void mg_tcpip_attach(struct mg_mgr *mgr, struct mg_tcpip_if *ifp) {
   }
 }
 
+bool mg_tcpip_use(struct mg_mgr *mgr, struct mg_tcpip_if *ifp) {
+  struct mg_connection *w = mgr->wakeup_conn;
+  if (mgr->polling || (mgr->conns != NULL && (mgr->conns != w || w->next != NULL)))
+    return false; /* connections exist: they belong to the old transport */
+  if (w != NULL) {
+    mgr->conns = NULL;
+    if (mgr->net != NULL && mgr->net->close != NULL && w->fd != NULL)
+      mgr->net->close(w);
+    mg_free_conn(w);
+    mgr->wakeup_conn = NULL;
+  }
+  if (mgr->net != NULL && mgr->net->free != NULL) mgr->net->free(mgr);
+  mgr->net = &mg_net_stack;
+  st_init(mgr);
+  mg_tcpip_attach(mgr, ifp);
+  /* The wakeup lock and queue survive; only the doorbell changes hands. */
+  if (w != NULL) mgr->wakeup_conn = st_wakeup_init(mgr);
+  return w == NULL || mgr->wakeup_conn != NULL;
+}
+
 #endif /* MG_ENABLE_TCPIP */
