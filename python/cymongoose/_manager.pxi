@@ -35,7 +35,7 @@ cdef object _addr_tuple(const mg_addr *a):
 cdef object _event_data(int ev, void *ev_data):
     """The Python object a handler receives for an event (API.md section 3)."""
     cdef mg_str *s
-    if ev_data == NULL:
+    if ev_data == NULL or ev == 2 or ev == 7 or ev == 8:  # hot path: POLL, READ, WRITE
         return None
     if ev == 0:  # MG_EV_ERROR
         return (<const char *>ev_data).decode("utf-8", "ignore")
@@ -295,6 +295,42 @@ cdef class Manager:
         follows the server's 101."""
         return self._open_with(url, handler, _ws_connect_opener, NULL,
                                "Failed to create WebSocket connection to")
+
+    def mqtt_connect(self, str url, handler=None, client_id="", username="", password="",
+                     clean_session=True, keepalive=60, *, version=4, will_topic="",
+                     will_message=b"", will_qos=0, will_retain=False, properties=None):
+        """MQTT client (3.1.1, or 5 with version=5): CONNECT is sent once
+        connected, MG_EV_MQTT_OPEN(return code) follows the CONNACK."""
+        cdef mg_mqtt_opts o
+        cdef _MqttProps props = _MqttProps()
+        cdef bytes bid = str(client_id).encode("utf-8")
+        cdef bytes buser = str(username).encode("utf-8")
+        cdef bytes bpass = str(password).encode("utf-8")
+        cdef bytes bwt = str(will_topic).encode("utf-8")
+        cdef bytes bwm = _to_bytes(will_message)
+        if version not in (4, 5):
+            raise ValueError("version must be 4 (MQTT 3.1.1) or 5")
+        props.fill(properties)
+        memset(&o, 0, sizeof(o))
+        o.client_id = _mgstr_of(bid)
+        o.user = _mgstr_of(buser)
+        o.pass_ = _mgstr_of(bpass)
+        o.topic = _mgstr_of(bwt)
+        o.message = _mgstr_of(bwm)
+        o.qos = <uint8_t>(int(will_qos) & 3)
+        o.retain = bool(will_retain)
+        o.clean = bool(clean_session)
+        o.keepalive = <uint16_t>max(0, min(65535, int(keepalive)))
+        o.version = <uint8_t>version
+        o.props = props.arr
+        o.num_props = props.n
+        return self._open_with(url, handler, _mqtt_connect_opener, &o,
+                               "Failed to connect to MQTT broker")
+
+    def mqtt_listen(self, str url, handler=None):
+        """Listener whose connections report MQTT packets (no broker logic)."""
+        return self._open_with(url, handler, _mqtt_listen_opener, NULL,
+                               "Failed to listen for MQTT on")
 
     def timer_add(self, milliseconds, callback, *, repeat=False, run_now=False):
         """Call callback() after milliseconds (periodically with repeat=True)."""
