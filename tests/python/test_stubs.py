@@ -30,7 +30,9 @@ def stubtest(stub_dir: Path, tmp_path: Path, *extra: str) -> subprocess.Complete
 
 def test_stubtest_clean(tmp_path: Path) -> None:
     (tmp_path / "none.ini").write_text("[mypy]\n")
-    r = stubtest(ROOT / "python", tmp_path)
+    # Unused entries are tolerated while protocol layers land one by one;
+    # test_api_parity.py's strict xfails tell when a name has arrived.
+    r = stubtest(ROOT / "python", tmp_path, "--ignore-unused-allowlist")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
