@@ -136,7 +136,8 @@ static int wait_budget(struct mg_mgr *mgr, int ms, long next_timer) {
   for (c = mgr->conns; c != NULL; c = c->next) {
     if (c->is_closing || (c->is_draining && c->send.len == 0)) return 0;
     if (c->is_tls && !c->is_tls_hs && mg_tls_pending(c) > 0) return 0;
-    if (c->send.len > 0 && !c->is_connecting && !(c->io_mask & MG_IO_WRITE))
+    if (c->send.len > 0 && !c->is_connecting && !c->is_tls_hs &&
+        !(c->io_mask & MG_IO_WRITE))
       return 0;
   }
   if (next_timer >= 0 && (ms < 0 || next_timer < ms)) return (int) next_timer;

@@ -106,8 +106,9 @@ static uint32_t wanted(const struct mg_connection *c) {
   if (c->is_listening || c->is_wakeup) return MG_IO_READ;
   if (c->is_connecting) return MG_IO_WRITE;
   if (!c->is_draining && !c->is_full && !c->is_closing) m |= MG_IO_READ;
-  if (c->send.len > 0 || (c->is_tls_hs && mg_tls_wants_write(c)))
-    m |= MG_IO_WRITE;
+  /* During a TLS handshake queued plaintext waits: only the handshake's own
+   * ciphertext may need writability. */
+  if (c->is_tls_hs ? mg_tls_wants_write(c) : c->send.len > 0) m |= MG_IO_WRITE;
   return m;
 }
 

@@ -413,6 +413,14 @@ void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts) {
 
 void mg_tls_free(struct mg_connection *c) {
   struct tls_conn *t = tc(c);
+  if (t != NULL && t->ssl != NULL && c->is_tls && !c->is_tls_hs && !t->eof &&
+      c->fd != NULL && c->mgr->net != NULL) {
+    /* close_notify, best effort: tells the peer the data ended cleanly
+     * (bodies delimited by the close are otherwise reported truncated) */
+    ERR_clear_error();
+    SSL_shutdown(t->ssl);
+    ERR_clear_error();
+  }
   c->is_tls = c->is_tls_hs = 0;
   if (t == NULL) return;
   free_ssl(t);

@@ -531,3 +531,62 @@ def test_tls_free_then_init_again(mgr: mg.Manager, certs: Certs) -> None:
     assert not conn.is_tls and not conn.is_closing
     pump(mgr, lambda: cl.closed)
     assert cl.errors == [] and cl.body == "hello /c34" and cl.tls_at_hs
+
+
+def test_no_busy_loop_while_handshake_waits(mgr: mg.Manager) -> None:
+    """Bytes queued before the handshake finishes wait for it without making
+    poll() spin: against a peer that accepts TCP but stays silent, poll(100)
+    blocks instead of returning at once."""
+    ls = socket.create_server(("127.0.0.1", 0))
+    port = ls.getsockname()[1]
+    state = {"connected": False}
+
+    def handler(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_CONNECT:
+            conn.send(b"queued before the handshake")
+            conn.tls_init(TlsOpts(skip_verification=True))
+            state["connected"] = True
+
+    conn = mgr.connect(f"tcp://127.0.0.1:{port}", handler)
+    peer, _ = ls.accept()
+    pump(mgr, lambda: state["connected"])
+    polls = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.5:
+        mgr.poll(100)
+        polls += 1
+    assert conn.is_tls and conn.send_len > 0  # still waiting for the server
+    assert polls <= 20, f"{polls} poll() calls returned early in 0.5 s"
+    peer.close()
+    ls.close()
+
+
+def test_graceful_close_sends_close_notify(mgr: mg.Manager, certs: Certs) -> None:
+    """drain() ends the TLS stream with close_notify, so a body delimited by the
+    close is not reported as truncated (suppress_ragged_eofs=False raises
+    SSLEOFError otherwise)."""
+    opts = srv_opts(certs)
+
+    def handler(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_ACCEPT:
+            conn.tls_init(opts)
+        elif ev == mg.MG_EV_READ and b"\r\n\r\n" in conn.recv_data():
+            conn.send(b"HTTP/1.0 200 OK\r\n\r\n" + b"z" * 50000)
+            conn.drain()
+
+    port = mgr.listen("tcp://127.0.0.1:0", handler).local_addr[1]
+    ctx = ssl.create_default_context(cafile=certs.path("ca.pem"))
+
+    def client() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost",
+                                suppress_ragged_eofs=False) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    out = run_thread(mgr, client)
+    assert out.startswith(b"HTTP/1.0 200 OK\r\n\r\n") and out.endswith(b"z" * 50000)
+    assert len(out) == 19 + 50000
