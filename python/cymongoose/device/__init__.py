@@ -16,6 +16,8 @@ _EXPORTS = {
     "MemoryRegion": "boards",
     "load_boards": "boards",
     "Console": "console",
+    "FrameLink": "frames",
+    "LengthPrefixedFramer": "frames",
     "Image": "image",
     "Segment": "image",
     "load_image": "image",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
         QemuLoader,
         get_flasher,
     )
+    from .frames import FrameLink, LengthPrefixedFramer  # noqa: F401
     from .gdbremote import GdbClient  # noqa: F401
     from .image import Image, Segment, load_image  # noqa: F401
     from .targets import HostProcessTarget, QemuTarget, SerialTarget, Target  # noqa: F401

@@ -146,8 +146,10 @@ class QemuTarget(Target):
     ``gdb``: None, "unix" or "tcp"; ``halted=True`` adds ``-S`` so the CPU waits
     for the debugger. ``hostfwd``: guest TCP ports to forward from 127.0.0.1;
     ``target.forwarded[guest_port]`` is the host port chosen. ``nic``: "none",
-    "user" (restricted to the port forwards unless ``restrict=False``) or a
-    list of raw QEMU arguments for another netdev.
+    "user" (restricted to the port forwards unless ``restrict=False``),
+    "stream" (the NIC's frames on a unix socket, ``target.netdev_path``, for
+    :class:`~cymongoose.device.frames.FrameLink`) or a list of raw QEMU
+    arguments for another netdev.
     """
 
     def __init__(
@@ -175,8 +177,9 @@ class QemuTarget(Target):
             raise ValueError(f"serial must be unix, tcp or pty, not {serial!r}")
         if gdb not in (None, "unix", "tcp"):
             raise ValueError(f"gdb must be None, unix or tcp, not {gdb!r}")
-        if isinstance(nic, str) and nic not in ("none", "user"):
-            raise ValueError(f"nic must be 'none', 'user' or a list of arguments, not {nic!r}")
+        if isinstance(nic, str) and nic not in ("none", "user", "stream"):
+            raise ValueError(
+                f"nic must be 'none', 'user', 'stream' or a list of arguments, not {nic!r}")
         if hostfwd and nic != "user":
             raise ValueError("hostfwd needs nic='user'")
         self.firmware = Path(firmware) if firmware else None
@@ -190,6 +193,7 @@ class QemuTarget(Target):
         self.start_timeout = start_timeout
         self.qemu = qemu or str(self.board.qemu.get("binary", "qemu-system-arm"))
         self.forwarded: dict[int, int] = {}
+        self.netdev_path: str | None = None  # nic="stream": the frame socket QEMU listens on
         self.gdb: GdbAddress | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._user_workdir = Path(workdir) if workdir else None
@@ -233,6 +237,11 @@ class QemuTarget(Target):
                 self.forwarded = {g: free_tcp_port() for g in self.hostfwd}
                 opts += [f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.forwarded.items()]
                 cmd += ["-nic", ",".join(opts)]
+            elif self.nic == "stream":
+                self.netdev_path = os.path.join(self._sockdir, "net.sock")
+                cmd += ["-netdev", (f"stream,id=net0,server=on,addr.type=unix,"
+                                   f"addr.path={self.netdev_path}"),
+                        "-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
