@@ -2,7 +2,8 @@
  * board's Ethernet driver under the cymongoose manager, takes an address by
  * DHCP, and serves
  *   tcp://:7    echo
- *   http://:80  GET / -> a one-line greeting; GET /api/info -> JSON
+ *   http://:80  GET / -> a one-line greeting; GET /api/info -> JSON;
+ *               GET /api/stats -> the stack's counters as JSON
  * Anything else on HTTP gets a 404; malformed requests are answered by the
  * HTTP layer. The console prints the address once the interface is ready. */
 #include <string.h>
@@ -64,6 +65,20 @@ static void http_fn(struct mg_connection *c, int ev, void *ev_data) {
                   MG_FW_VERSION, board_name(), (unsigned long) mg_millis(), ip,
                   (unsigned long) app->ifp.stats.rx_frames,
                   (unsigned long) app->ifp.stats.tx_frames);
+  } else if (mg_str_eq(hm->uri, "/api/stats")) {
+    const struct mg_tcpip_stats *st = &app->ifp.stats;
+    mg_http_reply(c, 200, "Content-Type: application/json\r\n",
+                  "{\"rx_frames\":%lu,\"tx_frames\":%lu,\"tx_fail\":%lu,"
+                  "\"drop_eth\":%lu,\"drop_ip\":%lu,\"drop_tcp\":%lu,"
+                  "\"tcp_retransmits\":%lu,\"tcp_fast_retransmits\":%lu,"
+                  "\"tcp_rst_sent\":%lu,\"tcp_syn_dropped\":%lu}\n",
+                  (unsigned long) st->rx_frames, (unsigned long) st->tx_frames,
+                  (unsigned long) st->tx_fail, (unsigned long) st->drop_eth,
+                  (unsigned long) st->drop_ip, (unsigned long) st->drop_tcp,
+                  (unsigned long) st->tcp_retransmits,
+                  (unsigned long) st->tcp_fast_retransmits,
+                  (unsigned long) st->tcp_rst_sent,
+                  (unsigned long) st->tcp_syn_dropped);
   } else {
     mg_http_reply(c, 404, "Content-Type: text/plain\r\n", "not found\n");
   }
