@@ -180,11 +180,8 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
   if (ev == MG_EV_CLOSE) {
     st = (struct mg_http_state *) c->pfn_data;
     if (st == NULL) return;
-    if (st->to_close && c->is_client && c->recv.len > 0) {
-      finish_at_close(c, st);
-      if (c->pfn != mg_http_handler) return; /* state freed by switched() */
-    }
-    c->pfn_data = NULL;
+    if (st->to_close && c->is_client && c->recv.len > 0) finish_at_close(c, st);
+    if (c->pfn_data == st) c->pfn_data = NULL;
     state_free(st);
     return;
   }
@@ -194,13 +191,18 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
   }
   switch (ev) {
     case MG_EV_READ:
-      if (!c->is_client && st->expire == 0) {
+      /* A body that keeps arriving keeps its request alive. */
+      if (!c->is_client && st->hdrs_done)
         st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
-      } else if (!c->is_client && st->hdrs_done) {
-        /* A body that keeps arriving keeps the request alive. */
-        st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
-      }
       process(c, st);
+      if (c->pfn == mg_http_handler && c->pfn_data == st && !c->is_client) {
+        /* Partial request bytes left over start (or keep) a deadline. */
+        if (c->recv.len == 0) {
+          st->expire = 0;
+        } else if (st->expire == 0) {
+          st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
+        }
+      }
       break;
     case MG_EV_WRITE:
       if (st->fd != NULL) {
@@ -209,14 +211,21 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
       }
       break;
     case MG_EV_POLL:
-      if (st->fd != NULL) mg_http_pump(c, st);
+      /* A request that stalls half-way (slowloris) is cut off; never while
+       * a file is still streaming out. */
       if (!c->is_client && st->expire != 0 && c->recv.len > 0 &&
-          mg_millis() > st->expire && !c->is_closing && !c->is_draining) {
+          st->fd == NULL && mg_millis() > st->expire && !c->is_closing &&
+          !c->is_draining) {
         mg_printf(c,
                   "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
                   "Connection: close\r\n\r\n");
         c->is_draining = 1;
         mg_call(c, MG_EV_ERROR, (void *) "HTTP request timeout");
+        break;
+      }
+      if (st->fd != NULL) {
+        mg_http_pump(c, st);
+        if (st->fd == NULL) process(c, st);
       }
       break;
     default:
