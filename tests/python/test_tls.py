@@ -9,6 +9,7 @@ keeps serving; C-34 (both ends cymongoose); TlsOpts semantics."""
 from __future__ import annotations
 
 import http.client
+import os
 import pickle
 import shutil
 import socket
@@ -590,3 +591,104 @@ def test_graceful_close_sends_close_notify(mgr: mg.Manager, certs: Certs) -> Non
     out = run_thread(mgr, client)
     assert out.startswith(b"HTTP/1.0 200 OK\r\n\r\n") and out.endswith(b"z" * 50000)
     assert len(out) == 19 + 50000
+
+
+# ---- wss:// and mqtts:// (the same tls_init pattern on MG_EV_CONNECT) ----
+
+def _wss_server(mgr: mg.Manager, certs: Certs) -> int:
+    opts = srv_opts(certs)
+
+    def handler(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_ACCEPT:
+            conn.tls_init(opts)
+        elif ev == MG_EV_HTTP_MSG:
+            conn.ws_upgrade(data)
+        elif ev == mg.MG_EV_WS_MSG:
+            conn.ws_send(f"echo {data.text} tls={conn.is_tls}")
+
+    return mgr.listen("http://127.0.0.1:0", handler).local_addr[1]
+
+
+def test_wss_both_sides_cymongoose(mgr: mg.Manager, certs: Certs) -> None:
+    port = _wss_server(mgr, certs)
+    got: list[str] = []
+    ca = certs.pem("ca.pem")
+
+    def client(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_CONNECT:
+            conn.tls_init(TlsOpts(ca=ca))  # ws_connect does not start TLS itself
+        elif ev == mg.MG_EV_WS_OPEN:
+            conn.ws_send("hi")
+        elif ev == mg.MG_EV_WS_MSG:
+            got.append(data.text)
+            conn.close()
+
+    mgr.ws_connect(f"wss://localhost:{port}/ws", client)
+    pump(mgr, lambda: bool(got))
+    assert got == ["echo hi tls=True"]
+
+
+def test_wss_server_vs_websockets_client(mgr: mg.Manager, certs: Certs) -> None:
+    from websockets.sync.client import connect
+
+    port = _wss_server(mgr, certs)
+    ctx = ssl.create_default_context(cafile=certs.path("ca.pem"))
+
+    def client() -> list[str | bytes]:
+        with connect(f"wss://localhost:{port}/ws", ssl=ctx, open_timeout=10) as ws:
+            out = []
+            for text in ("one", "two"):
+                ws.send(text)
+                out.append(ws.recv(timeout=10))
+            return out
+
+    assert run_thread(mgr, client) == ["echo one tls=True", "echo two tls=True"]
+
+
+@pytest.fixture
+def mosquitto_tls(certs: Certs, tmp_path: Path) -> Iterator[int]:
+    exe = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
+    if exe is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(("user root\n" if os.geteuid() == 0 else "")  # keep file access
+                    + f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    f"certfile {certs.path('srv.pem')}\nkeyfile {certs.path('srv.key')}\n")
+    p = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert p.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
+            time.sleep(0.05)
+    yield port
+    p.terminate()
+    p.wait(5)
+
+
+@pytest.mark.skipif(not hasattr(mg.Manager, "mqtt_connect"),
+                    reason="the MQTT client is not in this build yet (issue 5)")
+def test_mqtts_client_vs_mosquitto(mgr: mg.Manager, certs: Certs, mosquitto_tls: int) -> None:
+    seen: list[Any] = []
+    ca = certs.pem("ca.pem")
+
+    def client(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_CONNECT:
+            conn.tls_init(TlsOpts(ca=ca))
+        elif ev == mg.MG_EV_MQTT_OPEN:
+            seen.append(("open", data, conn.is_tls))
+            conn.mqtt_sub("tls/t", 1)
+        elif ev == mg.MG_EV_MQTT_CMD and data.cmd == 9:  # SUBACK
+            conn.mqtt_pub("tls/t", "over tls", 1)
+        elif ev == mg.MG_EV_MQTT_MSG:
+            seen.append(("msg", data.topic, bytes(data.data)))
+        elif ev == MG_EV_ERROR:
+            seen.append(("error", data))
+
+    mgr.mqtt_connect(f"mqtts://localhost:{mosquitto_tls}", client, client_id="tls-test")
+    pump(mgr, lambda: len(seen) >= 2)
+    assert seen[:2] == [("open", 0, True), ("msg", "tls/t", b"over tls")]
