@@ -7,6 +7,8 @@ cdef object _protocol_event_data(int ev, void *ev_data):
         return _http_message_new(<mg_http_message *>ev_data)
     if ev == 13:  # WS_MSG (WS_CTL carries None, API.md section 3)
         return _ws_message_new(<mg_ws_message *>ev_data)
+    if ev == 15 or ev == 16:  # MQTT_CMD, MQTT_MSG
+        return _mqtt_message_new(<mg_mqtt_message *>ev_data)
     return None
 
 
@@ -15,3 +17,5 @@ cdef void _invalidate_event_data(int ev, object data) noexcept:
         (<HttpMessage>data)._invalidate()
     elif type(data) is WsMessage:
         (<WsMessage>data)._invalidate()
+    elif type(data) is MqttMessage:
+        (<MqttMessage>data)._invalidate()

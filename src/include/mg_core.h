@@ -163,6 +163,7 @@ struct mg_mgr {
   struct mg_wakeup_msg *wakeup_head, *wakeup_tail;
   bool wakeup_pending;         /* a signal byte is in flight */
   void *dns;                   /* DNS resolver state (proto/dns.c) */
+  uint16_t mqtt_id;            /* last MQTT packet id (proto/mqtt.c) */
   void *tls;                   /* TLS backend state shared by connections */
   bool polling;                /* inside mg_mgr_poll() */
 };
