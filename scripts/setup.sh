@@ -10,6 +10,7 @@ DEB_PACKAGES=(
   curl netcat-openbsd                                        # real peers in tests
   libssl-dev                                                 # TLS backend (host)
   iputils-ping iproute2                                      # built-in stack TAP tests
+  mosquitto mosquitto-clients                                # MQTT peers in tests
 )
 
 missing=()
