@@ -31,8 +31,9 @@ void mg_log_write(int level, const char *file, int line, const char *fmt,
   const char *base = strrchr(file, '/');
   size_t n;
   va_list ap;
-  n = mg_snprintf(buf, sizeof(buf), "%llu %d %s:%d ",
-                  (unsigned long long) mg_millis(), level,
+  /* %lu, not %llu: newlib-nano (firmware) has no long long formatting. */
+  n = mg_snprintf(buf, sizeof(buf), "%lu %d %s:%d ",
+                  (unsigned long) mg_millis(), level,
                   base ? base + 1 : file, line);
   if (n < sizeof(buf)) {
     va_start(ap, fmt);
