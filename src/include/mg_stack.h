@@ -168,6 +168,10 @@ struct mg_tcpip_if {
   /* Optional: called on each state change (READY after DHCP, ...). */
   void (*on_state)(struct mg_tcpip_if *ifp, int state, void *arg);
   void *on_state_arg;
+  /* Optional: called when a manager using the interface is freed, so an
+   * owner that shares it with the manager (the Python binding) can release
+   * it last. */
+  void (*on_release)(struct mg_tcpip_if *ifp);
 
   /* ---- status ---- */
   int state;               /* MG_TCPIP_STATE_* */
@@ -264,6 +268,9 @@ void mg_tcpip_attach(struct mg_mgr *mgr, struct mg_tcpip_if *ifp);
  * stack, keeping its wakeup channel. Only before it has connections: false
  * otherwise (and while polling). */
 bool mg_tcpip_use(struct mg_mgr *mgr, struct mg_tcpip_if *ifp);
+/* Unbinds the interface (about to be freed) from mgr: afterwards the
+ * manager's connections fail and close without touching the interface. */
+void mg_tcpip_detach(struct mg_mgr *mgr);
 
 /* ---- Drivers shipped with the stack ---- */
 /* In-memory link pair with deterministic impairments (src/drivers/link.c).

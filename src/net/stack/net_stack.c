@@ -90,6 +90,7 @@ static void st_connect(struct mg_connection *c) {
 
 static int st_check_connect(struct mg_connection *c) {
   struct mg_tcpip_tcp *t = (struct mg_tcpip_tcp *) c->fd;
+  if (iface(c->mgr) == NULL) return -1;
   if (t == NULL || t->state == MG_TCP_CLOSED) {
     static const char *why[] = {"closed", "connection refused",
                                 "connection reset", "connection timed out",
@@ -103,7 +104,9 @@ static int st_check_connect(struct mg_connection *c) {
 
 static bool st_accept(struct mg_connection *lc, struct mg_connection *nc) {
   struct mg_tcpip_if *ifp = iface(lc->mgr);
-  struct mg_tcpip_tcp *t = mg_tcpip_tcp_accept(ifp, listener_of(lc));
+  struct mg_tcpip_tcp *t;
+  if (ifp == NULL) return false;
+  t = mg_tcpip_tcp_accept(ifp, listener_of(lc));
   if (t == NULL) return false;
   nc->fd = t;
   set_addr(&nc->rem, t->rip, t->rport);
@@ -113,6 +116,7 @@ static bool st_accept(struct mg_connection *lc, struct mg_connection *nc) {
 
 static long st_recv(struct mg_connection *c, void *buf, size_t len) {
   struct mg_tcpip_if *ifp = iface(c->mgr);
+  if (ifp == NULL) return -1; /* detached */
   if (c->is_wakeup) {
     *(uint8_t *) buf = 0; /* the core drains the queue on any byte */
     return 1;
@@ -130,6 +134,7 @@ static long st_recv(struct mg_connection *c, void *buf, size_t len) {
 
 static long st_send(struct mg_connection *c, const void *buf, size_t len) {
   struct mg_tcpip_if *ifp = iface(c->mgr);
+  if (ifp == NULL) return -1;
   if (c->is_udp) {
     struct mg_tcpip_udp *u = (struct mg_tcpip_udp *) c->fd;
     uint32_t ip = c->is_listening ? addr_ip(&c->rem) : u->rip;
@@ -224,7 +229,9 @@ static bool st_init(struct mg_mgr *mgr) {
 }
 
 static void st_free(struct mg_mgr *mgr) {
+  struct mg_tcpip_if *ifp = iface(mgr);
   mgr->net_data = NULL; /* the interface belongs to the application */
+  if (ifp != NULL && ifp->on_release != NULL) ifp->on_release(ifp);
 }
 
 static struct mg_connection *st_wakeup_init(struct mg_mgr *mgr) {
@@ -254,6 +261,9 @@ void mg_tcpip_attach(struct mg_mgr *mgr, struct mg_tcpip_if *ifp) {
     if (mg_random(&r, sizeof(r)) && r != 0) ifp->rng = r;
     ifp->next_port = (uint16_t) (49152 + mg_tcpip_rand(ifp) % 16384);
   }
+  /* Bring the link up now, so connections made before the first
+   * mg_mgr_poll() can already send. */
+  if (ifp != NULL) mg_tcpip_poll(ifp, mg_millis());
 }
 
 bool mg_tcpip_use(struct mg_mgr *mgr, struct mg_tcpip_if *ifp) {
@@ -274,6 +284,10 @@ bool mg_tcpip_use(struct mg_mgr *mgr, struct mg_tcpip_if *ifp) {
   /* The wakeup lock and queue survive; only the doorbell changes hands. */
   if (w != NULL) mgr->wakeup_conn = st_wakeup_init(mgr);
   return w == NULL || mgr->wakeup_conn != NULL;
+}
+
+void mg_tcpip_detach(struct mg_mgr *mgr) {
+  if (mgr->net == &mg_net_stack) mgr->net_data = NULL;
 }
 
 #endif /* MG_ENABLE_TCPIP */
