@@ -11,7 +11,6 @@ include "_protocols.pxi"
 include "_connection_gen.pxi"
 include "_manager.pxi"
 include "_stack.pxi"
-include "_stack.pxi"
 # Public names of the API contract (API.md 1.2), minus AsyncManager which lives
 # in cymongoose.aio. Names not implemented yet are left out rather than faked.
 _PUBLIC_NAMES = (
