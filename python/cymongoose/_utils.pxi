@@ -532,6 +532,11 @@ cdef class Rpc:
         self._head = NULL
         self._entries = []
 
+    def __init__(self):
+        # Rpc() takes no arguments (API.md 2.8); without __init__ Cython would
+        # silently ignore any given.
+        pass
+
     def __dealloc__(self):
         cdef mg_rpc *node = self._head
         cdef mg_rpc *nxt
