@@ -119,6 +119,12 @@ struct mg_str mg_http_get_header_var(struct mg_str s, struct mg_str v);
 int mg_http_get_var(const struct mg_str *buf, const char *name, char *dst,
                     size_t dst_len);
 
+/* Credentials of a request: "Authorization: Basic" fills user and pass,
+ * "Authorization: Bearer <token>" or an access_token query variable fill pass
+ * only. Both buffers are NUL-terminated (empty when absent or too long). */
+void mg_http_creds(struct mg_http_message *hm, char *user, size_t ulen,
+                   char *pass, size_t plen);
+
 /* Status code of a response (0 for a request or garbage). */
 int mg_http_status(const struct mg_http_message *hm);
 

@@ -68,6 +68,35 @@ struct mg_str mg_http_get_header_var(struct mg_str s, struct mg_str v) {
   return mg_str_n(NULL, 0);
 }
 
+/* Copies s into buf as a C string; empty when it does not fit. */
+static void copy_str(struct mg_str s, char *buf, size_t len) {
+  if (len == 0) return;
+  if (s.len >= len) s.len = 0;
+  if (s.len > 0) memcpy(buf, s.buf, s.len);
+  buf[s.len] = '\0';
+}
+
+void mg_http_creds(struct mg_http_message *hm, char *user, size_t ulen,
+                   char *pass, size_t plen) {
+  struct mg_str *v = mg_http_get_header(hm, "Authorization");
+  if (ulen > 0) user[0] = '\0';
+  if (plen > 0) pass[0] = '\0';
+  if (v != NULL && mg_str_starts_with(*v, "Basic ", true)) {
+    struct mg_str b64 = mg_str_trim(mg_str_n(v->buf + 6, v->len - 6)), u, p;
+    char buf[256];
+    size_t n = mg_base64_decode(b64.buf, b64.len, buf, sizeof(buf));
+    if (n > 0 && mg_str_split(mg_str_n(buf, n), ':', &u, &p)) {
+      copy_str(u, user, ulen);
+      copy_str(p, pass, plen);
+    }
+  } else if (v != NULL && mg_str_starts_with(*v, "Bearer ", true)) {
+    copy_str(mg_str_trim(mg_str_n(v->buf + 7, v->len - 7)), pass, plen);
+  } else if (plen > 0) {
+    if (mg_http_get_var(&hm->query, "access_token", pass, plen) < 0)
+      pass[0] = '\0';
+  }
+}
+
 const char *mg_http_reason(int status) {
   switch (status) {
     case 100: return "Continue";

@@ -214,6 +214,32 @@ static void test_vars(void) {
   CHECK(strcmp(mg_http_reason(299), "") == 0);
 }
 
+static void test_creds(void) {
+  struct mg_http_message hm;
+  char u[16], p[16];
+  const char *r = "GET / HTTP/1.1\r\nAuthorization: Basic dXNlcjpwYTpzcw==\r\n\r\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) > 0);
+  mg_http_creds(&hm, u, sizeof(u), p, sizeof(p));
+  CHECK(strcmp(u, "user") == 0 && strcmp(p, "pa:ss") == 0);
+  r = "GET / HTTP/1.1\r\nAuthorization: Bearer tok123\r\n\r\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) > 0);
+  mg_http_creds(&hm, u, sizeof(u), p, sizeof(p));
+  CHECK(u[0] == '\0' && strcmp(p, "tok123") == 0);
+  r = "GET /?access_token=a%20b HTTP/1.1\r\n\r\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) > 0);
+  mg_http_creds(&hm, u, sizeof(u), p, sizeof(p));
+  CHECK(u[0] == '\0' && strcmp(p, "a b") == 0);
+  r = "GET / HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) > 0);
+  mg_http_creds(&hm, u, sizeof(u), p, sizeof(p));
+  CHECK(u[0] == '\0' && p[0] == '\0');
+  /* A user name longer than the buffer comes back empty, not truncated. */
+  r = "GET / HTTP/1.1\r\nAuthorization: Basic YWFhYWFhYWFhYWFhYWFhYWFhYWE6eA==\r\n\r\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) > 0);
+  mg_http_creds(&hm, u, sizeof(u), p, sizeof(p));
+  CHECK(u[0] == '\0' && strcmp(p, "x") == 0);
+}
+
 static void test_multipart(void) {
   const char *b =
       "--XyZ\r\n"
@@ -248,6 +274,7 @@ int main(void) {
   test_chunked();
   test_vars();
   test_multipart();
+  test_creds();
   printf("%d passed, %d failed\n", s_passed, s_failed);
   return s_failed == 0 ? 0 : 1;
 }
