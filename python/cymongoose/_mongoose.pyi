@@ -30,7 +30,8 @@ __all__ = [  # noqa: RUF022 - the anchor's order (API.md 1.2)
 
 _EVENT_NAMES: dict[int, str]
 
-def _validate_header(name: str, value: str) -> None: ...
+def _validate_header(name: str, value: str) -> None:
+    """Raise ValueError when a header name or value contains CR, LF or NUL."""
 
 # ---- events (API.md 1.2, 3) ----
 MG_EV_ERROR: int
@@ -87,15 +88,20 @@ class Manager:
         handler: _Handler | None = None,
         enable_wakeup: bool = False,
         error_handler: _ErrorHandler | None = None,
-    ) -> None: ...
-    def poll(self, timeout_ms: int = 0) -> None: ...
+    ) -> None:
+        """Create a manager; `handler` is the default event handler, `enable_wakeup` creates the cross-thread wakeup channel, `error_handler(exc)` receives handler exceptions."""
+    def poll(self, timeout_ms: int = 0) -> None:
+        """Run one event-loop iteration, waiting up to `timeout_ms` ms for I/O (0: do not wait, negative: wait for I/O). Not reentrant."""
     def listen(
         self, url: str, handler: _Handler | None = None, *, http: bool | None = None
-    ) -> Connection: ...
+    ) -> Connection:
+        """Listen on `url` (tcp://, udp://, http://, ws:// ...); `http` overrides the HTTP inference from the scheme. Returns the listener."""
     def connect(
         self, url: str, handler: _Handler | None = None, *, http: bool | None = None
-    ) -> Connection: ...
-    def ws_connect(self, url: str, handler: _Handler | None = None) -> Connection: ...
+    ) -> Connection:
+        """Start a non-blocking outbound connection; returns it at once (MG_EV_CONNECT or MG_EV_ERROR follow)."""
+    def ws_connect(self, url: str, handler: _Handler | None = None) -> Connection:
+        """Connect a WebSocket client to `url`; MG_EV_WS_OPEN follows the handshake, MG_EV_WS_MSG each message."""
     def mqtt_connect(
         self,
         url: str,
@@ -112,10 +118,14 @@ class Manager:
         will_qos: int = 0,
         will_retain: bool = False,
         properties: list[dict[str, Any]] | None = None,
-    ) -> Connection: ...
-    def mqtt_listen(self, url: str, handler: _Handler | None = None) -> Connection: ...
-    def sntp_connect(self, url: str, handler: _Handler | None = None) -> Connection: ...
-    def wakeup(self, connection_id: int, data: bytes = b"") -> bool: ...
+    ) -> Connection:
+        """Connect an MQTT client; CONNECT is sent automatically and MG_EV_MQTT_OPEN carries the CONNACK code."""
+    def mqtt_listen(self, url: str, handler: _Handler | None = None) -> Connection:
+        """Listen for MQTT clients (frames parsed into MG_EV_MQTT_CMD/MG_EV_MQTT_MSG; no broker logic)."""
+    def sntp_connect(self, url: str, handler: _Handler | None = None) -> Connection:
+        """UDP connection to an SNTP server; `sntp_request()` asks for the time (MG_EV_SNTP_TIME)."""
+    def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
+        """Thread-safe: deliver MG_EV_WAKEUP with `data` to connection `connection_id` and interrupt a blocked poll(). False without enable_wakeup."""
     def timer_add(
         self,
         milliseconds: int,
@@ -123,15 +133,22 @@ class Manager:
         *,
         repeat: bool = False,
         run_now: bool = False,
-    ) -> Timer: ...
-    def run(self, poll_ms: int = 100) -> None: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> bool: ...
+    ) -> Timer:
+        """Call `callback()` after `milliseconds` (periodically with `repeat`, also on the first poll with `run_now`). Timers fire inside poll()."""
+    def run(self, poll_ms: int = 100) -> None:
+        """Poll every `poll_ms` until SIGINT/SIGTERM (main thread only), then restore the signal handlers and close()."""
+    def close(self) -> None:
+        """Close every connection (each gets MG_EV_CLOSE), cancel timers and free the manager. Idempotent."""
+    def __enter__(self) -> Self:
+        """Return the manager itself."""
+    def __exit__(self, *exc: object) -> bool:
+        """close() the manager; exceptions propagate."""
     @property
-    def connections(self) -> tuple[Connection, ...]: ...
+    def connections(self) -> tuple[Connection, ...]:
+        """Snapshot of the live connections (listeners included, wakeup channel excluded)."""
     @property
-    def wakeup_id(self) -> int: ...
+    def wakeup_id(self) -> int:
+        """Id of the internal wakeup channel (0 without enable_wakeup)."""
 
 @disjoint_base
 class Connection:
@@ -139,49 +156,71 @@ class Connection:
 
     userdata: Any
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """Connection id, > 0 while attached, 0 once closed."""
     @property
-    def handler(self) -> _Handler | None: ...
+    def handler(self) -> _Handler | None:
+        """The connection's own handler (None: the manager default is used)."""
     @property
-    def is_listening(self) -> bool: ...
+    def is_listening(self) -> bool:
+        """True for a listener."""
     @property
-    def is_closing(self) -> bool: ...
+    def is_closing(self) -> bool:
+        """Closing has been requested (True once detached)."""
     @property
-    def is_client(self) -> bool: ...
+    def is_client(self) -> bool:
+        """True for an outbound connection."""
     @property
-    def is_tls(self) -> bool: ...
+    def is_tls(self) -> bool:
+        """TLS is initialised on this connection."""
     @property
-    def is_udp(self) -> bool: ...
+    def is_udp(self) -> bool:
+        """UDP socket."""
     @property
-    def is_websocket(self) -> bool: ...
+    def is_websocket(self) -> bool:
+        """Upgraded to WebSocket."""
     @property
-    def is_readable(self) -> bool: ...
+    def is_readable(self) -> bool:
+        """Socket was readable in the last poll."""
     @property
-    def is_writable(self) -> bool: ...
+    def is_writable(self) -> bool:
+        """Socket was writable in the last poll."""
     @property
-    def is_full(self) -> bool: ...
+    def is_full(self) -> bool:
+        """Receive buffer reached its limit (reading paused)."""
     @property
-    def is_draining(self) -> bool: ...
+    def is_draining(self) -> bool:
+        """drain() was requested."""
     @property
-    def recv_len(self) -> int: ...
+    def recv_len(self) -> int:
+        """Bytes held in the receive buffer."""
     @property
-    def send_len(self) -> int: ...
+    def send_len(self) -> int:
+        """Bytes waiting in the send buffer."""
     @property
-    def recv_size(self) -> int: ...
+    def recv_size(self) -> int:
+        """Capacity of the receive buffer."""
     @property
-    def send_size(self) -> int: ...
+    def send_size(self) -> int:
+        """Capacity of the send buffer."""
     @property
-    def local_addr(self) -> _Addr | None: ...
+    def local_addr(self) -> _Addr | None:
+        """(ip, port, is_ipv6) of the local end, None once closed."""
     @property
-    def remote_addr(self) -> _Addr | None: ...
-    def set_handler(self, handler: _Handler | None) -> None: ...
-    def send(self, data: _Data) -> None: ...
+    def remote_addr(self) -> _Addr | None:
+        """(ip, port, is_ipv6) of the peer, None once closed."""
+    def set_handler(self, handler: _Handler | None) -> None:
+        """Set this connection's handler (on a listener: also what future accepted connections inherit)."""
+    def send(self, data: _Data) -> None:
+        """Queue raw bytes (str is UTF-8 encoded)."""
     def reply(
         self, status_code: int, body: _Data = b"", headers: Mapping[Any, Any] | None = None
-    ) -> None: ...
+    ) -> None:
+        """Queue a complete HTTP/1.1 response; headers are validated first; Content-Length is added unless a Transfer-Encoding header is given."""
     def reply_json(
         self, data: Any, status_code: int = 200, headers: Mapping[Any, Any] | None = None
-    ) -> None: ...
+    ) -> None:
+        """Reply with json.dumps(data) as application/json."""
     def serve_dir(
         self,
         message: HttpMessage,
@@ -189,14 +228,18 @@ class Connection:
         extra_headers: str = "",
         mime_types: str = "",
         page404: str = "",
-    ) -> None: ...
+    ) -> None:
+        """Serve the file the request names under `root_dir` (404, 301 for directories, listings, ranges, ETag)."""
     def serve_file(
         self, message: HttpMessage, path: str, extra_headers: str = "", mime_types: str = ""
-    ) -> None: ...
+    ) -> None:
+        """Serve exactly `path` for this request (404 when missing)."""
     def ws_upgrade(
         self, message: HttpMessage, extra_headers: Mapping[Any, Any] | None = None
-    ) -> None: ...
-    def ws_send(self, data: _Data, op: int = 1) -> None: ...
+    ) -> None:
+        """Answer a WebSocket upgrade request with 101; MG_EV_WS_OPEN is emitted before this returns."""
+    def ws_send(self, data: _Data, op: int = 1) -> None:
+        """Send one WebSocket frame (FIN set) with opcode `op`."""
     def mqtt_pub(
         self,
         topic: str,
@@ -205,79 +248,121 @@ class Connection:
         retain: bool = False,
         *,
         properties: list[dict[str, Any]] | None = None,
-    ) -> int: ...
-    def mqtt_sub(self, topic: str, qos: int = 0) -> None: ...
-    def mqtt_unsub(self, topic: str) -> None: ...
-    def mqtt_ping(self) -> None: ...
-    def mqtt_pong(self) -> None: ...
-    def mqtt_disconnect(self) -> None: ...
-    def error(self, message: str) -> None: ...
-    def recv_data(self, length: int = -1) -> bytes: ...
-    def send_data(self, length: int = -1) -> bytes: ...
-    def resolve(self, url: str) -> None: ...
-    def resolve_cancel(self) -> None: ...
-    def http_basic_auth(self, username: str, password: str) -> None: ...
-    def sntp_request(self) -> None: ...
-    def http_chunk(self, data: _Data) -> None: ...
-    def http_sse(self, event_type: str, data: str) -> None: ...
-    def close(self) -> None: ...
-    def drain(self) -> None: ...
-    def tls_init(self, opts: TlsOpts) -> None: ...
-    def tls_free(self) -> None: ...
+    ) -> int:
+        """Publish `message` on `topic`; returns the packet id (0 for QoS 0)."""
+    def mqtt_sub(self, topic: str, qos: int = 0) -> None:
+        """Subscribe to `topic`."""
+    def mqtt_unsub(self, topic: str) -> None:
+        """Unsubscribe from `topic`."""
+    def mqtt_ping(self) -> None:
+        """Send PINGREQ."""
+    def mqtt_pong(self) -> None:
+        """Send PINGRESP."""
+    def mqtt_disconnect(self) -> None:
+        """Send DISCONNECT (does not close the connection)."""
+    def error(self, message: str) -> None:
+        """Emit MG_EV_ERROR(message) to this connection's handler and close it."""
+    def recv_data(self, length: int = -1) -> bytes:
+        """Copy of the first `length` bytes of the receive buffer (all when negative)."""
+    def send_data(self, length: int = -1) -> bytes:
+        """Copy of the first `length` bytes of the send buffer (all when negative)."""
+    def resolve(self, url: str) -> None:
+        """Resolve the host of `url` asynchronously (MG_EV_RESOLVE or MG_EV_ERROR follow)."""
+    def resolve_cancel(self) -> None:
+        """Cancel a pending resolve()."""
+    def http_basic_auth(self, username: str, password: str) -> None:
+        """Append an `Authorization: Basic ...` header line to the send buffer."""
+    def sntp_request(self) -> None:
+        """Send one SNTP request."""
+    def http_chunk(self, data: _Data) -> None:
+        """Write one chunk of a chunked HTTP body; empty data ends the body."""
+    def http_sse(self, event_type: str, data: str) -> None:
+        """Write one server-sent event (`event:`/`data:` lines) as a chunk."""
+    def close(self) -> None:
+        """Close now (pending output is discarded); safe inside the connection's own handlers."""
+    def drain(self) -> None:
+        """Stop reading, flush the send buffer, then close."""
+    def tls_init(self, opts: TlsOpts) -> None:
+        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows."""
+    def tls_free(self) -> None:
+        """Release the TLS state of this connection."""
 
 @disjoint_base
 class HttpMessage:
     """HTTP request/response view, valid only during the handler call that got it."""
 
-    def __bool__(self) -> bool: ...
+    def __bool__(self) -> bool:
+        """True while the view is valid."""
     @property
-    def method(self) -> str: ...
+    def method(self) -> str:
+        """Request method (response: the protocol token)."""
     @property
-    def uri(self) -> str: ...
+    def uri(self) -> str:
+        """Request path without the query string (response: the status code text)."""
     @property
-    def query(self) -> str: ...
+    def query(self) -> str:
+        """Raw query string without '?'."""
     @property
-    def proto(self) -> str: ...
+    def proto(self) -> str:
+        """Protocol (response: the reason phrase)."""
     @property
-    def body_bytes(self) -> bytes: ...
+    def body_bytes(self) -> bytes:
+        """Body bytes (chunked bodies decoded)."""
     @property
-    def body_text(self) -> str: ...
-    def header(self, name: str, default: str | None = None) -> str | None: ...
-    def headers(self) -> list[tuple[str, str]]: ...
-    def query_var(self, name: str) -> str | None: ...
-    def status(self) -> int | None: ...
-    def header_var(self, header_name: str, var_name: str) -> str | None: ...
+    def body_text(self) -> str:
+        """Body as text (UTF-8, surrogateescape)."""
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """First header called `name` (case-insensitive), else `default`."""
+    def headers(self) -> list[tuple[str, str]]:
+        """All headers (at most 30) in wire order."""
+    def query_var(self, name: str) -> str | None:
+        """URL-decoded query variable; None when absent or empty."""
+    def status(self) -> int | None:
+        """Response status code; 0 for a request; None when the view is invalid."""
+    def header_var(self, header_name: str, var_name: str) -> str | None:
+        """Parameter `var_name=...` inside header `header_name` (quotes removed)."""
 
 @disjoint_base
 class WsMessage:
     """WebSocket data frame view (MG_EV_WS_MSG)."""
 
     @property
-    def data(self) -> bytes: ...
+    def data(self) -> bytes:
+        """Message payload."""
     @property
-    def text(self) -> str: ...
+    def text(self) -> str:
+        """Payload as text (UTF-8, surrogateescape)."""
     @property
-    def flags(self) -> int: ...
+    def flags(self) -> int:
+        """FIN bit + opcode of the first frame (text 129, binary 130)."""
 
 @disjoint_base
 class MqttMessage:
     """MQTT packet view (MG_EV_MQTT_MSG, MG_EV_MQTT_CMD)."""
 
     @property
-    def topic(self) -> str: ...
+    def topic(self) -> str:
+        """PUBLISH topic."""
     @property
-    def data(self) -> bytes: ...
+    def data(self) -> bytes:
+        """PUBLISH payload."""
     @property
-    def text(self) -> str: ...
+    def text(self) -> str:
+        """Payload as text."""
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """Packet identifier (0 when the packet has none)."""
     @property
-    def cmd(self) -> int: ...
+    def cmd(self) -> int:
+        """MQTT control packet type (1 CONNECT ... 14 DISCONNECT)."""
     @property
-    def qos(self) -> int: ...
+    def qos(self) -> int:
+        """QoS of PUBLISH/SUBSCRIBE."""
     @property
-    def ack(self) -> int: ...
-    def properties(self) -> list[dict[str, Any]]: ...
+    def ack(self) -> int:
+        """CONNACK return code."""
+    def properties(self) -> list[dict[str, Any]]:
+        """MQTT v5 properties as dicts {id, iv, key, val} ([] for v3.1.1)."""
 
 @disjoint_base
 class TlsOpts:
@@ -295,63 +380,101 @@ class TlsOpts:
         key: str | bytes | None = None,
         name: str | bytes | None = None,
         skip_verification: bool = False,
-    ) -> None: ...
+    ) -> None:
+        """PEM `ca`, `cert`, `key` and the expected server `name` (str or bytes); `skip_verification` turns certificate checks off."""
 
 @disjoint_base
 class Timer:
     """Timer returned by Manager.timer_add()."""
 
-    def cancel(self) -> None: ...
+    def cancel(self) -> None:
+        """Stop the timer (thread-safe, idempotent, also from its own callback)."""
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """True until a one-shot timer fired, the timer was cancelled or its manager closed."""
 
 @disjoint_base
 class RpcReq:
     """One JSON-RPC request, valid only while its handler runs."""
 
     @property
-    def frame(self) -> str: ...
-    def ok(self, result_json: _Data) -> None: ...
-    def err(self, code: int, message: _Data) -> None: ...
+    def frame(self) -> str:
+        """The request frame text ("" once invalid)."""
+    def ok(self, result_json: _Data) -> None:
+        """Respond with `result_json` (raw JSON text) as the result."""
+    def err(self, code: int, message: _Data) -> None:
+        """Respond with an error object {code, message}."""
 
 @disjoint_base
 class Rpc:
     """JSON-RPC dispatcher (glob method patterns, newest registration first)."""
 
-    def __init__(self) -> None: ...
-    def add(self, method: str, handler: Callable[[RpcReq], object]) -> None: ...
-    def process(self, frame: _Data) -> str: ...
+    def __init__(self) -> None:
+        """An empty dispatcher."""
+    def add(self, method: str, handler: Callable[[RpcReq], object]) -> None:
+        """Register `handler(req)` for a method glob pattern (newest first)."""
+    def process(self, frame: _Data) -> str:
+        """Dispatch one request frame; returns the response text or "" for notifications."""
     @property
-    def methods(self) -> list[str]: ...
+    def methods(self) -> list[str]:
+        """Registered patterns, most recent first."""
 
 # ---- functions (API.md 4) ----
-def event_name(ev: int) -> str: ...
-def log_set(level: int) -> None: ...
-def log_get() -> int: ...
-def millis() -> int: ...
-def json_get(data: _Data, path: str) -> str | None: ...
-def json_get_num(data: _Data, path: str, default: Any = None) -> float | Any: ...
-def json_get_bool(data: _Data, path: str, default: Any = None) -> bool | Any: ...
-def json_get_long(data: _Data, path: str, default: int = 0) -> int: ...
-def json_get_str(data: _Data, path: str) -> str | None: ...
-def url_encode(data: str) -> str: ...
-def url_port(url: str) -> int: ...
-def url_host(url: str) -> str: ...
-def url_user(url: str) -> str: ...
-def url_pass(url: str) -> str: ...
-def url_uri(url: str) -> str: ...
-def url_is_ssl(url: str) -> bool: ...
-def http_var(buf: _Data, name: str) -> str | None: ...
+def event_name(ev: int) -> str:
+    """Name of an event number ("MG_EV_HTTP_MSG", "MG_EV_USER+2", "MG_EV_UNKNOWN(21)")."""
+def log_set(level: int) -> None:
+    """Set the core's log level (MG_LL_NONE ... MG_LL_VERBOSE)."""
+def log_get() -> int:
+    """Current log level."""
+def millis() -> int:
+    """Monotonic milliseconds."""
+def json_get(data: _Data, path: str) -> str | None:
+    """Raw JSON text of the element at `path` ("$", "$.a.b", "$.arr[0]"), or None."""
+def json_get_num(data: _Data, path: str, default: Any = None) -> float | Any:
+    """Number at `path` as float, else `default`."""
+def json_get_bool(data: _Data, path: str, default: Any = None) -> bool | Any:
+    """Boolean at `path`, else `default`."""
+def json_get_long(data: _Data, path: str, default: int = 0) -> int:
+    """Integer at `path` (fraction truncated), else `default`."""
+def json_get_str(data: _Data, path: str) -> str | None:
+    """Unescaped string at `path`, or None."""
+def url_encode(data: str) -> str:
+    """Percent-encode everything but A-Z a-z 0-9 - . _ ~ (lowercase hex)."""
+def url_port(url: str) -> int:
+    """Explicit port, else the scheme's default (http 80, https 443, mqtt 1883, ...), else 0."""
+def url_host(url: str) -> str:
+    """Host part of the URL."""
+def url_user(url: str) -> str:
+    """User name of the URL, or ""."""
+def url_pass(url: str) -> str:
+    """Password of the URL, or ""."""
+def url_uri(url: str) -> str:
+    """Path and query of the URL ("/" when none)."""
+def url_is_ssl(url: str) -> bool:
+    """True for https, wss, mqtts, ssl, tls and tcps URLs."""
+def http_var(buf: _Data, name: str) -> str | None:
+    """Raw value of `name` in an '&'-separated k=v buffer, or None."""
 def http_parse_multipart(
     body: _Data, offset: int = 0
-) -> tuple[int, dict[str, Any] | None]: ...
-def match(s: _Data, pattern: _Data) -> tuple[bool, list[str]]: ...
-def md5(data: _Data) -> bytes: ...
-def sha1(data: _Data) -> bytes: ...
-def sha256(data: _Data) -> bytes: ...
-def hmac_sha256(key: _Data, data: _Data) -> bytes: ...
-def base64_encode(data: _Data) -> str: ...
-def base64_decode(data: str) -> bytes: ...
-def crc32(data: _Data, initial: int = 0) -> int: ...
-def random_bytes(length: int) -> bytes: ...
-def random_str(length: int) -> str: ...
+) -> tuple[int, dict[str, Any] | None]:
+    """Next part of a multipart/form-data body: (next_offset, {name, filename, body}) or (0, None)."""
+def match(s: _Data, pattern: _Data) -> tuple[bool, list[str]]:
+    """Glob match of the whole string (? one char, * a run without '/', # any run) with one capture per wildcard."""
+def md5(data: _Data) -> bytes:
+    """MD5 digest (16 bytes)."""
+def sha1(data: _Data) -> bytes:
+    """SHA-1 digest (20 bytes)."""
+def sha256(data: _Data) -> bytes:
+    """SHA-256 digest (32 bytes)."""
+def hmac_sha256(key: _Data, data: _Data) -> bytes:
+    """HMAC-SHA256 of `data` with `key` (32 bytes)."""
+def base64_encode(data: _Data) -> str:
+    """Standard base64 with padding."""
+def base64_decode(data: str) -> bytes:
+    """Decode base64 text (b"" when invalid)."""
+def crc32(data: _Data, initial: int = 0) -> int:
+    """CRC-32 (as binascii.crc32), chainable through `initial`."""
+def random_bytes(length: int) -> bytes:
+    """`length` cryptographically random bytes."""
+def random_str(length: int) -> str:
+    """`length` random characters from [0-9a-zA-Z]."""
