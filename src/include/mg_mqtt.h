@@ -160,6 +160,10 @@ struct mg_mqtt_connect_info {
 bool mg_mqtt_parse_connect(const struct mg_mqtt_message *m,
                            struct mg_mqtt_connect_info *ci);
 
+/* Whether topic matches subscription filter (`+` one level, `#` this level
+ * and below, `$` topics not matched by a leading wildcard). */
+bool mg_mqtt_match(struct mg_str topic, struct mg_str filter);
+
 /* Wire type (MQTT_PROP_TYPE_*) of a property id, or -1 when unknown. */
 int mg_mqtt_prop_type(uint8_t id);
 

@@ -317,4 +317,30 @@ bool mg_mqtt_parse_connect(const struct mg_mqtt_message *m,
   return !r.bad && ci->will_qos < 3;
 }
 
+bool mg_mqtt_match(struct mg_str topic, struct mg_str filter) {
+  size_t ti = 0, fi = 0;
+  /* Wildcards do not match topics starting with '$' at the first level. */
+  if (topic.len > 0 && topic.buf[0] == '$' && filter.len > 0 &&
+      (filter.buf[0] == '+' || filter.buf[0] == '#'))
+    return false;
+  for (;;) {
+    /* One level of each: [ti, te) and [fi, fe). */
+    size_t te = ti, fe = fi;
+    while (fe < filter.len && filter.buf[fe] != '/') fe++;
+    if (fe - fi == 1 && filter.buf[fi] == '#') return fe == filter.len;
+    if (ti > topic.len) return false; /* topic ran out of levels */
+    while (te < topic.len && topic.buf[te] != '/') te++;
+    if (!(fe - fi == 1 && filter.buf[fi] == '+') &&
+        (fe - fi != te - ti || memcmp(filter.buf + fi, topic.buf + ti, fe - fi)))
+      return false;
+    if (fe >= filter.len) return te >= topic.len;
+    /* "a/#" also matches "a": the parent level. */
+    if (te >= topic.len) {
+      return filter.len - fe == 2 && filter.buf[fe + 1] == '#';
+    }
+    ti = te + 1;
+    fi = fe + 1;
+  }
+}
+
 #endif /* MG_ENABLE_MQTT */

@@ -90,8 +90,10 @@ class CBroker:
         if not exe.exists():
             pytest.skip(f"C example broker not built ({exe}; run `make host`)")
         self.port = free_port()
+        err = os.environ.get("MG_BROKER_STDERR")  # e.g. sanitizer reports
         self.p = subprocess.Popen([str(exe), f"mqtt://127.0.0.1:{self.port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(err, "a") if err else subprocess.DEVNULL)  # noqa: SIM115
         wait_port(self.port)
 
     def close(self) -> None:

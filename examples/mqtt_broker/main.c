@@ -1,0 +1,448 @@
+/* A small MQTT broker (3.1.1 and 5) on the cymongoose C core: sessions (clean
+ * and persistent, queued QoS 1 messages for offline persistent sessions),
+ * `+`/`#` wildcards, retained messages, QoS 0/1 delivery, keep-alive expiry
+ * and will messages. The C twin of examples/mqtt_broker.py.
+ *
+ *   mqtt_broker [mqtt://0.0.0.0:1883]
+ *
+ * The core frames packets (MG_EV_MQTT_CMD), answers PINGREQ and acknowledges
+ * inbound QoS 1/2 publishes; everything else is here. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg.h"
+
+#define MAX_QUEUED 1000
+
+struct sub {
+  struct sub *next;
+  uint8_t qos;
+  size_t len;
+  char filter[1]; /* allocated past the struct */
+};
+
+struct queued {
+  struct queued *next;
+  struct mg_str topic, payload; /* both point past the struct */
+  uint8_t qos;
+};
+
+struct session {
+  struct session *next;
+  struct mg_connection *c; /* NULL while offline (persistent sessions) */
+  char id[128];
+  bool clean;
+  uint8_t version;
+  uint16_t keepalive;
+  uint64_t last_seen;
+  struct sub *subs;
+  struct queued *q_head, *q_tail;
+  size_t q_len;
+  char *will_topic, *will_msg; /* heap copies, NULL when no will */
+  size_t will_topic_len, will_msg_len;
+  uint8_t will_qos;
+  bool will_retain;
+};
+
+struct retained {
+  struct retained *next;
+  struct mg_str topic, payload;
+  uint8_t qos;
+};
+
+struct broker {
+  struct session *sessions;
+  struct retained *retained;
+  unsigned long anon;
+};
+
+static volatile sig_atomic_t s_stop;
+static void on_signal(int sig) {
+  s_stop = sig;
+}
+
+static char *dup_n(const char *p, size_t n) {
+  char *s = (char *) malloc(n + 1);
+  if (s != NULL) {
+    if (n > 0) memcpy(s, p, n);
+    s[n] = '\0';
+  }
+  return s;
+}
+
+static struct session *find_session(struct broker *b, struct mg_str id) {
+  struct session *s;
+  for (s = b->sessions; s != NULL; s = s->next)
+    if (strlen(s->id) == id.len && memcmp(s->id, id.buf, id.len) == 0)
+      return s;
+  return NULL;
+}
+
+static struct session *session_of(struct broker *b, struct mg_connection *c) {
+  struct session *s;
+  for (s = b->sessions; s != NULL; s = s->next)
+    if (s->c == c) return s;
+  return NULL;
+}
+
+static void clear_will(struct session *s) {
+  free(s->will_topic);
+  free(s->will_msg);
+  s->will_topic = s->will_msg = NULL;
+}
+
+static void free_session(struct broker *b, struct session *s) {
+  struct session **p;
+  for (p = &b->sessions; *p != NULL; p = &(*p)->next) {
+    if (*p == s) {
+      *p = s->next;
+      break;
+    }
+  }
+  while (s->subs != NULL) {
+    struct sub *n = s->subs->next;
+    free(s->subs);
+    s->subs = n;
+  }
+  while (s->q_head != NULL) {
+    struct queued *n = s->q_head->next;
+    free(s->q_head);
+    s->q_head = n;
+  }
+  clear_will(s);
+  free(s);
+}
+
+static void publish_to(struct mg_connection *c, struct mg_str topic,
+                       struct mg_str payload, uint8_t qos, bool retain) {
+  struct mg_mqtt_opts o;
+  memset(&o, 0, sizeof(o));
+  o.topic = topic;
+  o.message = payload;
+  o.qos = qos;
+  o.retain = retain;
+  mg_mqtt_pub(c, &o);
+}
+
+static void enqueue(struct session *s, struct mg_str topic,
+                    struct mg_str payload, uint8_t qos) {
+  struct queued *q;
+  if (s->q_len >= MAX_QUEUED) return;
+  q = (struct queued *) malloc(sizeof(*q) + topic.len + payload.len);
+  if (q == NULL) return;
+  memcpy((char *) (q + 1), topic.buf, topic.len);
+  if (payload.len > 0)
+    memcpy((char *) (q + 1) + topic.len, payload.buf, payload.len);
+  q->topic = mg_str_n((char *) (q + 1), topic.len);
+  q->payload = mg_str_n((char *) (q + 1) + topic.len, payload.len);
+  q->qos = qos;
+  q->next = NULL;
+  if (s->q_tail != NULL) {
+    s->q_tail->next = q;
+  } else {
+    s->q_head = q;
+  }
+  s->q_tail = q;
+  s->q_len++;
+}
+
+static void set_retained(struct broker *b, struct mg_str topic,
+                         struct mg_str payload, uint8_t qos) {
+  struct retained **p, *r;
+  for (p = &b->retained; *p != NULL; p = &(*p)->next) {
+    if (mg_strcmp((*p)->topic, topic) == 0) {
+      r = *p;
+      *p = r->next;
+      free(r);
+      break;
+    }
+  }
+  if (payload.len == 0) return; /* an empty retained message clears it */
+  r = (struct retained *) malloc(sizeof(*r) + topic.len + payload.len);
+  if (r == NULL) return;
+  memcpy((char *) (r + 1), topic.buf, topic.len);
+  memcpy((char *) (r + 1) + topic.len, payload.buf, payload.len);
+  r->topic = mg_str_n((char *) (r + 1), topic.len);
+  r->payload = mg_str_n((char *) (r + 1) + topic.len, payload.len);
+  r->qos = qos;
+  r->next = b->retained;
+  b->retained = r;
+}
+
+static void route(struct broker *b, struct mg_str topic, struct mg_str payload,
+                  uint8_t qos, bool retain) {
+  struct session *s;
+  if (retain) set_retained(b, topic, payload, qos);
+  for (s = b->sessions; s != NULL; s = s->next) {
+    struct sub *sb;
+    int granted = -1;
+    uint8_t q;
+    for (sb = s->subs; sb != NULL; sb = sb->next)
+      if (sb->qos > granted &&
+          mg_mqtt_match(topic, mg_str_n(sb->filter, sb->len)))
+        granted = sb->qos;
+    if (granted < 0) continue;
+    q = (uint8_t) (granted < qos ? granted : qos);
+    if (q > 1) q = 1;
+    if (s->c != NULL) {
+      publish_to(s->c, topic, payload, q, false);
+    } else if (q > 0) {
+      enqueue(s, topic, payload, q);
+    }
+  }
+}
+
+/* The connection ends: publish the will unless told otherwise, forget a
+ * clean session, keep a persistent one offline. */
+static void drop(struct broker *b, struct mg_connection *c, bool will) {
+  struct session *s = session_of(b, c);
+  if (s == NULL) return;
+  s->c = NULL;
+  if (will && s->will_topic != NULL) {
+    route(b, mg_str_n(s->will_topic, s->will_topic_len),
+          mg_str_n(s->will_msg, s->will_msg_len), s->will_qos, s->will_retain);
+  }
+  clear_will(s);
+  if (s->clean) free_session(b, s);
+}
+
+static void connack(struct mg_connection *c, uint8_t version, bool present,
+                    uint8_t rc) {
+  if (version == 5) {
+    uint8_t p[5] = {0x20, 3, (uint8_t) present, rc, 0};
+    mg_send(c, p, sizeof(p));
+  } else {
+    uint8_t p[4] = {0x20, 2, (uint8_t) present, rc};
+    mg_send(c, p, sizeof(p));
+  }
+}
+
+static void on_connect(struct broker *b, struct mg_connection *c,
+                       struct mg_mqtt_message *mm) {
+  struct mg_mqtt_connect_info ci;
+  struct session *s;
+  char idbuf[64];
+  bool present = false;
+  if (!mg_mqtt_parse_connect(mm, &ci) || ci.client_id.len >= sizeof(s->id)) {
+    mg_close_conn(c);
+    return;
+  }
+  if (ci.client_id.len == 0) {
+    if (!ci.clean && ci.version != 5) {
+      connack(c, ci.version, false, 2); /* identifier rejected */
+      c->is_draining = 1;
+      return;
+    }
+    mg_snprintf(idbuf, sizeof(idbuf), "auto-%lu", ++b->anon);
+    ci.client_id = mg_str(idbuf);
+  }
+  s = find_session(b, ci.client_id);
+  if (s != NULL && s->c != NULL) {
+    struct mg_connection *old = s->c;
+    bool clean = s->clean;
+    s->clean = false; /* keep the session object across the takeover */
+    drop(b, old, true);
+    s->clean = clean;
+    mg_close_conn(old);
+  }
+  if (s != NULL && ci.clean) {
+    free_session(b, s);
+    s = NULL;
+  }
+  if (s == NULL) {
+    s = (struct session *) calloc(1, sizeof(*s));
+    if (s == NULL) {
+      mg_close_conn(c);
+      return;
+    }
+    memcpy(s->id, ci.client_id.buf, ci.client_id.len);
+    s->next = b->sessions;
+    b->sessions = s;
+  } else {
+    present = true;
+  }
+  s->c = c;
+  s->clean = ci.clean;
+  s->version = ci.version;
+  s->keepalive = ci.keepalive;
+  s->last_seen = mg_millis();
+  if (ci.will) {
+    s->will_topic = dup_n(ci.will_topic.buf, ci.will_topic.len);
+    s->will_msg = dup_n(ci.will_message.buf, ci.will_message.len);
+    s->will_topic_len = ci.will_topic.len;
+    s->will_msg_len = ci.will_message.len;
+    s->will_qos = ci.will_qos;
+    s->will_retain = ci.will_retain;
+  }
+  connack(c, ci.version, present, 0);
+  while (s->q_head != NULL) {
+    struct queued *q = s->q_head;
+    s->q_head = q->next;
+    publish_to(c, q->topic, q->payload, q->qos, false);
+    free(q);
+  }
+  s->q_tail = NULL;
+  s->q_len = 0;
+}
+
+static bool valid_filter(struct mg_str f) {
+  size_t i;
+  if (f.len == 0) return false;
+  for (i = 0; i < f.len; i++) {
+    char ch = f.buf[i];
+    bool level_alone = (i == 0 || f.buf[i - 1] == '/') &&
+                       (i + 1 == f.len || f.buf[i + 1] == '/');
+    if (ch == '\0') return false;
+    if (ch == '+' && !level_alone) return false;
+    if (ch == '#' && (!level_alone || i + 1 != f.len)) return false;
+  }
+  return true;
+}
+
+static void on_subscribe(struct broker *b, struct mg_connection *c,
+                         struct session *s, struct mg_mqtt_message *mm,
+                         bool unsub) {
+  uint8_t codes[64], hdr[2] = {(uint8_t) (mm->id >> 8), (uint8_t) mm->id};
+  size_t n = 0, pos = 0;
+  struct mg_str f;
+  uint8_t opts;
+  while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0 &&
+         n < sizeof(codes)) {
+    struct sub **p, *sb;
+    bool found = false;
+    for (p = &s->subs; *p != NULL; p = &(*p)->next) {
+      if ((*p)->len == f.len && memcmp((*p)->filter, f.buf, f.len) == 0) {
+        sb = *p;
+        *p = sb->next;
+        free(sb);
+        found = true;
+        break;
+      }
+    }
+    if (unsub) {
+      codes[n++] = found ? 0 : 0x11;
+      continue;
+    }
+    if (!valid_filter(f) || (opts & 3) == 3) {
+      codes[n++] = 0x80;
+      continue;
+    }
+    sb = (struct sub *) malloc(sizeof(*sb) + f.len);
+    if (sb == NULL) {
+      codes[n++] = 0x80;
+      continue;
+    }
+    memcpy(sb->filter, f.buf, f.len);
+    sb->len = f.len;
+    sb->qos = (uint8_t) ((opts & 3) > 1 ? 1 : (opts & 3));
+    sb->next = s->subs;
+    s->subs = sb;
+    codes[n++] = sb->qos;
+  }
+  if (unsub) {
+    bool v5 = s->version == 5;
+    mg_mqtt_send_header(c, MQTT_CMD_UNSUBACK, 0,
+                        (uint32_t) (2 + (v5 ? 1 + n : 0)));
+    mg_send(c, hdr, 2);
+    if (v5) {
+      mg_send(c, "", 1); /* no properties */
+      mg_send(c, codes, n);
+    }
+    return;
+  }
+  mg_mqtt_send_header(c, MQTT_CMD_SUBACK, 0,
+                      (uint32_t) (2 + (s->version == 5 ? 1 : 0) + n));
+  mg_send(c, hdr, 2);
+  if (s->version == 5) mg_send(c, "", 1);
+  mg_send(c, codes, n);
+  /* Retained messages of the new subscriptions. */
+  {
+    struct retained *r;
+    struct sub *sb;
+    for (r = b->retained; r != NULL; r = r->next) {
+      int granted = -1;
+      for (sb = s->subs; sb != NULL; sb = sb->next)
+        if (sb->qos > granted &&
+            mg_mqtt_match(r->topic, mg_str_n(sb->filter, sb->len)))
+          granted = sb->qos;
+      if (granted >= 0)
+        publish_to(c, r->topic, r->payload,
+                   (uint8_t) (granted < r->qos ? granted : r->qos), true);
+    }
+  }
+}
+
+static void fn(struct mg_connection *c, int ev, void *ev_data) {
+  struct broker *b = (struct broker *) c->fn_data;
+  if (ev == MG_EV_READ) {
+    struct session *s = session_of(b, c);
+    if (s != NULL) s->last_seen = mg_millis();
+  } else if (ev == MG_EV_MQTT_CMD) {
+    struct mg_mqtt_message *mm = (struct mg_mqtt_message *) ev_data;
+    struct session *s = session_of(b, c);
+    if (mm->cmd == MQTT_CMD_CONNECT) {
+      if (s != NULL) { /* a second CONNECT is a protocol violation */
+        drop(b, c, true);
+        mg_close_conn(c);
+      } else {
+        on_connect(b, c, mm);
+      }
+    } else if (s == NULL) {
+      mg_close_conn(c); /* nothing is allowed before CONNECT */
+    } else if (mm->cmd == MQTT_CMD_PUBLISH) {
+      route(b, mm->topic, mm->data, mm->qos, (mm->dgram.buf[0] & 1) != 0);
+    } else if (mm->cmd == MQTT_CMD_SUBSCRIBE) {
+      on_subscribe(b, c, s, mm, false);
+    } else if (mm->cmd == MQTT_CMD_UNSUBSCRIBE) {
+      on_subscribe(b, c, s, mm, true);
+    } else if (mm->cmd == MQTT_CMD_DISCONNECT) {
+      drop(b, c, false);
+      mg_close_conn(c);
+    }
+  } else if (ev == MG_EV_CLOSE) {
+    drop(b, c, true);
+  }
+}
+
+static void expire(void *arg) {
+  struct broker *b = (struct broker *) arg;
+  struct session *s, *next;
+  uint64_t now = mg_millis();
+  for (s = b->sessions; s != NULL; s = next) {
+    next = s->next;
+    if (s->c != NULL && s->keepalive > 0 &&
+        now - s->last_seen > (uint64_t) s->keepalive * 1500) {
+      struct mg_connection *c = s->c;
+      drop(b, c, true); /* may free s */
+      mg_close_conn(c);
+    }
+  }
+}
+
+int main(int argc, char *argv[]) {
+  const char *url = argc > 1 ? argv[1] : "mqtt://0.0.0.0:1883";
+  struct mg_mgr mgr;
+  struct broker b;
+  memset(&b, 0, sizeof(b));
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  mg_mgr_init(&mgr);
+  if (mg_mqtt_listen(&mgr, url, fn, &b) == NULL) {
+    fprintf(stderr, "cannot listen on %s\n", url);
+    return 1;
+  }
+  mg_timer_add(&mgr, 500, MG_TIMER_REPEAT | MG_TIMER_AUTODELETE, expire, &b);
+  printf("MQTT broker listening on %s\n", url);
+  fflush(stdout);
+  while (s_stop == 0) mg_mgr_poll(&mgr, 100);
+  mg_mgr_free(&mgr);
+  while (b.sessions != NULL) free_session(&b, b.sessions);
+  while (b.retained != NULL) {
+    struct retained *r = b.retained;
+    b.retained = r->next;
+    free(r);
+  }
+  return 0;
+}
