@@ -167,6 +167,19 @@ static void test_lossy(void) {
   free(p);
 }
 
+/* More impairment patterns: seeds that once exposed a stall (ACKs sent
+ * with a rewound sequence number) and a connect whose ARP exchange is lost
+ * three times in a row. */
+static void test_lossy_seeds(void) {
+  static const uint64_t seeds[] = {25 * 7919, 101, 202};
+  size_t i;
+  for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+    struct pair *p = make_pair(seeds[i], 100, 100, 10);
+    CHECK(transfer(p, 256 * 1024, 900000));
+    free(p);
+  }
+}
+
 /* Many concurrent connections, each echoing a small message. */
 static void test_many(void) {
   struct pair *p = make_pair(3, 20, 20, 0);
@@ -285,6 +298,7 @@ int main(void) {
   test_dhcp_server();
   test_clean();
   test_lossy();
+  test_lossy_seeds();
   test_many();
   test_refused_and_udp();
   return TEST_REPORT();

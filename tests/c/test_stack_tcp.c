@@ -139,6 +139,14 @@ static void test_handshake_and_data(int li) {
   advance(60);
   CHECK(s_cap->n == 1 && tseq(last()) == isn + 1);
   CHECK(s_ifp->stats.tcp_retransmits == 2);
+  /* While resending from the first hole, our pure ACKs still carry the
+   * highest sequence number sent, so the peer never finds them old. */
+  s_cap->n = 0;
+  feed(40000, seq, isn + 1, TF_ACK | TF_PSH, 8000, "zz", 2);
+  CHECK(s_cap->n == 1 && tdlen(last()) == 0 && tseq(last()) == isn + 2501);
+  CHECK(tack(last()) == seq + 2);
+  seq += 2;
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 2);
   /* ACK everything: the queue drains, no more retransmissions. */
   feed(40000, seq, isn + 2501, TF_ACK, 8000, NULL, 0);
   CHECK(t->tx.len == 0 && t->snd_una == isn + 2501);

@@ -110,10 +110,11 @@ bool mg_ip4_tx(struct mg_tcpip_if *ifp, uint32_t dst, uint8_t proto,
   hop = mg_ip4_next_hop(ifp, dst);
   mac = mg_arp_lookup(ifp, hop, false);
   if (mac != NULL) return mg_eth_tx(ifp, mac, ETHTYPE_IP4, flen);
-  /* Park this frame, then ask for the MAC. TCP segments are re-sent anyway
-   * when the MAC arrives (mg_tcp_kick), so they never displace a parked
-   * datagram; anything else replaces the older frame. */
-  if (proto != IPPROTO_TCP_ || ifp->pending_len == 0) {
+  /* Park this frame, then ask for the MAC. TCP segments are never parked:
+   * mg_tcp_kick re-sends them when the MAC arrives, and parking one as well
+   * would put a duplicate on the wire (QEMU's slirp mishandles a duplicate
+   * SYN-ACK). Anything else replaces the older parked frame. */
+  if (proto != IPPROTO_TCP_) {
     memcpy(ifp->pending, ifp->txf, flen);
     ifp->pending_len = flen;
     ifp->pending_ip = hop;

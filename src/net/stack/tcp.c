@@ -140,8 +140,12 @@ static void xmit(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   mg_ip4_tx(ifp, t->rip, IPPROTO_TCP_, hlen + n);
 }
 
+/* Pure ACKs carry snd_max, never a snd_nxt rewound for retransmission: the
+ * peer may already hold everything up to snd_max, and a sequence number
+ * below its window would make it drop the ACK (both sides retransmitting
+ * old data to each other would then never learn of progress). */
 static void send_ack(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
-  xmit(ifp, t, TH_ACK, t->snd_nxt, 0, 0);
+  xmit(ifp, t, TH_ACK, t->snd_max, 0, 0);
 }
 
 static void send_syn(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
@@ -181,7 +185,7 @@ static void rst_reply(struct mg_tcpip_if *ifp, uint32_t src,
 
 static void send_rst(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
   ifp->stats.tcp_rst_sent++;
-  xmit(ifp, t, TH_RST | TH_ACK, t->snd_nxt, 0, 0);
+  xmit(ifp, t, TH_RST | TH_ACK, t->snd_max, 0, 0);
 }
 
 static void arm_rtx(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
@@ -497,6 +501,7 @@ static void syn_sent_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   t->cwnd = 4u * t->mss;
   if (flags & TH_ACK) {
     t->state = MG_TCP_ESTABLISHED;
+    t->err = MG_TCP_ERR_NONE;
     acked(ifp, t, ack);
     t->ack_now = 1;
     output(ifp, t);
@@ -683,7 +688,7 @@ static void on_rto(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
   t->rtx_deadline = 0;
   if (++t->retries > (syn ? MG_TCPIP_SYN_RETRIES : MG_TCPIP_MAX_RETRIES)) {
     if (!syn) send_rst(ifp, t);
-    fail(t, MG_TCP_ERR_TIMEOUT);
+    fail(t, t->err != MG_TCP_ERR_NONE ? t->err : MG_TCP_ERR_TIMEOUT);
     return;
   }
   ifp->stats.tcp_retransmits++;
@@ -746,7 +751,7 @@ static void on_keepalive(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
     return;
   }
   t->ka_probes++;
-  xmit(ifp, t, TH_ACK, t->snd_nxt - 1, 0, 0);
+  xmit(ifp, t, TH_ACK, t->snd_max - 1, 0, 0);
 }
 
 void mg_tcp_timer(struct mg_tcpip_if *ifp) {
@@ -792,8 +797,10 @@ void mg_tcp_unreachable(struct mg_tcpip_if *ifp, uint32_t ip) {
   size_t i;
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *t = &ifp->tcp[i];
+    /* A soft error: the SYN retransmissions ask ARP again, and only when
+     * they run out does the connect fail, with this reason. */
     if (t->state == MG_TCP_SYN_SENT && mg_ip4_next_hop(ifp, t->rip) == ip)
-      fail(t, MG_TCP_ERR_NOROUTE);
+      t->err = MG_TCP_ERR_NOROUTE;
   }
 }
 
