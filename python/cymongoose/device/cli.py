@@ -132,15 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--artifacts", help="directory for per-test console logs")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments for pytest")
 
-    for name, why in (
-        ("bridge", ("carry the device's Ethernet frames into the host's built-in TCP/IP stack "
-                   "(or a TAP interface)")),
-        ("rpc", "call a JSON-RPC method on the reference firmware over its console"),
-    ):
-        s = sub.add_parser(name, help=f"{why} [not available yet]",
-                           description=why + ". Not available yet.")
-        _target_args(s)
-        s.add_argument("rest", nargs="*", help="arguments for the future command")
+    s = sub.add_parser(
+        "bridge", help="connect an emulated board's Ethernet to a TAP interface (root)",
+        description="Boot the board in QEMU with its NIC on a frame socket and copy every "
+                    "Ethernet frame to a TAP interface and back, so ping, curl and wireshark "
+                    "reach the firmware. Needs root (TAP). The root-free bridge into the host "
+                    "process's built-in TCP/IP stack is not available yet.",
+        formatter_class=_formatter,
+        epilog="example (as root; the TAP is created if missing):\n"
+               "  ip tuntap add dev tap0 mode tap && ip addr add 10.0.2.2/24 dev tap0 && "
+               "ip link set tap0 up\n"
+               "  cymongoose bridge --tap tap0 --firmware build/fw/net_fw.elf --pcap br.pcap")
+    _target_args(s)
+    s.add_argument("--tap", help="TAP interface to bridge to (root)")
+    s.add_argument("--pcap", help="also write every bridged frame to this pcap file")
+    s.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    s.add_argument("--log", help="write the console session log to this file")
+
+    why = "call a JSON-RPC method on the reference firmware over its console"
+    s = sub.add_parser("rpc", help=f"{why} [not available yet]",
+                       description=why + ". Not available yet.")
+    _target_args(s)
+    s.add_argument("rest", nargs="*", help="arguments for the future command")
     return p
 
 
@@ -349,20 +362,65 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
     return subprocess.call(argv)
 
 
+def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
+    if not args.tap:
+        return cmd_unavailable(args, bmap)
+    from .bridge import TapBridge, TapDevice
+    from .frames import FrameLink, PcapWriter
+    from .targets import QemuTarget
+
+    board = bmap.get(args.board or "mps2-an385")
+    if board.boot != "qemu":
+        raise DeviceError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
+    if not args.firmware:
+        raise DeviceError("give --firmware FILE")
+    tap = TapDevice(args.tap)
+    try:
+        with QemuTarget(args.firmware, board, nic="stream", log_path=args.log) as target:
+            assert target.netdev_path is not None
+            link = FrameLink.connect_unix(target.netdev_path)
+            bridge = TapBridge(link, tap, PcapWriter(args.pcap) if args.pcap else None).start()
+            print(f"[bridging {board.name} <-> {tap.name}; Ctrl-C to stop]", file=sys.stderr,
+                  flush=True)
+            deadline = time.monotonic() + args.duration if args.duration else None
+            try:
+                while deadline is None or time.monotonic() < deadline:
+                    text = target.console.read_available()
+                    if text:
+                        sys.stdout.write(text.replace("\r\n", "\n"))
+                        sys.stdout.flush()
+                    target.check()
+                    if bridge.error:
+                        raise DeviceError(f"bridge stopped: {bridge.error}")
+                    time.sleep(0.05)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                bridge.stop()
+                link.close()
+            print(f"[bridged {bridge.to_tap} frames to {tap.name}, {bridge.to_device} to the "
+                  "device]", file=sys.stderr)
+    finally:
+        tap.close()
+    return EXIT_OK
+
+
 def cmd_unavailable(args: argparse.Namespace, bmap: BoardMap) -> int:
-    needs = {
-        "bridge": "the network bridge, which needs the built-in TCP/IP stack in the host "
-                  "extension and the serial/QEMU-socket frame drivers",
-        "rpc": "the JSON-RPC console protocol of the reference firmware",
+    why = {
+        "bridge": "the root-free bridge ends the device's frames in the host extension's "
+                  "built-in TCP/IP stack, which has no frame-socket driver yet; with root, "
+                  "bridge to a TAP interface with --tap",
+        "rpc": "it needs the JSON-RPC console protocol of the reference firmware, which is "
+               "not built yet",
     }[args.command]
-    print(f"cymongoose {args.command}: not available yet - it needs {needs}, which are not "
-          "built yet (see issue 9). Nothing was done.", file=sys.stderr)
+    print(f"cymongoose {args.command}: not available yet: {why} (see issue 9). "
+          "Nothing was done.", file=sys.stderr)
     return EXIT_USAGE
 
 
 COMMANDS = {
     "boards": cmd_boards, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
-    "test": cmd_test, "bridge": cmd_unavailable, "rpc": cmd_unavailable,
+    "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_unavailable,
 }
 
 

@@ -95,9 +95,7 @@ class FrameLink:
         """The next frame, or None when none arrives within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while not self._frames:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
+            left = max(0.0, deadline - time.monotonic())
             r, _, _ = select.select([self.sock], [], [], left)
             if not r:
                 return None
@@ -119,3 +117,26 @@ class FrameLink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PcapWriter:
+    """Write frames to a classic pcap file (LINKTYPE_ETHERNET), e.g. a per-test artifact."""
+
+    MAGIC = 0xA1B2C3D4
+    LINKTYPE_ETHERNET = 1
+
+    def __init__(self, path: str, snaplen: int = MAX_FRAME) -> None:
+        self._f = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._f.write(struct.pack("<IHHiIII", self.MAGIC, 2, 4, 0, 0, snaplen,
+                                  self.LINKTYPE_ETHERNET))
+        self.count = 0
+
+    def write(self, frame: bytes, when: float | None = None) -> None:
+        t = time.time() if when is None else when
+        sec = int(t)
+        usec = int((t - sec) * 1_000_000)
+        self._f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+        self.count += 1
+
+    def close(self) -> None:
+        self._f.close()
