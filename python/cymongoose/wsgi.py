@@ -158,7 +158,7 @@ class WSGIServer:
 
     def __init__(self, app: WSGIApp, workers: int = 4,
                  error_handler: Callable[[Exception], Any] | None = None,
-                 stream_timeout: float = _STREAM_PUT_TIMEOUT) -> None:
+                 stream_timeout: float = 5.0) -> None:
         if not callable(app):
             raise TypeError("app must be a WSGI callable")
         if int(workers) < 1:
@@ -456,7 +456,7 @@ class _Response:
 
 
 def serve(app: WSGIApp, url: str = "http://127.0.0.1:8000", workers: int = 4,
-          stream_timeout: float = _STREAM_PUT_TIMEOUT) -> None:
+          stream_timeout: float = 5.0) -> None:
     """Serve app on url until SIGINT/SIGTERM."""
     server = WSGIServer(app, workers=workers, stream_timeout=stream_timeout)
     lst = server.listen(url)
