@@ -384,6 +384,56 @@ class TlsOpts:
         """PEM `ca`, `cert`, `key` and the expected server `name` (str or bytes); `skip_verification` turns certificate checks off."""
 
 @disjoint_base
+class StackInterface:
+    """One interface of the built-in TCP/IP stack (beyond API.md; exported by cymongoose.stack)."""
+
+    @staticmethod
+    def tap(
+        name: str = "",
+        *,
+        ip: str | None = None,
+        mask: str = "255.255.255.0",
+        gateway: str | None = None,
+        dns: str | None = None,
+        mac: str | None = None,
+        dhcp: bool = False,
+    ) -> StackInterface:
+        """An interface on a Linux TAP device (created when missing; needs root)."""
+    @staticmethod
+    def link_pair(
+        ip_a: str,
+        ip_b: str,
+        *,
+        mask: str = "255.255.255.0",
+        loss: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        delay_ms: int = 0,
+        reorder_ms: int = 10,
+        seed: int = 1,
+    ) -> tuple[StackInterface, StackInterface]:
+        """Two interfaces joined by an in-memory wire with seeded impairments."""
+    def attach(self, manager: Manager) -> None:
+        """Moves a fresh Manager (no connections yet) onto this interface."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def ip(self) -> str: ...
+    @property
+    def mask(self) -> str: ...
+    @property
+    def gateway(self) -> str: ...
+    @property
+    def dns(self) -> str: ...
+    @property
+    def mac(self) -> str: ...
+    @property
+    def state(self) -> str:
+        """'down', 'up' (no address yet) or 'ready'."""
+    @property
+    def stats(self) -> dict[str, int]: ...
+
+@disjoint_base
 class Timer:
     """Timer returned by Manager.timer_add()."""
 

@@ -14,7 +14,7 @@ include "_stack.pxi"
 # Public names of the API contract (API.md 1.2), minus AsyncManager which lives
 # in cymongoose.aio. Names not implemented yet are left out rather than faked.
 _PUBLIC_NAMES = (
-    "Connection", "HttpMessage", "Manager", "StackInterface", "MqttMessage", "Rpc", "RpcReq", "Timer",
+    "Connection", "HttpMessage", "Manager", "MqttMessage", "Rpc", "RpcReq", "Timer",
     "TlsOpts", "WsMessage",
     "MG_EV_ERROR", "MG_EV_OPEN", "MG_EV_POLL", "MG_EV_RESOLVE", "MG_EV_CONNECT",
     "MG_EV_ACCEPT", "MG_EV_TLS_HS", "MG_EV_READ", "MG_EV_WRITE", "MG_EV_CLOSE",
