@@ -12,6 +12,7 @@ build/bench-venv-pypi (PyPI cymongoose 0.2.5, uvloop, aiohttp, uvicorn, httptool
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -69,13 +70,29 @@ http {{
                 time.sleep(0.05)
         raise RuntimeError("nginx did not start")
 
+    def worker_pid(self) -> int:
+        """The one worker process (the master only supervises)."""
+        for _ in range(50):
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            if kids:
+                return int(kids[0])
+            time.sleep(0.05)
+        raise RuntimeError("nginx worker not found")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(5)
 
 
-def wrk(url: str, seconds: int) -> tuple[float, float]:
-    """(requests/s, p99 latency in ms) of one wrk run."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time consumed so far by a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, pid: int) -> tuple[float, float, float]:
+    """(requests/s, p99 latency in ms, server CPU us per request) of one wrk run."""
+    cpu0 = cpu_seconds(pid)
     out = subprocess.run(["wrk", "-t1", "-c50", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, timeout=seconds + 60,
                          check=False).stdout
@@ -85,26 +102,33 @@ def wrk(url: str, seconds: int) -> tuple[float, float]:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     if errors:
         print(f"  warning: {url}: {errors.group(0)}", file=sys.stderr)
-    return rps, p99
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return rps, p99, (cpu_seconds(pid) - cpu0) * 1e6 / max(total, 1)
 
 
-def run_rounds(targets: dict[str, str], rounds: int, seconds: int) -> dict[str, tuple[float, float]]:
-    rps: dict[str, list[float]] = {k: [] for k in targets}
-    p99: dict[str, list[float]] = {k: [] for k in targets}
+Target = tuple[str, int]  # URL, pid of the process doing the serving
+
+
+def run_rounds(targets: dict[str, Target], rounds: int,
+               seconds: int) -> dict[str, tuple[float, float, float]]:
+    res: dict[str, list[tuple[float, float, float]]] = {k: [] for k in targets}
     for r in range(rounds):
-        for name, url in targets.items():
-            a, b = wrk(url, seconds)
-            rps[name].append(a)
-            p99[name].append(b)
-            print(f"  round {r + 1} {name:28s} {a:10.0f} req/s  p99 {b:7.2f} ms", file=sys.stderr)
-    return {k: (median(rps[k]), median(p99[k])) for k in targets}
+        for name, (url, pid) in targets.items():
+            a, b, c = wrk(url, seconds, pid)
+            res[name].append((a, b, c))
+            print(f"  round {r + 1} {name:28s} {a:10.0f} req/s  p99 {b:7.2f} ms  "
+                  f"{c:7.1f} us CPU/req", file=sys.stderr)
+    return {k: tuple(median([x[i] for x in v]) for i in range(3))  # type: ignore[misc]
+            for k, v in res.items()}
 
 
-def table(title: str, res: dict[str, tuple[float, float]], ref: str) -> str:
-    lines = [f"### {title}", "", "| server | req/s (median) | p99 latency ms (median) | ours / this (req/s) |",
-             "|---|---:|---:|---:|"]
-    for name, (rps, p99) in res.items():
-        lines.append(f"| {name} | {rps:.0f} | {p99:.2f} | {res[ref][0] / rps:.2f}x |")
+def table(title: str, res: dict[str, tuple[float, float, float]], ref: str) -> str:
+    lines = [f"### {title}", "",
+             "| server | req/s | p99 latency ms | server CPU us/req | ours / this (req/s) |",
+             "|---|---:|---:|---:|---:|"]
+    for name, (rps, p99, cpu) in res.items():
+        lines.append(f"| {name} | {rps:.0f} | {p99:.2f} | {cpu:.1f} | "
+                     f"{res[ref][0] / rps:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
@@ -130,8 +154,8 @@ def main() -> int:
     if args.only != "static":
         servers = {k: Server(v) for k, v in hello.items()}
         try:
-            res = run_rounds({k: f"http://127.0.0.1:{s.port}/" for k, s in servers.items()},
-                             args.rounds, args.seconds)
+            res = run_rounds({k: (f"http://127.0.0.1:{s.port}/", s.proc.pid)
+                              for k, s in servers.items()}, args.rounds, args.seconds)
         finally:
             for s in servers.values():
                 s.stop()
@@ -156,11 +180,11 @@ def main() -> int:
         }
         ngx = Nginx(root, ngx_tmp)
         try:
-            ports = {k: s.port for k, s in static.items()}
-            ports["nginx (1 worker)"] = ngx.port
+            ports = {k: (s.port, s.proc.pid) for k, s in static.items()}
+            ports["nginx (1 worker)"] = (ngx.port, ngx.worker_pid())
             for f in ("4k.bin", "1m.bin"):
-                res = run_rounds({k: f"http://127.0.0.1:{p}/{f}" for k, p in ports.items()},
-                                 args.rounds, args.seconds)
+                res = run_rounds({k: (f"http://127.0.0.1:{p}/{f}", pid)
+                                  for k, (p, pid) in ports.items()}, args.rounds, args.seconds)
                 out.append(table(f"Static file {f} via serve_dir", res, "cymongoose (ours)"))
         finally:
             for s in static.values():

@@ -281,9 +281,17 @@ static bool accepts_gzip(struct mg_http_message *hm) {
 }
 
 /* Serves path with status code (200, or 404 for page404). */
+/* What a caller already learned from fs->st(path), saving a second stat. */
+struct known_stat {
+  unsigned flags;
+  uint64_t size;
+  int64_t mtime;
+};
+
 static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
                        const char *path, int code,
-                       const struct mg_http_serve_opts *opts) {
+                       const struct mg_http_serve_opts *opts,
+                       const struct known_stat *ks) {
   const struct mg_fs *fs = default_fs(opts);
   const char *extra = opts != NULL && opts->extra_headers != NULL
                           ? opts->extra_headers
@@ -303,7 +311,11 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
     mg_snprintf(gzpath, sizeof(gzpath), "%s.gz", path);
     if (fs->st(gzpath, NULL, NULL) & MG_FS_READ) use = gzpath, gz = true;
   }
-  flags = fs->st(use, &size, &mtime);
+  if (ks != NULL && !gz) {
+    flags = ks->flags, size = ks->size, mtime = ks->mtime;
+  } else {
+    flags = fs->st(use, &size, &mtime);
+  }
   if (!(flags & MG_FS_READ)) {
     send_status(c, 404, extra, "Not Found\n");
     return;
@@ -389,7 +401,7 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
 void mg_http_serve_file(struct mg_connection *c, struct mg_http_message *hm,
                         const char *path,
                         const struct mg_http_serve_opts *opts) {
-  serve_path(c, hm, path, 200, opts);
+  serve_path(c, hm, path, 200, opts, NULL);
 }
 
 /* ---- Directories ---- */
@@ -421,14 +433,25 @@ static bool build_path(const struct mg_str uri, const char *root, char *buf,
 }
 
 /* True when realpath(path) lies inside realpath(root). */
+/* True when canonical path p is root r or lies below it. */
+static bool has_dir_prefix(const char *p, const char *r, size_t rl) {
+  if (rl == 1 && r[0] == '/') return true;
+  return strncmp(r, p, rl) == 0 && (p[rl] == '\0' || p[rl] == '/');
+}
+
+/* True when realpath(path) lies inside realpath(root). */
 static bool inside_root(const struct mg_fs *fs, const char *root,
                         const char *path) {
   char r[MG_PATH_MAX], p[MG_PATH_MAX];
+  size_t rl = strlen(root);
   if (fs->rp == NULL) return true; /* no links on this file system */
-  if (!fs->rp(root, r, sizeof(r)) || !fs->rp(path, p, sizeof(p))) return false;
-  size_t rl = strlen(r);
-  if (rl == 1 && r[0] == '/') return true;
-  return strncmp(r, p, rl) == 0 && (p[rl] == '\0' || p[rl] == '/');
+  if (!fs->rp(path, p, sizeof(p))) return false;
+  /* Fast path: a prefix of a canonical path is canonical itself, so if p
+   * starts with root as written, root is its own realpath. */
+  while (rl > 1 && root[rl - 1] == '/') rl--;
+  if (has_dir_prefix(p, root, rl)) return true;
+  if (!fs->rp(root, r, sizeof(r))) return false;
+  return has_dir_prefix(p, r, strlen(r));
 }
 
 struct listing {
@@ -535,7 +558,7 @@ static void not_found(struct mg_connection *c, struct mg_http_message *hm,
   const struct mg_fs *fs = default_fs(opts);
   if (opts->page404 != NULL && opts->page404[0] != '\0' && fs != NULL &&
       (fs->st(opts->page404, NULL, NULL) & MG_FS_READ)) {
-    serve_path(c, hm, opts->page404, 404, opts);
+    serve_path(c, hm, opts->page404, 404, opts, NULL);
   } else {
     send_status(c, 404, opts->extra_headers, "Not Found\n");
   }
@@ -557,7 +580,8 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
     send_status(c, 400, opts->extra_headers, "Invalid path");
     return;
   }
-  flags = fs->st(path, NULL, NULL);
+  struct known_stat ks;
+  flags = ks.flags = fs->st(path, &ks.size, &ks.mtime);
   if (flags == 0) {
     not_found(c, hm, opts);
     return;
@@ -582,7 +606,7 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
       mg_snprintf(path + pl, sizeof(path) - pl, "%sindex.html",
                   pl > 0 && path[pl - 1] == '/' ? "" : "/");
       if (fs->st(path, NULL, NULL) & MG_FS_READ) {
-        serve_path(c, hm, path, 200, opts);
+        serve_path(c, hm, path, 200, opts, NULL);
         return;
       }
       path[pl] = '\0';
@@ -590,7 +614,7 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
     listdir(c, hm, path, opts, fs);
     return;
   }
-  serve_path(c, hm, path, 200, opts);
+  serve_path(c, hm, path, 200, opts, &ks);
 }
 
 #endif /* MG_ENABLE_HTTP */
