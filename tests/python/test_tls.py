@@ -692,3 +692,33 @@ def test_mqtts_client_vs_mosquitto(mgr: mg.Manager, certs: Certs, mosquitto_tls:
     mgr.mqtt_connect(f"mqtts://localhost:{mosquitto_tls}", client, client_id="tls-test")
     pump(mgr, lambda: len(seen) >= 2)
     assert seen[:2] == [("open", 0, True), ("msg", "tls/t", b"over tls")]
+
+
+def _bad_server(reply: bytes) -> tuple[socket.socket, threading.Thread]:
+    ls = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        ls.settimeout(10)
+        s, _ = ls.accept()
+        s.recv(4096)  # the ClientHello
+        s.sendall(reply)
+        s.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return ls, t
+
+
+@pytest.mark.parametrize("reply,reason", [
+    (b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03", "connection closed by peer"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "wrong version number"),
+])
+def test_client_bad_servers(mgr: mg.Manager, reply: bytes, reason: str) -> None:
+    """A ServerHello cut short, and a plain-text server, fail the client's
+    handshake with a reason."""
+    ls, t = _bad_server(reply)
+    cl = fetch(mgr, f"https://localhost:{ls.getsockname()[1]}/", TlsOpts(skip_verification=True))
+    t.join(5)
+    ls.close()
+    assert cl.errors == [f"TLS handshake failed: {reason}"]
+    assert MG_EV_TLS_HS not in cl.events and cl.closed
