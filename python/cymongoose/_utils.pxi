@@ -98,11 +98,20 @@ cdef bytes _util_path(str path):
     return p
 
 
+cdef bytes _util_arg(object obj, str func, str arg):
+    """_to_bytes() whose TypeError names the function and the argument."""
+    try:
+        return _to_bytes(obj)
+    except TypeError:
+        raise TypeError(f"{func}() argument '{arg}' must be str or a bytes-like object, "
+                        f"not {type(obj).__name__}") from None
+
+
 # ---- encodings and hashes ----
 
 def base64_encode(data):
     """Base64 (standard alphabet, '=' padding) of data (str or bytes-like) as str."""
-    cdef bytes b = _to_bytes(data)
+    cdef bytes b = _util_arg(data, "base64_encode", "data")
     cdef size_t n = len(b)
     cdef size_t need = ((n + 2) // 3) * 4
     cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(b)
@@ -141,7 +150,7 @@ def base64_decode(data):
 
 def md5(data):
     """MD5 digest (16 bytes) of data (str or bytes-like)."""
-    cdef bytes b = _to_bytes(data)
+    cdef bytes b = _util_arg(data, "md5", "data")
     cdef mg_md5_ctx ctx
     cdef unsigned char digest[16]
     cdef const char *p = PyBytes_AS_STRING(b)
@@ -160,7 +169,7 @@ def md5(data):
 
 def sha1(data):
     """SHA-1 digest (20 bytes) of data (str or bytes-like)."""
-    cdef bytes b = _to_bytes(data)
+    cdef bytes b = _util_arg(data, "sha1", "data")
     cdef mg_sha1_ctx ctx
     cdef unsigned char digest[20]
     cdef const char *p = PyBytes_AS_STRING(b)
@@ -179,7 +188,7 @@ def sha1(data):
 
 def sha256(data):
     """SHA-256 digest (32 bytes) of data (str or bytes-like)."""
-    cdef bytes b = _to_bytes(data)
+    cdef bytes b = _util_arg(data, "sha256", "data")
     cdef unsigned char digest[32]
     cdef const char *p = PyBytes_AS_STRING(b)
     cdef size_t n = len(b)
@@ -193,8 +202,8 @@ def sha256(data):
 
 def hmac_sha256(key, data):
     """HMAC-SHA-256 (32 bytes) of data under key (both str or bytes-like)."""
-    cdef bytes k = _to_bytes(key)
-    cdef bytes b = _to_bytes(data)
+    cdef bytes k = _util_arg(key, "hmac_sha256", "key")
+    cdef bytes b = _util_arg(data, "hmac_sha256", "data")
     cdef unsigned char mac[32]
     cdef const char *kp = PyBytes_AS_STRING(k)
     cdef const char *p = PyBytes_AS_STRING(b)
@@ -209,8 +218,11 @@ def hmac_sha256(key, data):
 
 def crc32(data, initial=0):
     """CRC-32 of data as an unsigned int (as binascii.crc32); chain via initial."""
-    cdef bytes b = _to_bytes(data)
-    cdef uint32_t crc = <uint32_t>(initial & 0xFFFFFFFF)
+    cdef bytes b = _util_arg(data, "crc32", "data")
+    cdef uint32_t crc
+    if not isinstance(initial, int):
+        raise TypeError(f"crc32() argument 'initial' must be int, not {type(initial).__name__}")
+    crc = <uint32_t>(initial & 0xFFFFFFFF)
     cdef const char *p = PyBytes_AS_STRING(b)
     cdef size_t n = len(b)
     with nogil:
@@ -236,7 +248,7 @@ cdef inline bint _util_is_num(const char *tok):
 
 def json_get(data, str path not None):
     """Raw JSON text of the element at path ("$", "$.a.b", "$.arr[0]"), or None."""
-    cdef bytes doc = _to_bytes(data)
+    cdef bytes doc = _util_arg(data, "json_get", "data")
     cdef long n = 0
     cdef long ofs = _util_json_token(doc, path, &n)
     if ofs < 0:
@@ -246,7 +258,7 @@ def json_get(data, str path not None):
 
 def json_get_num(data, str path not None, default=None):
     """The JSON number at path as float, else default."""
-    cdef bytes doc = _to_bytes(data)
+    cdef bytes doc = _util_arg(data, "json_get_num", "data")
     cdef long n = 0
     cdef long ofs = _util_json_token(doc, path, &n)
     cdef const char *tok
@@ -261,7 +273,7 @@ def json_get_num(data, str path not None, default=None):
 
 def json_get_bool(data, str path not None, default=None):
     """True/False for a JSON boolean at path, else default."""
-    cdef bytes doc = _to_bytes(data)
+    cdef bytes doc = _util_arg(data, "json_get_bool", "data")
     cdef long n = 0
     cdef long ofs = _util_json_token(doc, path, &n)
     if ofs < 0:
@@ -280,7 +292,7 @@ def json_get_long(data, str path not None, default=0):
     cdef int64_t v = 0
     if not isinstance(default, int):
         raise TypeError("an integer is required")
-    doc = _to_bytes(data)
+    doc = _util_arg(data, "json_get_long", "data")
     p = _util_path(path)
     if p is None or not mg_json_get_i64(_util_str(doc), p, &v):
         return default
@@ -289,7 +301,7 @@ def json_get_long(data, str path not None, default=0):
 
 def json_get_str(data, str path not None):
     """The unescaped JSON string at path, or None if missing or not a string."""
-    cdef bytes doc = _to_bytes(data)
+    cdef bytes doc = _util_arg(data, "json_get_str", "data")
     cdef long n = 0, got
     cdef long ofs = _util_json_token(doc, path, &n)
     cdef const char *tok
@@ -323,7 +335,7 @@ def json_get_str(data, str path not None):
 
 def url_encode(data):
     """Percent-encode every byte outside A-Z a-z 0-9 - . _ ~ (lowercase hex)."""
-    cdef bytes b = _to_bytes(data)
+    cdef bytes b = _util_arg(data, "url_encode", "data")
     cdef size_t n = len(b), got
     cdef char *out
     if n == 0:
@@ -389,8 +401,8 @@ def match(s, pattern):
 
     Returns (True, captures) with one capture per wildcard, or (False, []).
     """
-    cdef bytes sb = _to_bytes(s)
-    cdef bytes pb = _to_bytes(pattern)
+    cdef bytes sb = _util_arg(s, "match", "s")
+    cdef bytes pb = _util_arg(pattern, "match", "pattern")
     cdef mg_str caps[_UTIL_MAX_CAPS]
     cdef size_t ncaps, i
     if len(pb) > MG_MATCH_MAX_PATTERN:
@@ -405,7 +417,7 @@ def match(s, pattern):
 
 def http_var(buf, str name not None):
     """Raw (still URL-encoded) value of name in an '&'-separated k=v buffer, or None."""
-    cdef bytes b = _to_bytes(buf)
+    cdef bytes b = _util_arg(buf, "http_var", "buf")
     cdef bytes nb = name.encode("utf-8")
     cdef mg_str val
     if len(b) == 0 or not mg_var_get(_util_str(b), _util_str(nb), &val):
@@ -513,13 +525,13 @@ cdef class RpcReq:
     def ok(self, result_json):
         """Respond with result_json (raw JSON text) as the result."""
         cdef mg_rpc_req *r = self._live()
-        cdef bytes b = _to_bytes(result_json)
+        cdef bytes b = _util_arg(result_json, "RpcReq.ok", "result_json")
         mg_rpc_ok(r, _util_str(b))
 
     def err(self, int code, message):
         """Respond with an error object {"code": code, "message": message}."""
         cdef mg_rpc_req *r = self._live()
-        cdef bytes b = _to_bytes(message)
+        cdef bytes b = _util_arg(message, "RpcReq.err", "message")
         mg_rpc_err(r, code, _util_str(b))
 
 
@@ -568,7 +580,7 @@ cdef class Rpc:
 
     def process(self, frame):
         """Dispatch one request frame (str or bytes-like); returns the response or ""."""
-        cdef bytes b = _to_bytes(frame)
+        cdef bytes b = _util_arg(frame, "Rpc.process", "frame")
         cdef _RpcCall call = _RpcCall()
         cdef mg_rpc_req r
         memset(&r, 0, sizeof(r))

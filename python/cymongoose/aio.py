@@ -59,6 +59,19 @@ class AsyncManager:
         error_handler: Callable[[Exception], Any] | None = None,
         shutdown_timeout: float = 30,
     ) -> None:
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int):
+            raise TypeError(f"poll_interval must be an int (milliseconds), "
+                            f"not {type(poll_interval).__name__}")
+        if poll_interval < 0:
+            raise ValueError("poll_interval must be >= 0")
+        if isinstance(shutdown_timeout, bool) or not isinstance(shutdown_timeout, (int, float)):
+            raise TypeError(f"shutdown_timeout must be a number of seconds, "
+                            f"not {type(shutdown_timeout).__name__}")
+        if shutdown_timeout <= 0:
+            raise ValueError("shutdown_timeout must be > 0")
+        for name, fn in (("handler", handler), ("error_handler", error_handler)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable or None")
         self._handler = handler
         self._poll_interval = poll_interval
         self._error_handler = error_handler
@@ -165,10 +178,12 @@ class AsyncManager:
 
     def listen(self, url: str, handler: Handler | None = None, *,
                http: bool | None = None) -> Connection:
+        """Manager.listen() under the lock."""
         return self._call("listen", url, handler, http=http)
 
     def connect(self, url: str, handler: Handler | None = None, *,
                 http: bool | None = None) -> Connection:
+        """Manager.connect() under the lock."""
         return self._call("connect", url, handler, http=http)
 
     def ws_connect(self, url: str, handler: Handler | None = None) -> Connection:
@@ -176,16 +191,20 @@ class AsyncManager:
         return self._call("ws_connect", url, handler)
 
     def mqtt_connect(self, url: str, **kwargs: Any) -> Connection:
+        """Manager.mqtt_connect() under the lock."""
         return self._call("mqtt_connect", url, **kwargs)
 
     def mqtt_listen(self, url: str, handler: Handler | None = None) -> Connection:
+        """Manager.mqtt_listen() under the lock."""
         return self._call("mqtt_listen", url, handler)
 
     def sntp_connect(self, url: str, handler: Handler | None = None) -> Connection:
+        """Manager.sntp_connect() under the lock."""
         return self._call("sntp_connect", url, handler)
 
     def timer_add(self, ms: int, callback: Callable[[], Any], *, repeat: bool = False,
                   run_now: bool = False) -> Timer:
+        """Manager.timer_add() under the lock (the callback runs on the poll thread)."""
         return self._call("timer_add", ms, callback, repeat=repeat, run_now=run_now)
 
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
@@ -262,6 +281,7 @@ class AsyncWebSocket:
 
     @property
     def connection(self) -> Connection | None:
+        """The underlying Connection."""
         return self._conn
 
     async def send(self, data: str | bytes) -> None:
