@@ -338,6 +338,22 @@ struct mg_slip {
 };
 extern const struct mg_driver mg_driver_slip;
 
+#if MG_ARCH == MG_ARCH_POSIX
+/* Frames over a stream socket, each after a 4-byte big-endian length: QEMU's
+ * "-netdev stream" / "-netdev socket" (src/drivers/stream.c). fd is a
+ * connected stream socket (made non-blocking by init); a closed peer turns
+ * the link down. */
+struct mg_stream {
+  int fd;
+  bool eof;
+  uint32_t bad;        /* oversized frames skipped */
+  size_t in_len, skip;
+  uint8_t in[4 * (MG_TCPIP_FRAME_MAX + 4)];
+};
+extern const struct mg_driver mg_driver_stream;
+void mg_stream_wait(void *stream, int ms);
+#endif
+
 #if defined(__linux__) && MG_ARCH == MG_ARCH_POSIX
 /* Linux TAP (src/drivers/tap.c). Set name (e.g. "tap0"; empty = kernel
  * picks, written back) before init; the device must exist or we must be
