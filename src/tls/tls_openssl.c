@@ -372,6 +372,11 @@ void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts) {
     mg_error(c, "TLS over UDP is not supported");
     return;
   }
+  if (opts->name.len >= TLS_HOST_MAX ||
+      (opts->name.len > 0 && memchr(opts->name.buf, 0, opts->name.len))) {
+    mg_error(c, "TLS: bad name (too long or contains NUL)");
+    return;
+  }
   if ((m = tls_mgr(c->mgr)) == NULL || (t = conn_state(c)) == NULL) {
     mg_error(c, "TLS: out of memory");
     return;
@@ -527,9 +532,14 @@ long mg_tls_recv(struct mg_connection *c, void *buf, size_t len) {
   e = SSL_get_error(t->ssl, n);
   if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && !t->eof)
     return 0;
-  if (e == SSL_ERROR_SSL) {
+  if (e == SSL_ERROR_SSL && !t->eof) {
+    unsigned long code = ERR_peek_error();
     char r[120];
-    MG_DEBUG("conn %lu: TLS read: %s", c->id, ssl_reason(r, sizeof(r)));
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) code = 0;
+#endif
+    /* a bad record or a peer's alert; a bare end of stream is not an error */
+    if (code != 0) mg_error(c, "TLS read failed: %s", ssl_reason(r, sizeof(r)));
   }
   ERR_clear_error();
   return -1; /* close_notify, end of stream or a broken record */
