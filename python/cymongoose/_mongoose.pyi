@@ -397,8 +397,22 @@ class StackInterface:
         dns: str | None = None,
         mac: str | None = None,
         dhcp: bool = False,
+        dhcp_server: str | None = None,
     ) -> StackInterface:
         """An interface on a Linux TAP device (created when missing; needs root)."""
+    @staticmethod
+    def stream(
+        sock: Any,
+        *,
+        ip: str | None = None,
+        mask: str = "255.255.255.0",
+        gateway: str | None = None,
+        dns: str | None = None,
+        mac: str | None = None,
+        dhcp: bool = False,
+        dhcp_server: str | None = None,
+    ) -> StackInterface:
+        """An interface on a stream socket with length-prefixed frames (QEMU -netdev stream)."""
     @staticmethod
     def link_pair(
         ip_a: str,

@@ -9,7 +9,7 @@
 # state. Once attached, the box is shared with the manager and reference
 # counted: whichever lets go last (the Python object, or mg_mgr_free through
 # ifp.on_release) frees it, so no teardown order can leave a dangling pointer.
-from posix.unistd cimport close as _posix_close
+from posix.unistd cimport close as _posix_close, dup as _posix_dup
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, strncpy
 
@@ -51,8 +51,14 @@ cdef extern from "mg_stack.h":
         mg_link *link
         int side
 
+    struct mg_stream:
+        int fd
+        uint32_t bad
+
     const mg_driver mg_driver_tap
     const mg_driver mg_driver_link
+    const mg_driver mg_driver_stream
+    void mg_stream_wait(void *stream, int ms) noexcept nogil
     int MG_TCPIP_STATE_DOWN, MG_TCPIP_STATE_UP, MG_TCPIP_STATE_READY
 
     bint mg_tcpip_init(mg_tcpip_if *ifp) nogil
@@ -91,6 +97,7 @@ cdef struct _wire_box:
 cdef struct _stack_box:
     mg_tcpip_if ifp        # first: a mg_tcpip_if * is a _stack_box *
     mg_tap tap
+    mg_stream stream
     _wire_box *wire
     int refs
 
@@ -103,6 +110,8 @@ cdef void _box_release(mg_tcpip_if *ifp) noexcept nogil:
     mg_tcpip_free(&box.ifp)
     if box.ifp.driver == &mg_driver_tap and box.tap.fd >= 0:
         _posix_close(box.tap.fd)
+    if box.ifp.driver == &mg_driver_stream and box.stream.fd >= 0:
+        _posix_close(box.stream.fd)
     if box.wire != NULL:
         box.wire.refs -= 1
         if box.wire.refs == 0:
@@ -127,6 +136,7 @@ cdef class StackInterface:
             raise MemoryError("cannot allocate a stack interface")
         self._box.refs = 1
         self._box.tap.fd = -1
+        self._box.stream.fd = -1
         self._ifp = &self._box.ifp
         self._ifp.on_release = _box_release
 
@@ -139,8 +149,12 @@ cdef class StackInterface:
     def __init__(self):
         raise TypeError("use StackInterface.tap() or StackInterface.link_pair()")
 
-    cdef void _configure(self, ip, mask, gateway, dns, mac, bint dhcp, uint32_t seed) except *:
+    cdef void _configure(self, ip, mask, gateway, dns, mac, bint dhcp, uint32_t seed,
+                         dhcp_server=None) except *:
         cdef bytes m
+        if dhcp_server is not None:
+            self._ifp.enable_dhcp_server = True
+            self._ifp.dhcp_pool = _ip4(dhcp_server, "dhcp_server")
         self._ifp.ip = _ip4(ip, "ip")
         self._ifp.mask = _ip4(mask, "mask")
         self._ifp.gw = _ip4(gateway, "gateway")
@@ -159,20 +173,43 @@ cdef class StackInterface:
 
     @staticmethod
     def tap(name="", *, ip=None, mask="255.255.255.0", gateway=None, dns=None, mac=None,
-            dhcp=False):
+            dhcp=False, dhcp_server=None):
         """An interface on a Linux TAP device (created when missing; needs
-        root or CAP_NET_ADMIN). name "" lets the kernel pick one (see .name)."""
+        root or CAP_NET_ADMIN). name "" lets the kernel pick one (see .name).
+        dhcp_server="a.b.c.d" also serves DHCP leases from that address on."""
         cdef StackInterface s = StackInterface.__new__(StackInterface)
         cdef bytes bname = str(name).encode()
         if len(bname) > 15:
             raise ValueError("TAP device names have at most 15 characters")
-        s._configure(ip, mask, gateway, dns, mac, dhcp, 0)
+        s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
         strncpy(s._box.tap.name, bname, 15)
         s._ifp.driver = &mg_driver_tap
         s._ifp.driver_data = &s._box.tap
         s._ifp.wait = mg_tap_wait
         if not mg_tcpip_init(s._ifp):
             raise OSError(f"cannot open TAP device {name!r} (/dev/net/tun, root?)")
+        return s
+
+    @staticmethod
+    def stream(sock, *, ip=None, mask="255.255.255.0", gateway=None, dns=None, mac=None,
+               dhcp=False, dhcp_server=None):
+        """An interface whose wire is a connected stream socket carrying
+        Ethernet frames after a 4-byte big-endian length: QEMU's
+        "-netdev stream" / "-netdev socket". sock is a socket (or file
+        descriptor); the interface uses its own duplicate of it, and the
+        socket becomes non-blocking. No root needed. With
+        dhcp_server="a.b.c.d" the board gets its address from us."""
+        cdef StackInterface s = StackInterface.__new__(StackInterface)
+        cdef int fd = sock if isinstance(sock, int) else sock.fileno()
+        s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
+        s._box.stream.fd = _posix_dup(fd)
+        if s._box.stream.fd < 0:
+            raise OSError("cannot duplicate the socket's file descriptor")
+        s._ifp.driver = &mg_driver_stream
+        s._ifp.driver_data = &s._box.stream
+        s._ifp.wait = mg_stream_wait
+        if not mg_tcpip_init(s._ifp):
+            raise OSError("cannot use this socket as a frame stream")
         return s
 
     @staticmethod
