@@ -332,6 +332,15 @@ cdef class Manager:
         return self._open_with(url, handler, _mqtt_listen_opener, NULL,
                                "Failed to listen for MQTT on")
 
+    def set_dns_server(self, str url, int timeout_ms=2000, int retries=2):
+        """Use url ("udp://IP:PORT") for host name lookups of this manager,
+        waiting timeout_ms per attempt and resending up to retries times."""
+        self._check_open()
+        if timeout_ms <= 0 or retries < 0:
+            raise ValueError("timeout_ms must be > 0 and retries >= 0")
+        if not mg_dns_set_server(&self._mgr, url.encode("utf-8"), timeout_ms, retries):
+            raise ValueError(f"Invalid DNS server URL '{url}' (expected udp://IP:PORT)")
+
     def timer_add(self, milliseconds, callback, *, repeat=False, run_now=False):
         """Call callback() after milliseconds (periodically with repeat=True)."""
         cdef Timer t

@@ -124,6 +124,8 @@ class Manager:
         """Listen for MQTT clients (frames parsed into MG_EV_MQTT_CMD/MG_EV_MQTT_MSG; no broker logic)."""
     def sntp_connect(self, url: str, handler: _Handler | None = None) -> Connection:
         """UDP connection to an SNTP server; `sntp_request()` asks for the time (MG_EV_SNTP_TIME)."""
+    def set_dns_server(self, url: str, timeout_ms: int = 2000, retries: int = 2) -> None:
+        """Use the DNS server `url` (udp://IP:PORT) for host names, waiting `timeout_ms` per attempt and resending up to `retries` times (beyond API.md)."""
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
         """Thread-safe: deliver MG_EV_WAKEUP with `data` to connection `connection_id` and interrupt a blocked poll(). False without enable_wakeup."""
     def timer_add(

@@ -55,7 +55,7 @@
 
 /* Asynchronous DNS resolver over UDP (src/proto/dns.c). */
 #ifndef MG_ENABLE_DNS
-#define MG_ENABLE_DNS 0
+#define MG_ENABLE_DNS 1
 #endif
 
 /* TLS backend (src/tls/): MG_TLS_NONE, or MG_TLS_OPENSSL for hosts (CMake

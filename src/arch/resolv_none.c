@@ -1,0 +1,13 @@
+/* Platforms without a system resolver configuration: the resolver uses
+ * MG_DNS_DEFAULT_SERVER unless the application sets one. */
+#include "mg.h"
+
+#if MG_ENABLE_DNS && MG_ARCH != MG_ARCH_POSIX
+
+bool mg_arch_dns_server(char *buf, size_t len) {
+  (void) buf;
+  (void) len;
+  return false;
+}
+
+#endif
