@@ -229,6 +229,37 @@ static void test_handshake_and_data(int li) {
   CHECK(t->state == MG_TCP_CLOSED);
 }
 
+/* Our receive window fills up while the application does not read: we
+ * advertise zero, refuse probes' data, and announce the reopened window as
+ * soon as the application makes room. */
+static void test_receive_window(int li) {
+  uint32_t isn, seq = PEER_ISN + 1;
+  struct mg_tcpip_tcp *t = open_conn(li, 40010, &isn);
+  static char data[1000], buf[4096];
+  int i;
+  if (t == NULL) return;
+  memset(data, 'w', sizeof(data));
+  for (i = 0; i * 1000 < MG_TCPIP_TCP_RXBUF; i++) {
+    size_t n = MG_TCPIP_TCP_RXBUF - (size_t) i * 1000;
+    if (n > 1000) n = 1000;
+    feed(40010, seq, isn + 1, TF_ACK, 8000, data, n);
+    seq += (uint32_t) n;
+  }
+  CHECK(tack(last()) == seq && twin(last()) == 0);
+  /* A one-byte window probe is answered with the same ACK, data refused. */
+  s_cap->n = 0;
+  feed(40010, seq, isn + 1, TF_ACK, 8000, "p", 1);
+  CHECK(s_cap->n == 1 && tack(last()) == seq && twin(last()) == 0);
+  CHECK(t->rx.len == MG_TCPIP_TCP_RXBUF);
+  /* The application reads 2000 bytes: a window update goes out at once. */
+  s_cap->n = 0;
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, 2000) == 2000);
+  CHECK(s_cap->n == 1 && tack(last()) == seq && twin(last()) == 2000);
+  feed(40010, seq, isn + 1, TF_ACK, 8000, "p", 1);
+  CHECK(tack(last()) == seq + 1 && twin(last()) == 1999);
+  mg_tcpip_tcp_abort(s_ifp, t);
+}
+
 static void test_active_close(int li) {
   uint32_t isn, seq = PEER_ISN + 1;
   struct mg_tcpip_tcp *t = open_conn(li, 40001, &isn);
@@ -394,6 +425,7 @@ int main(void) {
   CHECK(mg_tcpip_tcp_listen(s_ifp, PORT, 4) < 0);
   test_handshake_and_data(li);
   test_active_close(li);
+  test_receive_window(li);
   test_closed_port_and_flags(li);
   test_keepalive(li);
   test_syn_flood(li);
