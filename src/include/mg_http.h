@@ -216,6 +216,12 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data);
 /* Marks c as HTTP (sets pfn); used by the listen/connect wrappers. */
 void mg_http_attach(struct mg_connection *c);
 
+/* Per-connection limit for receiving one request (default
+ * MG_HTTP_IDLE_TIMEOUT_MS): a request whose head does not complete in time,
+ * or whose body stops arriving for that long, gets 408 and the connection
+ * closes. Idle keep-alive connections with nothing buffered are left alone. */
+void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms);
+
 struct mg_connection *mg_http_listen(struct mg_mgr *mgr, const char *url,
                                      mg_event_handler_t fn, void *fn_data);
 struct mg_connection *mg_http_connect(struct mg_mgr *mgr, const char *url,

@@ -15,6 +15,7 @@ struct mg_http_state {
   void *fd;                /* static file being streamed, NULL when none */
   const struct mg_fs *fs;  /* its file system */
   uint64_t remaining;      /* file bytes still to send */
+  uint32_t timeout_ms;     /* request timeout, 0 = MG_HTTP_IDLE_TIMEOUT_MS */
   unsigned hdrs_done : 1;  /* MG_EV_HTTP_HDRS delivered for current message */
   unsigned continued : 1;  /* "100 Continue" sent for current message */
   unsigned is_head : 1;    /* the request being answered is a HEAD */

@@ -59,6 +59,16 @@ static bool switched(struct mg_connection *c, struct mg_http_state *st) {
   return true;
 }
 
+void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms) {
+  struct mg_http_state *st = mg_http_state(c);
+  if (st != NULL) st->timeout_ms = ms;
+}
+
+static uint64_t deadline(struct mg_http_state *st) {
+  return mg_millis() +
+         (st->timeout_ms != 0 ? st->timeout_ms : MG_HTTP_IDLE_TIMEOUT_MS);
+}
+
 /* Answers a request we cannot parse, reports why, and closes once sent. */
 static void fail(struct mg_connection *c, long err) {
   int code = err == MG_HTTP_ERR_HEAD_BIG   ? 431
@@ -193,14 +203,14 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
     case MG_EV_READ:
       /* A body that keeps arriving keeps its request alive. */
       if (!c->is_client && st->hdrs_done)
-        st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
+        st->expire = deadline(st);
       process(c, st);
       if (c->pfn == mg_http_handler && c->pfn_data == st && !c->is_client) {
         /* Partial request bytes left over start (or keep) a deadline. */
         if (c->recv.len == 0) {
           st->expire = 0;
         } else if (st->expire == 0) {
-          st->expire = mg_millis() + MG_HTTP_IDLE_TIMEOUT_MS;
+          st->expire = deadline(st);
         }
       }
       break;

@@ -52,6 +52,8 @@ static void server_fn(struct mg_connection *c, int ev, void *ev_data) {
                     (int) hm->uri.len, hm->uri.buf, (int) hm->body.len);
     }
     if (s->close_in_msg) mg_close_conn(c);
+  } else if (ev == MG_EV_ACCEPT) {
+    mg_http_set_request_timeout(c, 300);
   } else if (ev == MG_EV_READ) {
     s->reads++;
   } else if (ev == MG_EV_ERROR) {
@@ -229,6 +231,25 @@ static void test_connection_close(struct mg_mgr *mgr, struct srv *s) {
   (void) s;
 }
 
+static void test_request_timeout(struct mg_mgr *mgr, struct srv *s) {
+  struct cli k;
+  int errors = s->errors;
+  /* A head that never completes: 408 after the (300 ms) request timeout. */
+  raw_client(mgr, &k, "GET /slow HTTP/1.1\r\nX-A: 1\r\n", 0);
+  uint64_t t0 = mg_millis();
+  for (int i = 0; i < 400 && !k.closed; i++) mg_mgr_poll(mgr, 5);
+  CHECK(k.closed && raw_has(&k, "HTTP/1.1 408 Request Timeout"));
+  CHECK(mg_millis() - t0 >= 300);
+  CHECK(s->errors == errors + 1);
+  done(mgr, &k);
+  /* An idle keep-alive connection with nothing pending is left open. */
+  raw_client(mgr, &k, "GET /ok HTTP/1.1\r\n\r\n", 0);
+  t0 = mg_millis();
+  while (mg_millis() - t0 < 500) mg_mgr_poll(mgr, 5);
+  CHECK(!k.closed && raw_has(&k, "/ok:0"));
+  done(mgr, &k);
+}
+
 static void write_file(const char *path, const char *data, size_t len) {
   FILE *fp = fopen(path, "wb");
   if (fp == NULL) return;
@@ -293,6 +314,7 @@ int main(void) {
   test_bad_input(&mgr, &s);
   test_close_in_handlers(&mgr, &s);
   test_connection_close(&mgr, &s);
+  test_request_timeout(&mgr, &s);
   if (mkdtemp(dir) != NULL) {
     test_static(&mgr, &s, dir);
     rmdir(dir);
