@@ -11,8 +11,8 @@ from typing import Any
 
 import cymongoose as mg
 import pytest
-from mgtest import free_port, poll_until
 from cymongoose import MG_EV_CLOSE, MG_EV_CONNECT, MG_EV_ERROR, MG_EV_HTTP_MSG
+from mgtest import free_port, poll_until
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -104,3 +104,54 @@ def test_client_connection_refused() -> None:
         m.connect(f"http://127.0.0.1:{free_port()}/", cl)
         assert poll_until(m, lambda: MG_EV_CLOSE in cl.events)
     assert cl.errors and cl.responses == []
+
+
+def test_client_against_aiohttp_streaming() -> None:
+    aiohttp_web = pytest.importorskip("aiohttp.web")
+    import asyncio
+
+    async def stream(request: Any) -> Any:
+        resp = aiohttp_web.StreamResponse(headers={"X-Test": "aio"})
+        await resp.prepare(request)  # no length: aiohttp sends chunks
+        for i in range(50):
+            await resp.write(b"part%02d;" % i)
+        await resp.write_eof()
+        return resp
+
+    async def plain(request: Any) -> Any:
+        return aiohttp_web.Response(body=await request.read() or b"empty")
+
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        app = aiohttp_web.Application()
+        app.router.add_get("/stream", stream)
+        app.router.add_route("*", "/plain", plain)
+        runner = aiohttp_web.AppRunner(app)
+        loop.run_until_complete(runner.setup())
+        site = aiohttp_web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        box["port"] = site._server.sockets[0].getsockname()[1]
+        box["loop"], box["runner"] = loop, runner
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    assert ready.wait(10)
+    try:
+        cl = Client(["/stream", "/plain", "/stream"])
+        with mg.Manager() as m:
+            m.connect(f"http://127.0.0.1:{box['port']}/", cl)
+            assert poll_until(m, lambda: len(cl.responses) == 3)
+        body = b"".join(b"part%02d;" % i for i in range(50))
+        assert cl.responses == [(200, "OK", body, "aio"), (200, "OK", b"empty", None),
+                                (200, "OK", body, "aio")]
+        assert cl.events.count(MG_EV_CONNECT) == 1
+    finally:
+        box["loop"].call_soon_threadsafe(box["loop"].stop)
+        t.join(10)
