@@ -332,6 +332,12 @@ cdef class Manager:
         return self._open_with(url, handler, _mqtt_listen_opener, NULL,
                                "Failed to listen for MQTT on")
 
+    def sntp_connect(self, str url, handler=None):
+        """UDP connection to an SNTP server (any scheme, port 123 by default);
+        a request goes out once connected, sntp_request() sends more."""
+        return self._open_with(url, handler, _sntp_connect_opener, NULL,
+                               "Failed to connect to SNTP server")
+
     def set_dns_server(self, str url, int timeout_ms=2000, int retries=2):
         """Use url ("udp://IP:PORT") for host name lookups of this manager,
         waiting timeout_ms per attempt and resending up to retries times."""

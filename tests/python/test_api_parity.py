@@ -37,8 +37,6 @@ TEXT = SPEC.read_text(encoding="utf-8")
 
 # name -> issue that implements it (strict xfail until then).
 KNOWN_MISSING: dict[str, int] = {
-    "Manager.sntp_connect": 5,
-    "Connection.sntp_request": 5,
 }
 
 # Code spans in the spec that look like calls but name something that is not
