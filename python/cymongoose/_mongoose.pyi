@@ -416,6 +416,19 @@ class StackInterface:
     ) -> StackInterface:
         """An interface on a stream socket with length-prefixed frames (QEMU -netdev stream)."""
     @staticmethod
+    def serial(
+        port: Any,
+        *,
+        ip: str | None = None,
+        mask: str = "255.255.255.0",
+        gateway: str | None = None,
+        dns: str | None = None,
+        mac: str | None = None,
+        dhcp: bool = False,
+        dhcp_server: str | None = None,
+    ) -> StackInterface:
+        """An interface over a raw serial line or pty: SLIP-escaped frames with a CRC-32."""
+    @staticmethod
     def link_pair(
         ip_a: str,
         ip_b: str,

@@ -55,9 +55,23 @@ cdef extern from "mg_stack.h":
         int fd
         uint32_t bad
 
+    struct mg_slip_decoder:
+        uint32_t good, bad
+
+    struct mg_slip:
+        size_t (*read)(void *arg, void *buf, size_t len) noexcept nogil
+        size_t (*write)(void *arg, const void *buf, size_t len) noexcept nogil
+        void *arg
+        mg_slip_decoder dec
+
     const mg_driver mg_driver_tap
     const mg_driver mg_driver_link
     const mg_driver mg_driver_stream
+    const mg_driver mg_driver_slip
+    bint mg_fd_nonblock(int fd) nogil
+    size_t mg_fd_read(void *fd_ptr, void *buf, size_t len) noexcept nogil
+    size_t mg_fd_write(void *fd_ptr, const void *buf, size_t len) noexcept nogil
+    void mg_slip_fd_wait(void *slip, int ms) noexcept nogil
     void mg_stream_wait(void *stream, int ms) noexcept nogil
     int MG_TCPIP_STATE_DOWN, MG_TCPIP_STATE_UP, MG_TCPIP_STATE_READY
 
@@ -98,6 +112,8 @@ cdef struct _stack_box:
     mg_tcpip_if ifp        # first: a mg_tcpip_if * is a _stack_box *
     mg_tap tap
     mg_stream stream
+    mg_slip slip
+    int slip_fd
     _wire_box *wire
     int refs
 
@@ -112,6 +128,8 @@ cdef void _box_release(mg_tcpip_if *ifp) noexcept nogil:
         _posix_close(box.tap.fd)
     if box.ifp.driver == &mg_driver_stream and box.stream.fd >= 0:
         _posix_close(box.stream.fd)
+    if box.ifp.driver == &mg_driver_slip and box.slip_fd >= 0:
+        _posix_close(box.slip_fd)
     if box.wire != NULL:
         box.wire.refs -= 1
         if box.wire.refs == 0:
@@ -137,6 +155,7 @@ cdef class StackInterface:
         self._box.refs = 1
         self._box.tap.fd = -1
         self._box.stream.fd = -1
+        self._box.slip_fd = -1
         self._ifp = &self._box.ifp
         self._ifp.on_release = _box_release
 
@@ -210,6 +229,31 @@ cdef class StackInterface:
         s._ifp.wait = mg_stream_wait
         if not mg_tcpip_init(s._ifp):
             raise OSError("cannot use this socket as a frame stream")
+        return s
+
+    @staticmethod
+    def serial(port, *, ip=None, mask="255.255.255.0", gateway=None, dns=None, mac=None,
+               dhcp=False, dhcp_server=None):
+        """An interface over a serial line (or pty, or any byte stream with a
+        file descriptor) carrying Ethernet frames with a CRC-32, escaped with
+        SLIP (docs/stack.md). port is a file descriptor or an object with
+        fileno() such as a pyserial Serial; the interface uses its own
+        duplicate, made non-blocking. The line must be raw (no echo, no
+        newline translation)."""
+        cdef StackInterface s = StackInterface.__new__(StackInterface)
+        cdef int fd = port if isinstance(port, int) else port.fileno()
+        s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
+        s._box.slip_fd = _posix_dup(fd)
+        if s._box.slip_fd < 0 or not mg_fd_nonblock(s._box.slip_fd):
+            raise OSError("cannot use this file descriptor as a serial line")
+        s._box.slip.read = mg_fd_read
+        s._box.slip.write = mg_fd_write
+        s._box.slip.arg = &s._box.slip_fd
+        s._ifp.driver = &mg_driver_slip
+        s._ifp.driver_data = &s._box.slip
+        s._ifp.wait = mg_slip_fd_wait
+        if not mg_tcpip_init(s._ifp):
+            raise OSError("cannot initialise the serial interface")
         return s
 
     @staticmethod

@@ -352,6 +352,13 @@ struct mg_stream {
 };
 extern const struct mg_driver mg_driver_stream;
 void mg_stream_wait(void *stream, int ms);
+/* SLIP over a file descriptor (src/drivers/serial_fd.c): set
+ * slip.read = mg_fd_read, slip.write = mg_fd_write, slip.arg = &fd, and
+ * the interface's wait hook to mg_slip_fd_wait. */
+bool mg_fd_nonblock(int fd);
+size_t mg_fd_read(void *fd_ptr, void *buf, size_t len);
+size_t mg_fd_write(void *fd_ptr, const void *buf, size_t len);
+void mg_slip_fd_wait(void *slip, int ms);
 #endif
 
 #if defined(__linux__) && MG_ARCH == MG_ARCH_POSIX

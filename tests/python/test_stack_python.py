@@ -100,6 +100,48 @@ def test_udp_and_refused() -> None:
     mb.close()
 
 
+def test_serial_line_between_two_stacks() -> None:
+    """Two interfaces on the ends of a raw pseudo-terminal (SLIP + CRC-32)."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    try:
+        a = StackInterface.serial(master, ip="192.168.9.1", dhcp_server="192.168.9.50")
+        b = StackInterface.serial(slave, dhcp=True)
+    finally:
+        os.close(master)  # the interfaces hold their own duplicates
+        os.close(slave)
+    ma, mb = mg.Manager(), mg.Manager()
+    a.attach(ma)
+    b.attach(mb)
+    assert _pump([ma, mb], lambda: b.state == "ready", 20), (a.stats, b.stats)
+    assert b.ip == "192.168.9.50" and b.gateway == "192.168.9.1"
+    body = bytes(range(256)) * 40  # every byte value, SLIP END/ESC included
+    got = bytearray()
+    done: list[bool] = []
+
+    def server(c: mg.Connection, ev: int, data: object) -> None:
+        if ev == mg.MG_EV_HTTP_MSG:
+            c.reply(200, body)
+
+    def client(c: mg.Connection, ev: int, data: object) -> None:
+        if ev == mg.MG_EV_CONNECT:
+            c.send(b"GET / HTTP/1.0\r\n\r\n")
+        elif ev == mg.MG_EV_READ:
+            got.extend(c.recv_data())
+        elif ev == mg.MG_EV_CLOSE:
+            done.append(True)
+
+    ma.listen("http://0.0.0.0:80", server)
+    mb.connect("tcp://192.168.9.1:80", client)
+    assert _pump([ma, mb], lambda: bool(done), 30)
+    assert bytes(got).partition(b"\r\n\r\n")[2] == body
+    ma.close()
+    mb.close()
+
+
 def test_attach_errors() -> None:
     with pytest.raises(TypeError):
         StackInterface()
