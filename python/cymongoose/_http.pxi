@@ -204,6 +204,8 @@ cdef bytes _header_block(headers, str default_type):
     cdef list lines = []
     cdef bint has_type = False
     if headers is None:
+        if default_type == "text/plain":
+            return b"Content-Type: text/plain\r\n"  # the common case, no formatting
         return f"Content-Type: {default_type}\r\n".encode("utf-8")
     for k, v in headers.items():
         ks = str(k)
