@@ -1,0 +1,81 @@
+# device_app, the reference firmware: sources, and the board images.
+#   host:   boards/host/board.cmake builds build/host/device_app
+#   boards: device_app_add_board_images() (called by mg_add_board_apps for
+#           boards with Ethernet) builds two images:
+#             device_app.elf       everything (HTTP, WS, MQTT, SNTP, RPC, OTA)
+#             device_app_http.elf  HTTP server + REST API only
+# Each image links its own copy of the core, compiled with the pool sizes and
+# feature flags of that image (the stack's structures depend on them), so the
+# other apps of the board keep the defaults.
+include_guard(GLOBAL)
+
+set(DEVICE_APP_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(DEVICE_APP_SOURCES
+  ${DEVICE_APP_DIR}/main.c ${DEVICE_APP_DIR}/platform.c ${DEVICE_APP_DIR}/http_api.c
+  ${DEVICE_APP_DIR}/ws.c ${DEVICE_APP_DIR}/mqtt.c ${DEVICE_APP_DIR}/sntp.c
+  ${DEVICE_APP_DIR}/rpc.c ${DEVICE_APP_DIR}/ota.c)
+
+# Full image: HTTP + one WebSocket + MQTT fit in 5 TCP connections of
+# 3 KiB + 3 KiB; two UDP endpoints (DHCP, SNTP).
+set(DEVICE_APP_FULL_CORE_DEFINES
+  MG_TCPIP_MAX_TCP=5 MG_TCPIP_TCP_RXBUF=3072 MG_TCPIP_TCP_TXBUF=3072
+  MG_TCPIP_MAX_UDP=2 MG_TCPIP_UDP_RXBUF=1536 MG_TCPIP_MAX_LISTEN=2)
+# HTTP-only image: three 2 KiB + 2 KiB connections, one UDP endpoint (DHCP),
+# the other protocols compiled out.
+set(DEVICE_APP_HTTP_CORE_DEFINES
+  MG_ENABLE_WS=0 MG_ENABLE_MQTT=0 MG_ENABLE_SNTP=0 MG_ENABLE_DNS=0
+  MG_TCPIP_MAX_TCP=3 MG_TCPIP_TCP_RXBUF=2048 MG_TCPIP_TCP_TXBUF=2048
+  MG_TCPIP_MAX_UDP=1 MG_TCPIP_UDP_RXBUF=1024 MG_TCPIP_MAX_LISTEN=1 MG_TCPIP_ARP_SIZE=4)
+set(DEVICE_APP_HTTP_APP_DEFINES
+  DEVICE_WS=0 DEVICE_MQTT=0 DEVICE_SNTP=0 DEVICE_RPC=0 DEVICE_OTA=0)
+
+# A copy of mg_core with extra definitions, same flags as the board's core.
+function(device_app_core NAME)
+  add_library(${NAME} STATIC ${MG_CORE_SOURCES})
+  set_target_properties(${NAME} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_include_directories(${NAME} PUBLIC ${CMAKE_SOURCE_DIR}/src/include)
+  get_target_property(opts mg_core INTERFACE_COMPILE_OPTIONS)
+  get_target_property(defs mg_core INTERFACE_COMPILE_DEFINITIONS)
+  get_target_property(lopts mg_core INTERFACE_LINK_OPTIONS)
+  target_compile_options(${NAME} PRIVATE ${MG_WARNINGS})
+  if(opts)
+    target_compile_options(${NAME} PUBLIC ${opts})
+  endif()
+  if(defs)
+    target_compile_definitions(${NAME} PUBLIC ${defs})
+  endif()
+  if(lopts)
+    target_link_options(${NAME} PUBLIC ${lopts})
+  endif()
+  target_compile_definitions(${NAME} PUBLIC ${ARGN})
+endfunction()
+
+# One board image: like mg_add_firmware, but on a private core.
+function(device_app_image NAME)
+  cmake_parse_arguments(D "" "" "CORE_DEFINES;APP_DEFINES" ${ARGN})
+  get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
+  device_app_core(${NAME}_core ${D_CORE_DEFINES})
+  add_executable(${NAME} ${DEVICE_APP_SOURCES} $<TARGET_OBJECTS:mg_board>)
+  set_target_properties(${NAME} PROPERTIES SUFFIX ".elf" POSITION_INDEPENDENT_CODE OFF
+                        LINK_DEPENDS "${ld};${MG_BOARDS_COMMON_DIR}/cortex-m-sections.ld")
+  target_include_directories(${NAME} PRIVATE ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})
+  target_link_libraries(${NAME} PRIVATE ${NAME}_core)
+  target_compile_options(${NAME} PRIVATE ${MG_WARNINGS})
+  target_compile_definitions(${NAME} PRIVATE MG_FW_VERSION="${MG_FW_VERSION}" ${D_APP_DEFINES})
+  target_link_options(${NAME} PRIVATE
+    -T${ld} -L${MG_BOARDS_COMMON_DIR}
+    --specs=nano.specs -nostartfiles
+    -Wl,--gc-sections -Wl,-Map=$<TARGET_FILE_DIR:${NAME}>/${NAME}.map)
+  add_custom_command(TARGET ${NAME} POST_BUILD
+    COMMAND ${CMAKE_OBJCOPY} -O binary $<TARGET_FILE:${NAME}>
+            $<TARGET_FILE_DIR:${NAME}>/${NAME}.bin
+    COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
+            -DBOARD=${MG_BOARD} -P ${MG_BOARDS_DIR}/size_report.cmake
+    VERBATIM)
+endfunction()
+
+function(device_app_add_board_images)
+  device_app_image(device_app CORE_DEFINES ${DEVICE_APP_FULL_CORE_DEFINES})
+  device_app_image(device_app_http CORE_DEFINES ${DEVICE_APP_HTTP_CORE_DEFINES}
+                   APP_DEFINES ${DEVICE_APP_HTTP_APP_DEFINES})
+endfunction()
