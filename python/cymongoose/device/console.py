@@ -222,6 +222,25 @@ class Console:
 
         return self._wait_for(find, rx.pattern, timeout)  # type: ignore[return-value]
 
+    def extract(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
+        """Like :meth:`expect`, but removes only the matched text from the unconsumed
+        output: what came before and after it stays for later ``expect`` calls.
+
+        The JSON-RPC client takes its response frames out of the console this way, so
+        log lines printed around a response are still there for ``expect_line``.
+        """
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+        def find(buf: str) -> tuple[int, object] | None:
+            m = rx.search(buf)
+            if m is None:
+                return None
+            # Called under the lock: cut the match out here; _wait_for then keeps buf[0:].
+            self._buf = buf[:m.start()] + buf[m.end():]
+            return 0, m
+
+        return self._wait_for(find, rx.pattern, timeout)  # type: ignore[return-value]
+
     def expect_exact(self, text: str, timeout: float = 10.0) -> str:
         return self.read_until(text, timeout)[-len(text):]
 
