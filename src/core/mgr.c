@@ -135,7 +135,9 @@ static int wait_budget(struct mg_mgr *mgr, int ms, long next_timer) {
   struct mg_connection *c;
   for (c = mgr->conns; c != NULL; c = c->next) {
     if (c->is_closing || (c->is_draining && c->send.len == 0)) return 0;
-    if (c->is_tls && !c->is_tls_hs && mg_tls_pending(c) > 0) return 0;
+    if (c->is_tls && !c->is_tls_hs && !c->is_full && !c->is_draining &&
+        mg_tls_pending(c) > 0)
+      return 0; /* decrypted bytes to deliver (unless reads are paused) */
     if (c->send.len > 0 && !c->is_connecting && !c->is_tls_hs &&
         !(c->io_mask & MG_IO_WRITE))
       return 0;
