@@ -106,11 +106,14 @@ def test_timer_add_and_schedule_back_to_loop() -> None:
         got: list[str] = []
         done = asyncio.Event()
 
-        async def coro(tag: str) -> None:
+        def add(tag: str) -> None:
             assert threading.get_ident() == loop_thread
             got.append(tag)
-            if len(got) == 2:
+            if len(got) == 2:  # the two hand-offs may run in either order
                 done.set()
+
+        async def coro(tag: str) -> None:
+            add(tag)
 
         async with AsyncManager() as am:
             poll_thread: list[int] = []
@@ -118,7 +121,7 @@ def test_timer_add_and_schedule_back_to_loop() -> None:
             def cb() -> None:
                 poll_thread.append(threading.get_ident())
                 am.schedule(coro("coroutine"))
-                am.schedule(lambda: got.append("callback"))
+                am.schedule(lambda: add("callback"))
 
             t = am.timer_add(ms=10, callback=cb)
             await asyncio.wait_for(done.wait(), 5)
