@@ -12,6 +12,7 @@ size_t mg_dns_query(uint8_t *buf, size_t len, uint16_t txid,
   size_t n = 12, i = 0;
   if (name.len > 0 && name.buf[name.len - 1] == '.') name.len--;
   if (name.len == 0 || name.len > 253 || len < name.len + 2 + 12 + 4) return 0;
+  if (name.buf[name.len - 1] == '.') return 0; /* "a.." : empty last label */
   memset(buf, 0, 12);
   buf[0] = (uint8_t) (txid >> 8);
   buf[1] = (uint8_t) txid;
