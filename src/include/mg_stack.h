@@ -1,5 +1,7 @@
-/* The built-in TCP/IP stack: Ethernet II, ARP, IPv4, ICMP echo, UDP, TCP and a
- * DHCP client, on top of any driver implementing struct mg_driver.
+/* The built-in TCP/IP stack: Ethernet II, ARP, IPv4, ICMP echo, UDP, TCP, a
+ * DHCP client and a small DHCP server, on top of any driver implementing
+ * struct mg_driver (drivers here: TAP, in-memory link, QEMU stream socket,
+ * SLIP serial framing). See docs/stack.md.
  *
  * Everything lives in one interface object (struct mg_tcpip_if) that the
  * application owns: fixed pools sized by the MG_TCPIP_* options of
@@ -15,7 +17,8 @@
  *        mg_tcpip_init(&ifp);
  *        mg_mgr_init_net(&mgr, &mg_net_stack);
  *        mg_tcpip_attach(&mgr, &ifp);   // mgr->net_data = &ifp
- *    after which mg_listen/mg_connect/mg_send work exactly as on sockets.
+ *    after which mg_listen/mg_connect/mg_send work exactly as on sockets
+ *    (IPv4 only). mg_tcpip_use() moves a manager made by mg_mgr_init().
  *
  * Addresses (ip, mask, gw, dns) are IPv4 in network byte order, ports in
  * host byte order inside the stack API. */
