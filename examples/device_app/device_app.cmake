@@ -52,7 +52,7 @@ endfunction()
 
 # One board image: like mg_add_firmware, but on a private core.
 function(device_app_image NAME)
-  cmake_parse_arguments(D "" "" "CORE_DEFINES;APP_DEFINES" ${ARGN})
+  cmake_parse_arguments(D "" "FLASH_MAX;RAM_MAX" "CORE_DEFINES;APP_DEFINES" ${ARGN})
   get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
   device_app_core(${NAME}_core ${D_CORE_DEFINES})
   add_executable(${NAME} ${DEVICE_APP_SOURCES} $<TARGET_OBJECTS:mg_board>)
@@ -72,10 +72,21 @@ function(device_app_image NAME)
     COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
             -DBOARD=${MG_BOARD} -P ${MG_BOARDS_DIR}/size_report.cmake
     VERBATIM)
+  if(MG_BOARD STREQUAL "mps2-an385") # the targets are for Cortex-M3
+    add_custom_command(TARGET ${NAME} POST_BUILD
+      COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
+              -DFLASH_MAX=${D_FLASH_MAX} -DRAM_MAX=${D_RAM_MAX}
+              -P ${DEVICE_APP_DIR}/size_targets.cmake
+      VERBATIM)
+  endif()
 endfunction()
 
 function(device_app_add_board_images)
-  device_app_image(device_app CORE_DEFINES ${DEVICE_APP_FULL_CORE_DEFINES})
+  # Targets (issue 8, Cortex-M3 -Os): full 112 KiB flash / 48 KiB RAM,
+  # HTTP-only 48 KiB / 24 KiB (RAM = data + bss).
+  device_app_image(device_app CORE_DEFINES ${DEVICE_APP_FULL_CORE_DEFINES}
+                   FLASH_MAX 114688 RAM_MAX 49152)
   device_app_image(device_app_http CORE_DEFINES ${DEVICE_APP_HTTP_CORE_DEFINES}
-                   APP_DEFINES ${DEVICE_APP_HTTP_APP_DEFINES})
+                   APP_DEFINES ${DEVICE_APP_HTTP_APP_DEFINES}
+                   FLASH_MAX 49152 RAM_MAX 24576)
 endfunction()
