@@ -16,11 +16,14 @@ struct mg_http_state {
   const struct mg_fs *fs;  /* its file system */
   uint64_t remaining;      /* file bytes still to send */
   uint32_t timeout_ms;     /* request timeout, 0 = MG_HTTP_IDLE_TIMEOUT_MS */
+  /* Requests parsed but not answered yet, oldest in bit 0, so replies given
+   * later (or to pipelined requests) still match their request: */
+  uint32_t q_head;         /* it was a HEAD: answer without a body */
+  uint32_t q_close;        /* it asked to close after its response */
+  uint8_t q_len;
   unsigned hdrs_done : 1;  /* MG_EV_HTTP_HDRS delivered for current message */
   unsigned continued : 1;  /* "100 Continue" sent for current message */
-  unsigned is_head : 1;    /* the request being answered is a HEAD */
   unsigned to_close : 1;   /* client: response body runs until close */
-  unsigned close_after : 1; /* close once the current response is sent */
 };
 
 /* State of an HTTP connection, allocated on first use; NULL when c is not
@@ -30,6 +33,9 @@ struct mg_http_state *mg_http_state(struct mg_connection *c);
 /* Tops the send buffer up from the file being streamed; closes the file at
  * its end. */
 void mg_http_pump(struct mg_connection *c, struct mg_http_state *st);
+
+/* The request being answered (the oldest unanswered one) is a HEAD. */
+bool mg_http_answering_head(struct mg_connection *c);
 
 /* Called when a whole response has been queued: closes the connection after
  * it is flushed if the request asked for that (Connection: close, HTTP/1.0). */

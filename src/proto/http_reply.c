@@ -21,8 +21,7 @@ static bool has_transfer_encoding(const char *headers) {
 
 void mg_http_reply_n(struct mg_connection *c, int status, const char *headers,
                      const void *body, size_t body_len) {
-  struct mg_http_state *st = mg_http_state(c);
-  bool head = st != NULL && st->is_head;
+  bool head = mg_http_answering_head(c);
   bool te = headers != NULL && has_transfer_encoding(headers);
   char line[96];
   size_t n;

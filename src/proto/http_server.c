@@ -22,9 +22,28 @@ void mg_http_attach(struct mg_connection *c) {
   c->pfn_data = NULL;
 }
 
+bool mg_http_answering_head(struct mg_connection *c) {
+  struct mg_http_state *st = mg_http_state(c);
+  return st != NULL && st->q_len > 0 && (st->q_head & 1u);
+}
+
 void mg_http_response_done(struct mg_connection *c) {
   struct mg_http_state *st = mg_http_state(c);
-  if (st != NULL && st->close_after && st->fd == NULL) c->is_draining = 1;
+  bool close;
+  if (st == NULL || st->q_len == 0) return;
+  close = (st->q_close & 1u) != 0;
+  st->q_head >>= 1, st->q_close >>= 1, st->q_len--;
+  if (close && st->fd == NULL) c->is_draining = 1;
+}
+
+/* Remembers what the response to a just-parsed request must respect. */
+static void push_request(struct mg_http_state *st, bool head, bool close) {
+  if (st->q_len == 32) { /* nobody answers (raw sends?): forget the oldest */
+    st->q_head >>= 1, st->q_close >>= 1, st->q_len--;
+  }
+  if (head) st->q_head |= 1u << st->q_len;
+  if (close) st->q_close |= 1u << st->q_len;
+  st->q_len++;
 }
 
 /* True when a comma-separated header value lists token (any case). */
@@ -154,8 +173,7 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
       hm.message.len = (size_t) (b + hm.body.len - hm.message.buf);
     }
     if (!c->is_client) {
-      st->is_head = mg_str_eq(hm.method, "HEAD");
-      st->close_after = wants_close(&hm);
+      push_request(st, mg_str_eq(hm.method, "HEAD"), wants_close(&hm));
     }
     st->hdrs_done = st->continued = 0;
     st->scanned = 0;

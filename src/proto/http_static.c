@@ -249,18 +249,13 @@ void mg_http_pump(struct mg_connection *c, struct mg_http_state *st) {
 
 /* ---- Serving one file ---- */
 
-static bool answering_head(struct mg_connection *c) {
-  struct mg_http_state *st = mg_http_state(c);
-  return st != NULL && st->is_head;
-}
-
 static void send_status(struct mg_connection *c, int code, const char *extra,
                         const char *body) {
   mg_printf(c,
             "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
             "%sContent-Length: %u\r\n\r\n%s",
             code, mg_http_reason(code), extra != NULL ? extra : "",
-            (unsigned) strlen(body), answering_head(c) ? "" : body);
+            (unsigned) strlen(body), mg_http_answering_head(c) ? "" : body);
   mg_http_response_done(c);
 }
 

@@ -26,6 +26,8 @@ struct srv {
   char last_body[256];
   const char *root;
   bool close_in_hdrs, close_in_msg;
+  struct mg_connection *deferred; /* replies to /defer* come later */
+  int deferred_n;
 };
 
 static void server_fn(struct mg_connection *c, int ev, void *ev_data) {
@@ -42,7 +44,10 @@ static void server_fn(struct mg_connection *c, int ev, void *ev_data) {
                                                        : sizeof(s->last_body) - 1;
     memcpy(s->last_body, hm->body.buf, n);
     s->last_body[n] = '\0';
-    if (mg_str_starts_with(hm->uri, "/static", false)) {
+    if (mg_str_starts_with(hm->uri, "/defer", false)) {
+      s->deferred = c;
+      s->deferred_n++;
+    } else if (mg_str_starts_with(hm->uri, "/static", false)) {
       struct mg_http_message copy = *hm;
       struct mg_http_serve_opts o = {s->root, NULL, NULL, NULL, NULL};
       copy.uri = mg_str_n(hm->uri.buf + 7, hm->uri.len - 7);
@@ -250,6 +255,29 @@ static void test_request_timeout(struct mg_mgr *mgr, struct srv *s) {
   done(mgr, &k);
 }
 
+static void test_deferred_replies(struct mg_mgr *mgr, struct srv *s) {
+  struct cli k;
+  /* Replies given after the handler returned still match their pipelined
+   * request: HEAD gets no body, Connection: close closes after its reply. */
+  s->deferred_n = 0;
+  raw_client(mgr, &k,
+             "GET /defer1 HTTP/1.1\r\n\r\nHEAD /defer2 HTTP/1.1\r\n\r\n"
+             "GET /defer3 HTTP/1.1\r\nConnection: close\r\n\r\n", 0);
+  for (int i = 0; i < 100 && s->deferred_n < 3; i++) mg_mgr_poll(mgr, 5);
+  CHECK(s->deferred_n == 3);
+  if (s->deferred_n == 3) {
+    mg_http_reply(s->deferred, 200, "", "one");
+    mg_http_reply(s->deferred, 200, "", "two");
+    mg_http_reply(s->deferred, 200, "", "three");
+  }
+  run(mgr, &k, 99);
+  CHECK(k.closed);
+  CHECK(raw_has(&k, "Content-Length: 3\r\n\r\noneHTTP/1.1 200 OK\r\n"
+                    "Content-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\n"
+                    "Content-Length: 5\r\n\r\nthree"));
+  done(mgr, &k);
+}
+
 static void write_file(const char *path, const char *data, size_t len) {
   FILE *fp = fopen(path, "wb");
   if (fp == NULL) return;
@@ -318,6 +346,7 @@ int main(void) {
   test_close_in_handlers(&mgr, &s);
   test_connection_close(&mgr, &s);
   test_request_timeout(&mgr, &s);
+  test_deferred_replies(&mgr, &s);
   if (mkdtemp(dir) != NULL) {
     test_static(&mgr, &s, dir);
     rmdir(dir);
