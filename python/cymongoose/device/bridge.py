@@ -1,10 +1,15 @@
-"""Bridge an emulated board's Ethernet to a Linux TAP interface (needs root).
+"""Bridges from an emulated board's Ethernet to the host.
 
-The board's NIC is on QEMU's stream netdev (:class:`~cymongoose.device.frames.FrameLink`);
-each frame is copied to a TAP interface and back, so the host's own tools
-(ping, curl, wireshark) reach the firmware. The root-free variant, which ends
-the frames in the host process's built-in TCP/IP stack, comes with the
-extension's stream driver.
+The board's NIC is on QEMU's stream netdev (4-byte length + frame over a
+socket, :mod:`~cymongoose.device.frames`). Two ways on from there:
+
+* :class:`StackBridge` (no root): the frames end in *this process's* built-in
+  TCP/IP stack (``StackInterface.stream``), so a ``Manager`` attached to it
+  connects to ``http://<device ip>/``, opens WebSockets, MQTT ... to the
+  firmware with the same event API as anywhere else. Our own DHCP server
+  leases the board its address. With ``pcap=`` every frame is recorded.
+* :class:`TapBridge` (root): each frame is copied to a TAP interface and back,
+  so the host's own tools (ping, curl, wireshark) reach the firmware.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
-from .errors import DeviceError, NotAvailableError
-from .frames import FrameLink, PcapWriter
+from .errors import DeviceError, NotAvailableError, PortNotFoundError
+from .frames import LEN_PREFIX, FrameLink, LengthPrefixedFramer, PcapWriter
 
 TUNSETIFF = 0x400454CA  # _IOW('T', 202, int), linux/if_tun.h
 IFF_TAP = 0x0002
@@ -106,3 +114,272 @@ class TapBridge:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(0.05)
+
+
+# ---- root-free bridge: the device's frames end in this process's built-in stack ----------------
+HOST_IP = "10.0.2.2"      # the host's address on the bridge (QEMU's user-net convention)
+DEVICE_IP = "10.0.2.15"   # first address our DHCP server leases
+RELAY_HIGH_WATER = 1 << 20  # bytes queued towards one side before we stop reading the other
+
+
+def connect_netdev(address: str | socket.socket, timeout: float = 5.0) -> socket.socket:
+    """A connected stream socket to a QEMU stream netdev that listens.
+
+    ``address``: a unix socket path (``/tmp/x/net.sock`` or ``unix:PATH``),
+    ``HOST:PORT`` / ``tcp:HOST:PORT``, or an already connected socket.
+    Retries while the emulator is still creating the socket.
+    """
+    if isinstance(address, socket.socket):
+        return address
+    text = str(address)
+    text = text.removeprefix("unix:")
+    if text.startswith("tcp:"):
+        text = text[4:]
+        unix = False
+    else:
+        unix = "/" in text or ":" not in text
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if unix:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                target: Any = text
+            else:
+                host, _, port = text.rpartition(":")
+                if not port.isdigit():
+                    raise DeviceError(f"netdev address {address!r}: want PATH or HOST:PORT")
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                target = (host or "127.0.0.1", int(port))
+            try:
+                s.connect(target)
+                return s
+            except OSError:
+                s.close()
+                raise
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            if time.monotonic() >= deadline:
+                raise PortNotFoundError(f"no frame socket at {address}: {exc.strerror}") from None
+            time.sleep(0.02)
+
+
+class FrameRelay:
+    """Copies length-prefixed frames between two stream sockets on a thread,
+    writing each one to a pcap file. Non-blocking both ways with bounded queues,
+    so neither side can wedge the other."""
+
+    def __init__(self, a: socket.socket, b: socket.socket, pcap: PcapWriter | None) -> None:
+        self.socks = (a, b)
+        self.pcap = pcap
+        self.frames = [0, 0]  # a->b, b->a
+        self.error: str | None = None
+        for s in self.socks:
+            s.setblocking(False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="frame-relay", daemon=True)
+
+    def start(self) -> FrameRelay:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        framers = (LengthPrefixedFramer(), LengthPrefixedFramer())
+        out = (bytearray(), bytearray())  # out[i]: bytes waiting to be written to socks[i]
+        try:
+            while not self._stop.is_set():
+                rd = [s for i, s in enumerate(self.socks) if len(out[1 - i]) < RELAY_HIGH_WATER]
+                wr = [s for i, s in enumerate(self.socks) if out[i]]
+                r, w, _ = select.select(rd, wr, [], 0.1)
+                for i, s in enumerate(self.socks):
+                    if s in r:
+                        data = s.recv(65536)
+                        if not data:
+                            self.error = f"{'device' if i == 0 else 'host'} side closed"
+                            return
+                        frames = framers[i].feed(data)
+                        self.frames[i] += len(frames)
+                        for f in frames:
+                            if self.pcap:
+                                self.pcap.write(f)
+                            out[1 - i].extend(LEN_PREFIX.pack(len(f)))
+                            out[1 - i].extend(f)
+                    if s in w and out[i]:
+                        n = s.send(out[i])
+                        del out[i][:n]
+        except (OSError, DeviceError) as exc:
+            self.error = str(exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+class StackBridge:
+    """An emulated board's Ethernet ending in this process's built-in TCP/IP stack.
+
+    ::
+
+        with QemuTarget("build/fw/net_fw.elf", nic="stream") as qemu:
+            with StackBridge(qemu.netdev_socket(), pcap="br.pcap") as br:
+                br.wait_ready(port=80)
+                mgr = br.mgr             # a Manager whose connections go to the board
+                mgr.connect(br.url("/api/info"), handler)
+
+    The host is ``host_ip``; the board gets ``device_ip`` from our DHCP server
+    (``dhcp_server=False`` when the firmware has a static address: then give that
+    as ``device_ip``). No root and no TAP: the stack lives in this process, so
+    only its managers reach the board. Needs the compiled extension.
+    """
+
+    def __init__(self, netdev: str | socket.socket, *, host_ip: str = HOST_IP,
+                 device_ip: str = DEVICE_IP, mask: str = "255.255.255.0",
+                 dhcp_server: bool = True, pcap: str | os.PathLike[str] | None = None,
+                 connect_timeout: float = 5.0) -> None:
+        try:
+            import cymongoose as mg
+            from cymongoose.stack import StackInterface
+        except ImportError as exc:
+            raise NotAvailableError(
+                f"the root-free bridge needs the compiled extension with the built-in stack "
+                f"({exc}); with root, use the TAP bridge") from None
+        self._mg = mg
+        self.host_ip = host_ip
+        self.device_ip = device_ip
+        self.dhcp_server = dhcp_server
+        self.pcap_path = str(pcap) if pcap else None
+        self.relay: FrameRelay | None = None
+        self._socks: list[socket.socket] = []
+        device = connect_netdev(netdev, connect_timeout)
+        self._socks.append(device)
+        try:
+            if pcap:
+                ours, theirs = socket.socketpair()
+                self._socks += [ours, theirs]
+                self.relay = FrameRelay(device, theirs, PcapWriter(str(pcap))).start()
+                stack_end = ours
+            else:
+                stack_end = device
+            self.iface = StackInterface.stream(
+                stack_end, ip=host_ip, mask=mask,
+                dhcp_server=device_ip if dhcp_server else None)
+            self.mgr = mg.Manager()
+            self.iface.attach(self.mgr)
+        except BaseException:
+            self.close()
+            raise
+        self._closed = False
+
+    # ---- driving the stack -------------------------------------------------------------------------
+    def pump(self, until: Callable[[], bool], timeout: float, step_ms: int = 5) -> bool:
+        """Poll the manager until ``until()`` is true or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            if time.monotonic() >= deadline:
+                return False
+            self.check()
+            self.mgr.poll(step_ms)
+        return True
+
+    def check(self) -> None:
+        """Raise DeviceError when the link to the emulator is gone."""
+        if self.relay is not None and self.relay.error:
+            raise DeviceError(f"bridge relay stopped: {self.relay.error}")
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return dict(self.iface.stats)
+
+    def wait_ready(self, timeout: float = 30.0, port: int | None = None) -> str:
+        """Wait until the board holds its address (our DHCP server acked it) and, with
+        ``port``, accepts TCP connections there. Returns the board's address."""
+        deadline = time.monotonic() + timeout
+        if (self.dhcp_server and self.iface.stats.get("dhcps_acks", 0) == 0
+                and not self.pump(lambda: self.iface.stats["dhcps_acks"] >= 1, timeout)):
+                raise DeviceError(f"the board asked for no DHCP lease within {timeout:g} s "
+                                  f"(bridge stats: {self._stats_brief()})")
+        if port is not None:
+            while not self._probe(port, max(0.1, min(3.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    raise DeviceError(f"{self.device_ip}:{port} accepted no TCP connection "
+                                      f"within {timeout:g} s ({self._stats_brief()})")
+        return self.device_ip
+
+    def _stats_brief(self) -> str:
+        st = self.iface.stats
+        keys = ("rx_frames", "tx_frames", "arp_failed", "dhcps_acks", "tcp_rst_sent")
+        return ", ".join(f"{k}={st.get(k, 0)}" for k in keys)
+
+    def _probe(self, port: int, timeout: float) -> bool:
+        mg = self._mg
+        result: list[bool] = []
+
+        def fn(c: Any, ev: int, data: object) -> None:
+            if ev == mg.MG_EV_CONNECT and not result:
+                result.append(True)
+                c.close()
+            elif ev in (mg.MG_EV_ERROR, mg.MG_EV_CLOSE) and not result:
+                result.append(False)
+
+        self.mgr.connect(f"tcp://{self.device_ip}:{port}", fn)
+        self.pump(lambda: bool(result), timeout)
+        return bool(result and result[0])
+
+    def url(self, path: str = "/", port: int = 80, scheme: str = "http") -> str:
+        """URL of a service on the board, for this bridge's manager."""
+        if not path.startswith("/"):
+            path = "/" + path
+        default = {"http": 80, "ws": 80, "https": 443, "wss": 443, "mqtt": 1883}.get(scheme)
+        hostport = self.device_ip if port == default else f"{self.device_ip}:{port}"
+        return f"{scheme}://{hostport}{path}"
+
+    def http(self, method: str, path: str, body: bytes = b"",
+             headers: dict[str, str] | None = None, port: int = 80,
+             timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+        """One blocking HTTP request to the board over this bridge's manager:
+        returns (status, headers, body)."""
+        mg = self._mg
+        result: list[Any] = []
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.device_ip}\r\nConnection: close\r\n"
+        for k, v in (headers or {}).items():
+            head += f"{k}: {v}\r\n"
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        request = head.encode("latin-1") + bytes(body)
+
+        def fn(c: Any, ev: int, data: Any) -> None:
+            if ev == mg.MG_EV_CONNECT:
+                c.send(request)
+            elif ev == mg.MG_EV_HTTP_MSG and not result:
+                result.append((data.status(), dict(data.headers()), data.body_bytes))
+                c.close()
+            elif ev == mg.MG_EV_ERROR and not result:
+                result.append(DeviceError(f"{method} {path}: {data}"))
+            elif ev == mg.MG_EV_CLOSE and not result:
+                result.append(DeviceError(f"{method} {path}: connection closed without a "
+                                          "response"))
+
+        self.mgr.connect(f"http://{self.device_ip}:{port}{path}", fn)
+        if not self.pump(lambda: bool(result), timeout):
+            raise DeviceError(f"{method} {path}: no response within {timeout:g} s "
+                              f"({self._stats_brief()})")
+        if isinstance(result[0], Exception):
+            raise result[0]
+        return result[0]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        mgr = getattr(self, "mgr", None)
+        if mgr is not None:
+            mgr.close()
+        if self.relay is not None:
+            self.relay.stop()
+            if self.relay.pcap:
+                self.relay.pcap.close()
+        for s in self._socks:
+            s.close()
+
+    def __enter__(self) -> StackBridge:  # noqa: PYI034 - final class in practice
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

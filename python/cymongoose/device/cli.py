@@ -366,7 +366,7 @@ def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
     if not args.tap:
         return cmd_unavailable(args, bmap)
     from .bridge import TapBridge, TapDevice
-    from .frames import FrameLink, PcapWriter
+    from .frames import PcapWriter
     from .targets import QemuTarget
 
     board = bmap.get(args.board or "mps2-an385")
@@ -377,8 +377,7 @@ def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
     tap = TapDevice(args.tap)
     try:
         with QemuTarget(args.firmware, board, nic="stream", log_path=args.log) as target:
-            assert target.netdev_path is not None
-            link = FrameLink.connect_unix(target.netdev_path)
+            link = target.frame_link()
             bridge = TapBridge(link, tap, PcapWriter(args.pcap) if args.pcap else None).start()
             print(f"[bridging {board.name} <-> {tap.name}; Ctrl-C to stop]", file=sys.stderr,
                   flush=True)

@@ -21,6 +21,11 @@ shared: asking for several workers with one port fails at once.
 
 ``@pytest.mark.dut(nic="user", hostfwd=[80], gdb="unix", halted=False)`` passes
 QEMU options for one test; ``dut.forwarded[80]`` is then the host port.
+``@pytest.mark.dut(nic="stream")`` puts the board's Ethernet on the root-free
+bridge: ``dut.mgr`` is a Manager on this process's built-in TCP/IP stack that
+reaches the board at ``dut.url(...)``, and every bridged frame is saved as
+``<test id>.pcap`` next to the console log. ``dut.rpc`` is a JSON-RPC client
+over the console (reference firmware, docs/device-rpc.md).
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ import pytest
 
 if TYPE_CHECKING:
     from .boards import Board
+    from .bridge import StackBridge
     from .console import Console
     from .flash import FlashResult
+    from .rpc import RpcClient
     from .targets import Target
 
 OPTIONS = (
@@ -115,6 +122,9 @@ class Dut:
         self.board = board
         self.log_path = log_path
         self.flash_result = flash_result  # how the image got there, when the dut flashed it
+        self.pcap_path = log_path.with_suffix(".pcap")  # bridged frames (nic="stream")
+        self._bridge: StackBridge | None = None
+        self._rpc: RpcClient | None = None
 
     @property
     def console(self) -> Console:
@@ -140,29 +150,59 @@ class Dut:
         return getattr(self.target, "gdb", None)
 
     @property
-    def rpc(self) -> Any:
-        from .errors import NotAvailableError
+    def rpc(self) -> RpcClient:
+        """JSON-RPC client over the console (framing of docs/device-rpc.md):
+        ``dut.rpc.call("led.set", on=True)``."""
+        if self._rpc is None:
+            from .rpc import RpcClient
 
-        raise NotAvailableError(
-            "dut.rpc needs the JSON-RPC console protocol of the reference firmware, "
-            "which is not built yet")
+            self._rpc = RpcClient(self.console)
+        return self._rpc
+
+    @property
+    def bridged(self) -> bool:
+        """True when the board's NIC is on the root-free bridge (``nic="stream"``)."""
+        return getattr(self.target, "nic", None) == "stream"
+
+    @property
+    def bridge(self) -> StackBridge:
+        """The root-free network bridge: the board's Ethernet ends in this process's
+        built-in TCP/IP stack; every frame goes to ``<test id>.pcap``."""
+        if self._bridge is None:
+            from .bridge import StackBridge
+            from .errors import DeviceError
+
+            if not self.bridged:
+                raise DeviceError(
+                    "dut.mgr/dut.bridge need the board's NIC on the bridge: mark the test "
+                    "with @pytest.mark.dut(nic='stream')")
+            sock = self.target.netdev_socket()  # type: ignore[attr-defined]
+            self._bridge = StackBridge(sock, pcap=self.pcap_path)
+        return self._bridge
 
     @property
     def mgr(self) -> Any:
-        from .errors import NotAvailableError
-
-        raise NotAvailableError(
-            "dut.mgr needs the network bridge into the host's built-in TCP/IP stack, "
-            "which is not built yet; use @pytest.mark.dut(nic='user', hostfwd=[PORT]) "
-            "and dut.url() meanwhile")
+        """A ``cymongoose.Manager`` whose connections reach the board through the bridge
+        (``@pytest.mark.dut(nic="stream")``): ``dut.mgr.connect(dut.url("/"), fn)``."""
+        return self.bridge.mgr
 
     def url(self, path: str = "/", guest_port: int = 80, scheme: str = "http") -> str:
-        """URL of a forwarded guest service, e.g. ``dut.url("/api")``."""
+        """URL of a service on the board: through the bridge (``nic="stream"``; waits for
+        the board's DHCP lease first) or a QEMU port forward (``nic="user"``)."""
+        if self.bridged:
+            self.bridge.wait_ready()
+            return self.bridge.url(path, guest_port, scheme)
         fwd = self.forwarded
         if guest_port not in fwd:
             raise KeyError(f"guest port {guest_port} is not forwarded; use "
-                           f"@pytest.mark.dut(nic='user', hostfwd=[{guest_port}])")
+                           f"@pytest.mark.dut(nic='user', hostfwd=[{guest_port}]) or "
+                           "@pytest.mark.dut(nic='stream') for the bridge")
         return f"{scheme}://127.0.0.1:{fwd[guest_port]}{path}"
+
+    def close(self) -> None:
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
 
 
 def _safe_name(nodeid: str) -> str:
@@ -276,6 +316,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
             else:
                 target = QemuTarget(dut_firmware, board, log_path=log_path, **kwargs)
     record_property("dut_console_log", str(log_path))
+    the_dut: Dut | None = None
     if worker:
         record_property("dut_worker", worker)
     target.start()
@@ -288,8 +329,21 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
             flash_result = _flash_over_gdb(target, dut_firmware)
         if flash_result is not None:
             record_property("dut_flash", flash_result.summary())
-        yield Dut(target, board, log_path, flash_result)
+        the_dut = Dut(target, board, log_path, flash_result)
+        if the_dut.bridged:
+            # Attach at once so no frame of the boot (DHCP) is missed; without the
+            # extension the error comes when the test asks for dut.mgr.
+            from .errors import NotAvailableError
+
+            try:
+                the_dut.bridge  # noqa: B018 - opens the bridge
+                record_property("dut_pcap", str(the_dut.pcap_path))
+            except NotAvailableError:
+                pass
+        yield the_dut
     finally:
+        if the_dut is not None:
+            the_dut.close()
         target.stop()
 
 

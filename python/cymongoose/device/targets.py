@@ -34,6 +34,8 @@ from .transport import FdTransport, SerialTransport, SocketTransport, Transport,
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from .frames import FrameLink
+
 STOP_GRACE = 3.0
 
 
@@ -147,9 +149,11 @@ class QemuTarget(Target):
     for the debugger. ``hostfwd``: guest TCP ports to forward from 127.0.0.1;
     ``target.forwarded[guest_port]`` is the host port chosen. ``nic``: "none",
     "user" (restricted to the port forwards unless ``restrict=False``),
-    "stream" (the NIC's frames on a unix socket, ``target.netdev_path``, for
-    :class:`~cymongoose.device.frames.FrameLink`) or a list of raw QEMU
-    arguments for another netdev.
+    "stream" (the NIC's frames on a unix socket: we listen at
+    ``target.netdev_path`` and QEMU connects; ``target.netdev_socket()`` is the
+    connection, ``target.frame_link()`` a :class:`~cymongoose.device.frames.FrameLink`
+    on it, and :class:`~cymongoose.device.bridge.StackBridge` ends it in the host's
+    built-in stack) or a list of raw QEMU arguments for another netdev.
     """
 
     def __init__(
@@ -193,7 +197,9 @@ class QemuTarget(Target):
         self.start_timeout = start_timeout
         self.qemu = qemu or str(self.board.qemu.get("binary", "qemu-system-arm"))
         self.forwarded: dict[int, int] = {}
-        self.netdev_path: str | None = None  # nic="stream": the frame socket QEMU listens on
+        self.netdev_path: str | None = None  # nic="stream": our frame socket QEMU connects to
+        self._netdev_listener: socket.socket | None = None
+        self._netdev_conn: socket.socket | None = None
         self.gdb: GdbAddress | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._user_workdir = Path(workdir) if workdir else None
@@ -238,8 +244,10 @@ class QemuTarget(Target):
                 opts += [f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.forwarded.items()]
                 cmd += ["-nic", ",".join(opts)]
             elif self.nic == "stream":
+                # QEMU is the client: as a stream server (server=on) it crashes now and
+                # then (SIGSEGV) when the board transmits while a client connects.
                 self.netdev_path = os.path.join(self._sockdir, "net.sock")
-                cmd += ["-netdev", (f"stream,id=net0,server=on,addr.type=unix,"
+                cmd += ["-netdev", (f"stream,id=net0,server=off,addr.type=unix,"
                                    f"addr.path={self.netdev_path}"),
                         "-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
         else:
@@ -278,6 +286,10 @@ class QemuTarget(Target):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._serial_port = free_tcp_port() if self.serial == "tcp" else 0
         cmd = self.command()
+        if self.netdev_path:
+            self._netdev_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._netdev_listener.bind(self.netdev_path)
+            self._netdev_listener.listen(1)
         self.stderr_path = self.workdir / "qemu.stderr"
         (self.workdir / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
         with open(self.stderr_path, "wb") as err:
@@ -342,6 +354,43 @@ class QemuTarget(Target):
         pty = self._wait_until(find_pty, "console pty")
         return SerialTransport(pty, baudrate=self.board.baudrate if self.board else 115200)
 
+    def netdev_socket(self, timeout: float | None = None) -> socket.socket:
+        """nic="stream": the connection QEMU made to our frame socket (accepted once).
+
+        Each Ethernet frame travels as a 4-byte big-endian length + the frame. The
+        target closes it on stop."""
+        if self._netdev_conn is not None:
+            return self._netdev_conn
+        if self._netdev_listener is None:
+            raise DeviceError("this QEMU target has no stream NIC (use nic='stream')")
+        listener = self._netdev_listener
+        listener.setblocking(False)
+
+        def try_accept() -> socket.socket | None:
+            try:
+                conn, _ = listener.accept()
+            except BlockingIOError:
+                return None
+            conn.setblocking(True)
+            return conn
+
+        saved = self.start_timeout
+        if timeout is not None:
+            self.start_timeout = timeout
+        try:
+            self._netdev_conn = self._wait_until(try_accept, "frame socket connection")
+        finally:
+            self.start_timeout = saved
+        listener.close()
+        self._netdev_listener = None
+        return self._netdev_conn
+
+    def frame_link(self, timeout: float | None = None) -> FrameLink:
+        """A :class:`~cymongoose.device.frames.FrameLink` on :meth:`netdev_socket`."""
+        from .frames import FrameLink
+
+        return FrameLink(self.netdev_socket(timeout), f"qemu-net:{self.netdev_path}")
+
     def check(self, wait: float = 0.0) -> None:
         if self.proc is None:
             raise DeviceError("QEMU target is not started")
@@ -370,6 +419,10 @@ class QemuTarget(Target):
         super().stop()
         self._console = None
         _kill_process(self.proc)
+        for sock in (self._netdev_conn, self._netdev_listener):
+            if sock is not None:
+                sock.close()
+        self._netdev_conn = self._netdev_listener = None
         if self._finalizer is not None:
             self._finalizer()  # removes the socket directory
             self._finalizer = None

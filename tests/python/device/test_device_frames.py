@@ -61,7 +61,7 @@ def test_frames_with_the_firmware_driver(qemu: str) -> None:
     probe = struct.pack(">H", PROBE_ETHERTYPE)
     with QemuTarget(eth_probe_fw(), nic="stream") as t:
         assert t.netdev_path is not None
-        with FrameLink.connect_unix(t.netdev_path) as link:
+        with t.frame_link() as link:
             # The firmware asks for its peer (10.0.2.2) by ARP until it gets an answer.
             arp = next_of_type(link, b"\x08\x06")
             assert arp[:6] == b"\xff" * 6

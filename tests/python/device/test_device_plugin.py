@@ -117,10 +117,10 @@ def test_marker_forwards_ports_and_help_lists_options(qemu: str, testfw: Path,
             socket.create_connection(("127.0.0.1", dut.forwarded[80]), timeout=5).close()
             with pytest.raises(KeyError, match="not forwarded"):
                 dut.url(guest_port=8080)
-            from cymongoose.device.errors import NotAvailableError
-            with pytest.raises(NotAvailableError, match="JSON-RPC"):
-                dut.rpc
-            with pytest.raises(NotAvailableError, match="bridge"):
+            from cymongoose.device.errors import DeviceError
+            from cymongoose.device.rpc import RpcClient
+            assert isinstance(dut.rpc, RpcClient) and dut.rpc is dut.rpc
+            with pytest.raises(DeviceError, match="nic='stream'"):
                 dut.mgr
         """, "--firmware", str(testfw))
     assert "1 passed" in out.stdout, out.stdout + out.stderr
