@@ -388,3 +388,21 @@ def test_large_body_and_413() -> None:
         out = raw_exchange(srv.port, b"POST / HTTP/1.1\r\nContent-Length: 4000000\r\n\r\nab")
         assert out.startswith(b"HTTP/1.1 413 ")
     assert sizes == [len(body), len(body)]
+
+
+def test_http_methods_on_detached_connection() -> None:
+    c = mg.Connection()
+    for call in (lambda: c.reply(200, "x"), lambda: c.reply_json({}),
+                 lambda: c.http_chunk("a"), lambda: c.http_sse("t", "d"),
+                 lambda: c.http_basic_auth("u", "p")):
+        with pytest.raises(RuntimeError, match="Connection has been closed"):
+            call()
+    # Argument validation comes before the closed check.
+    with pytest.raises(ValueError, match="Header value.*illegal character"):
+        c.reply(200, "", {"X": "a\r\nb"})
+    with pytest.raises(TypeError):
+        c.serve_dir(object(), ".")
+    with pytest.raises(ValueError, match="not valid for this event"):
+        c.serve_file(HttpMessage(), "x")
+    with pytest.raises(AttributeError):
+        c.reply(200, "", [("X", "1")])
