@@ -40,6 +40,16 @@
 #include "mg_stack.h"
 #endif
 
+/* DHCP unless DEVICE_STATIC_IP is given (a string, like the two below). */
+#ifdef DEVICE_STATIC_IP
+#ifndef DEVICE_STATIC_MASK
+#define DEVICE_STATIC_MASK "255.255.255.0"
+#endif
+#ifndef DEVICE_STATIC_GW
+#define DEVICE_STATIC_GW "0.0.0.0"
+#endif
+#endif
+
 #ifndef DEVICE_HTTP_URL
 #define DEVICE_HTTP_URL "http://0.0.0.0:80"
 #endif

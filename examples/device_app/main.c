@@ -193,7 +193,18 @@ static bool net_init(struct app *app) {
   }
   board_eth_mac(app->ifp.mac);
   mg_random(&app->ifp.seed, sizeof(app->ifp.seed));
+#ifdef DEVICE_STATIC_IP
+  /* Static address: -DDEVICE_STATIC_IP="a.b.c.d" [DEVICE_STATIC_MASK, _GW]. */
+  struct mg_addr a;
+  if (!mg_aton(mg_str(DEVICE_STATIC_IP), &a)) return false;
+  memcpy(&app->ifp.ip, a.ip, 4);
+  if (!mg_aton(mg_str(DEVICE_STATIC_MASK), &a)) return false;
+  memcpy(&app->ifp.mask, a.ip, 4);
+  if (!mg_aton(mg_str(DEVICE_STATIC_GW), &a)) return false;
+  memcpy(&app->ifp.gw, a.ip, 4);
+#else
   app->ifp.enable_dhcp = true;
+#endif
   app->ifp.on_state = on_state;
   app->ifp.on_state_arg = app;
   if (!mg_tcpip_init(&app->ifp)) {
