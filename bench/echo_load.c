@@ -4,7 +4,8 @@
  *   echo_load HOST PORT CONNS MSGS_PER_CONN MSG_SIZE PIPELINE
  *
  * Each connection keeps PIPELINE messages in flight until it has sent
- * MSGS_PER_CONN messages and got every byte back. Prints one line:
+ * MSGS_PER_CONN messages and got every byte back; refills are written in one
+ * syscall per batch so the generator stays cheaper than any server. Prints one line:
  *   msgs=<n> secs=<s> msgs_per_sec=<r> p50_us=<x> p99_us=<y>
  * (latency percentiles are per message, meaningful with PIPELINE=1). */
 #define _GNU_SOURCE
@@ -70,12 +71,14 @@ int main(int argc, char **argv) {
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   }
   double t0 = now_us();
+  char *burst = malloc((size_t) size * pipeline);
+  for (int k = 0; k < pipeline; k++) memset(burst + (size_t) k * size, 'm', size);
   for (int i = 0; i < nconns; i++) {
-    for (int k = 0; k < pipeline && cs[i].sent < msgs; k++) {
-      cs[i].send_times[cs[i].sent % pipeline] = now_us();
-      if (write(cs[i].fd, msg, size) != size) return 1;
-      cs[i].sent++;
-    }
+    long k = pipeline < msgs ? pipeline : msgs;
+    double t = now_us();
+    for (long j = 0; j < k; j++) cs[i].send_times[(cs[i].sent + j) % pipeline] = t;
+    if (write(cs[i].fd, burst, (size_t) (k * size)) != k * size) return 1;
+    cs[i].sent += k;
   }
   struct epoll_event evs[256];
   while (done < nconns) {
@@ -95,13 +98,19 @@ int main(int argc, char **argv) {
       c->acked_bytes += r;
       long after = c->acked_bytes / size;
       double t = now_us();
+      long refill = 0;
       for (long m = before; m < after; m++) {
         lat[nlat++] = t - c->send_times[m % pipeline];
-        if (c->sent < msgs) {
-          c->send_times[c->sent % pipeline] = now_us();
-          if (write(c->fd, msg, size) != size) return 1;
-          c->sent++;
+        if (c->sent + refill < msgs) {
+          c->send_times[(c->sent + refill) % pipeline] = t;
+          refill++;
         }
+      }
+      /* One write per batch of echoed messages: the load generator must not
+       * be the bottleneck (one syscall per message would be). */
+      if (refill > 0) {
+        if (write(c->fd, burst, (size_t) (refill * size)) != refill * size) return 1;
+        c->sent += refill;
       }
       if (after == msgs && before < msgs) done++;
     }
