@@ -383,3 +383,62 @@ class StackBridge:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PortForwarder:
+    """Tunnels TCP ports on 127.0.0.1 (kernel sockets) to ports of a bridged board, so
+    tools outside this process (curl, a browser) reach the firmware without root.
+
+    Two managers in one loop: one on kernel sockets accepts, one on the bridge's stack
+    connects to the board; each pair of connections copies bytes both ways and closes
+    together (draining what is queued)."""
+
+    def __init__(self, bridge: StackBridge, bind: str = "127.0.0.1") -> None:
+        self.bridge = bridge
+        self.bind = bind
+        self._mg = bridge._mg
+        self.kmgr = self._mg.Manager()
+        self.tunnels = 0
+
+    def add(self, host_port: int, device_port: int) -> int:
+        """Forward ``bind:host_port`` (0 = any free port) to the board's ``device_port``;
+        returns the bound port."""
+        mg = self._mg
+        ip = self.bridge.device_ip
+
+        def close_peer(c: Any) -> None:
+            peer = c.userdata
+            c.userdata = None
+            if peer is not None and not peer.is_closing:
+                peer.userdata = None
+                peer.drain()
+
+        def on_device(c: Any, ev: int, data: Any) -> None:
+            if ev == mg.MG_EV_READ and c.userdata is not None:
+                c.userdata.send(c.recv_data())
+            elif ev == mg.MG_EV_CLOSE:
+                close_peer(c)
+
+        def on_host(c: Any, ev: int, data: Any) -> None:
+            if ev == mg.MG_EV_ACCEPT:
+                self.tunnels += 1
+                peer = self.bridge.mgr.connect(f"tcp://{ip}:{device_port}", on_device)
+                c.userdata, peer.userdata = peer, c
+            elif ev == mg.MG_EV_READ and c.userdata is not None:
+                c.userdata.send(c.recv_data())  # queued until the board side connects
+            elif ev == mg.MG_EV_CLOSE:
+                close_peer(c)
+
+        try:
+            lc = self.kmgr.listen(f"tcp://{self.bind}:{host_port}", on_host)
+        except RuntimeError as exc:
+            raise DeviceError(f"cannot listen on {self.bind}:{host_port}: {exc}") from None
+        return int(lc.local_addr[1])
+
+    def poll(self, ms: int = 10) -> None:
+        """One round of both loops (the stack side waits up to ``ms``)."""
+        self.kmgr.poll(0)
+        self.bridge.mgr.poll(ms)
+
+    def close(self) -> None:
+        self.kmgr.close()

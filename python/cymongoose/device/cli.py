@@ -1,8 +1,8 @@
-"""The ``cymongoose`` command: boards, build, flash, console, test (bridge and rpc to come).
+"""The ``cymongoose`` command: boards, build, flash, console, bridge, rpc, test.
 
 Every subcommand has ``--help`` with examples. Exit codes: 0 success, 1 the
 device or tool failed (timeout, verify mismatch, missing port), 2 bad usage
-or a feature that is not available yet.
+(including a missing tool or extension).
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ examples:
   cymongoose flash --board nucleo-f746zg fw.elf  flash and verify with OpenOCD
   cymongoose flash --board mps2-an385 --gdb 127.0.0.1:1234 fw.elf
                                                  write+verify through a running gdbstub
+  cymongoose bridge --firmware build/fw/net_fw.elf --forward 8080:80
+                                                 the board's port 80 on 127.0.0.1:8080, no root
+  cymongoose rpc --firmware build/fw/device_app.elf led.set on=true
+                                                 JSON-RPC over the console
   cymongoose test --board mps2-an385 --firmware build/fw/hello_fw.elf tests/device
 
 Your own boards and lab serial ports go in ~/.config/cymongoose/boards.toml
@@ -133,27 +137,64 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments for pytest")
 
     s = sub.add_parser(
-        "bridge", help="connect an emulated board's Ethernet to a TAP interface (root)",
-        description="Boot the board in QEMU with its NIC on a frame socket and copy every "
-                    "Ethernet frame to a TAP interface and back, so ping, curl and wireshark "
-                    "reach the firmware. Needs root (TAP). The root-free bridge into the host "
-                    "process's built-in TCP/IP stack is not available yet.",
+        "bridge", help="reach an emulated board's network: host ports (no root) or a TAP",
+        description="Boot the board in QEMU with its NIC on a frame socket.\n\n"
+                    "Without --tap (no root): the frames end in this process's built-in "
+                    "TCP/IP stack, whose DHCP server leases the board its address; --forward "
+                    "HOSTPORT:BOARDPORT then makes 127.0.0.1:HOSTPORT a tunnel to the board, so "
+                    "curl, browsers and scripts reach the firmware.\n\n"
+                    "With --tap IFACE (root): every Ethernet frame is copied to a TAP interface "
+                    "and back, so ping, curl and wireshark on the host see the board directly.",
         formatter_class=_formatter,
-        epilog="example (as root; the TAP is created if missing):\n"
+        epilog="examples:\n"
+               "  cymongoose bridge --firmware build/fw/net_fw.elf --forward 8080:80 "
+               "--forward 7007:7\n"
+               "      then: curl http://127.0.0.1:8080/api/info\n"
+               "  cymongoose bridge --firmware build/fw/net_fw.elf --pcap br.pcap --duration 30\n"
+               "  (as root; the TAP is created if missing)\n"
                "  ip tuntap add dev tap0 mode tap && ip addr add 10.0.2.2/24 dev tap0 && "
                "ip link set tap0 up\n"
                "  cymongoose bridge --tap tap0 --firmware build/fw/net_fw.elf --pcap br.pcap")
     _target_args(s)
     s.add_argument("--tap", help="TAP interface to bridge to (root)")
+    s.add_argument("--forward", action="append", default=[], metavar="HOSTPORT:BOARDPORT",
+                   help="without --tap: listen on 127.0.0.1:HOSTPORT and tunnel each "
+                        "connection to the board's BOARDPORT (may be repeated)")
+    s.add_argument("--host-ip", default="10.0.2.2",
+                   help="without --tap: the host's address on the bridge (default 10.0.2.2)")
+    s.add_argument("--device-ip", default="10.0.2.15",
+                   help="without --tap: the address our DHCP server leases the board "
+                        "(default 10.0.2.15)")
     s.add_argument("--pcap", help="also write every bridged frame to this pcap file")
     s.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
     s.add_argument("--log", help="write the console session log to this file")
 
-    why = "call a JSON-RPC method on the reference firmware over its console"
-    s = sub.add_parser("rpc", help=f"{why} [not available yet]",
-                       description=why + ". Not available yet.")
+    s = sub.add_parser(
+        "rpc", help="call a JSON-RPC method on the reference firmware over its console",
+        description="Send one JSON-RPC 2.0 request over the device console (framing: "
+                    "docs/device-rpc.md) and print the result as JSON. Parameters are "
+                    "KEY=VALUE pairs (VALUE is parsed as JSON when it can be, else taken as "
+                    "a string) or one --params JSON object. With --firmware the board is booted "
+                    "in QEMU first and the call waits for the firmware's 'ready' notification.\n\n"
+                    "Exit status: 0 result printed; 1 the device answered an error (code and "
+                    "message on stderr) or did not answer in time.",
+        formatter_class=_formatter,
+        epilog="examples:\n"
+               "  cymongoose rpc --firmware build/fw/device_app.elf info\n"
+               "  cymongoose rpc --firmware build/fw/device_app.elf led.set on=true\n"
+               "  cymongoose rpc --port /dev/ttyACM0 ota.status\n"
+               "  cymongoose rpc --port socket://127.0.0.1:7000 reboot --params "
+               "'{\"delay_ms\": 500}'")
     _target_args(s)
-    s.add_argument("rest", nargs="*", help="arguments for the future command")
+    s.add_argument("method", help="method name, e.g. info, led.set, ota.status")
+    s.add_argument("params", nargs="*", metavar="KEY=VALUE", help="parameters")
+    s.add_argument("--params", dest="params_json", metavar="JSON",
+                   help="parameters as one JSON object (or array)")
+    s.add_argument("--timeout", type=float, default=5.0,
+                   help="seconds to wait for the response (default 5)")
+    s.add_argument("--ready-timeout", type=float, default=20.0,
+                   help="with --firmware: seconds to wait for the 'ready' notification")
+    s.add_argument("--log", help="write the console session log to this file")
     return p
 
 
@@ -363,17 +404,24 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
-    if not args.tap:
-        return cmd_unavailable(args, bmap)
-    from .bridge import TapBridge, TapDevice
-    from .frames import PcapWriter
-    from .targets import QemuTarget
-
     board = bmap.get(args.board or "mps2-an385")
     if board.boot != "qemu":
         raise DeviceError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
     if not args.firmware:
         raise DeviceError("give --firmware FILE")
+    if args.tap:
+        if args.forward:
+            raise DeviceError("--forward is for the root-free bridge; with --tap use the "
+                              "board's address directly")
+        return _bridge_tap(args, board)
+    return _bridge_stack(args, board)
+
+
+def _bridge_tap(args: argparse.Namespace, board: Board) -> int:
+    from .bridge import TapBridge, TapDevice
+    from .frames import PcapWriter
+    from .targets import QemuTarget
+
     tap = TapDevice(args.tap)
     try:
         with QemuTarget(args.firmware, board, nic="stream", log_path=args.log) as target:
@@ -384,10 +432,7 @@ def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
             deadline = time.monotonic() + args.duration if args.duration else None
             try:
                 while deadline is None or time.monotonic() < deadline:
-                    text = target.console.read_available()
-                    if text:
-                        sys.stdout.write(text.replace("\r\n", "\n"))
-                        sys.stdout.flush()
+                    _copy_console(target)
                     target.check()
                     if bridge.error:
                         raise DeviceError(f"bridge stopped: {bridge.error}")
@@ -404,22 +449,110 @@ def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
     return EXIT_OK
 
 
-def cmd_unavailable(args: argparse.Namespace, bmap: BoardMap) -> int:
-    why = {
-        "bridge": "the root-free bridge ends the device's frames in the host extension's "
-                  "built-in TCP/IP stack, which has no frame-socket driver yet; with root, "
-                  "bridge to a TAP interface with --tap",
-        "rpc": "it needs the JSON-RPC console protocol of the reference firmware, which is "
-               "not built yet",
-    }[args.command]
-    print(f"cymongoose {args.command}: not available yet: {why} (see issue 9). "
-          "Nothing was done.", file=sys.stderr)
-    return EXIT_USAGE
+def _copy_console(target) -> None:  # type: ignore[no-untyped-def]
+    text = target.console.read_available()
+    if text:
+        sys.stdout.write(text.replace("\r\n", "\n"))
+        sys.stdout.flush()
+
+
+def _parse_forwards(specs: Sequence[str]) -> list[tuple[int, int]]:
+    out = []
+    for spec in specs:
+        host, sep, dev = spec.partition(":")
+        if not sep or not host.isdigit() or not dev.isdigit() or not (
+                0 <= int(host) < 65536 and 0 < int(dev) < 65536):
+            raise DeviceError(f"--forward {spec!r}: want HOSTPORT:BOARDPORT, e.g. 8080:80")
+        out.append((int(host), int(dev)))
+    return out
+
+
+def _bridge_stack(args: argparse.Namespace, board: Board) -> int:
+    from .bridge import PortForwarder, StackBridge
+    from .targets import QemuTarget
+
+    forwards = _parse_forwards(args.forward)
+    with QemuTarget(args.firmware, board, nic="stream", log_path=args.log) as target, \
+            StackBridge(target.netdev_socket(), host_ip=args.host_ip,
+                        device_ip=args.device_ip, pcap=args.pcap) as br:
+        fwd = PortForwarder(br)
+        for host_port, dev_port in forwards:
+            bound = fwd.add(host_port, dev_port)
+            print(f"[127.0.0.1:{bound} -> board {br.device_ip}:{dev_port}]",
+                  file=sys.stderr, flush=True)
+        print(f"[bridging {board.name} into this process's TCP/IP stack: host "
+              f"{br.host_ip}, board {br.device_ip} (leased by our DHCP server); "
+              "Ctrl-C to stop]", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        leased = False
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                fwd.poll(20)
+                _copy_console(target)
+                target.check()
+                br.check()
+                if not leased and br.stats.get("dhcps_acks", 0) > 0:
+                    leased = True
+                    print(f"[board {br.device_ip} has its lease]", file=sys.stderr,
+                          flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            fwd.close()
+        st = br.stats
+        print(f"[bridged {st['rx_frames']} frames from the board, {st['tx_frames']} to "
+              f"it; {fwd.tunnels} tunnelled connections]", file=sys.stderr)
+    return EXIT_OK
+
+
+def _parse_params(args: argparse.Namespace) -> dict[str, object] | list[object] | None:
+    if args.params_json is not None:
+        if args.params:
+            raise DeviceError("give KEY=VALUE parameters or --params JSON, not both")
+        try:
+            value = json.loads(args.params_json)
+        except ValueError as exc:
+            raise DeviceError(f"--params is not JSON: {exc}") from None
+        if not isinstance(value, (dict, list)):
+            raise DeviceError("--params must be a JSON object or array")
+        return value
+    params: dict[str, object] = {}
+    for item in args.params:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise DeviceError(f"parameter {item!r}: want KEY=VALUE")
+        try:
+            params[key] = json.loads(text)
+        except ValueError:
+            params[key] = text
+    return params or None
+
+
+def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
+    from .rpc import RpcClient, RpcError, RpcTimeoutError
+
+    params = _parse_params(args)
+    target = _open_target(args, bmap, args.log)
+    with target:
+        rpc = RpcClient(target.console, timeout=args.timeout)
+        if args.firmware and not args.port:
+            rpc.wait_notification("ready", timeout=args.ready_timeout)
+        try:
+            result = rpc.request(args.method, params)
+        except RpcError as exc:
+            print(f"cymongoose rpc: {args.method}: error {exc.code}: {exc.message}",
+                  file=sys.stderr)
+            return EXIT_FAIL
+        except RpcTimeoutError as exc:
+            print(f"cymongoose rpc: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+    print(json.dumps(result, indent=2))
+    return EXIT_OK
 
 
 COMMANDS = {
     "boards": cmd_boards, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
-    "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_unavailable,
+    "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
 }
 
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import cymongoose.device
-import pytest
 from cymongoose.device.targets import QemuTarget
 
 PKG_ROOT = Path(cymongoose.device.__file__).resolve().parents[2]
@@ -54,12 +53,14 @@ def test_user_boards_file_via_env(tmp_path: Path) -> None:
     assert "lab ports:" in out.stdout and "socket://127.0.0.1:7" in out.stdout
 
 
-@pytest.mark.parametrize("cmd", ["bridge", "rpc"])
-def test_unbuilt_commands_say_so_and_fail(cmd: str) -> None:
-    out = cli(cmd, "--board", "mps2-an385")
-    assert out.returncode == 2
-    assert "not available yet" in out.stderr and "Nothing was done" in out.stderr
-    assert out.stdout == ""
+def test_bridge_and_rpc_refuse_bad_arguments() -> None:
+    out = cli("bridge", "--board", "mps2-an385")
+    assert out.returncode == 1 and "give --firmware" in out.stderr and out.stdout == ""
+    out = cli("bridge", "--firmware", "x.elf", "--forward", "80")
+    assert out.returncode == 1 and "want HOSTPORT:BOARDPORT" in out.stderr
+    out = cli("rpc", "--firmware", "x.elf", "info", "oops")
+    assert out.returncode == 1 and "want KEY=VALUE" in out.stderr
+    assert cli("rpc").returncode == 2  # the method is required
 
 
 def test_console_expect_against_qemu(qemu: str, testfw: Path, tmp_path: Path) -> None:

@@ -1,0 +1,114 @@
+"""`cymongoose bridge` (root-free: QEMU's frames end in the CLI's built-in stack, ports
+tunnelled from 127.0.0.1) and `cymongoose rpc` (against the fake console device)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+FAKE = Path(__file__).resolve().parent / "fake_rpc_device.py"
+
+
+def cymongoose(*args: str) -> list[str]:
+    # The installed package: the bridge needs the compiled extension.
+    return [sys.executable, "-m", "cymongoose.device.cli", *args]
+
+
+def net_fw() -> Path:
+    probe = "from cymongoose.stack import StackInterface as S; assert hasattr(S, 'stream')"
+    if subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                      check=False).returncode:
+        pytest.skip("the installed extension has no StackInterface.stream (run `make ext`)")
+    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "net_fw.elf"
+    if not elf.is_file():
+        pytest.skip(f"{elf} is not built (make fw)")
+    return elf
+
+
+@pytest.mark.qemu
+def test_bridge_forwards_host_ports_to_the_board(qemu: str, tmp_path: Path) -> None:
+    pcap = tmp_path / "br.pcap"
+    proc = subprocess.Popen(
+        cymongoose("bridge", "--firmware", str(net_fw()), "--forward", "0:80",
+                   "--forward", "0:7", "--pcap", str(pcap), "--duration", "60"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ports: dict[int, int] = {}
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while len(ports) < 2 and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line, f"bridge exited early ({proc.wait()}): {proc.stderr.read()}"
+            m = re.match(r"\[127\.0\.0\.1:(\d+) -> board 10\.0\.2\.15:(\d+)\]", line)
+            if m:
+                ports[int(m.group(2))] = int(m.group(1))
+        assert set(ports) == {80, 7}
+        # The board may still be taking its lease: retry the first request a little.
+        for _ in range(50):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", ports[80], timeout=10)
+                conn.request("GET", "/api/info")
+                resp = conn.getresponse()
+                body = resp.read()
+                break
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.2)
+        assert resp.status == 200 and json.loads(body)["ip"] == "10.0.2.15"
+        for _ in range(20):
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read().startswith(b"hello from cymongoose")
+        conn.close()
+        payload = os.urandom(200_000)
+        with socket.create_connection(("127.0.0.1", ports[7]), timeout=20) as s:
+            s.sendall(payload)
+            got = bytearray()
+            while len(got) < len(payload):
+                chunk = s.recv(65536)
+                assert chunk, "tunnel closed early"
+                got += chunk
+        assert bytes(got) == payload
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert re.search(r"bridged \d+ frames from the board, \d+ to it; (\d+) tunnelled", err)
+    assert "net: ready ip=10.0.2.15" in out  # the board's console is copied to stdout
+    assert pcap.stat().st_size > 24 + 100 * 16
+
+
+@pytest.fixture
+def fake_exe(tmp_path: Path) -> Path:
+    exe = tmp_path / "fake-device"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE}\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def test_rpc_command_against_a_fake_device(fake_exe: Path, tmp_path: Path) -> None:
+    def rpc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cymongoose("rpc", "--board", "host", "--firmware", str(fake_exe),
+                                         *args), capture_output=True, text=True, timeout=60,
+                              check=False)
+
+    out = rpc("led.set", "on=true")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"on": True}
+    out = rpc("test.logs", "--params", '{"n": 2}', "--log", str(tmp_path / "s.log"))
+    assert json.loads(out.stdout) == {"logged": 2}
+    assert "log line 1" in (tmp_path / "s.log").read_text()
+    out = rpc("no.such.method")
+    assert out.returncode == 1 and "error -32601: no.such.method not found" in out.stderr
+    out = rpc("test.silent", "--timeout", "0.5")
+    assert out.returncode == 1 and "no response to 'test.silent'" in out.stderr
