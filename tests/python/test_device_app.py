@@ -417,6 +417,26 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
     assert status == 400 and "sha256 mismatch" in body["error"]
     st = dev.result("ota.status")
     assert st["state"] == "failed" and "sha256 mismatch" in st["error"]
+    # A client that waits for "100 Continue" before sending the body.
+    small = img[:3000]
+    with socket.create_connection(("127.0.0.1", dev.port), timeout=10) as sk:
+        sk.sendall(f"POST /api/ota HTTP/1.1\r\nHost: d\r\nContent-Length: {len(small)}\r\n"
+                   f"X-SHA256: {hashlib.sha256(small).hexdigest()}\r\n"
+                   "Expect: 100-continue\r\n\r\n".encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = sk.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), got
+        got = got[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        sk.sendall(small)
+        while b"}" not in got:
+            chunk = sk.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 200") and b'"state":"verified"' in got, got
     # Missing digest, too large an image: refused before any byte is stored.
     status, body = dev.post("/api/ota", img[:100])
     assert status == 400 and "X-SHA256" in body["error"]
@@ -526,5 +546,10 @@ def test_host_build_answers_api_info() -> None:
         d.console.write(b"\x1egarbage\n")
         assert d.next_frame()["error"]["code"] == -32700
         assert d.get_json("/api/info")[0] == 200
+        # reboot re-executes the process: same pid and console, fresh state.
+        assert d.result("reboot", {"delay_ms": 10}) is True
+        d.console.expect_line(r"^cymongoose \S+ on host: device_app$", timeout=10)
+        assert d.next_frame()["method"] == "ready"
+        assert d.get_json("/api/led") == (200, {"on": False})
     finally:
         t.stop()
