@@ -93,6 +93,7 @@ struct ota {
   uint8_t sha256[32];       /* expected digest */
   int next_bank;            /* bank to boot next: 0 running, 1 verified */
   unsigned long http_conn;  /* connection streaming an HTTP upload */
+  uint64_t http_deadline;   /* the upload fails if no byte comes by then */
   char error[64];
 };
 

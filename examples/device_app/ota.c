@@ -153,6 +153,7 @@ size_t ota_status_json(struct app *app, char *buf, size_t len) {
 }
 
 /* ---- HTTP upload: POST /api/ota, body streamed into the bank ---- */
+#define UPLOAD_IDLE_MS 10000
 static void http_done(struct mg_connection *c, int status, const char *body) {
   mg_printf(c,
             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
@@ -198,7 +199,13 @@ static void http_upload_fn(struct mg_connection *c, int ev, void *ev_data) {
   struct app *app = (struct app *) c->fn_data;
   (void) ev_data;
   if (ev == MG_EV_READ) {
+    app->ota.http_deadline = mg_millis() + UPLOAD_IDLE_MS;
     http_consume(c);
+  } else if (ev == MG_EV_POLL && app->ota.http_conn == c->id &&
+             mg_millis() > app->ota.http_deadline) {
+    app->ota.http_conn = 0;
+    ota_abort(app, "upload stalled");
+    http_error(c, 408, app->ota.error);
   } else if (ev == MG_EV_CLOSE && app->ota.http_conn == c->id) {
     app->ota.http_conn = 0;
     ota_abort(app, "upload connection closed");
@@ -232,6 +239,7 @@ void ota_http_start(struct mg_connection *c, struct mg_http_message *hm) {
     return;
   }
   app->ota.http_conn = c->id;
+  app->ota.http_deadline = mg_millis() + UPLOAD_IDLE_MS;
   if (expect != NULL && mg_str_ieq(*expect, "100-continue")) {
     mg_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
   }

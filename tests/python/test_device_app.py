@@ -437,6 +437,19 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
                 break
             got += chunk
     assert got.startswith(b"HTTP/1.1 200") and b'"state":"verified"' in got, got
+    # An upload cut off half way leaves the running firmware alone.
+    with socket.create_connection(("127.0.0.1", dev.port), timeout=10) as sk:
+        sk.sendall(f"POST /api/ota HTTP/1.1\r\nHost: d\r\nContent-Length: {len(img)}\r\n"
+                   f"X-SHA256: {digest}\r\n\r\n".encode() + img[:5000])
+        deadline = time.monotonic() + 10
+        while dev.result("ota.status")["state"] != "receiving" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    st = dev.result("ota.status")
+    while st["state"] == "receiving" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        st = dev.result("ota.status")
+    assert st["state"] == "failed" and "connection closed" in st["error"], st
     # Missing digest, too large an image: refused before any byte is stored.
     status, body = dev.post("/api/ota", img[:100])
     assert status == 400 and "X-SHA256" in body["error"]
