@@ -79,7 +79,7 @@ static void http_fn(struct mg_connection *c, int ev, void *ev_data) {
     handle_led(c, hm, app);
 #if DEVICE_OTA
   } else if (mg_str_eq(hm->uri, "/api/ota")) {
-    char buf[256];
+    char buf[400];
     ota_status_json(app, buf, sizeof(buf));
     mg_http_reply(c, 200, JSON, "%s\n", buf);
 #endif

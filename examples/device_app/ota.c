@@ -187,7 +187,7 @@ static void http_consume(struct mg_connection *c) {
   if (o->received < o->size) return;
   o->http_conn = 0;
   if (ota_end(app) == 0) {
-    char buf[256];
+    char buf[400];
     ota_status_json(app, buf, sizeof(buf));
     http_done(c, 200, buf);
   } else {

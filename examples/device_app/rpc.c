@@ -119,7 +119,7 @@ static void m_config_set(struct mg_rpc_req *r) {
 
 #if DEVICE_OTA
 static void ota_reply(struct mg_rpc_req *r, int err, const char *fmt, ...) {
-  char buf[256];
+  char buf[400];
   if (err != 0) {
     mg_rpc_err(r, err, mg_str(app_of(r)->ota.error));
     return;
@@ -175,7 +175,7 @@ static void m_ota_write(struct mg_rpc_req *r) {
 
 static void m_ota_end(struct mg_rpc_req *r) {
   int err = ota_end(app_of(r));
-  char buf[256];
+  char buf[400];
   if (err == 0) {
     ota_status_json(app_of(r), buf, sizeof(buf));
     mg_rpc_ok(r, mg_str(buf));
@@ -185,7 +185,7 @@ static void m_ota_end(struct mg_rpc_req *r) {
 }
 
 static void m_ota_status(struct mg_rpc_req *r) {
-  char buf[256];
+  char buf[400];
   ota_status_json(app_of(r), buf, sizeof(buf));
   mg_rpc_ok(r, mg_str(buf));
 }
