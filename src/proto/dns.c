@@ -1,7 +1,8 @@
 /* The asynchronous resolver behind mg_resolve(): one UDP connection per
  * manager to the configured server, a list of pending lookups keyed by the
  * resolving connection's id (so a connection may close while its lookup is
- * in flight), retries driven by a manager timer. State lives in mgr->dns and
+ * in flight), retries driven by a manager timer that runs only while
+ * lookups are pending. State lives in mgr->dns and
  * is owned by the UDP connection: it is freed when that connection closes. */
 #include "mg.h"
 
@@ -80,6 +81,11 @@ static void timer_fn(void *arg) {
       }
     }
   }
+  /* Idle resolvers do not wake the event loop. */
+  if (st->reqs == NULL && st->timer != NULL) {
+    mg_timer_cancel(st->timer);
+    st->timer = NULL;
+  }
 }
 
 /* Creates the state with its UDP connection to the server. */
@@ -97,8 +103,6 @@ static struct dns_state *dns_open(struct mg_mgr *mgr, const char *server) {
     free(st);
     return NULL;
   }
-  st->timer = mg_timer_add(mgr, 100, MG_TIMER_REPEAT | MG_TIMER_AUTODELETE,
-                           timer_fn, mgr);
   return st;
 }
 
@@ -230,6 +234,10 @@ void mg_dns_start(struct mg_connection *c, struct mg_str host) {
   r->qtype = MG_DNS_TYPE_A;
   r->next = st->reqs;
   st->reqs = r;
+  if (st->timer == NULL)
+    st->timer = mg_timer_add(c->mgr, 100,
+                             MG_TIMER_REPEAT | MG_TIMER_AUTODELETE, timer_fn,
+                             c->mgr);
   send_query(st, r);
 }
 

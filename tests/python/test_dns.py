@@ -290,3 +290,19 @@ def test_env_default_server(dns: DnsServer) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[('127.0.0.1', 5, False)]"
     assert dns.queries == [("web.test", "A")]
+
+
+def test_idle_resolver_does_not_wake_poll(mgr: mg.Manager, dns: DnsServer) -> None:
+    import time
+
+    mgr.set_dns_server(dns.url)
+    events: list[tuple[int, Any]] = []
+    c = mgr.connect("udp://web.test:9", record(events))
+    assert poll_until(mgr, lambda: any(e == MG_EV_RESOLVE for e, _ in events))
+    c.close()
+    end = time.monotonic() + 0.25
+    while time.monotonic() < end:  # the retry timer sees nothing left to do
+        mgr.poll(20)
+    t0 = time.monotonic()
+    mgr.poll(400)
+    assert time.monotonic() - t0 >= 0.3
