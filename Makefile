@@ -49,7 +49,7 @@ test-c: host asan
 	@echo "== C unit tests under ASan+UBSan"
 	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j $(JOBS)
 
-test-py: ext fw
+test-py: ext fw host
 	@echo "== Python tests"
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
