@@ -237,9 +237,118 @@ static void test_dhcp(void) {
   free(cap);
 }
 
+/* ---- DHCP server ---- */
+static size_t client_msg(uint8_t *f, const uint8_t *mac, int type, uint32_t want,
+                         uint32_t server) {
+  uint8_t m[300];
+  size_t n = 240;
+  memset(m, 0, sizeof(m));
+  m[0] = 1, m[1] = 1, m[2] = 6;
+  p32(m + 4, 0xabcd0000u | mac[5]);
+  memcpy(m + 28, mac, 6);
+  m[236] = 99, m[237] = 130, m[238] = 83, m[239] = 99;
+  m[n++] = 53, m[n++] = 1, m[n++] = (uint8_t) type;
+  if (want != 0) {
+    m[n++] = 50, m[n++] = 4;
+    memcpy(m + n, &want, 4), n += 4;
+  }
+  if (server != 0) {
+    m[n++] = 54, m[n++] = 4;
+    memcpy(m + n, &server, 4), n += 4;
+  }
+  m[n++] = 255;
+  return build_udp(f, (const uint8_t *) "\xff\xff\xff\xff\xff\xff", 0,
+                   IP(255, 255, 255, 255), 68, 67, m, n, true);
+}
+
+/* The reply's message type and yiaddr, from the last captured frame. */
+static int reply_type(struct cap *cap, uint32_t *yiaddr) {
+  const uint8_t *f = cap->f[(cap->n - 1) % CAP_MAX], *o;
+  if (cap->n == 0 || g16(f + 36) != 68) return -1;
+  o = opt(f + 42, cap->len[(cap->n - 1) % CAP_MAX] - 42, 53);
+  if (yiaddr != NULL) memcpy(yiaddr, f + 42 + 16, 4);
+  return o == NULL ? -1 : o[2];
+}
+
+static void test_dhcp_server(void) {
+  struct cap *cap = calloc(1, sizeof(*cap));
+  struct mg_tcpip_if *ifp = calloc(1, sizeof(*ifp));
+  uint8_t mac[6] = {2, 0, 0, 0, 0x10, 0};
+  uint32_t yi = 0, us = IP(10, 0, 0, 1), pool = IP(10, 0, 0, 100);
+  size_t len, i;
+  memcpy(ifp->mac, MAC_US, 6);
+  ifp->ip = us;
+  ifp->mask = IP(255, 255, 255, 0);
+  ifp->enable_dhcp_server = true;
+  ifp->dhcp_pool = pool;
+  ifp->driver = &cap_driver;
+  ifp->driver_data = cap;
+  CHECK(mg_tcpip_init(ifp));
+  mg_tcpip_poll(ifp, 1000);
+  /* DISCOVER -> OFFER of the first pool address, broadcast from :67. */
+  cap->n = 0;
+  len = client_msg(s_f, mac, 1, 0, 0);
+  mg_tcpip_rx(ifp, s_f, len);
+  CHECK(cap->n == 1 && reply_type(cap, &yi) == 2 && yi == pool);
+  CHECK(frame_ok(cap->f[0], cap->len[0]) && g32(cap->f[0] + 30) == 0xffffffffu);
+  /* REQUEST for it -> ACK; the same MAC asking again gets the same lease. */
+  len = client_msg(s_f, mac, 3, pool, us);
+  mg_tcpip_rx(ifp, s_f, len);
+  CHECK(reply_type(cap, &yi) == 5 && yi == pool && ifp->stats.dhcps_acks == 1);
+  len = client_msg(s_f, mac, 1, 0, 0);
+  mg_tcpip_rx(ifp, s_f, len);
+  CHECK(reply_type(cap, &yi) == 2 && yi == pool);
+  /* Asking for an address that is not its lease -> NAK. */
+  len = client_msg(s_f, mac, 3, IP(10, 0, 0, 200), us);
+  mg_tcpip_rx(ifp, s_f, len);
+  CHECK(reply_type(cap, NULL) == 6);
+  /* A REQUEST naming another server is not for us: silence. */
+  cap->n = 0;
+  len = client_msg(s_f, mac, 3, pool, IP(10, 0, 0, 9));
+  mg_tcpip_rx(ifp, s_f, len);
+  CHECK(cap->n == 0);
+  /* Every other client gets the next address until the pool runs out. */
+  for (i = 1; i < MG_TCPIP_DHCPS_LEASES + 2; i++) {
+    mac[5] = (uint8_t) i;
+    cap->n = 0;
+    len = client_msg(s_f, mac, 1, 0, 0);
+    mg_tcpip_rx(ifp, s_f, len);
+    if (i < MG_TCPIP_DHCPS_LEASES) {
+      CHECK(reply_type(cap, &yi) == 2 && g32((uint8_t *) &yi) == g32((uint8_t *) &pool) + i);
+    } else {
+      CHECK(cap->n == 0); /* exhausted */
+    }
+  }
+  /* RELEASE frees a lease for the next client. */
+  mac[5] = 0;
+  len = client_msg(s_f, mac, 7, 0, us);
+  mg_tcpip_rx(ifp, s_f, len);
+  mac[5] = 0x77;
+  cap->n = 0;
+  len = client_msg(s_f, mac, 1, 0, 0);
+  mg_tcpip_rx(ifp, s_f, len);
+  CHECK(reply_type(cap, &yi) == 2 && yi == pool);
+  /* Truncated and malformed messages change nothing. */
+  cap->n = 0;
+  len = client_msg(s_f, mac, 1, 0, 0);
+  mg_tcpip_rx(ifp, s_f, len - 200); /* UDP length now beyond the datagram */
+  len = client_msg(s_f, mac, 1, 0, 0);
+  s_f[42 + 241] = 250; /* option length past the end of the message */
+  p16(s_f + 40, 0);    /* UDP checksum "not computed": the parser sees it */
+  {
+    uint32_t drops = ifp->stats.drop_udp;
+    mg_tcpip_rx(ifp, s_f, len);
+    CHECK(ifp->stats.drop_udp == drops + 1);
+  }
+  CHECK(cap->n == 0);
+  free(ifp);
+  free(cap);
+}
+
 int main(void) {
   test_udp();
   test_dhcp();
+  test_dhcp_server();
   return TEST_REPORT();
 }
 #else
