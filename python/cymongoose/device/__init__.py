@@ -1,7 +1,7 @@
 """cymongoose.device: boards, targets, console, flash-and-verify, CLI and pytest plugin.
 
 Pure Python; importing it never needs the compiled ``cymongoose._mongoose``
-extension (only the network bridge will). Names are imported lazily so that
+extension (only the root-free network bridge, StackBridge, needs it). Names are imported lazily so that
 ``import cymongoose.device`` stays cheap, e.g. inside the pytest plugin.
 """
 
@@ -18,6 +18,16 @@ _EXPORTS = {
     "Console": "console",
     "FrameLink": "frames",
     "LengthPrefixedFramer": "frames",
+    "StackBridge": "bridge",
+    "PortForwarder": "bridge",
+    "TapBridge": "bridge",
+    "RpcClient": "rpc",
+    "RpcError": "rpc",
+    "RpcTimeoutError": "rpc",
+    "OtaFlasher": "ota",
+    "OtaError": "ota",
+    "ota_rpc": "ota",
+    "ota_http": "ota",
     "Image": "image",
     "Segment": "image",
     "load_image": "image",
@@ -63,6 +73,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .boards import Board, BoardMap, MemoryRegion, load_boards  # noqa: F401
+    from .bridge import PortForwarder, StackBridge, TapBridge  # noqa: F401
     from .console import Console  # noqa: F401
     from .errors import (  # noqa: F401
         BoardError,
@@ -88,4 +99,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .frames import FrameLink, LengthPrefixedFramer  # noqa: F401
     from .gdbremote import GdbClient  # noqa: F401
     from .image import Image, Segment, load_image  # noqa: F401
+    from .ota import OtaError, OtaFlasher, ota_http, ota_rpc  # noqa: F401
+    from .rpc import RpcClient, RpcError, RpcTimeoutError  # noqa: F401
     from .targets import HostProcessTarget, QemuTarget, SerialTarget, Target  # noqa: F401

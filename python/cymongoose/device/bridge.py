@@ -190,10 +190,15 @@ class FrameRelay:
                 wr = [s for i, s in enumerate(self.socks) if out[i]]
                 r, w, _ = select.select(rd, wr, [], 0.1)
                 for i, s in enumerate(self.socks):
+                    side = "device" if i == 0 else "host"
                     if s in r:
-                        data = s.recv(65536)
+                        try:
+                            data = s.recv(65536)
+                        except OSError as exc:
+                            self.error = f"{side} side failed: {exc.strerror or exc}"
+                            return
                         if not data:
-                            self.error = f"{'device' if i == 0 else 'host'} side closed"
+                            self.error = f"{side} side closed"
                             return
                         frames = framers[i].feed(data)
                         self.frames[i] += len(frames)
@@ -283,6 +288,8 @@ class StackBridge:
         """Raise DeviceError when the link to the emulator is gone."""
         if self.relay is not None and self.relay.error:
             raise DeviceError(f"bridge relay stopped: {self.relay.error}")
+        if self.iface.state == "down":
+            raise DeviceError("bridge link is down: the emulator closed the frame socket")
 
     @property
     def stats(self) -> dict[str, int]:
@@ -351,14 +358,15 @@ class StackBridge:
                 result.append((data.status(), dict(data.headers()), data.body_bytes))
                 c.close()
             elif ev == mg.MG_EV_ERROR and not result:
-                result.append(DeviceError(f"{method} {path}: {data}"))
+                result.append(DeviceError(f"{method} {url}: {data}"))
             elif ev == mg.MG_EV_CLOSE and not result:
-                result.append(DeviceError(f"{method} {path}: connection closed without a "
+                result.append(DeviceError(f"{method} {url}: connection closed without a "
                                           "response"))
 
-        self.mgr.connect(f"http://{self.device_ip}:{port}{path}", fn)
+        url = f"http://{self.device_ip}:{port}{path}"
+        self.mgr.connect(url, fn)
         if not self.pump(lambda: bool(result), timeout):
-            raise DeviceError(f"{method} {path}: no response within {timeout:g} s "
+            raise DeviceError(f"{method} {url}: no response within {timeout:g} s "
                               f"({self._stats_brief()})")
         if isinstance(result[0], Exception):
             raise result[0]
