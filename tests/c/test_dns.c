@@ -8,6 +8,8 @@
 #include "mg.h"
 #include "mg_test.h"
 
+#if MG_ENABLE_DNS
+
 static void test_query(void) {
   uint8_t b[300];
   size_t n = mg_dns_query(b, sizeof(b), 0x1234, mg_str("www.Example.org."), 1);
@@ -207,3 +209,9 @@ int main(void) {
   test_resolver();
   return TEST_REPORT();
 }
+#else
+int main(void) {
+  printf("skipped: built with MG_ENABLE_DNS=0\n");
+  return TEST_REPORT();
+}
+#endif

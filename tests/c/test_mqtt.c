@@ -8,6 +8,8 @@
 #include "mg.h"
 #include "mg_test.h"
 
+#if MG_ENABLE_MQTT
+
 static void test_varint(void) {
   uint32_t vals[] = {0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455};
   size_t i;
@@ -235,3 +237,9 @@ int main(void) {
   test_loopback();
   return TEST_REPORT();
 }
+#else
+int main(void) {
+  printf("skipped: built with MG_ENABLE_MQTT=0\n");
+  return TEST_REPORT();
+}
+#endif
