@@ -4,6 +4,7 @@ from the test thread."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -75,6 +76,8 @@ def raw_exchange(port: int, data: bytes, timeout: float = 3.0,
 
 
 def curl(*args: str, timeout: float = 10.0) -> subprocess.CompletedProcess[bytes]:
-    """Runs curl quietly with a bounded time; returns the completed process."""
+    """Runs curl quietly with a bounded time; returns the completed process.
+    A sanitizer runtime preloaded for the extension is not passed on to curl."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     return subprocess.run(["curl", "-s", "-S", "--max-time", str(int(timeout)), *args],
-                          capture_output=True, timeout=timeout + 5, check=False)
+                          capture_output=True, timeout=timeout + 5, check=False, env=env)
