@@ -257,6 +257,7 @@ class StackBridge:
         self._socks.append(device)
         try:
             if pcap:
+                os.makedirs(os.path.dirname(os.path.abspath(pcap)), exist_ok=True)
                 ours, theirs = socket.socketpair()
                 self._socks += [ours, theirs]
                 self.relay = FrameRelay(device, theirs, PcapWriter(str(pcap))).start()

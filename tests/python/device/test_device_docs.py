@@ -34,6 +34,10 @@ def hello_fw() -> Path:
 def workdir(tmp_path: Path, qemu: str) -> Path:
     (tmp_path / "build" / "fw").mkdir(parents=True)
     (tmp_path / "build" / "fw" / "hello_fw.elf").symlink_to(hello_fw())
+    for other in ("net_fw.elf", "device_app.elf"):  # bridge and RPC examples
+        elf = hello_fw().parent / other
+        if elf.is_file():
+            (tmp_path / "build" / "fw" / other).symlink_to(elf)
     return tmp_path
 
 
@@ -44,6 +48,9 @@ def test_doc_has_examples() -> None:
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
 def test_python_examples_run(workdir: Path, index: int) -> None:
     code = blocks("python")[index]
+    for elf in re.findall(r"build/fw/(\w+\.elf)", code):
+        if not (workdir / "build" / "fw" / elf).exists():
+            pytest.skip(f"build/fw/{elf} is not built (make fw)")
     env = dict(os.environ, PYTHONPATH=str(PKG_ROOT))
     if code.startswith("# file: "):
         name = code.split("\n", 1)[0][len("# file: "):].strip()
