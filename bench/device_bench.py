@@ -12,7 +12,12 @@
    on the same kind of fresh QEMU; wall time of the gdb process.
 4. Test loop: wall time of `pytest tests/python/device/test_device_hello_fw.py`, the
    edit-to-result loop of a small device suite (needs `make fw`).
-The serial bridge goodput is not measured: the bridge does not exist yet.
+5. Bridge (`--bridge`, needs `make fw` and the extension): net_fw in QEMU with its NIC on
+   the stream netdev, ended in this process's built-in stack (StackBridge). HTTP requests/s
+   over one keep-alive connection and TCP echo goodput, direct and through the pcap relay,
+   against the same firmware behind QEMU's user networking (slirp, port forward, kernel
+   sockets) as the reference path. The stream netdev has no line rate, so the "share of
+   the link" is given against slirp; the serial (SLIP over UART) bridge is not built.
 """
 
 from __future__ import annotations
@@ -103,6 +108,114 @@ def test_loop() -> float | None:
     return dt if out.returncode == 0 else None
 
 
+def _fw(name: str) -> Path:
+    return Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / name
+
+
+def _bridge_http_rps(mgr: object, url: str, pump: object, n: int) -> float:
+    import cymongoose as mg
+
+    done = [0]
+
+    def fn(c, ev, data):  # type: ignore[no-untyped-def]
+        if ev == mg.MG_EV_CONNECT:
+            c.send(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
+        elif ev == mg.MG_EV_HTTP_MSG:
+            done[0] += 1
+            if done[0] < n:
+                c.send(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
+            else:
+                c.close()
+
+    t0 = time.perf_counter()
+    mgr.connect(url, fn)  # type: ignore[attr-defined]
+    assert pump(lambda: done[0] >= n, 120)  # type: ignore[operator]
+    return n / (time.perf_counter() - t0)
+
+
+def _bridge_echo_mbps(mgr: object, url: str, pump: object, size: int) -> float:
+    import cymongoose as mg
+
+    data = os.urandom(size)
+    got = bytearray()
+    sent = [0]
+
+    def fn(c, ev, ev_data):  # type: ignore[no-untyped-def]
+        if ev in (mg.MG_EV_CONNECT, mg.MG_EV_WRITE, mg.MG_EV_POLL) and sent[0] < size \
+                and c.send_len < 32768:
+            c.send(data[sent[0]:sent[0] + 16384])
+            sent[0] += 16384
+        elif ev == mg.MG_EV_READ:
+            got.extend(c.recv_data())
+
+    t0 = time.perf_counter()
+    mgr.connect(url, fn)  # type: ignore[attr-defined]
+    assert pump(lambda: len(got) >= size, 300)  # type: ignore[operator]
+    dt = time.perf_counter() - t0
+    assert bytes(got) == data
+    return size / dt / 1e6
+
+
+def bridge_numbers(runs: int) -> dict[str, float]:
+    from cymongoose.device.bridge import StackBridge
+
+    res: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for relay in (False, True):
+            tag = "relay" if relay else "direct"
+            with tempfile.TemporaryDirectory() as tmp, \
+                    QemuTarget(_fw("net_fw.elf"), nic="stream") as q, \
+                    StackBridge(q.netdev_socket(),
+                                pcap=os.path.join(tmp, "b.pcap") if relay else None) as br:
+                ip = br.wait_ready(port=7, timeout=30)
+                res.setdefault(f"bridge_{tag}_http_rps", []).append(
+                    _bridge_http_rps(br.mgr, f"http://{ip}/", br.pump, 500))
+                res.setdefault(f"bridge_{tag}_echo_MBps", []).append(
+                    _bridge_echo_mbps(br.mgr, f"tcp://{ip}:7", br.pump, 4 << 20))
+        res.setdefault("slirp_http_rps", []).append(_slirp_http_rps(500))
+        res.setdefault("slirp_echo_MBps", []).append(_slirp_echo_mbps(4 << 20))
+    return {k: med(v) for k, v in res.items()}
+
+
+def _slirp_http_rps(n: int) -> float:
+    import http.client
+
+    with QemuTarget(_fw("net_fw.elf"), nic="user", hostfwd=[80]) as q:
+        q.console.expect_line(r"^net: ready", timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", q.forwarded[80], timeout=10)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+        dt = time.perf_counter() - t0
+        conn.close()
+        return n / dt
+
+
+def _slirp_echo_mbps(size: int) -> float:
+    import socket
+    import threading
+
+    with QemuTarget(_fw("net_fw.elf"), nic="user", hostfwd=[7]) as q:
+        q.console.expect_line(r"^net: ready", timeout=30)
+        data = os.urandom(size)
+        with socket.create_connection(("127.0.0.1", q.forwarded[7]), timeout=30) as s:
+            t0 = time.perf_counter()
+            sender = threading.Thread(target=s.sendall, args=(data,))
+            sender.start()
+            got = bytearray()
+            while len(got) < size:
+                chunk = s.recv(65536)
+                assert chunk
+                got += chunk
+            sender.join()
+            dt = time.perf_counter() - t0
+        assert bytes(got) == data
+        return size / dt / 1e6
+
+
 def med(xs: list[float]) -> float:
     return statistics.median(xs)
 
@@ -113,10 +226,27 @@ def main() -> int:
     ap.add_argument("--kib", type=int, default=256)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", help="write the numbers here too")
+    ap.add_argument("--bridge", action="store_true",
+                    help="only the root-free bridge numbers (net_fw, needs the extension)")
     args = ap.parse_args()
     if shutil.which("qemu-system-arm") is None:
         print("qemu-system-arm is not installed", file=sys.stderr)
         return 2
+    if args.bridge:
+        sys.path.remove(str(ROOT / "python"))  # the installed package has the extension
+        for m in [m for m in sys.modules if m.startswith("cymongoose")]:
+            del sys.modules[m]
+        b = bridge_numbers(args.runs)
+        print(f"bridge to net_fw in QEMU, median of {args.runs} runs")
+        for k, v in b.items():
+            print(f"  {k:32s} {v:10.2f}")
+        for what in ("http_rps", "echo_MBps"):
+            for tag in ("direct", "relay"):
+                print(f"  bridge {tag} / slirp {what}: "
+                      f"{b[f'bridge_{tag}_{what}'] / b[f'slirp_{what}']:.2f}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(b, indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         elf = build_testfw(Path(tmp), pad_kib=args.kib, period_ms=1000)
         size = load_image(elf).size
@@ -158,7 +288,7 @@ def main() -> int:
     if res["test_loop_s"] is not None:
         print(f"  test loop (pytest test_device_hello_fw.py, 4 tests): "
               f"{float(res['test_loop_s']):.2f} s")  # type: ignore[arg-type]
-    print("  serial bridge goodput: not measured (the bridge is not built yet)")
+    print("  bridge numbers: run with --bridge")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return 0
