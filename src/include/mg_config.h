@@ -131,7 +131,7 @@
 #define MG_TCPIP_ARP_TRIES 3
 #endif
 #ifndef MG_TCPIP_BACKLOG /* default cap of half-open + unaccepted */
-#define MG_TCPIP_BACKLOG 8
+#define MG_TCPIP_BACKLOG ((MG_ARCH == MG_ARCH_POSIX) ? 16 : 4)
 #endif
 #ifndef MG_TCPIP_RTO_INIT_MS
 #define MG_TCPIP_RTO_INIT_MS 1000

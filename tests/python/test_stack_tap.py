@@ -176,6 +176,36 @@ def test_tcp_edge_cases(ns: Namespace) -> None:
     assert out.split() == ["refused", "half-close", "300", "datagram"]
 
 
+def test_hundred_concurrent_connections(ns: Namespace) -> None:
+    """More clients at once than the stack has connection slots (32) or
+    backlog (16): excess SYNs are dropped and retried, none is reset."""
+    out = ns.python(f"""
+        import os, socket, threading
+        ok, errors = [], []
+        def client():
+            try:
+                data = os.urandom(20000)
+                with socket.create_connection(("{STACK_IP}", 7), timeout=30) as s:
+                    s.sendall(data)
+                    got = b""
+                    while len(got) < len(data):
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        got += chunk
+                ok.append(got == data)
+            except OSError as e:
+                errors.append(repr(e))
+        threads = [threading.Thread(target=client) for _ in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(sum(ok), len(ok), errors[:3])
+    """, timeout=90)
+    assert out.strip() == "100 100 []", out
+
+
 SCAPY_SCRIPT = r"""
 import random
 from scapy.all import (ARP, ICMP, IP, TCP, AsyncSniffer, Ether, IPOption_RR, Raw, conf,

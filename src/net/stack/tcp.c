@@ -441,14 +441,17 @@ static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
     if (c->state == MG_TCP_CLOSED || c->listener != li + 1 || c->is_accepted)
       continue;
     pending++;
-    if (c->state == MG_TCP_SYN_RCVD &&
+    if (c->state == MG_TCP_SYN_RCVD && c->retries > 0 &&
         (oldest == NULL || c->idle_since < oldest->idle_since))
       oldest = c;
   }
   if (pending >= ifp->listeners[li].backlog) {
-    /* Backlog full: a SYN flood must not lock real clients out for the
+    /* Backlog full. A SYN flood must not lock real clients out for the
      * half-open connections' whole retry period, so the oldest half-open
-     * one makes room; established ones waiting for accept() stay. */
+     * entry whose SYN-ACK already went unanswered once makes room. Fresh
+     * ones stay (a burst of real clients completes within an RTT; their
+     * excess SYNs are dropped and retried), and so do established
+     * connections waiting for accept(). */
     ifp->stats.tcp_syn_dropped++;
     if (oldest == NULL) return;
     oldest->state = MG_TCP_CLOSED;
