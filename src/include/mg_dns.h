@@ -65,6 +65,10 @@ bool mg_dns_set_server(struct mg_mgr *mgr, const char *url,
 void mg_dns_start(struct mg_connection *c, struct mg_str host);
 void mg_dns_cancel(struct mg_connection *c);
 
+/* The first usable "nameserver" of resolv.conf text as a udp:// URL into
+ * buf (zone ids and garbage skipped); false when there is none. */
+bool mg_dns_resolv_conf(struct mg_str text, char *buf, size_t len);
+
 /* Platform default server URL into buf (src/arch); false when none. */
 bool mg_arch_dns_server(char *buf, size_t len);
 

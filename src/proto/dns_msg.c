@@ -120,4 +120,35 @@ bool mg_dns_parse(const uint8_t *buf, size_t len, struct mg_dns_answer *a) {
   return true;
 }
 
+bool mg_dns_resolv_conf(struct mg_str text, char *buf, size_t len) {
+  struct mg_str line, rest = text;
+  while (rest.len > 0) {
+    struct mg_str word, addr;
+    struct mg_addr a;
+    size_t i;
+    if (!mg_str_split(rest, '\n', &line, &rest)) rest.len = 0;
+    line = mg_str_trim(line);
+    while (line.len > 0 && line.buf[line.len - 1] == '\r') line.len--;
+    /* "nameserver" then blanks then the address (then maybe a comment). */
+    for (i = 0; i < line.len && line.buf[i] != ' ' && line.buf[i] != '\t'; i++) {
+    }
+    word = mg_str_n(line.buf, i);
+    if (!mg_str_eq(word, "nameserver")) continue;
+    addr = mg_str_trim(mg_str_n(line.buf + i, line.len - i));
+    for (i = 0; i < addr.len && addr.buf[i] != ' ' && addr.buf[i] != '\t' &&
+                addr.buf[i] != '#' && addr.buf[i] != ';';
+         i++) {
+    }
+    addr.len = i;
+    if (addr.len == 0 || !mg_aton(addr, &a) || a.port != 0) continue;
+    if (a.is_ip6) {
+      mg_snprintf(buf, len, "udp://[%.*s]:53", (int) addr.len, addr.buf);
+    } else {
+      mg_snprintf(buf, len, "udp://%.*s:53", (int) addr.len, addr.buf);
+    }
+    return true;
+  }
+  return false;
+}
+
 #endif /* MG_ENABLE_DNS */

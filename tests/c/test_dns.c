@@ -203,7 +203,23 @@ static void test_resolver(void) {
   CHECK(mgr.dns == NULL); /* the resolver state went with its connection */
 }
 
+static void test_resolv_conf(void) {
+  char url[80];
+  CHECK(mg_dns_resolv_conf(mg_str("# comment\nsearch lan\n"
+                                  "nameserver fe80::1%eth0\n"
+                                  "nameserver   10.1.2.3  # office\r\n"
+                                  "nameserver 8.8.8.8\n"),
+                           url, sizeof(url)));
+  CHECK(strcmp(url, "udp://10.1.2.3:53") == 0);
+  CHECK(mg_dns_resolv_conf(mg_str("\tnameserver\t::1"), url, sizeof(url)));
+  CHECK(strcmp(url, "udp://[::1]:53") == 0);
+  CHECK(!mg_dns_resolv_conf(mg_str("nameservers 1.2.3.4\nnameserver\n"), url,
+                            sizeof(url)));
+  CHECK(!mg_dns_resolv_conf(mg_str(""), url, sizeof(url)));
+}
+
 int main(void) {
+  test_resolv_conf();
   test_query();
   test_parse();
   test_resolver();
