@@ -4,7 +4,8 @@
  *  - a parsed response's question name obeys the same, and an address is
  *    only reported for A (4 bytes) or AAAA (16 bytes) records;
  *  - a query built from the input (as a name) decodes back to the
- *    lower-cased name. */
+ *    lower-cased name;
+ *  - resolv.conf text yields a udp:// URL or nothing. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(name[i] == (char) tolower((unsigned char) data[i]) ||
                 (data[i] >= 'A' && data[i] <= 'Z' && name[i] == data[i] + 32));
     }
+  }
+  {
+    char url[80];
+    if (mg_dns_resolv_conf(mg_str_n((const char *) data, size), url,
+                           sizeof(url)))
+      REQUIRE(strncmp(url, "udp://", 6) == 0 && strlen(url) < sizeof(url));
   }
   return 0;
 }
