@@ -420,3 +420,25 @@ def test_ws_ping_from_our_client(server: tuple[mg.Manager, EchoServer]) -> None:
     assert log[0] == (MG_EV_WS_CTL, None)
     assert (MG_EV_WS_MSG, "after pong") in log
     assert srv.errors == []
+
+
+def test_every_opcode_from_our_client(server: tuple[mg.Manager, EchoServer]) -> None:
+    """ws_send with TEXT, BINARY, PONG and PING: data frames arrive as
+    messages, control frames as MG_EV_WS_CTL (close is covered above)."""
+    mgr, srv = server
+    got: list[tuple[int, Any]] = []
+
+    def handler(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == MG_EV_WS_OPEN:
+            conn.ws_send("t", WEBSOCKET_OP_TEXT)
+            conn.ws_send(b"b", WEBSOCKET_OP_BINARY)
+            conn.ws_send(b"", mg.WEBSOCKET_OP_PONG)  # unsolicited pong: just reported
+            conn.ws_send(b"p", WEBSOCKET_OP_PING)
+        elif ev == MG_EV_WS_MSG:
+            got.append((data.flags, data.data))
+
+    mgr.ws_connect(srv.url, handler)
+    assert poll_until(mgr, lambda: len(got) == 2)
+    assert got == [(129, b"t"), (130, b"b")]
+    assert poll_until(mgr, lambda: sum(1 for e, _ in srv.events if e == MG_EV_WS_CTL) == 2)
+    assert srv.errors == []
