@@ -50,17 +50,26 @@ static void read_conn(struct mg_connection *c) {
   c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
 }
 
+/* Writes until the transport pushes back, then drops the sent prefix once:
+ * one memmove per iteration keeps a huge queued body linear, not quadratic. */
 static void write_conn(struct mg_connection *c) {
-  long n = c->is_tls ? mg_tls_send(c, c->send.buf, c->send.len)
-                     : c->mgr->net->send(c, c->send.buf, c->send.len);
-  if (n > 0) {
-    mg_iobuf_del(&c->send, 0, (size_t) n);
+  size_t done = 0;
+  long n = 0;
+  while (done < c->send.len) {
+    const unsigned char *p = c->send.buf + done;
+    size_t left = c->send.len - done;
+    n = c->is_tls ? mg_tls_send(c, p, left) : c->mgr->net->send(c, p, left);
+    if (n <= 0) break;
+    done += (size_t) n;
+  }
+  if (done > 0) {
+    long total = (long) done;
+    mg_iobuf_del(&c->send, 0, done);
     if (c->send.len == 0 && c->send.size > 64 * MG_IO_SIZE)
       mg_iobuf_resize(&c->send, 0); /* give back a burst's memory */
-    mg_call(c, MG_EV_WRITE, &n);
-  } else if (n < 0) {
-    c->is_closing = 1;
+    mg_call(c, MG_EV_WRITE, &total);
   }
+  if (n < 0) c->is_closing = 1;
 }
 
 static void accept_conns(struct mg_connection *lc) {
