@@ -232,13 +232,15 @@ class StackBridge:
     The host is ``host_ip``; the board gets ``device_ip`` from our DHCP server
     (``dhcp_server=False`` when the firmware has a static address: then give that
     as ``device_ip``). No root and no TAP: the stack lives in this process, so
-    only its managers reach the board. Needs the compiled extension.
+    only its managers reach the board. ``health`` (e.g. ``target.check``) is called
+    while pumping, so a crashed emulator is reported as such. Needs the compiled extension.
     """
 
     def __init__(self, netdev: str | socket.socket, *, host_ip: str = HOST_IP,
                  device_ip: str = DEVICE_IP, mask: str = "255.255.255.0",
                  dhcp_server: bool = True, pcap: str | os.PathLike[str] | None = None,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0,
+                 health: Callable[[], None] | None = None) -> None:
         try:
             import cymongoose as mg
             from cymongoose.stack import StackInterface
@@ -250,6 +252,7 @@ class StackBridge:
         self.host_ip = host_ip
         self.device_ip = device_ip
         self.dhcp_server = dhcp_server
+        self.health = health  # e.g. QemuTarget.check: raises with the emulator's stderr
         self.pcap_path = str(pcap) if pcap else None
         self.relay: FrameRelay | None = None
         self._socks: list[socket.socket] = []
@@ -286,7 +289,10 @@ class StackBridge:
         return True
 
     def check(self) -> None:
-        """Raise DeviceError when the link to the emulator is gone."""
+        """Raise DeviceError when the link to the emulator is gone (TargetExitedError
+        from ``health`` when the emulator itself died)."""
+        if self.health is not None:
+            self.health()
         if self.relay is not None and self.relay.error:
             raise DeviceError(f"bridge relay stopped: {self.relay.error}")
         if self.iface.state == "down":

@@ -474,7 +474,7 @@ def _bridge_stack(args: argparse.Namespace, board: Board) -> int:
     forwards = _parse_forwards(args.forward)
     with QemuTarget(args.firmware, board, nic="stream", log_path=args.log) as target, \
             StackBridge(target.netdev_socket(), host_ip=args.host_ip,
-                        device_ip=args.device_ip, pcap=args.pcap) as br:
+                        device_ip=args.device_ip, pcap=args.pcap, health=target.check) as br:
         fwd = PortForwarder(br)
         for host_port, dev_port in forwards:
             bound = fwd.add(host_port, dev_port)

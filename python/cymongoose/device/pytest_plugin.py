@@ -177,7 +177,7 @@ class Dut:
                     "dut.mgr/dut.bridge need the board's NIC on the bridge: mark the test "
                     "with @pytest.mark.dut(nic='stream')")
             sock = self.target.netdev_socket()  # type: ignore[attr-defined]
-            self._bridge = StackBridge(sock, pcap=self.pcap_path)
+            self._bridge = StackBridge(sock, pcap=self.pcap_path, health=self.target.check)
         return self._bridge
 
     @property

@@ -124,3 +124,19 @@ def test_1mib_tcp_echo_through_the_bridge(dut: Dut) -> None:
     assert br.pump(lambda: len(got) >= len(data), 120), (len(got), br.stats)
     assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
     assert br.relay is not None and br.relay.error is None
+
+
+@pytest.mark.dut(nic="stream")
+def test_emulator_crash_mid_test_is_reported(dut: Dut) -> None:
+    from cymongoose.device.errors import DeviceError, TargetExitedError
+
+    br = dut.bridge
+    br.wait_ready(port=80, timeout=30)
+    proc = dut.target.proc  # type: ignore[attr-defined]
+    proc.kill()
+    replies: list[object] = []
+    dut.mgr.connect(dut.url("/"), lambda c, ev, data: replies.append(ev))
+    with pytest.raises(TargetExitedError, match=r"QEMU \(mps2-an385\) exited"):
+        br.pump(lambda: False, 10)
+    with pytest.raises(DeviceError):
+        br.http("GET", "/", timeout=5)
