@@ -24,6 +24,9 @@ struct mqtt_state {
   uint8_t *login;     /* client: CONNECT kept until the transport is up */
   size_t login_len;
   struct inflight fl[MG_MQTT_MAX_INFLIGHT];
+  /* Inbound QoS 2 ids between PUBREC and PUBREL: a resent PUBLISH with one
+   * of them is acknowledged again but not delivered twice. */
+  uint16_t rx_qos2[MG_MQTT_MAX_INFLIGHT];
 };
 
 uint16_t mg_mqtt_next_id(struct mg_mgr *mgr) {
@@ -327,6 +330,30 @@ static void send_ack(struct mg_connection *c, uint8_t cmd, uint16_t id) {
 }
 
 /* ---- Inbound ---- */
+
+/* Records an inbound QoS 2 id; false when it is already recorded. When the
+ * table is full the oldest slot is reused (delivery then may repeat). */
+static bool rx_qos2_add(struct mqtt_state *st, uint16_t id) {
+  size_t i, free_slot = MG_MQTT_MAX_INFLIGHT;
+  if (id == 0) return true;
+  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++) {
+    if (st->rx_qos2[i] == id) return false;
+    if (st->rx_qos2[i] == 0 && free_slot == MG_MQTT_MAX_INFLIGHT) free_slot = i;
+  }
+  if (free_slot == MG_MQTT_MAX_INFLIGHT) {
+    memmove(st->rx_qos2, st->rx_qos2 + 1,
+            sizeof(st->rx_qos2) - sizeof(st->rx_qos2[0]));
+    free_slot = MG_MQTT_MAX_INFLIGHT - 1;
+  }
+  st->rx_qos2[free_slot] = id;
+  return true;
+}
+
+static void rx_qos2_del(struct mqtt_state *st, uint16_t id) {
+  size_t i;
+  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++)
+    if (st->rx_qos2[i] == id) st->rx_qos2[i] = 0;
+}
 static void handle(struct mg_connection *c, struct mqtt_state *st,
                    struct mg_mqtt_message *mm) {
   switch (mm->cmd) {
@@ -346,7 +373,10 @@ static void handle(struct mg_connection *c, struct mqtt_state *st,
     }
     case MQTT_CMD_PUBLISH:
       if (mm->qos == 1) send_ack(c, MQTT_CMD_PUBACK, mm->id);
-      if (mm->qos == 2) send_ack(c, MQTT_CMD_PUBREC, mm->id);
+      if (mm->qos == 2) {
+        send_ack(c, MQTT_CMD_PUBREC, mm->id);
+        if (!rx_qos2_add(st, mm->id)) break; /* a duplicate: already had it */
+      }
       mg_call(c, MG_EV_MQTT_MSG, mm);
       break;
     case MQTT_CMD_PUBACK:
@@ -358,6 +388,7 @@ static void handle(struct mg_connection *c, struct mqtt_state *st,
       send_ack(c, MQTT_CMD_PUBREL, mm->id);
       break;
     case MQTT_CMD_PUBREL:
+      rx_qos2_del(st, mm->id);
       send_ack(c, MQTT_CMD_PUBCOMP, mm->id);
       break;
     case MQTT_CMD_PINGREQ:

@@ -360,3 +360,31 @@ def test_v5_every_property_type_through_our_codec(mgr: mg.Manager) -> None:
     assert vals[3] == b"\x00\xffbin".decode("utf-8", "surrogateescape")
     # The broker side's core acknowledged the QoS 1 publish.
     assert poll_until(mgr, lambda: any(cmd == 4 for cmd, _, _ in rec.cmds))
+
+
+def test_qos2_duplicate_delivered_once_and_keepalive_timeout(mgr: mg.Manager) -> None:
+    """A raw broker: CONNACKs, sends a QoS 2 PUBLISH twice (the second with
+    DUP, before PUBREL) and then never answers PINGREQ. The client delivers
+    the message once, PUBRECs both, and gives up after 1.5 keep-alives."""
+    seen = bytearray()
+
+    def broker(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == mg.MG_EV_READ:
+            buf = conn.recv_data()
+            seen.extend(buf)
+            if buf[0] == 0x10:
+                pub = b"\x00\x01q\x00\x2aqos2"
+                conn.send(b"\x20\x02\x00\x00" + bytes([0x34, len(pub)]) + pub
+                          + bytes([0x3C, len(pub)]) + pub)
+
+    lst = mgr.listen("tcp://127.0.0.1:0", broker)
+    rec = Recorder()
+    mgr.mqtt_connect(f"mqtt://127.0.0.1:{lst.local_addr[1]}", rec, client_id="q2", keepalive=1)
+    t0 = time.monotonic()
+    assert poll_until(mgr, rec.closed, 6)
+    assert time.monotonic() - t0 >= 1.4
+    assert [(t, d, q) for t, d, q, _ in rec.msgs] == [("q", b"qos2", 2)]
+    errs = [d for e, d in rec.events if e == MG_EV_ERROR]
+    assert errs == ["MQTT keep-alive timeout"]
+    assert seen.count(b"\x50\x02\x00\x2a") == 2  # PUBREC for both copies
+    assert b"\xc0\x00" in seen  # it did ping
