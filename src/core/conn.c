@@ -66,17 +66,9 @@ bool mg_send(struct mg_connection *c, const void *buf, size_t len) {
 }
 
 size_t mg_vprintf(struct mg_connection *c, const char *fmt, va_list ap) {
-  char small[256], *p = small;
+  char small[256];
   size_t n;
-  va_list ap2;
-  va_copy(ap2, ap);
-  n = mg_vsnprintf(small, sizeof(small), fmt, ap2);
-  va_end(ap2);
-  if (n >= sizeof(small)) {
-    p = (char *) malloc(n + 1);
-    if (p == NULL) return 0;
-    mg_vsnprintf(p, n + 1, fmt, ap);
-  }
+  char *p = mg_vmprintf(small, sizeof(small), &n, fmt, ap);
   if (!mg_send(c, p, n)) n = 0;
   if (p != small) free(p);
   return n;

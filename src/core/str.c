@@ -1,5 +1,6 @@
 /* String views and bounded formatting. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mg_base.h"
@@ -95,4 +96,23 @@ size_t mg_snprintf(char *buf, size_t len, const char *fmt, ...) {
   n = mg_vsnprintf(buf, len, fmt, ap);
   va_end(ap);
   return n;
+}
+
+char *mg_vmprintf(char *small, size_t small_len, size_t *n, const char *fmt,
+                  va_list ap) {
+  char *p = small;
+  va_list ap2;
+  va_copy(ap2, ap);
+  *n = mg_vsnprintf(small, small_len, fmt, ap2);
+  va_end(ap2);
+  if (*n >= small_len) {
+    if ((p = (char *) malloc(*n + 1)) != NULL) {
+      va_copy(ap2, ap);
+      mg_vsnprintf(p, *n + 1, fmt, ap2);
+      va_end(ap2);
+    } else {
+      p = small, *n = small_len - 1; /* out of memory: truncated */
+    }
+  }
+  return p;
 }

@@ -41,6 +41,11 @@ bool mg_str_to_u64(struct mg_str s, uint64_t *out);
  * the length that would have been written, like snprintf. */
 size_t mg_snprintf(char *buf, size_t len, const char *fmt, ...);
 size_t mg_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
+/* Formats into small[small_len] when it fits, else into a malloc'd buffer
+ * (the caller frees it when the result != small). *n gets the length; on
+ * allocation failure the text is truncated to fit small. Leaves ap usable. */
+char *mg_vmprintf(char *small, size_t small_len, size_t *n, const char *fmt,
+                  va_list ap);
 
 /* ---- Byte order: network (big-endian) <-> host, without OS headers. ---- */
 static inline uint16_t mg_htons(uint16_t v) {

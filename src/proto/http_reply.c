@@ -44,18 +44,11 @@ void mg_http_reply_n(struct mg_connection *c, int status, const char *headers,
 
 void mg_http_reply(struct mg_connection *c, int status, const char *headers,
                    const char *fmt, ...) {
-  char small[256], *p = small;
-  va_list ap, ap2;
+  char small[256], *p;
   size_t n;
+  va_list ap;
   va_start(ap, fmt);
-  va_copy(ap2, ap);
-  n = mg_vsnprintf(small, sizeof(small), fmt, ap2);
-  va_end(ap2);
-  if (n >= sizeof(small) && (p = (char *) malloc(n + 1)) != NULL) {
-    mg_vsnprintf(p, n + 1, fmt, ap);
-  } else if (n >= sizeof(small)) {
-    p = small, n = sizeof(small) - 1; /* out of memory: truncated body */
-  }
+  p = mg_vmprintf(small, sizeof(small), &n, fmt, ap);
   va_end(ap);
   mg_http_reply_n(c, status, headers, p, n);
   if (p != small) free(p);
@@ -72,18 +65,11 @@ void mg_http_write_chunk(struct mg_connection *c, const void *buf,
 }
 
 void mg_http_printf_chunk(struct mg_connection *c, const char *fmt, ...) {
-  char small[256], *p = small;
-  va_list ap, ap2;
+  char small[256], *p;
   size_t n;
+  va_list ap;
   va_start(ap, fmt);
-  va_copy(ap2, ap);
-  n = mg_vsnprintf(small, sizeof(small), fmt, ap2);
-  va_end(ap2);
-  if (n >= sizeof(small) && (p = (char *) malloc(n + 1)) != NULL) {
-    mg_vsnprintf(p, n + 1, fmt, ap);
-  } else if (n >= sizeof(small)) {
-    p = small, n = sizeof(small) - 1;
-  }
+  p = mg_vmprintf(small, sizeof(small), &n, fmt, ap);
   va_end(ap);
   /* An empty formatted chunk would end the stream by accident. */
   if (n > 0) mg_http_write_chunk(c, p, n);
