@@ -141,6 +141,7 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
       }
       return;
     }
+    size_t n0 = c->recv.len; /* to notice handlers that consume bytes */
     n = mg_http_frame((const char *) c->recv.buf, c->recv.len, false, &hm,
                       &framing);
     if (n < 0) {
@@ -155,6 +156,8 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
       h.message = h.head;
       mg_call(c, MG_EV_HTTP_HDRS, &h);
       if (switched(c, st) || c->is_closing) return;
+      /* The handler consumed received bytes itself: hm is stale now. */
+      if (c->recv.len != n0) return;
     }
     if (n == 0) {
       if (c->is_client && framing == MG_HTTP_BODY_TO_CLOSE) st->to_close = 1;
@@ -181,9 +184,10 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     mg_call(c, MG_EV_HTTP_MSG, &hm);
     if (switched(c, st)) {
       /* Bytes after the upgrade request belong to the new protocol. */
-      mg_iobuf_del(&c->recv, 0, (size_t) n);
+      if (c->recv.len == n0) mg_iobuf_del(&c->recv, 0, (size_t) n);
       return;
     }
+    if (c->recv.len != n0) return; /* the handler consumed them */
     mg_iobuf_del(&c->recv, 0, (size_t) n);
     /* Consumed bytes make room again: let the core resume reading. */
     c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
