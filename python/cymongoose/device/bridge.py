@@ -4,7 +4,8 @@ The board's NIC is on QEMU's stream netdev (4-byte length + frame over a
 socket, :mod:`~cymongoose.device.frames`). Two ways on from there:
 
 * :class:`StackBridge` (no root): the frames end in *this process's* built-in
-  TCP/IP stack (``StackInterface.stream``), so a ``Manager`` attached to it
+  TCP/IP stack (``StackInterface.stream``; or, for a board whose firmware runs the
+  SLIP driver on a UART, ``serial=`` and ``StackInterface.serial``), so a ``Manager`` attached to it
   connects to ``http://<device ip>/``, opens WebSockets, MQTT ... to the
   firmware with the same event API as anywhere else. Our own DHCP server
   leases the board its address. With ``pcap=`` every frame is recorded.
@@ -162,6 +163,30 @@ def connect_netdev(address: str | socket.socket, timeout: float = 5.0) -> socket
             time.sleep(0.02)
 
 
+def open_raw_serial(path: str, baudrate: int = 115200) -> int:
+    """Open a serial device (or pty) raw: 8N1, no echo, no translation, at ``baudrate``."""
+    import termios
+    import tty
+
+    speed = getattr(termios, f"B{baudrate}", None)
+    if speed is None:
+        raise DeviceError(f"{path}: unsupported baud rate {baudrate}")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise PortNotFoundError(f"cannot open serial port {path}: {exc.strerror}") from None
+    try:
+        tty.setraw(fd)
+        attrs = termios.tcgetattr(fd)
+        attrs[4] = attrs[5] = speed
+        attrs[2] |= termios.CLOCAL | termios.CREAD
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except termios.error as exc:
+        os.close(fd)
+        raise DeviceError(f"{path} is not a serial port: {exc}") from None
+    return fd
+
+
 class FrameRelay:
     """Copies length-prefixed frames between two stream sockets on a thread,
     writing each one to a pcap file. Non-blocking both ways with bounded queues,
@@ -236,7 +261,9 @@ class StackBridge:
     while pumping, so a crashed emulator is reported as such. Needs the compiled extension.
     """
 
-    def __init__(self, netdev: str | socket.socket, *, host_ip: str = HOST_IP,
+    def __init__(self, netdev: str | socket.socket | None = None, *,
+                 serial: int | str | Any | None = None, baudrate: int = 115200,
+                 host_ip: str = HOST_IP,
                  device_ip: str = DEVICE_IP, mask: str = "255.255.255.0",
                  dhcp_server: bool = True, pcap: str | os.PathLike[str] | None = None,
                  connect_timeout: float = 5.0,
@@ -256,7 +283,15 @@ class StackBridge:
         self.pcap_path = str(pcap) if pcap else None
         self.relay: FrameRelay | None = None
         self._socks: list[socket.socket] = []
-        device = connect_netdev(netdev, connect_timeout)
+        self._fds: list[int] = []
+        if (netdev is None) == (serial is None):
+            raise ValueError("give a netdev (QEMU stream socket) or serial= (a SLIP line)")
+        if serial is not None:
+            if pcap:
+                raise ValueError("pcap= records the stream bridge; a serial bridge has none")
+            self._init_serial(serial, baudrate, mask, StackInterface, mg)
+            return
+        device = connect_netdev(netdev, connect_timeout)  # type: ignore[arg-type]
         self._socks.append(device)
         try:
             if pcap:
@@ -270,6 +305,27 @@ class StackBridge:
             self.iface = StackInterface.stream(
                 stack_end, ip=host_ip, mask=mask,
                 dhcp_server=device_ip if dhcp_server else None)
+            self.mgr = mg.Manager()
+            self.iface.attach(self.mgr)
+        except BaseException:
+            self.close()
+            raise
+        self._closed = False
+
+    def _init_serial(self, serial: int | str | Any, baudrate: int, mask: str,
+                     stack_interface: Any, mg: Any) -> None:
+        """The board's frames over a serial line: Ethernet + CRC-32, SLIP-escaped (the
+        firmware's mg_driver_slip on a UART). ``serial``: a device path (opened raw at
+        ``baudrate``), a file descriptor, or an object with ``fileno()`` (pyserial)."""
+        if isinstance(serial, str):
+            fd = open_raw_serial(serial, baudrate)
+            self._fds.append(fd)
+        else:
+            fd = serial if isinstance(serial, int) else serial.fileno()
+        try:
+            self.iface = stack_interface.serial(
+                fd, ip=self.host_ip, mask=mask,
+                dhcp_server=self.device_ip if self.dhcp_server else None)
             self.mgr = mg.Manager()
             self.iface.attach(self.mgr)
         except BaseException:
@@ -392,6 +448,9 @@ class StackBridge:
                 self.relay.pcap.close()
         for s in self._socks:
             s.close()
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
 
     def __enter__(self) -> StackBridge:  # noqa: PYI034 - final class in practice
         return self

@@ -151,12 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
                "--forward 7007:7\n"
                "      then: curl http://127.0.0.1:8080/api/info\n"
                "  cymongoose bridge --firmware build/fw/net_fw.elf --pcap br.pcap --duration 30\n"
+               "  cymongoose bridge --serial /dev/ttyUSB1 --baudrate 921600 --forward 8080:80\n"
                "  (as root; the TAP is created if missing)\n"
                "  ip tuntap add dev tap0 mode tap && ip addr add 10.0.2.2/24 dev tap0 && "
                "ip link set tap0 up\n"
                "  cymongoose bridge --tap tap0 --firmware build/fw/net_fw.elf --pcap br.pcap")
     _target_args(s)
     s.add_argument("--tap", help="TAP interface to bridge to (root)")
+    s.add_argument("--serial", metavar="PORT",
+                   help="no QEMU: the board's frames come SLIP-framed over this serial port "
+                        "(firmware with the SLIP driver on a UART); --baudrate sets its speed")
     s.add_argument("--forward", action="append", default=[], metavar="HOSTPORT:BOARDPORT",
                    help="without --tap: listen on 127.0.0.1:HOSTPORT and tunnel each "
                         "connection to the board's BOARDPORT (may be repeated)")
@@ -404,6 +408,11 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
+    if args.serial:
+        if args.tap or args.pcap or args.firmware:
+            raise DeviceError("--serial bridges a board on a serial line: no --tap, --pcap "
+                              "or --firmware")
+        return _bridge_stack(args, None)
     board = bmap.get(args.board or "mps2-an385")
     if board.boot != "qemu":
         raise DeviceError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
@@ -467,29 +476,43 @@ def _parse_forwards(specs: Sequence[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _bridge_stack(args: argparse.Namespace, board: Board) -> int:
+def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
+    import contextlib
+
     from .bridge import PortForwarder, StackBridge
     from .targets import QemuTarget
 
     forwards = _parse_forwards(args.forward)
-    with QemuTarget(args.firmware, board, nic="stream", log_path=args.log) as target, \
-            StackBridge(target.netdev_socket(), host_ip=args.host_ip,
-                        device_ip=args.device_ip, pcap=args.pcap, health=target.check) as br:
+    with contextlib.ExitStack() as stack:
+        target = None
+        if board is None:
+            br = stack.enter_context(StackBridge(
+                serial=args.serial, baudrate=args.baudrate or 115200, host_ip=args.host_ip,
+                device_ip=args.device_ip))
+            what = f"the board on {args.serial}"
+        else:
+            target = stack.enter_context(
+                QemuTarget(args.firmware, board, nic="stream", log_path=args.log))
+            br = stack.enter_context(StackBridge(
+                target.netdev_socket(), host_ip=args.host_ip, device_ip=args.device_ip,
+                pcap=args.pcap, health=target.check))
+            what = board.name
         fwd = PortForwarder(br)
+        stack.callback(fwd.close)
         for host_port, dev_port in forwards:
             bound = fwd.add(host_port, dev_port)
             print(f"[127.0.0.1:{bound} -> board {br.device_ip}:{dev_port}]",
                   file=sys.stderr, flush=True)
-        print(f"[bridging {board.name} into this process's TCP/IP stack: host "
-              f"{br.host_ip}, board {br.device_ip} (leased by our DHCP server); "
-              "Ctrl-C to stop]", file=sys.stderr, flush=True)
+        print(f"[bridging {what} into this process's TCP/IP stack: host {br.host_ip}, "
+              f"board {br.device_ip} (leased by our DHCP server); Ctrl-C to stop]",
+              file=sys.stderr, flush=True)
         deadline = time.monotonic() + args.duration if args.duration else None
         leased = False
         try:
             while deadline is None or time.monotonic() < deadline:
                 fwd.poll(20)
-                _copy_console(target)
-                target.check()
+                if target is not None:
+                    _copy_console(target)
                 br.check()
                 if not leased and br.stats.get("dhcps_acks", 0) > 0:
                     leased = True
@@ -497,8 +520,6 @@ def _bridge_stack(args: argparse.Namespace, board: Board) -> int:
                           flush=True)
         except KeyboardInterrupt:
             pass
-        finally:
-            fwd.close()
         st = br.stats
         print(f"[bridged {st['rx_frames']} frames from the board, {st['tx_frames']} to "
               f"it; {fwd.tunnels} tunnelled connections]", file=sys.stderr)

@@ -32,10 +32,14 @@ if not hasattr(StackInterface, "stream"):
 
 
 class FakeBoard:
-    """A board made of our own stack: DHCP client, HTTP on 80, TCP echo on 7."""
+    """A board made of our own stack: DHCP client, HTTP on 80, TCP echo on 7; its wire
+    a stream socket, or with serial=True a SLIP serial line (file descriptor)."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.iface = StackInterface.stream(sock, dhcp=True)
+    def __init__(self, sock: Any, serial: bool = False) -> None:
+        if serial:
+            self.iface = StackInterface.serial(sock, dhcp=True)
+        else:
+            self.iface = StackInterface.stream(sock, dhcp=True)
         self.mgr = mg.Manager()
         self.iface.attach(self.mgr)
         self.requests = 0
@@ -185,3 +189,42 @@ def test_peer_gone_is_reported(tmp_path: Path, pcap: bool) -> None:
         with pytest.raises(DeviceError, match=want):
             br.pump(lambda: False, 5)
     host_end.close()
+
+
+def test_serial_bridge_over_a_pty() -> None:
+    """A board on a SLIP serial line: the host end opens the pty's path raw itself."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    board = FakeBoard(master, serial=True)
+    path = os.ttyname(slave)
+    try:
+        with StackBridge(serial=path, baudrate=921600, host_ip="192.168.60.1",
+                         device_ip="192.168.60.9") as br:
+            assert br.wait_ready(port=80, timeout=20) == "192.168.60.9"
+            for i in range(10):
+                status, _, body = br.http("GET", f"/s{i}")
+                assert status == 200 and body.endswith(f" /s{i}".encode())
+            got = bytearray()
+            payload = bytes(range(256)) * 400  # SLIP END/ESC bytes included
+
+            def echo(c: Any, ev: int, data: Any) -> None:
+                if ev == mg.MG_EV_CONNECT:
+                    c.send(payload)
+                elif ev == mg.MG_EV_READ:
+                    got.extend(c.recv_data())
+
+            br.mgr.connect(br.url("", port=7, scheme="tcp"), echo)
+            assert br.pump(lambda: len(got) >= len(payload), 30), br.stats
+            assert bytes(got) == payload
+    finally:
+        board.close()
+        os.close(master)
+        os.close(slave)
+    with pytest.raises(ValueError, match="netdev .* or serial="):
+        StackBridge()
+    with pytest.raises(ValueError, match="pcap"):
+        StackBridge(serial=0, pcap="x.pcap")
+    with pytest.raises(PortNotFoundError, match="cannot open serial port"):
+        StackBridge(serial="/dev/no-such-tty")

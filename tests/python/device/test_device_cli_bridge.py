@@ -112,3 +112,62 @@ def test_rpc_command_against_a_fake_device(fake_exe: Path, tmp_path: Path) -> No
     assert out.returncode == 1 and "error -32601: no.such.method not found" in out.stderr
     out = rpc("test.silent", "--timeout", "0.5")
     assert out.returncode == 1 and "no response to 'test.silent'" in out.stderr
+
+
+def test_bridge_serial_line_without_qemu(tmp_path: Path) -> None:
+    """`cymongoose bridge --serial PTY`: a board made of our own stack on a SLIP pty,
+    reached by a kernel-socket client through the CLI's --forward tunnel."""
+    import threading
+    import tty
+
+    mg = pytest.importorskip("cymongoose")
+    from cymongoose.stack import StackInterface
+
+    if not hasattr(StackInterface, "serial"):
+        pytest.skip("the installed extension has no StackInterface.serial (run `make ext`)")
+    master, slave = os.openpty()
+    tty.setraw(master)
+    board = StackInterface.serial(master, dhcp=True)
+    bm = mg.Manager()
+    board.attach(bm)
+    bm.listen("http://0.0.0.0:80",
+              lambda c, ev, d: c.reply(200, b"serial board") if ev == mg.MG_EV_HTTP_MSG else None)
+    stop = threading.Event()
+
+    def run_board() -> None:
+        while not stop.is_set():
+            bm.poll(5)
+
+    t = threading.Thread(target=run_board, daemon=True)
+    t.start()
+    proc = subprocess.Popen(cymongoose("bridge", "--serial", os.ttyname(slave), "--baudrate",
+                                       "921600", "--forward", "0:80", "--duration", "60"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        m = re.match(r"\[127\.0\.0\.1:(\d+) -> board 10\.0\.2\.15:80\]", line)
+        assert m, line
+        body = b""
+        for _ in range(100):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=5)
+                conn.request("GET", "/")
+                body = conn.getresponse().read()
+                conn.close()
+                break
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.2)
+        assert body == b"serial board"
+        assert board.ip == "10.0.2.15"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        stop.set()
+        t.join(5)
+        bm.close()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 0, err
+    tunnels = re.search(r"; (\d+) tunnelled connections", err)
+    assert tunnels and int(tunnels.group(1)) >= 1, err
