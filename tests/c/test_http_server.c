@@ -30,6 +30,17 @@ struct srv {
   int deferred_n;
 };
 
+/* After a takeover in MG_EV_HTTP_HDRS the body is raw bytes for this one. */
+static size_t s_taken;
+static void takeover_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void) ev_data;
+  if (ev == MG_EV_READ) {
+    s_taken += c->recv.len;
+    c->recv.len = 0;
+    if (s_taken >= 10) mg_http_reply(c, 200, "", "took %u", (unsigned) s_taken);
+  }
+}
+
 static void server_fn(struct mg_connection *c, int ev, void *ev_data) {
   struct srv *s = (struct srv *) c->fn_data;
   if (ev == MG_EV_HTTP_HDRS) {
@@ -37,6 +48,15 @@ static void server_fn(struct mg_connection *c, int ev, void *ev_data) {
     s->hdrs++;
     CHECK(hm->body.len == 0);
     if (s->close_in_hdrs) mg_close_conn(c);
+    if (mg_str_eq(hm->uri, "/takeover")) {
+      /* Stream the body ourselves, like a firmware upload handler. */
+      size_t head = hm->head.len;
+      c->pfn = NULL;
+      c->fn = takeover_fn;
+      mg_iobuf_del(&c->recv, 0, head);
+      s_taken = c->recv.len;
+      c->recv.len = 0;
+    }
   } else if (ev == MG_EV_HTTP_MSG) {
     struct mg_http_message *hm = (struct mg_http_message *) ev_data;
     s->msgs++;
@@ -278,6 +298,15 @@ static void test_deferred_replies(struct mg_mgr *mgr, struct srv *s) {
   done(mgr, &k);
 }
 
+static void test_takeover_in_hdrs(struct mg_mgr *mgr, struct srv *s) {
+  struct cli k;
+  int msgs = s->msgs;
+  raw_client(mgr, &k, "PUT /takeover HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 0);
+  for (int i = 0; i < 100 && !raw_has(&k, "took 10"); i++) mg_mgr_poll(mgr, 5);
+  CHECK(raw_has(&k, "took 10") && s->msgs == msgs);
+  done(mgr, &k);
+}
+
 static void write_file(const char *path, const char *data, size_t len) {
   FILE *fp = fopen(path, "wb");
   if (fp == NULL) return;
@@ -347,6 +376,7 @@ int main(void) {
   test_connection_close(&mgr, &s);
   test_request_timeout(&mgr, &s);
   test_deferred_replies(&mgr, &s);
+  test_takeover_in_hdrs(&mgr, &s);
   if (mkdtemp(dir) != NULL) {
     test_static(&mgr, &s, dir);
     rmdir(dir);
