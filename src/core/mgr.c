@@ -182,6 +182,8 @@ void mg_mgr_poll(struct mg_mgr *mgr, int ms) {
   for (c = mgr->conns; c != NULL; c = c->next) mg_call(c, MG_EV_POLL, &now);
   for (c = mgr->conns; c != NULL; c = next) {
     next = c->next;
+    /* Reads resume once a handler consumed the receive buffer below its cap. */
+    c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
     if (c->is_draining && c->send.len == 0) c->is_closing = 1;
     if (c->is_closing) close_conn(c);
   }

@@ -185,6 +185,52 @@ static void test_echo(void) {
   CHECK(srv.closed == 2); /* listener closed by mg_mgr_free */
 }
 
+/* A connection whose receive buffer reached its cap stops reading, and
+ * resumes once a handler consumed the buffer (here: from MG_EV_POLL). */
+struct full_state {
+  size_t consumed;
+  int saw_full;
+};
+
+static void full_server(struct mg_connection *c, int ev, void *ev_data) {
+  struct full_state *st = (struct full_state *) c->fn_data;
+  if (ev == MG_EV_POLL && c->is_full) {
+    st->saw_full = 1;
+    st->consumed += c->recv.len;
+    c->recv.len = 0;
+  }
+  if (ev == MG_EV_CLOSE && !c->is_listening) {
+    st->consumed += c->recv.len;
+  }
+  (void) ev_data;
+}
+
+static void full_client(struct mg_connection *c, int ev, void *ev_data) {
+  if (ev == MG_EV_CONNECT) {
+    static char block[64 * 1024];
+    int i;
+    for (i = 0; i < 80; i++) mg_send(c, block, sizeof(block)); /* 5 MiB */
+    c->is_draining = 1; /* close once everything is sent */
+  }
+  (void) ev_data;
+}
+
+static void test_full_resumes(void) {
+  struct mg_mgr mgr;
+  struct full_state st = {0, 0};
+  struct mg_connection *lc;
+  char url[64];
+  int i;
+  mg_mgr_init(&mgr);
+  lc = mg_listen(&mgr, "tcp://127.0.0.1:0", full_server, &st);
+  mg_snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", mg_ntohs(lc->loc.port));
+  mg_connect(&mgr, url, full_client, NULL);
+  for (i = 0; i < 3000 && st.consumed < 80 * 64 * 1024; i++) mg_mgr_poll(&mgr, 5);
+  CHECK(st.saw_full == 1);
+  CHECK(st.consumed == 80 * 64 * 1024);
+  mg_mgr_free(&mgr);
+}
+
 static void test_refused(void) {
   struct mg_mgr mgr;
   struct echo_state cli;
@@ -271,6 +317,7 @@ int main(void) {
   test_timer_lateness();
   test_echo();
   test_refused();
+  test_full_resumes();
   test_wakeup();
   return TEST_REPORT();
 }
