@@ -18,8 +18,10 @@ extern "C" {
 #ifndef MG_DNS_RETRIES /* resend a query this many times before failing */
 #define MG_DNS_RETRIES 2
 #endif
-#ifndef MG_DNS_DEFAULT_SERVER /* used when the platform names none */
-#define MG_DNS_DEFAULT_SERVER "udp://8.8.8.8:53"
+/* Used when the platform names no server. Empty by default: a device must
+ * not silently query a public resolver; the application (or DHCP) sets one. */
+#ifndef MG_DNS_DEFAULT_SERVER
+#define MG_DNS_DEFAULT_SERVER ""
 #endif
 
 #define MG_DNS_TYPE_A 1

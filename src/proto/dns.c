@@ -223,6 +223,11 @@ void mg_dns_start(struct mg_connection *c, struct mg_str host) {
     char server[72];
     if (!mg_arch_dns_server(server, sizeof(server)) || !numeric_server(server))
       mg_snprintf(server, sizeof(server), "%s", MG_DNS_DEFAULT_SERVER);
+    if (server[0] == '\0') {
+      MG_ERROR("no DNS server configured");
+      fail(c, name);
+      return;
+    }
     st = dns_open(c->mgr, server);
   }
   if (st == NULL || (r = (struct dns_req *) calloc(1, sizeof(*r))) == NULL) {
