@@ -208,6 +208,9 @@ def _target_args(s: argparse.ArgumentParser) -> None:
                                   "or a lab port name from the board map")
     s.add_argument("--firmware", help="image to boot (emulated and host boards)")
     s.add_argument("--baudrate", type=int, help="serial baud rate (default: from the board)")
+    from .labgrid import add_cli_args
+
+    add_cli_args(s)  # a labgrid place instead of --port
 
 
 # ---- commands ------------------------------------------------------------------------------------------
@@ -319,8 +322,12 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # type: ignore[no-untyped-def]
+    from .labgrid import target_from_cli_args
     from .targets import HostProcessTarget, QemuTarget, SerialTarget
 
+    leased = target_from_cli_args(args, bmap, log)
+    if leased is not None:
+        return leased
     if args.port:
         port = bmap.resolve_port(args.port)
         board = bmap.get(args.board or port.board) if (args.board or port.board) else None
@@ -399,6 +406,10 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
             argv += [f"--{opt}", str(value)]
     if args.artifacts:
         argv += ["--device-artifacts", args.artifacts]
+    for opt in ("lg_place", "lg_tags", "lg_coordinator"):  # labgrid: the plugin leases
+        if getattr(args, opt, None):
+            argv += [f"--{opt.replace('_', '-').replace('lg-coordinator', 'dut-lg-coordinator')}",
+                     str(getattr(args, opt))]
     rest = list(args.pytest_args)
     if rest[:1] == ["--"]:
         rest = rest[1:]

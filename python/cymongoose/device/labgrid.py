@@ -517,3 +517,72 @@ def lease(spec: LabgridSpec | str | None = None, *, place: str | None = None,
         spec = LabgridSpec(coordinator=coordinator or default_coordinator(), place=place,
                            tags=parse_tags(tags) if isinstance(tags, str) else dict(tags or {}))
     return LabgridLease(spec, wait=wait)
+
+
+# ---- a target and CLI arguments on top of a lease --------------------------------------------------
+def _serial_target_class() -> type:
+    from .targets import SerialTarget
+
+    return SerialTarget
+
+
+class LabgridTarget(_serial_target_class()):  # type: ignore[misc]
+    """A :class:`~cymongoose.device.targets.SerialTarget` on a leased labgrid place:
+    ``start()`` leases and opens the exported console, ``stop()`` closes and releases."""
+
+    def __init__(self, spec: LabgridSpec | str, *, baudrate: int = 115200, board: Any = None,
+                 log_path: str | os.PathLike[str] | None = None, wait: float = 60.0) -> None:
+        self.lease = LabgridLease(spec, wait=wait)
+        super().__init__(self.lease.spec.url, baudrate=baudrate, board=board, log_path=log_path)
+
+    def start(self) -> LabgridTarget:
+        if self._console is None:
+            self.lease.acquire()
+            self.url = self.lease.url or self.lease.resolve()
+            try:
+                super().start()
+            except BaseException:
+                self.lease.release()
+                raise
+        return self
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.lease.release()
+
+
+def add_cli_args(parser: Any) -> None:
+    """``--lg-place/--lg-tags/--lg-coordinator/--lg-wait`` for a CLI subcommand."""
+    parser.add_argument("--lg-place", metavar="NAME", help="lease this labgrid place")
+    parser.add_argument("--lg-tags", metavar="K=V,...",
+                        help="lease a labgrid place whose tags match (e.g. board=qemu-mps2)")
+    parser.add_argument("--lg-coordinator", metavar="HOST:PORT",
+                        help="labgrid coordinator (default $LG_COORDINATOR or 127.0.0.1:20408)")
+    parser.add_argument("--lg-wait", type=float, default=60.0, metavar="SECONDS",
+                        help="wait this long for a free labgrid place (default 60)")
+
+
+def target_from_cli_args(args: Any, bmap: Any, log: str | None) -> LabgridTarget | None:
+    """A LabgridTarget when the CLI arguments name a labgrid place (flags, a
+    ``labgrid://`` --port or a board-map port whose url is one), else None."""
+    place, tags = getattr(args, "lg_place", None), getattr(args, "lg_tags", None)
+    coord = getattr(args, "lg_coordinator", None)
+    wait = float(getattr(args, "lg_wait", 60.0) or 60.0)
+    port = getattr(args, "port", None)
+    lab = bmap.resolve_port(port) if port else None
+    if place or tags:
+        spec = LabgridSpec(coordinator=coord or default_coordinator(), place=place,
+                           tags=parse_tags(tags))
+    elif lab is not None and is_labgrid_url(lab.url):
+        spec = LabgridSpec.from_url(lab.url)
+        if coord and lab.url.startswith("labgrid:///"):
+            spec = LabgridSpec(coordinator=coord, place=spec.place, tags=spec.tags)
+    else:
+        return None
+    name = getattr(args, "board", None) or (lab.board if lab else None)
+    board = bmap.get(name) if name else None
+    baud = (getattr(args, "baudrate", None) or (lab.baudrate if lab else None)
+            or (board.baudrate if board else 115200))
+    return LabgridTarget(spec, baudrate=baud, board=board, log_path=log, wait=wait)

@@ -57,6 +57,8 @@ OPTIONS = (
               "gdbstub for every test); default: QEMU boots the image with -kernel"),
      "CYMONGOOSE_FLASH"),
 )
+# labgrid places (--lg-place/--lg-tags, labgrid:// ports): hooks in their own module.
+pytest_plugins = ["cymongoose.device.labgrid_plugin"]
 FLASH_CHOICES = ("qemu", "gdb", "openocd", "pyocd", "none")
 TAIL_LINES = 40
 
@@ -99,10 +101,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--flash must be one of {', '.join(FLASH_CHOICES)}, not {flash!r}")
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption(
         "numprocesses", default=None)
-    if port and workers and str(workers) not in ("0", "1"):
+    if port and workers and str(workers) not in ("0", "1") and not _labgrid_asked(config):
         raise pytest.UsageError(
             f"--port {port} is one device but pytest-xdist started {workers} workers; "
             "run with -n 1, or give each worker its own device (QEMU boards do this for you)")
+
+
+def _labgrid_asked(config: pytest.Config) -> bool:
+    """A labgrid place is leased per worker (labgrid_plugin), so -n N is fine."""
+    from .labgrid_plugin import labgrid_spec
+
+    return labgrid_spec(config) is not None
 
 
 def _opt(config: pytest.Config, name: str) -> str | None:
@@ -273,6 +282,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     config = request.config
     bmap = load_boards()
     port = _opt(config, "port")
+    port = _labgrid_port(config) or port  # a leased labgrid place: its rfc2217:// URL
     board_name = _opt(config, "board")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     log_path = dut_artifacts / f"{_safe_name(request.node.nodeid)}.log"
@@ -348,6 +358,12 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
 
 
 _DUT_KEY = pytest.StashKey[Path]()
+
+
+def _labgrid_port(config: pytest.Config) -> str | None:
+    from .labgrid_plugin import labgrid_port
+
+    return labgrid_port(config)
 
 
 @pytest.hookimpl(hookwrapper=True)
