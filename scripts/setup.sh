@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   iputils-ping iproute2                                      # built-in stack TAP tests
   mosquitto mosquitto-clients                                # MQTT peers in tests
   wrk                                                        # device HTTP benchmark (bench/)
+  ser2net                                                    # labgrid exporter's serial server (device tests)
 )
 
 missing=()

@@ -50,6 +50,9 @@ OWNER_MARK = "-cym-"  # USER-cym-PID: lets a later run spot leases of a dead pro
 _TAG_KEY = re.compile(r"^[a-z][a-z0-9_]+$")  # labgrid's own rules for tags
 _TAG_VAL = re.compile(r"^[a-z0-9_]?[a-z0-9_\-]*$")
 T = TypeVar("T")
+# labgrid's client keepalive settings (kept when we open our own channel)
+_CHANNEL_OPTIONS = [("grpc.keepalive_time_ms", 7500), ("grpc.keepalive_timeout_ms", 10000),
+                    ("grpc.http2.ping_timeout_ms", 10000), ("grpc.http2.max_pings_without_data", 0)]
 
 
 class LabgridError(DeviceError):
@@ -180,6 +183,21 @@ class _Session:
         session_host, session_user = self.host, user
 
         class Session(lg.ClientSession):  # type: ignore[misc, name-defined]
+            def __attrs_post_init__(self) -> None:
+                super().__attrs_post_init__()
+                # The coordinator tells clients apart by their TCP peer; gRPC would share
+                # one connection among all sessions of this process (several leases, or a
+                # lease next to a place listing), so give this session its own.
+                import grpc
+                from labgrid.remote.generated import labgrid_coordinator_pb2_grpc as pb2_grpc
+
+                shared = self.channel
+                self.channel = grpc.aio.insecure_channel(
+                    target=self.address, options=[*_CHANNEL_OPTIONS,
+                                                  ("grpc.use_local_subchannel_pool", 1)])
+                self.stub = pb2_grpc.CoordinatorStub(self.channel)
+                self.loop.create_task(shared.close())
+
             def gethostname(self) -> str:
                 return session_host
 
