@@ -4,27 +4,28 @@ The compiled core lives in ``cymongoose._mongoose``; ``cymongoose.device`` (the 
 is pure Python and imports even when the extension is not built.
 """
 
+from __future__ import annotations
+
 __version__ = "0.2.5"
 
+_import_error: ImportError | None = None
 try:
-    from . import _mongoose
-    from ._mongoose import *  # noqa: F403
+    from . import _mongoose as _mongoose
+    from . import aio as aio
+    from ._mongoose import *
     from ._mongoose import __all__ as _core_all
-except ImportError as _exc:  # pragma: no cover - only without a built extension
-    _import_error: ImportError | None = _exc
+    from .aio import AsyncManager as AsyncManager
+except ImportError as _exc:  # only without a built extension
+    _import_error = _exc
     _core_all = []
-else:
-    _import_error = None
 
-try:
-    from .aio import AsyncManager
-except ImportError:  # pragma: no cover - aio needs the extension
-    pass
-
-__all__ = ["AsyncManager", *_core_all] if "AsyncManager" in globals() else list(_core_all)
+__all__: list[str] = []
+if _import_error is None:
+    __all__ += ["AsyncManager"]
+    __all__ += _core_all  # noqa: PLE0605 - the extension's own __all__ list
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if _import_error is not None:
         raise ImportError(
             f"cymongoose.{name} needs the compiled extension cymongoose._mongoose, "

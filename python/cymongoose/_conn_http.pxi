@@ -4,6 +4,8 @@
         """Queue a complete HTTP/1.1 response (Content-Length added unless a
         Transfer-Encoding header is given)."""
         cdef bytes b = _to_bytes(body)
+        if not 100 <= status_code <= 999:
+            raise ValueError(f"reply() argument 'status_code' must be 100..999, not {status_code}")
         cdef bytes hdrs = _header_block(headers, "text/plain")
         self._check()
         mg_http_reply_n(self._c, status_code, hdrs, <const char *>b, len(b))
@@ -63,14 +65,14 @@
         self._check()
         mg_http_write_chunk(self._c, <const char *>b, len(b))
 
-    def http_sse(self, str event_type, str data):
+    def http_sse(self, str event_type not None, str data not None):
         """One server-sent event, framed as one chunk."""
         cdef bytes b = f"event: {event_type}\ndata: {data}\n\n".encode(
             "utf-8", "surrogateescape")
         self._check()
         mg_http_write_chunk(self._c, <const char *>b, len(b))
 
-    def http_basic_auth(self, str username, str password):
+    def http_basic_auth(self, str username not None, str password not None):
         """Append an "Authorization: Basic ..." header line to the send buffer."""
         cred = _binascii.b2a_base64(f"{username}:{password}".encode("utf-8"),
                                     newline=False)

@@ -3,7 +3,7 @@
     # These write packets on any attached connection (also non-MQTT ones) and
     # never raise for that; a detached connection raises as everywhere.
 
-    def mqtt_pub(self, str topic, message, int qos=0, bint retain=False, *, properties=None):
+    def mqtt_pub(self, str topic not None, message, int qos=0, bint retain=False, *, properties=None):
         """Publish; returns the packet id (0 for QoS 0). properties: v5 only,
         a list of {"id", "iv", "key", "val"} dicts."""
         cdef mg_mqtt_opts o
@@ -23,7 +23,7 @@
         o.num_props = props.n
         return mg_mqtt_pub(self._c, &o)
 
-    def mqtt_sub(self, str topic, int qos=0):
+    def mqtt_sub(self, str topic not None, int qos=0):
         """Subscribe to a topic filter (consumes a packet id)."""
         cdef mg_mqtt_opts o
         cdef bytes t = topic.encode("utf-8")
@@ -33,7 +33,7 @@
         o.qos = <uint8_t>(qos & 3)
         mg_mqtt_sub(self._c, &o)
 
-    def mqtt_unsub(self, str topic):
+    def mqtt_unsub(self, str topic not None):
         """Unsubscribe from a topic filter (consumes a packet id)."""
         cdef mg_mqtt_opts o
         cdef bytes t = topic.encode("utf-8")

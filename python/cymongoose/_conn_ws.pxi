@@ -20,6 +20,8 @@
         """Send one WebSocket frame (FIN set) with opcode op; client frames
         are masked."""
         cdef bytes b = _to_bytes(data)
+        if not 0 <= op <= 15:
+            raise ValueError(f"ws_send() argument 'op' must be an opcode 0..15, not {op}")
         self._check()
         if mg_ws_send(self._c, <const char *>b, len(b), op) == 0:
             raise RuntimeError("mg_send failed")

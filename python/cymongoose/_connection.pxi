@@ -30,7 +30,7 @@ cdef class Connection:
 
     def set_handler(self, handler):
         """Set this connection's handler (listeners: also for future children)."""
-        self._handler = handler
+        self._handler = _check_handler(handler, "set_handler")
 
     @property
     def id(self):
@@ -102,20 +102,22 @@ cdef class Connection:
 
     def recv_data(self, length=-1):
         """Copy of the first length bytes of the receive buffer (all if -1)."""
+        cdef long long want = _int_arg(length, "recv_data", "length")
         if self._c == NULL:
             return b""
         n = self._c.recv.len
-        if 0 <= length < n:
-            n = length
+        if 0 <= want < n:
+            n = want
         return (<char *>self._c.recv.buf)[:n] if n > 0 else b""
 
     def send_data(self, length=-1):
         """Copy of the first length bytes of the send buffer (all if -1)."""
+        cdef long long want = _int_arg(length, "send_data", "length")
         if self._c == NULL:
             return b""
         n = self._c.send.len
-        if 0 <= length < n:
-            n = length
+        if 0 <= want < n:
+            n = want
         return (<char *>self._c.send.buf)[:n] if n > 0 else b""
 
     def send(self, data):
@@ -141,10 +143,11 @@ cdef class Connection:
         self._check()
         mg_error(self._c, "%s", <const char *>text)
 
-    def resolve(self, str url):
+    def resolve(self, url):
         """Resolve url's host into the remote address; MG_EV_RESOLVE follows."""
+        cdef bytes burl = _url_arg(url, "resolve")
         self._check()
-        mg_resolve(self._c, url.encode("utf-8"))
+        mg_resolve(self._c, burl)
 
     def resolve_cancel(self):
         """Cancel a pending resolve(); no MG_EV_RESOLVE follows."""

@@ -177,3 +177,32 @@ cdef bytes _to_bytes(object data):
     if data is None:
         raise TypeError("expected str or a bytes-like object, got None")
     return bytes(data)
+
+
+# ---- Argument checks shared by the binding: errors name the function and argument ----
+cdef str _url_str(object url, str func):
+    if not isinstance(url, str):
+        raise TypeError(f"{func}() argument 'url' must be str, not {type(url).__name__}")
+    if "\x00" in <str>url:
+        raise ValueError(f"{func}() argument 'url' contains a NUL character")
+    return <str>url
+
+
+cdef bytes _url_arg(object url, str func):
+    return _url_str(url, func).encode("utf-8")
+
+
+cdef object _check_handler(object handler, str func):
+    if handler is not None and not callable(handler):
+        raise TypeError(f"{func}() argument 'handler' must be callable or None, "
+                        f"not {type(handler).__name__}")
+    return handler
+
+
+cdef long long _int_arg(object value, str func, str name) except? -1:
+    """An integer argument; a float is truncated (as the PyPI package does)."""
+    if isinstance(value, float):
+        return int(value)
+    if not isinstance(value, int):
+        raise TypeError(f"{func}() argument '{name}' must be int, not {type(value).__name__}")
+    return value

@@ -225,7 +225,7 @@ def http_parse_multipart(body, offset=0):
     cdef bytes b = _to_bytes(body)
     cdef mg_http_part part
     cdef size_t nxt
-    cdef Py_ssize_t ofs = offset
+    cdef Py_ssize_t ofs = _int_arg(offset, "http_parse_multipart", "offset")
     if ofs < 0 or ofs >= len(b):
         return (0, None)
     nxt = mg_http_next_multipart(_mgstr_of(b), <size_t>ofs, &part)

@@ -143,6 +143,10 @@ cdef class Manager:
     def __init__(self, handler=None, enable_wakeup=False, error_handler=None):
         if self._initialized:
             return
+        _check_handler(handler, "Manager")
+        if error_handler is not None and not callable(error_handler):
+            raise TypeError(f"Manager() argument 'error_handler' must be callable or None, "
+                            f"not {type(error_handler).__name__}")
         self._handler = handler
         self._error_handler = error_handler
         mg_mgr_init(&self._mgr)
@@ -215,40 +219,14 @@ cdef class Manager:
             self._pending_exc = None
             raise exc
 
-    cdef Connection _open(self, str url, handler, bint listen, str what):
-        """Creates a listener or an outbound connection; handler attached
-        before the first event (C-11)."""
+    cdef Connection _open_with(self, object url, handler, _opener_t opener, void *arg,
+                               str errmsg, str func):
+        """Creates a connection through a core/protocol listen or connect
+        function; the handler is attached before the first event (C-11)."""
         cdef mg_connection *c
-        cdef bytes burl
+        cdef bytes burl = _url_arg(url, func)
+        _check_handler(handler, func)
         self._check_open()
-        burl = url.encode("utf-8")
-        self._pending_handler = handler
-        try:
-            if listen:
-                c = mg_listen(&self._mgr, burl, _dispatch, NULL)
-            else:
-                c = mg_connect(&self._mgr, burl, _dispatch, NULL) if burl else NULL
-        finally:
-            self._pending_handler = None
-        if c == NULL:
-            raise RuntimeError(f"{what} '{url}'")
-        self._raise_pending()
-        return <Connection>c.fn_data if c.fn_data != NULL else self._conns.get(c.id)
-
-    cdef Connection _open_http(self, str url, handler, bint listen):
-        # HTTP parsing attaches here once the HTTP layer is wired in.
-        conn = self._open(url, handler, listen,
-                          "Failed to listen on" if listen else "Failed to connect to")
-        mg_http_attach(conn._c)  # HTTP protocol handler; children inherit it
-        return conn
-
-    cdef Connection _open_with(self, str url, handler, _opener_t opener, void *arg,
-                               str errmsg):
-        """Like _open, through a protocol's connect/listen function."""
-        cdef mg_connection *c
-        cdef bytes burl
-        self._check_open()
-        burl = url.encode("utf-8")
         self._pending_handler = handler
         try:
             c = opener(&self._mgr, burl, _dispatch, NULL, arg) if burl else NULL
@@ -259,6 +237,17 @@ cdef class Manager:
         self._raise_pending()
         return <Connection>c.fn_data if c.fn_data != NULL else self._conns.get(c.id)
 
+    cdef Connection _open_http(self, object url, handler, bint listen):
+        cdef Connection conn
+        if listen:
+            conn = self._open_with(url, handler, _listen_opener, NULL, "Failed to listen on",
+                                   "listen")
+        else:
+            conn = self._open_with(url, handler, _connect_opener, NULL, "Failed to connect to",
+                                   "connect")
+        mg_http_attach(conn._c)  # HTTP protocol handler; children inherit it
+        return conn
+
     # ---- public API ----
     def poll(self, timeout_ms=0):
         """Run one iteration of the event loop, waiting up to timeout_ms for I/O."""
@@ -268,6 +257,9 @@ cdef class Manager:
         self._check_open()
         if timeout_ms is None:
             raise TypeError("an integer is required")
+        if not isinstance(timeout_ms, (int, float)):
+            raise TypeError(f"poll() argument 'timeout_ms' must be an integer, "
+                            f"not {type(timeout_ms).__name__}")
         t = int(timeout_ms)
         ms = <int>(2147483647 if t > 2147483647 else (-1 if t < 0 else t))
         self._polling = True
@@ -278,25 +270,27 @@ cdef class Manager:
         self._raise_pending()
         PyErr_CheckSignals()
 
-    def listen(self, str url, handler=None, *, http=None):
+    def listen(self, url, handler=None, *, http=None):
         """Listen on url (tcp://, udp://, http://, ws:// ...); returns the listener."""
-        if _wants_http(url, http):
+        if _wants_http(_url_str(url, "listen"), http):
             return self._open_http(url, handler, True)
-        return self._open(url, handler, True, "Failed to listen on")
+        return self._open_with(url, handler, _listen_opener, NULL, "Failed to listen on",
+                               "listen")
 
-    def connect(self, str url, handler=None, *, http=None):
+    def connect(self, url, handler=None, *, http=None):
         """Start a non-blocking outbound connection; returns it at once."""
-        if _wants_http(url, http):
+        if _wants_http(_url_str(url, "connect"), http):
             return self._open_http(url, handler, False)
-        return self._open(url, handler, False, "Failed to connect to")
+        return self._open_with(url, handler, _connect_opener, NULL, "Failed to connect to",
+                               "connect")
 
-    def ws_connect(self, str url, handler=None):
+    def ws_connect(self, url, handler=None):
         """WebSocket client: connect and send the upgrade request; MG_EV_WS_OPEN
         follows the server's 101."""
         return self._open_with(url, handler, _ws_connect_opener, NULL,
-                               "Failed to create WebSocket connection to")
+                               "Failed to create WebSocket connection to", "ws_connect")
 
-    def mqtt_connect(self, str url, handler=None, client_id="", username="", password="",
+    def mqtt_connect(self, url, handler=None, client_id="", username="", password="",
                      clean_session=True, keepalive=60, *, version=4, will_topic="",
                      will_message=b"", will_qos=0, will_retain=False, properties=None):
         """MQTT client (3.1.1, or 5 with version=5): CONNECT is sent once
@@ -320,23 +314,24 @@ cdef class Manager:
         o.qos = <uint8_t>(int(will_qos) & 3)
         o.retain = bool(will_retain)
         o.clean = bool(clean_session)
-        o.keepalive = <uint16_t>max(0, min(65535, int(keepalive)))
+        o.keepalive = <uint16_t>max(0, min(65535, _int_arg(keepalive, "mqtt_connect",
+                                                           "keepalive")))
         o.version = <uint8_t>version
         o.props = props.arr
         o.num_props = props.n
         return self._open_with(url, handler, _mqtt_connect_opener, &o,
-                               "Failed to connect to MQTT broker")
+                               "Failed to connect to MQTT broker", "mqtt_connect")
 
-    def mqtt_listen(self, str url, handler=None):
+    def mqtt_listen(self, url, handler=None):
         """Listener whose connections report MQTT packets (no broker logic)."""
         return self._open_with(url, handler, _mqtt_listen_opener, NULL,
-                               "Failed to listen for MQTT on")
+                               "Failed to listen for MQTT on", "mqtt_listen")
 
-    def sntp_connect(self, str url, handler=None):
+    def sntp_connect(self, url, handler=None):
         """UDP connection to an SNTP server (any scheme, port 123 by default);
         a request goes out once connected, sntp_request() sends more."""
         return self._open_with(url, handler, _sntp_connect_opener, NULL,
-                               "Failed to connect to SNTP server")
+                               "Failed to connect to SNTP server", "sntp_connect")
 
     def set_dns_server(self, str url, int timeout_ms=2000, int retries=2):
         """Use url ("udp://IP:PORT") for host name lookups of this manager,
@@ -351,10 +346,13 @@ cdef class Manager:
         """Call callback() after milliseconds (periodically with repeat=True)."""
         cdef Timer t
         cdef unsigned flags = MG_TIMER_AUTODELETE
-        self._check_open()
-        ms = int(milliseconds)
+        ms = _int_arg(milliseconds, "timer_add", "milliseconds")
         if ms < 0:
-            raise ValueError("milliseconds must be >= 0")
+            raise ValueError("timer_add() argument 'milliseconds' must be >= 0")
+        if not callable(callback):
+            raise TypeError(f"timer_add() argument 'callback' must be callable, "
+                            f"not {type(callback).__name__}")
+        self._check_open()
         if repeat:
             flags |= MG_TIMER_REPEAT
         if run_now:
@@ -447,6 +445,16 @@ cdef class Manager:
         if self._freed or not self._has_wakeup or self._mgr.wakeup_conn == NULL:
             return 0
         return self._mgr.wakeup_conn.id
+
+
+cdef mg_connection *_listen_opener(mg_mgr *mgr, const char *url, mg_event_handler_t fn,
+                                   void *fn_data, void *arg) noexcept:
+    return mg_listen(mgr, url, fn, fn_data)
+
+
+cdef mg_connection *_connect_opener(mg_mgr *mgr, const char *url, mg_event_handler_t fn,
+                                    void *fn_data, void *arg) noexcept:
+    return mg_connect(mgr, url, fn, fn_data)
 
 
 cdef bint _wants_http(str url, http) except -1:

@@ -324,7 +324,7 @@ static struct tls_conn *conn_state(struct mg_connection *c) {
 static void copy_name(char *dst, struct mg_str s) {
   size_t n = s.len < TLS_HOST_MAX - 1 ? s.len : 0; /* too long: unknown */
   if (n >= 2 && s.buf[0] == '[' && s.buf[n - 1] == ']') s.buf++, n -= 2;
-  memcpy(dst, s.buf, n);
+  if (n > 0) memcpy(dst, s.buf, n); /* s.buf may be NULL when n is 0 */
   dst[n] = '\0';
 }
 

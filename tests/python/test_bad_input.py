@@ -1,7 +1,6 @@
 """Bad input to the Manager, Connection, utility and adapter entry points: a clear
 TypeError/ValueError (naming the argument where the contract does not fix another
-message), never a crash. Known binding gaps are strict xfails with the expected
-behaviour, so they flip once fixed; a subprocess sweep calls every public callable
+message), never a crash; a subprocess sweep calls every public callable
 with hostile arguments and must end with Python exceptions only."""
 
 from __future__ import annotations
@@ -138,9 +137,8 @@ WORKING: list[Case] = [
     ("ASGIServer-None", lambda m, c: ASGIServer(None), TypeError, "app"),
 ]
 
-# Gaps in binding files owned by others (reported, not fixed here). Each states the
-# behaviour we want; strict, so it flips once fixed.
-GAPS: list[Case] = [
+# Argument checks of the Manager/Connection/protocol entry points (once reported as gaps).
+WORKING += [
     ("poll-str", lambda m, c: m.poll("x"), TypeError, "integer"),
     ("listen-None-url", lambda m, c: m.listen(None), TypeError, "url"),
     ("listen-NUL-in-url", lambda m, c: m.listen("tcp://127.0.0.1:0\x00junk"), ValueError,
@@ -166,7 +164,7 @@ GAPS: list[Case] = [
 if hasattr(mg.Connection, "mqtt_pub"):
     WORKING.append(("mqtt_pub-qos-7", lambda m, c: c.mqtt_pub("t", b"x", qos=7), ValueError,
                     "qos"))
-    GAPS += [
+    WORKING += [
         ("mqtt_pub-None-topic", lambda m, c: c.mqtt_pub(None, b"x"), TypeError, "topic"),
         ("mqtt_connect-str-keepalive",
          lambda m, c: m.mqtt_connect("mqtt://127.0.0.1:1", keepalive="x"), TypeError,
@@ -183,15 +181,6 @@ def run_case(live: tuple[mg.Manager, mg.Connection], call: Callable[..., Any],
 
 @pytest.mark.parametrize("call,exc,match", [pytest.param(*c[1:], id=c[0]) for c in WORKING])
 def test_bad_input_rejected(live: tuple[mg.Manager, mg.Connection], call: Callable[..., Any],
-                            exc: type[BaseException], match: str) -> None:
-    run_case(live, call, exc, match)
-
-
-@pytest.mark.parametrize("call,exc,match", [
-    pytest.param(*c[1:], id=c[0], marks=pytest.mark.xfail(
-        strict=True, reason="binding gap reported to the lead (issue 10 report)"))
-    for c in GAPS])
-def test_known_binding_gaps(live: tuple[mg.Manager, mg.Connection], call: Callable[..., Any],
                             exc: type[BaseException], match: str) -> None:
     run_case(live, call, exc, match)
 
