@@ -3,8 +3,11 @@
 
 1. A TCP echo server and client, both on one cymongoose Manager (host sockets).
 2. An HTTP server and client through the same event API.
-3. The reference firmware booted in QEMU (mps2-an385): banner and timer ticks from the
+3. The first firmware booted in QEMU (mps2-an385): banner and timer ticks from the
    same C core (examples/demo_firmware.py).
+4. The reference firmware written into an empty QEMU board over the GDB stub, verified, then
+   tested through the same event API: HTTP, WebSocket, MQTT, JSON-RPC, OTA
+   (examples/demo_device.py), with a results table.
 Exits non-zero on the first failure, with the reason.
 """
 
@@ -97,6 +100,14 @@ def firmware(fw_dir: Path) -> None:
         raise SystemExit(f"firmware demo failed (exit {rc})")
 
 
+def device(fw_dir: Path) -> None:
+    step("Device: flash + verify over GDB, then HTTP, WebSocket, MQTT, RPC and OTA")
+    rc = subprocess.call([sys.executable, str(HERE / "demo_device.py"), "--firmware",
+                          str(fw_dir)])
+    if rc != 0:
+        raise SystemExit(f"device demo failed (exit {rc})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--firmware", type=Path, default=Path("build/fw"),
@@ -105,6 +116,7 @@ def main() -> int:
     tcp_echo()
     http_roundtrip()
     firmware(args.firmware)
+    device(args.firmware)
     print("\n== demo passed")
     return 0
 

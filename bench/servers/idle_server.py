@@ -46,13 +46,13 @@ empty = poll_cost(mgr)
 base = rss_kib()
 client = subprocess.Popen(
     [sys.executable, "-c",
-     "import resource, socket, sys, time\n"
+     ("import resource, socket, sys, time\n"
      "n, port = int(sys.argv[1]), int(sys.argv[2])\n"
      "h = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
      "resource.setrlimit(resource.RLIMIT_NOFILE, (min(h, n + 1000), h))\n"
      "socks = [socket.create_connection(('127.0.0.1', port)) for _ in range(n)]\n"
      "print('ok', flush=True)\n"
-     "sys.stdin.read()\n",
+     "sys.stdin.read()\n"),
      str(N), str(port)],
     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 deadline = time.monotonic() + 120

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pytest
-
 import cymongoose as mg
+import pytest
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import shutil
 import socket
 import subprocess
 
+import cymongoose as mg
 import pytest
 from mgtest import free_port, poll_until
-
-import cymongoose as mg
 
 
 class Recorder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import subprocess
 import sys
 import threading
@@ -38,7 +39,7 @@ def test_repeat_and_run_now_and_zero(mgr: mg.Manager) -> None:
     while time.monotonic() - t0 < 0.35:
         mgr.poll(10)
     assert 4 <= len(rep) <= 14
-    gaps = [b - a for a, b in zip(rep, rep[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(rep)]
     assert min(gaps) > 0.010  # never closer than half a period (15 ms): no catch-up bursts
     assert now == [1] and zero == [1] and len(zero_rep) > 5
 
@@ -111,7 +112,7 @@ m.timer_add(0, cb, repeat=True)
 for _ in range(3): m.poll(0)
 print(len(n), len(seen))
 """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert r.stdout.split() == ["3", "0"]  # timers do not use error_handler
     assert r.stderr.count("timer-oops") == 3
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 import cymongoose as mg
+import pytest
 
 
 def test_wakeup_needs_enable(mgr: mg.Manager) -> None:
