@@ -53,7 +53,7 @@ test-py: ext fw host
 	@echo "== Python tests"
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
-test: test-c fuzz test-py
+test: test-c flags fuzz test-py
 
 demo: ext fw
 	@$(PY) examples/demo.py --firmware build/fw
