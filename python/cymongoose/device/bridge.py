@@ -298,6 +298,11 @@ class StackBridge:
                 os.makedirs(os.path.dirname(os.path.abspath(pcap)), exist_ok=True)
                 ours, theirs = socket.socketpair()
                 self._socks += [ours, theirs]
+                # The stack writes with the GIL held; a roomy pair lets it go on while
+                # the relay thread waits for its turn.
+                for end in (ours, theirs):
+                    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                        end.setsockopt(socket.SOL_SOCKET, opt, 1 << 20)
                 self.relay = FrameRelay(device, theirs, PcapWriter(str(pcap))).start()
                 stack_end = ours
             else:
