@@ -89,14 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "read-back or checksum. Verify is on by default; a mismatch names the "
                     "first differing address.\n\nBackends: qemu (boot the emulator with the "
                     "image and check the loaded memory), gdb (any gdbstub: QEMU -gdb, OpenOCD, "
-                    "a probe), openocd, pyocd.",
+                    "a probe), openocd, pyocd, ota (the reference firmware's update bank "
+                    "over HTTP --url and/or its console --port; the device checks SHA-256).",
         formatter_class=_formatter,
         epilog="examples:\n  cymongoose flash --board nucleo-f746zg build/fw-nucleo/hello_fw.elf\n"
                "  cymongoose flash --board mps2-an385 --gdb 127.0.0.1:1234 hello_fw.elf\n"
-               "  cymongoose flash --board nucleo-f746zg --backend pyocd --no-verify fw.bin")
+               "  cymongoose flash --board nucleo-f746zg --backend pyocd --no-verify fw.bin\n"
+               "  cymongoose flash --board mps2-an385 --backend ota --url "
+               "http://127.0.0.1:8080/api/ota fw.bin\n"
+               "  cymongoose flash --board mps2-an385 --backend ota --port /dev/ttyACM0 fw.bin")
     s.add_argument("image", help="firmware image (.elf or .bin)")
     s.add_argument("--board", required=True, help="board name")
-    s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd"],
+    s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd", "ota"],
                    help="flash backend (default: the board's first one that applies)")
     s.add_argument("--gdb", metavar="HOST:PORT|unix:PATH", help="gdbstub to flash through")
     s.add_argument("--verify", dest="verify", action="store_true", default=True,
@@ -105,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--base", type=lambda v: int(v, 0), help="load address of a .bin image")
     s.add_argument("--no-run", action="store_true",
                    help="gdb backend: leave the CPU halted after flashing")
+    s.add_argument("--url", metavar="URL",
+                   help="ota backend: POST the image to this URL (the reference firmware's "
+                        "http://DEVICE/api/ota, with X-SHA256)")
+    s.add_argument("--port", metavar="PORT",
+                   help="ota backend: the device console (JSON-RPC): uploads over ota.* calls, "
+                        "or with --url checks ota.status after the HTTP upload")
+    s.add_argument("--baudrate", type=int, help="ota backend: console baud rate")
 
     s = sub.add_parser(
         "console", help="open a device console (boot QEMU or attach to a serial port)",
@@ -297,6 +308,8 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     from .targets import QemuTarget
 
     board = bmap.get(args.board)
+    if args.backend == "ota" or (args.backend is None and (args.url or args.port)):
+        return _flash_ota(args, bmap)
     image = load_image(args.image, base=args.base, board=board)
     image.check_board(board)
     backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
@@ -317,6 +330,38 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
             target.stop()
     else:
         result = get_flasher(backend, board).flash(image, verify=args.verify, progress=progress)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _flash_ota(args: argparse.Namespace, bmap: BoardMap) -> int:
+    """OTA into the reference firmware's update bank: the image file as it is, verified by
+    the device's SHA-256 check (and ota.status when the console is given)."""
+    from .flash import TtyProgress
+    from .image import Image
+    from .ota import OtaFlasher
+    from .rpc import RpcClient
+    from .targets import SerialTarget
+
+    if not args.url and not args.port:
+        raise DeviceError("the ota backend needs --url http://DEVICE/api/ota and/or --port "
+                          "CONSOLE")
+    if not Path(args.image).is_file():
+        raise DeviceError(f"image {args.image} does not exist")
+    image = Image(str(args.image), "bin", (), None)
+    target = None
+    try:
+        rpc = None
+        if args.port:
+            port = bmap.resolve_port(args.port)
+            target = SerialTarget(port.url, baudrate=args.baudrate or port.baudrate or 115200)
+            target.start()
+            rpc = RpcClient(target.console)
+        result = OtaFlasher(rpc, url=args.url).flash(image, verify=args.verify,
+                                                     progress=TtyProgress())
+    finally:
+        if target is not None:
+            target.stop()
     print(result.summary())
     return EXIT_OK
 

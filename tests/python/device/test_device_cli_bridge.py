@@ -171,3 +171,62 @@ def test_bridge_serial_line_without_qemu(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     tunnels = re.search(r"; (\d+) tunnelled connections", err)
     assert tunnels and int(tunnels.group(1)) >= 1, err
+
+
+def test_flash_ota_over_the_console_of_a_fake_device(tmp_path: Path) -> None:
+    """`cymongoose flash --backend ota --port PTY`: ota.begin/write/end + ota.status."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    fake = subprocess.Popen([sys.executable, str(FAKE)], stdin=master, stdout=master,
+                            stderr=subprocess.DEVNULL)
+    image = tmp_path / "fw.bin"
+    image.write_bytes(os.urandom(10_000))
+    try:
+        out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
+                                        "--port", os.ttyname(slave), str(image)),
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 0, out.stderr
+        assert re.search(r"ota-rpc: 10000 bytes, 10000 written, .*verified \(sha256 on the "
+                         r"device \+ ota.status\)", out.stdout), out.stdout
+        too_big = tmp_path / "big.bin"
+        too_big.write_bytes(os.urandom(100_000))  # the fake's bank holds 64 KiB
+        out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
+                                        "--port", os.ttyname(slave), str(too_big)),
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 1 and "device error -32001" in out.stderr
+    finally:
+        fake.kill()
+        fake.wait(5)
+        os.close(master)
+        os.close(slave)
+    out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
+                                    str(image)), capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 1 and "needs --url" in out.stderr
+
+
+@pytest.mark.qemu
+def test_flash_ota_over_http_to_device_app(qemu: str, tmp_path: Path) -> None:
+    from cymongoose.device.rpc import RpcClient
+    from cymongoose.device.targets import QemuTarget
+
+    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
+    if not elf.is_file():
+        pytest.skip(f"{elf} is not built (make fw)")
+    image = tmp_path / "fw.bin"
+    image.write_bytes(os.urandom(150_000))
+    with QemuTarget(elf, nic="user", hostfwd=[80]) as q:
+        rpc = RpcClient(q.console)
+        rpc.wait_notification("ready", timeout=20)
+        q.console.expect_line(r"net: ready ip=10\.0\.2\.15", timeout=20)
+        url = f"http://127.0.0.1:{q.forwarded[80]}/api/ota"
+        out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
+                                        "--url", url, str(image)),
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 0, out.stderr
+        assert "ota-http: 150000 bytes" in out.stdout
+        st = rpc.call("ota.status")
+        assert st["state"] == "verified" and st["size"] == 150000 and st["source"] == "http"
