@@ -70,14 +70,15 @@ class RpcError(DeviceError):
 class RpcTimeoutError(DeviceError, TimeoutError):
     """No response to a request within its timeout."""
 
-    def __init__(self, method: str, req_id: int, timeout: float, tail: str) -> None:
+    def __init__(self, method: str, req_id: int | None, timeout: float, tail: str) -> None:
         self.method = method
         self.id = req_id
         self.timeout = timeout
         lines = tail.splitlines()[-10:]
         shown = "\n".join("  | " + ln for ln in lines) if lines else "  (nothing received)"
-        super().__init__(f"no response to {method!r} (id {req_id}) within {timeout:g} s; "
-                         f"last console lines:\n{shown}")
+        what = (f"no {method!r} notification" if req_id is None
+                else f"no response to {method!r} (id {req_id})")
+        super().__init__(f"{what} within {timeout:g} s; last console lines:\n{shown}")
 
 
 class RpcProtocolError(DeviceError):
@@ -191,7 +192,7 @@ class RpcClient:
                 msg = self._next_frame(deadline, method, req_id, wait)
                 if msg is None:
                     continue
-                if "id" not in msg and "method" in msg:
+                if "method" in msg:  # the device's own notification (or request): keep it
                     self.notifications.append(msg)
                     continue
                 _check_response(msg)
@@ -226,11 +227,11 @@ class RpcClient:
                     if n.get("method") == method:
                         self.notifications.remove(n)
                         return n
-                msg = self._next_frame(deadline, method, 0, wait)
-                if msg is not None and "id" not in msg:
+                msg = self._next_frame(deadline, method, None, wait)
+                if msg is not None and "method" in msg:
                     self.notifications.append(msg)
 
-    def _next_frame(self, deadline: float, method: str, req_id: int,
+    def _next_frame(self, deadline: float, method: str, req_id: int | None,
                     wait: float) -> dict[str, Any] | None:
         left = deadline - time.monotonic()
         try:

@@ -89,6 +89,8 @@ def test_timeout_then_recovery(fake: HostProcessTarget) -> None:
     with pytest.raises(RpcTimeoutError, match=r"no response to 'test.silent' .* within 0.5 s"):
         rpc.request("test.silent", timeout=0.5)
     assert rpc.call("led.set", on=False) == {"on": False}
+    with pytest.raises(RpcTimeoutError, match="no 'never' notification within 0.3 s"):
+        rpc.wait_notification("never", timeout=0.3)
 
 
 def test_oversized_and_unparsable_requests(fake: HostProcessTarget) -> None:
