@@ -7,6 +7,7 @@ released (SIGTERM: by the run itself; SIGKILL: by the next lease)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -38,9 +39,11 @@ INNER_TESTS = '''
 import json, os, time
 import pytest
 
-@pytest.mark.parametrize("n", range(4))
+@pytest.mark.parametrize("n", range(int(os.environ.get("LG_TESTS", "4"))))
 def test_which_board(dut, dut_labgrid, n):
     st = dut.rpc.call("net.status")
+    for _ in range(int(os.environ.get("LG_CALLS", "0"))):  # extra device work (bench)
+        dut.rpc.call("info")
     rec = {"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"), "pid": os.getpid(),
            "place": dut_labgrid.place, "mac": st["mac"], "url": dut_labgrid.url}
     with open(os.environ["LG_RECORDS"], "a") as f:
@@ -119,8 +122,8 @@ class Lab:
                 str(self.tmp / "test_inner.py"), *args]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def need_lab_tools() -> Path:
+    """Skips naming what is missing; returns the device_app image."""
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")
     if SER2NET is None:
@@ -136,9 +139,22 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
     if not elf.is_file():
         pytest.skip(f"{elf} is not built (make fw)")
+    return elf
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    elf = need_lab_tools()
+    with running_lab(tmp_path_factory.mktemp("labgrid"), elf) as the_lab:
+        yield the_lab
+
+
+@contextlib.contextmanager
+def running_lab(tmp: Path, elf: Path) -> Iterator[Lab]:
+    """Two QEMU boards, a coordinator and an exporter on 127.0.0.1 (also used by bench/)."""
     from cymongoose.device import labgrid as lg
 
-    tmp = tmp_path_factory.mktemp("labgrid")
+    bindir = Path(sys.executable).parent
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
 
