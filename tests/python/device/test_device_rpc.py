@@ -152,3 +152,29 @@ def test_ota_rejections(fake: HostProcessTarget) -> None:
     with pytest.raises(RpcError) as e2:
         rpc.call("ota.end")
     assert e2.value.code == OTA_NOT_STARTED
+
+
+def test_framer_survives_random_garbage() -> None:
+    """Random bytes (RS and LF included) between valid frames: every valid frame that
+    starts on a fresh line is recovered, nothing raises, the buffer stays bounded."""
+    import json
+    import random
+
+    rng = random.Random(7)
+    alphabet = "ab{}[]\":,\x1e\n\r\x00é"
+    for _ in range(200):
+        f = RpcFramer(max_frame=256)
+        want, text = [], ""
+        for i in range(rng.randrange(1, 8)):
+            text += "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 300)))
+            msg = {"jsonrpc": "2.0", "id": i, "result": "x" * rng.randrange(0, 50)}
+            text += "\n" + RS + json.dumps(msg) + "\n"
+            want.append(i)
+        got = []
+        pos = 0
+        while pos < len(text):
+            n = rng.randrange(1, 64)
+            got += [m.get("id") for m in f.feed(text[pos:pos + n]) if "result" in m]
+            pos += n
+            assert len(f._buf) <= 4 * f.max_frame + 64
+        assert [g for g in got if g in want] == want
