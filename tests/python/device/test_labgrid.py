@@ -356,3 +356,28 @@ def test_killed_run_leaves_no_lease_behind(lab: Lab, tmp_path: Path, sig: str) -
         assert lease.reclaimed == ["dut1"]  # ...so the next lease did
         assert lease.place == "dut1"
     assert lab.acquired()["dut1"] is None
+
+
+def test_labgrid_env_yaml_uses_our_console_driver(lab: Lab, tmp_path: Path) -> None:
+    """A labgrid user's own env.yaml: a NetworkSerialPort (here the place leased by us)
+    and our driver, which labgrid activates and which then speaks JSON-RPC to the board."""
+    from cymongoose.device.labgrid import LabgridLease, LabgridSpec
+    from labgrid import Environment
+
+    with LabgridLease(LabgridSpec(lab.coordinator, place="dut2"), wait=5) as lease:
+        env_yaml = tmp_path / "env.yaml"
+        env_yaml.write_text(
+            "imports:\n  - cymongoose.device.labgrid_driver\n"
+            "targets:\n  main:\n    resources:\n      NetworkSerialPort:\n"
+            f"        host: '{lease.host}'\n        port: {lease.port}\n"
+            "    drivers:\n      CymongooseConsoleDriver: {}\n")
+        env = Environment(config_file=str(env_yaml))
+        target = env.get_target("main")
+        try:
+            drv = target.get_driver("CymongooseConsoleDriver")
+            assert drv.rpc.request("net.status")["mac"] == MACS["dut2"]
+            drv.console.send_line("info")
+            drv.console.expect_line(r"^info: .*board=mps2-an385", timeout=10)
+        finally:
+            env.cleanup()
+    assert lab.acquired()["dut2"] is None
