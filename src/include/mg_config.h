@@ -39,6 +39,13 @@
 #define MG_ENABLE_TCPIP 1
 #endif
 
+/* Stream driver for the stack (src/drivers/stream.c): frames over a socket as
+ * QEMU's "-netdev stream" carries them. Its codec is portable; the driver
+ * itself needs POSIX sockets. */
+#ifndef MG_ENABLE_DRIVER_STREAM
+#define MG_ENABLE_DRIVER_STREAM (MG_ARCH == MG_ARCH_POSIX)
+#endif
+
 /* Protocols. */
 #ifndef MG_ENABLE_HTTP
 #define MG_ENABLE_HTTP 1
