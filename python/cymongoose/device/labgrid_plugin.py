@@ -148,7 +148,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     lease = config.stash.get(_LEASE_KEY, None)
     if lease is not None:
         config.stash[_LEASE_KEY] = None
-        lease.release()
+        from .errors import DeviceError
+
+        try:
+            lease.release()
+        except DeviceError as exc:  # e.g. the coordinator went away: say so, do not crash
+            import sys
+
+            print(f"cymongoose: labgrid place {lease.place} may still be acquired: {exc}",
+                  file=sys.stderr)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

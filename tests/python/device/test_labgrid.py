@@ -381,3 +381,19 @@ def test_labgrid_env_yaml_uses_our_console_driver(lab: Lab, tmp_path: Path) -> N
         finally:
             env.cleanup()
     assert lab.acquired()["dut2"] is None
+
+
+def test_lease_left_open_is_released_at_exit(lab: Lab) -> None:
+    """A script that forgets release(): the atexit hook gives the place back."""
+    code = ("import sys\n"
+            "from cymongoose.device.labgrid import LabgridLease, LabgridSpec\n"
+            f"lease = LabgridLease(LabgridSpec({lab.coordinator!r}, place='dut1'), wait=5)\n"
+            "lease.acquire()\n"
+            "print(lease.place, lease.url, flush=True)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=lab.inner_env(), capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    place, url = out.stdout.split()
+    assert place == "dut1" and url.startswith("rfc2217://127.0.0.1:")
+    # Nothing else releases it: a SIGKILLed holder keeps the place (test above).
+    assert lab.acquired()["dut1"] is None
