@@ -378,4 +378,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     except OSError:
         return
     tail = "\n".join(lines[-TAIL_LINES:])
-    report.sections.append(("dut console (last lines)", f"{log_path}\n{tail}"))
+    pcap = log_path.with_suffix(".pcap")
+    frames = f"\nbridged frames: {pcap}" if pcap.exists() else ""
+    report.sections.append(("dut console (last lines)", f"{log_path}{frames}\n{tail}"))

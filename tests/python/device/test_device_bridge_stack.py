@@ -140,3 +140,41 @@ def test_emulator_crash_mid_test_is_reported(dut: Dut) -> None:
         br.pump(lambda: False, 10)
     with pytest.raises(DeviceError):
         br.http("GET", "/", timeout=5)
+
+
+def test_failing_bridged_test_names_its_pcap(dut_firmware: str, tmp_path: Path) -> None:
+    """A failing test on the bridge: the report names the pcap next to the console log,
+    the JUnit XML carries it, and the capture holds the test's traffic."""
+    import subprocess
+    import sys
+    import textwrap
+    import xml.etree.ElementTree as ET
+
+    from cymongoose.device.pytest_plugin import plugin_args
+
+    (tmp_path / "test_gen.py").write_text(textwrap.dedent(f"""
+        import pytest
+
+        @pytest.fixture
+        def dut_firmware():
+            return {dut_firmware!r}
+
+        @pytest.mark.dut(nic="stream")
+        def test_fails(dut):
+            dut.bridge.wait_ready(port=80, timeout=30)
+            assert dut.bridge.http("GET", "/")[0] == 404
+        """))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-o",
+         "addopts=", "--rootdir", str(tmp_path), "-q", "--junitxml", "j.xml", "test_gen.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert "1 failed" in out.stdout, out.stdout + out.stderr
+    pcap = tmp_path / "artifacts" / "device" / "test_gen.py_test_fails.pcap"
+    assert f"bridged frames: {pcap}" in out.stdout
+    props = {p.get("name"): p.get("value")
+             for p in ET.parse(tmp_path / "j.xml").iter("property")}
+    assert props["dut_pcap"] == str(pcap)
+    frames = read_pcap(pcap)
+    assert any(f[12:14] == b"\x08\x00" and f[23] == 6 for f in frames)  # TCP to port 80
