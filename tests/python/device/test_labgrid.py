@@ -256,6 +256,22 @@ def test_stale_owner_is_a_dead_process_of_this_host() -> None:
     assert not _stale_owner("h1/alice", "h1")                        # not one of ours
 
 
+def test_no_coordinator_is_a_clear_usage_error(tmp_path: Path) -> None:
+    pytest.importorskip("labgrid", reason="labgrid is not installed (pip install labgrid)")
+    import cymongoose.device
+
+    port = _free_port()  # nobody listens there
+    (tmp_path / "test_x.py").write_text("def test_x(dut):\n    pass\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(cymongoose.device.__file__).resolve().parents[2]))
+    env.pop("PYTEST_XDIST_WORKER", None)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "--rootdir", str(tmp_path), "--lg-tags", "board=x",
+                          "--dut-lg-coordinator", f"127.0.0.1:{port}", str(tmp_path / "test_x.py")],
+                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert f"labgrid coordinator 127.0.0.1:{port}" in out.stderr, out.stderr
+
+
 # ---- with the lab ----------------------------------------------------------------------------------
 def test_lease_resolves_console_and_always_releases(lab: Lab) -> None:
     from cymongoose.device.labgrid import LabgridError, LabgridLease, LabgridSpec
