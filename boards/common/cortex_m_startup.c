@@ -59,12 +59,29 @@ static void put_hex(const char *label, uint32_t v) {
 /* Picks the stack the exception frame was pushed on and hands it over. */
 __attribute__((naked)) void board_hardfault_isr(void) {
   /* Bit 2 of EXC_RETURN (in lr) tells which stack holds the frame. */
+#if defined(__ARM_ARCH_6M__)
+  /* ARMv6-M (Cortex-M0/M0+): no IT blocks, no tst with an immediate. */
+  __asm__ volatile(
+      "movs r0, #4\n\t"
+      "mov r1, lr\n\t"
+      "tst r0, r1\n\t"
+      "bne 1f\n\t"
+      "mrs r0, msp\n\t"
+      "b 2f\n\t"
+      "1:\n\t"
+      "mrs r0, psp\n\t"
+      "2:\n\t"
+      "ldr r1, =board_fault_report\n\t"
+      "bx r1\n\t"
+      ".ltorg\n\t");
+#else
   __asm__ volatile(
       "tst lr, #4\n\t"
       "ite eq\n\t"
       "mrseq r0, msp\n\t"
       "mrsne r0, psp\n\t"
       "b board_fault_report\n\t");
+#endif
 }
 
 void board_fault_report(const uint32_t *frame) {
@@ -80,8 +97,10 @@ void board_fault_report(const uint32_t *frame) {
   }
   put_hex("\n*** fault: pc=", pc);
   put_hex(" lr=", frame[FRAME_LR]);
+#if !defined(__ARM_ARCH_6M__) /* ARMv6-M has no fault status registers */
   put_hex(" cfsr=", CM_REG32(CM_SCB_CFSR));
   put_hex(" hfsr=", CM_REG32(CM_SCB_HFSR));
+#endif
   board_console_write("\n", 1);
   board_exit(BOARD_EXIT_FAULT);
 }
