@@ -12,7 +12,7 @@ FW_BOARD ?= mps2-an385
 FW_TOOLCHAIN := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/boards/toolchain-arm-none-eabi.cmake
 PYTEST_ARGS ?=
 
-.PHONY: all setup ext host asan fw flags test test-c test-py demo lint clean
+.PHONY: all setup ext host asan fw flags test test-c test-py test-asan demo lint clean
 
 all: ext host fw
 
@@ -54,6 +54,11 @@ test-py: ext fw host
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test: test-c flags fuzz test-py
+
+# The Python suite (QEMU and root-only tests excluded) on an ASan+UBSan build of the
+# extension; separate from `make test` because it takes several minutes more.
+test-asan: setup
+	@bash scripts/test_asan_py.sh tests/python -q -m "not qemu" --ignore=tests/python/device -n $(JOBS)
 
 demo: ext fw
 	@$(PY) examples/demo.py --firmware build/fw

@@ -4,10 +4,12 @@
 1. Start an empty mps2-an385 in QEMU with its CPU halted and a gdbstub.
 2. Write build/fw/device_app.elf through our GDB remote-protocol client, verify it by
    read-back, reset and run it (cymongoose.device.GdbFlasher).
-3. Through the same event API a host application uses (cymongoose.Manager), talk to the
-   device over QEMU's user network (port forward on 127.0.0.1): HTTP /api/info, WebSocket
-   echo, MQTT (the device publishes its status to a mosquitto broker started here), an OTA
-   image pushed over HTTP with its SHA-256, and JSON-RPC on the console.
+3. Bridge the board's Ethernet into this process's own built-in TCP/IP stack (QEMU stream
+   netdev, no root, no TAP; our DHCP server leases the board 10.0.2.15) and talk to it
+   through the same event API a host application uses (cymongoose.Manager): HTTP
+   /api/info, WebSocket echo, MQTT (the device connects to a broker endpoint served by this
+   process with mqtt_listen and publishes its status), an OTA image pushed over HTTP with
+   its SHA-256, and JSON-RPC on the console (cymongoose.device.RpcClient).
 4. Print a results table; exit non-zero if any step failed.
 """
 
@@ -16,9 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cymongoose as mg
-from cymongoose.device import GdbClient, GdbFlasher, QemuTarget, load_image
-
-RS = "\x1e"
+from cymongoose.device import GdbClient, GdbFlasher, QemuTarget, RpcClient, StackBridge, load_image
 
 
 class Results:
@@ -62,23 +59,9 @@ class Skip(Exception):
     """A step that cannot run here, with the missing resource named."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_manager(until: Callable[[], bool], mgr: mg.Manager, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: no answer within {timeout:.0f}s")
-        mgr.poll(10)
-
-
-def http_request(port: int, method: str, path: str, body: bytes = b"",
+def http_request(br: StackBridge, method: str, path: str, body: bytes = b"",
                  headers: dict[str, str] | None = None) -> tuple[int, str]:
-    """One HTTP request through cymongoose's client."""
+    """One HTTP request through the bridge's Manager (the event API)."""
     got: list[tuple[int, str]] = []
     errors: list[str] = []
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
@@ -93,32 +76,12 @@ def http_request(port: int, method: str, path: str, body: bytes = b"",
         elif ev == mg.MG_EV_ERROR:
             errors.append(str(data))
 
-    with mg.Manager() as mgr:
-        mgr.connect(f"http://127.0.0.1:{port}", client)
-        run_manager(lambda: bool(got or errors), mgr, 15, f"{method} {path}")
+    br.mgr.connect(br.url(path), client)
+    if not br.pump(lambda: bool(got or errors), timeout=15):
+        raise TimeoutError(f"{method} {path}: no answer within 15 s")
     if errors:
         raise RuntimeError(errors[0])
     return got[0]
-
-
-class ConsoleRpc:
-    """JSON-RPC over the console framing of docs/device-rpc.md."""
-
-    def __init__(self, console) -> None:
-        self.console = console
-        self.next_id = 1
-
-    def call(self, method: str, **params: object) -> object:
-        rid = self.next_id
-        self.next_id += 1
-        frame = json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params},
-                           separators=(",", ":"))
-        self.console.write((RS + frame + "\n").encode())
-        m = self.console.expect_line(RS + r'(\{.*"id":' + str(rid) + r'[,}].*)$', timeout=10)
-        reply = json.loads(m.group(1))
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']['code']} {reply['error']['message']}")
-        return reply["result"]
 
 
 def main() -> int:
@@ -132,125 +95,101 @@ def main() -> int:
         return 1
     res = Results()
     image = load_image(str(elf))
-    mosquitto = shutil.which("mosquitto")
-    broker_port = free_port()
-    broker = None
     workdir = Path(tempfile.mkdtemp(prefix="cymongoose-demo-"))
-    print(f"== device: {elf} ({image.size} bytes to load, sha256 {image.sha256[:16]}...)")
-    try:
-        if mosquitto:
-            conf = workdir / "mosquitto.conf"
-            conf.write_text(f"listener {broker_port} 127.0.0.1\nallow_anonymous true\n")
-            broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        with QemuTarget(None, gdb="unix", halted=True, nic="user", hostfwd=[80], restrict=False,
-                        log_path=str(workdir / "console.log")) as qemu:
-            port = qemu.forwarded[80]
-            state: dict[str, object] = {}
+    print(f"== device: {elf} ({image.size} bytes to load, sha256 {image.sha256()[:16]}...)")
+    with QemuTarget(None, gdb="unix", halted=True, nic="stream",
+                    log_path=str(workdir / "console.log")) as qemu, \
+            StackBridge(qemu.netdev_socket(), pcap=str(workdir / "bridge.pcap")) as br:
+        state: dict[str, object] = {}
+        rpc = RpcClient(qemu.console)
 
-            def flash() -> str:
-                with GdbClient.connect_address(qemu.gdb) as gdb:
-                    result = GdbFlasher(gdb).flash(image)
-                return result.summary()
+        def flash() -> str:
+            with GdbClient.connect_address(qemu.gdb) as gdb:
+                result = GdbFlasher(gdb).flash(image)
+            return result.summary()
 
-            def ready() -> str:
-                m = qemu.console.expect_line(RS + r'(\{"jsonrpc":"2.0","method":"ready".*)$',
-                                             timeout=15)
-                params = json.loads(m.group(1))["params"]
-                state["id"] = params["id"]
-                return f"{params['app']} {params['version']} id={params['id']}"
+        def ready() -> str:
+            params = rpc.wait_notification("ready", timeout=15)["params"]
+            state["id"] = params["id"]
+            return f"{params['app']} {params['version']} id={params['id']}"
 
-            def rpc_info() -> str:
-                rpc = ConsoleRpc(qemu.console)
-                state["rpc"] = rpc
-                info = rpc.call("info")
-                led = rpc.call("led.set", on=True)
-                return f"uptime {info['uptime_ms']} ms, free RAM {info['free_ram']}, led {led}"
+        def rpc_info() -> str:
+            info = rpc.call("info")
+            led = rpc.call("led.set", on=True)
+            return f"uptime {info['uptime_ms']} ms, free RAM {info['free_ram']}, led {led}"
 
-            def net_ready() -> str:
-                rpc = state["rpc"]
-                deadline = time.monotonic() + 15
-                while True:
-                    st = rpc.call("net.status")
-                    if st["state"] == "ready" or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
-                if st["state"] != "ready":
-                    raise RuntimeError(f"network not ready: {st}")
-                return f"ip {st['ip']} gw {st['gw']} (DHCP {st['dhcp']})"
+        def bridge() -> str:
+            ip = br.wait_ready(port=80, timeout=30)
+            return f"board {ip} leased by our DHCP server, pcap {workdir / 'bridge.pcap'}"
 
-            def http_info() -> str:
-                code, body = http_request(port, "GET", "/api/info")
-                if code != 200:
-                    raise RuntimeError(f"HTTP {code}: {body[:80]}")
-                info = json.loads(body)
-                return f"200, version {info.get('version')}, ip {info.get('ip')}"
+        def http_info() -> str:
+            code, body = http_request(br, "GET", "/api/info")
+            if code != 200:
+                raise RuntimeError(f"HTTP {code}: {body[:80]}")
+            info = json.loads(body)
+            return f"200, version {info.get('version')}, ip {info.get('ip')}"
 
-            def ws_echo() -> str:
-                got: list[bytes] = []
-                payloads = [b"hello device", bytes(range(256)) * 16]
+        def ws_echo() -> str:
+            got: list[bytes] = []
+            payloads = [b"hello device", bytes(range(256)) * 64]
 
-                def client(conn: mg.Connection, ev: int, data: object) -> None:
-                    if ev == mg.MG_EV_WS_OPEN:
-                        for p in payloads:
-                            conn.ws_send(p, mg.WEBSOCKET_OP_BINARY)
-                    elif ev == mg.MG_EV_WS_MSG:
-                        got.append(data.data)
-                        if len(got) == len(payloads):
-                            conn.close()
+            def client(conn: mg.Connection, ev: int, data: object) -> None:
+                if ev == mg.MG_EV_WS_OPEN:
+                    for p in payloads:
+                        conn.ws_send(p, mg.WEBSOCKET_OP_BINARY)
+                elif ev == mg.MG_EV_WS_MSG and isinstance(data, mg.WsMessage):
+                    got.append(data.data)
+                    if len(got) == len(payloads):
+                        conn.close()
 
-                with mg.Manager() as mgr:
-                    mgr.ws_connect(f"ws://127.0.0.1:{port}/ws", client)
-                    run_manager(lambda: len(got) == len(payloads), mgr, 15, "ws echo")
-                if got != payloads:
-                    raise RuntimeError("echo mismatch")
-                return f"{len(payloads)} messages, {sum(map(len, got))} bytes intact"
+            br.mgr.ws_connect(br.url("/ws", scheme="ws"), client)
+            if not br.pump(lambda: len(got) == len(payloads), timeout=15):
+                raise TimeoutError("no echo within 15 s")
+            if got != payloads:
+                raise RuntimeError("echo mismatch")
+            return f"{len(payloads)} messages, {sum(map(len, got))} bytes intact"
 
-            def mqtt_status() -> str:
-                if broker is None:
-                    raise Skip("mosquitto is not installed (Debian package mosquitto)")
-                seen: list[dict] = []
-                topic = f"device/{state['id']}/status"
+        def mqtt_status() -> str:
+            # The broker side runs on the bridge's own Manager: mqtt_listen reports every
+            # packet (no automatic CONNACK, as in the PyPI package), so answer CONNECT here.
+            seen: list[dict] = []
+            topic = f"device/{state['id']}/status"
 
-                def client(conn: mg.Connection, ev: int, data: object) -> None:
-                    if ev == mg.MG_EV_MQTT_OPEN:
-                        conn.mqtt_sub(topic, qos=1)
-                        state["rpc"].call("config.set", mqtt_url=f"mqtt://10.0.2.2:{broker_port}")
-                    elif ev == mg.MG_EV_MQTT_MSG and data.topic == topic:
-                        seen.append(json.loads(data.text))
+            def broker(conn: mg.Connection, ev: int, data: object) -> None:
+                if ev == mg.MG_EV_MQTT_CMD and isinstance(data, mg.MqttMessage) and data.cmd == 1:
+                    conn.send(b"\x20\x02\x00\x00")  # CONNACK, accepted
+                elif (ev == mg.MG_EV_MQTT_MSG and isinstance(data, mg.MqttMessage)
+                      and data.topic == topic):
+                    seen.append(json.loads(data.text))
 
-                with mg.Manager() as mgr:
-                    mgr.mqtt_connect(f"mqtt://127.0.0.1:{broker_port}", client,
-                                     client_id="demo-host")
-                    run_manager(lambda: any(s.get("online") for s in seen), mgr, 20, "mqtt")
-                s = next(s for s in seen if s.get("online"))
-                return f"{topic}: online, led={s.get('led')}"
+            br.mgr.mqtt_listen("mqtt://0.0.0.0:1883", broker)
+            rpc.call("config.set", mqtt_url="mqtt://10.0.2.2:1883")
+            if not br.pump(lambda: any(s.get("online") for s in seen), timeout=20):
+                raise TimeoutError("no status publish within 20 s")
+            s = next(s for s in seen if s.get("online"))
+            return f"{topic}: online, led={s.get('led')}"
 
-            def ota() -> str:
-                blob = bytes((i * 7) & 0xFF for i in range(48 * 1024))
-                digest = hashlib.sha256(blob).hexdigest()
-                code, body = http_request(port, "POST", "/api/ota", blob, {"X-SHA256": digest})
-                if code != 200:
-                    raise RuntimeError(f"HTTP {code}: {body[:120]}")
-                bad, _ = http_request(port, "POST", "/api/ota", blob, {"X-SHA256": "0" * 64})
-                st = state["rpc"].call("ota.status")
-                if bad == 200:
-                    raise RuntimeError("a corrupt image was accepted")
-                return f"{len(blob)} B verified; corrupt image -> HTTP {bad}; state {st['state']}"
+        def ota() -> str:
+            blob = bytes((i * 7) & 0xFF for i in range(48 * 1024))
+            digest = hashlib.sha256(blob).hexdigest()
+            code, body = http_request(br, "POST", "/api/ota", blob, {"X-SHA256": digest})
+            if code != 200:
+                raise RuntimeError(f"HTTP {code}: {body[:120]}")
+            good = rpc.call("ota.status")
+            bad, _ = http_request(br, "POST", "/api/ota", blob, {"X-SHA256": "0" * 64})
+            if bad == 200:
+                raise RuntimeError("a corrupt image was accepted")
+            return f"{len(blob)} B {good['state']}; corrupt image -> HTTP {bad}, rejected"
 
-            ok = res.run("flash + verify (GDB)", flash)
-            ok = ok and res.run("boot (RPC ready)", ready)
-            if ok:
-                res.run("RPC info, led.set", rpc_info)
-                if res.run("network (DHCP)", net_ready):
-                    res.run("HTTP /api/info", http_info)
-                    res.run("WebSocket echo", ws_echo)
-                    res.run("MQTT status", mqtt_status)
-                    res.run("OTA over HTTP", ota)
-    finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(5)
+        ok = res.run("flash + verify (GDB)", flash)
+        ok = ok and res.run("boot (RPC ready)", ready)
+        if ok:
+            res.run("RPC info, led.set", rpc_info)
+            if res.run("bridge (DHCP, no root)", bridge):
+                res.run("HTTP /api/info", http_info)
+                res.run("WebSocket echo", ws_echo)
+                res.run("MQTT status", mqtt_status)
+                res.run("OTA over HTTP", ota)
     print()
     print(res.table())
     return 1 if res.failed else 0

@@ -13,6 +13,7 @@ ASAN_LIB=$(gcc -print-file-name=libasan.so)
 UBSAN_LIB=$(gcc -print-file-name=libubsan.so)
 [ $# -gt 0 ] || set -- tests/python -q -m "not qemu" --ignore=tests/python/device
 export LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB"
+export MG_ASAN_PRELOADED=1  # tests/python/conftest.py keeps it from non-Python peers
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export PYTHONPATH="$PWD/build/asan-py${PYTHONPATH:+:$PYTHONPATH}"
