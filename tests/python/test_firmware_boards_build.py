@@ -131,3 +131,52 @@ def test_nucleo_f746zg_image_matches_memory_map(nucleo_build: Path, app: str) ->
         assert board.dma_ram is not None and syms["s_eth_dma"] in board.dma_ram
     if app == "eth_probe_fw":
         assert "s_eth_dma" in syms and "mg_driver_stm32_eth" in syms
+
+
+# From the RP2040 datasheet and the W5500-EVB-Pico: 2 MiB XIP flash at
+# 0x10000000 whose first 256 bytes are the boot2 slot (the image proper,
+# vector table first, follows at 0x10000100); 264 KiB SRAM at 0x20000000.
+# UART0 is IRQ 20. No DMA area: the W5500 keeps frames in its own buffers.
+W5500_EVB_PICO = BoardFacts(
+    name="w5500-evb-pico",
+    flash=Region(0x10000000, 2 * 1024 * 1024),
+    ram=Region(0x20000000, 264 * 1024),
+    dma_ram=None,
+    irq_handlers={20: "board_uart0_isr"},
+)
+RP2040_BOOT2_SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def pico_build() -> Path:
+    return build(W5500_EVB_PICO)
+
+
+@pytest.mark.parametrize("app", ("hello_fw", "net_fw"))
+def test_w5500_evb_pico_image_matches_memory_map(pico_build: Path, app: str) -> None:
+    board = W5500_EVB_PICO
+    elf, binary = pico_build / f"{app}.elf", pico_build / f"{app}.bin"
+    assert elf.is_file() and binary.is_file()
+    syms = symbols(elf)
+    image = binary.read_bytes()
+    # The .bin is the flash image from 0x10000000: boot2 slot, then vectors.
+    assert syms["board_boot2_placeholder"] == board.flash.start
+    assert syms["board_vector_table"] == board.flash.start + RP2040_BOOT2_SIZE
+    n_vectors = EXTERNAL_IRQ_BASE + max(board.irq_handlers) + 1
+    vectors = struct.unpack_from(f"<{n_vectors}I", image, RP2040_BOOT2_SIZE)
+    sp, reset = vectors[0], vectors[1]
+    assert sp == syms["__stack_top"] == board.ram.start + board.ram.size
+    assert reset & 1 and reset & ~1 == syms["board_reset_handler"]
+    assert (reset & ~1) in board.flash
+    for irq, handler in board.irq_handlers.items():
+        assert vectors[EXTERNAL_IRQ_BASE + irq] & ~1 == syms[handler], (irq, handler)
+    text, data, bss = sizes(elf)
+    assert text + data <= board.flash.size and data + bss <= board.ram.size
+    assert syms["__heap_start"] in board.ram and syms["__heap_end"] in board.ram
+    assert syms["__heap_start"] <= syms["__heap_end"]
+    if app == "net_fw":
+        assert "mg_driver_w5500" in syms  # the real driver is linked, not a stub
+    # Thumb-1 only: an ARMv7-M instruction would fault on the Cortex-M0+.
+    attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(elf)], capture_output=True,
+                           text=True, check=True).stdout
+    assert "Tag_CPU_arch: v6S-M" in attrs or "Tag_CPU_arch: v6-M" in attrs, attrs
