@@ -180,3 +180,19 @@ def test_w5500_evb_pico_image_matches_memory_map(pico_build: Path, app: str) -> 
     attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(elf)], capture_output=True,
                            text=True, check=True).stdout
     assert "Tag_CPU_arch: v6S-M" in attrs or "Tag_CPU_arch: v6-M" in attrs, attrs
+
+
+def test_w5500_evb_pico_sdk_board_entry_agrees(pico_build: Path) -> None:
+    """The device SDK's boards.toml entry describes the memory the linker
+    script uses, so `cymongoose-device` accepts both the ELF and the BIN."""
+    from cymongoose.device.boards import load_boards
+    from cymongoose.device.image import load_image
+
+    sdk = load_boards(include_user=False).get(W5500_EVB_PICO.name)
+    regions = {(r.kind, r.start, r.size) for r in sdk.memory}
+    assert regions == {("flash", W5500_EVB_PICO.flash.start, W5500_EVB_PICO.flash.size),
+                       ("ram", W5500_EVB_PICO.ram.start, W5500_EVB_PICO.ram.size)}
+    for name in ("net_fw.elf", "net_fw.bin"):
+        image = load_image(pico_build / name, board=sdk)
+        image.check_board(sdk)  # raises when a segment lies outside the board's memory
+    assert image.segments[0].address == W5500_EVB_PICO.flash.start  # .bin starts with boot2
