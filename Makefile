@@ -53,7 +53,7 @@ test-py: ext fw host
 	@echo "== Python tests"
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
-test: test-c flags fuzz test-py
+test: lint test-c flags fuzz test-py
 
 # The Python suite (QEMU and root-only tests excluded) on an ASan+UBSan build of the
 # extension; separate from `make test` because it takes several minutes more.
