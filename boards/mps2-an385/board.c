@@ -8,7 +8,7 @@
 
 #include "board.h"
 #include "mg_driver_lan9118.h"
-#include "ringbuf.h"
+#include "board_console.h"
 
 /* Used when the LAN9118 has no address from its EEPROM. Locally
  * administered, unicast (bit 1 of the first byte set, bit 0 clear). */
@@ -16,12 +16,10 @@ static const uint8_t k_default_mac[6] = {0x02, 0x00, 0x4D, 0x47, 0x00, 0x01};
 
 static struct {
   volatile uint64_t ms;        /* SysTick count: milliseconds since boot */
-  volatile bool wake;          /* an interrupt other than the tick signalled work */
   volatile uint32_t entropy;   /* timing jitter collected from interrupts */
-  volatile uint32_t rx_overruns; /* bytes the UART itself lost */
   uint64_t prng;               /* mg_random() state */
   bool prng_seeded;
-  struct ringbuf rx;
+  struct board_console con;    /* receive ring, overruns, wake flag */
   uint8_t rx_storage[MPS2_CONSOLE_RX_RING];
   struct mg_lan9118 eth;
   struct mg_driver eth_driver; /* mg_driver_lan9118 with a board-aware init */
@@ -43,11 +41,15 @@ const char *board_name(void) {
   return BOARD_NAME;
 }
 
+struct board_console *board_console_state(void) {
+  return &s_board.con;
+}
+
 _Static_assert(MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD >= CMSDK_UART_BAUDDIV_MIN,
                "CMSDK UART divider below its minimum");
 
 void board_init(void) {
-  ringbuf_init(&s_board.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
+  ringbuf_init(&s_board.con.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
   UART0(CMSDK_UART_BAUDDIV) = MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD;
   UART0(CMSDK_UART_CTRL) =
       CMSDK_UART_CTRL_TX_EN | CMSDK_UART_CTRL_RX_EN | CMSDK_UART_CTRL_RX_IRQ_EN;
@@ -71,53 +73,30 @@ void board_uart0_rx_isr(void) {
   UART0(CMSDK_UART_INTSTATUS) = CMSDK_UART_INT_RX;
   while (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_RX_FULL) {
     uint8_t byte = (uint8_t) UART0(CMSDK_UART_DATA);
-    ringbuf_push(&s_board.rx, byte);
+    ringbuf_push(&s_board.con.rx, byte);
     entropy_mix(byte);
   }
   if (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_RX_OVERRUN) {
     UART0(CMSDK_UART_STATE) = CMSDK_UART_STATE_RX_OVERRUN; /* write 1 clears */
-    s_board.rx_overruns++;
+    s_board.con.rx_overruns++;
   }
-  s_board.wake = true;
+  s_board.con.wake = true;
 }
 
 void board_lan9118_isr(void) {
   if (s_board.eth.base != 0) mg_lan9118_isr(&s_board.eth);
   entropy_mix(0);
-  s_board.wake = true;
+  s_board.con.wake = true;
 }
 
 /* ---- Console. ---- */
-static void uart_putc(uint8_t c) {
+void board_uart_putc(uint8_t c) {
   while (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_TX_FULL) {
   }
   UART0(CMSDK_UART_DATA) = c;
 }
 
-void board_console_write(const void *buf, size_t len) {
-  const uint8_t *p = (const uint8_t *) buf;
-  for (size_t i = 0; i < len; i++) {
-    if (p[i] == '\n') uart_putc('\r');
-    uart_putc(p[i]);
-  }
-}
-
-size_t board_console_read(void *buf, size_t len) {
-  return ringbuf_pop(&s_board.rx, (uint8_t *) buf, len);
-}
-
-uint32_t board_console_dropped(void) {
-  return s_board.rx.dropped + s_board.rx_overruns;
-}
-
 /* ---- Power and exit. ---- */
-void board_idle(void) {
-  uint32_t mask = cm_irq_save();
-  if (!s_board.wake && ringbuf_used(&s_board.rx) == 0) cm_wfi();
-  s_board.wake = false;
-  cm_irq_restore(mask);
-}
-
 void board_exit(int status) {
   cm_semihost_exit(status);
   /* No semihosting host: stop here, quietly. */

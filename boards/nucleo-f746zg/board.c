@@ -7,7 +7,7 @@
 
 #include "board.h"
 #include "mg_driver_stm32_eth.h"
-#include "ringbuf.h"
+#include "board_console.h"
 
 #define CLOCK_SPIN_LIMIT 1000000u
 #define F7_UID_BASE 0x1FF0F420u /* 96-bit unique device ID */
@@ -42,10 +42,8 @@ static struct mg_stm32_eth_dma s_eth_dma __attribute__((section(".eth_dma"), ali
 
 static struct {
   volatile uint64_t ms;
-  volatile bool wake;
-  volatile uint32_t rx_overruns;
   uint32_t sysclk_hz;
-  struct ringbuf rx;
+  struct board_console con;    /* receive ring, overruns, wake flag */
   uint8_t rx_storage[F7_CONSOLE_RX_RING];
   struct mg_stm32_eth eth;
   struct mg_driver eth_driver;
@@ -55,6 +53,10 @@ static bool eth_init(void *ctx, const uint8_t mac[6]);
 
 const char *board_name(void) {
   return BOARD_NAME;
+}
+
+struct board_console *board_console_state(void) {
+  return &s_board.con;
 }
 
 static bool wait_set(uint32_t addr, uint32_t mask, uint32_t want) {
@@ -112,7 +114,7 @@ void board_init(void) {
   s_board.sysclk_hz = clock_init();
   uint32_t apb1_hz = s_board.sysclk_hz == F7_SYSCLK_HZ ? F7_APB1_HZ : F7_HSI_HZ;
 
-  ringbuf_init(&s_board.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
+  ringbuf_init(&s_board.con.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
   RCC(RCC_AHB1ENR) |= RCC_AHB1_GPIOD;
   RCC(RCC_APB1ENR) |= RCC_APB1_USART3;
   (void) RCC(RCC_APB1ENR); /* the enable takes effect after a read-back */
@@ -140,51 +142,28 @@ void board_systick_isr(void) {
 
 void board_usart3_isr(void) {
   while (USART3(USART_ISR) & USART_ISR_RXNE) {
-    ringbuf_push(&s_board.rx, (uint8_t) USART3(USART_RDR)); /* read clears RXNE */
+    ringbuf_push(&s_board.con.rx, (uint8_t) USART3(USART_RDR)); /* read clears RXNE */
   }
   if (USART3(USART_ISR) & USART_ISR_ORE) {
     USART3(USART_ICR) = USART_ICR_ORECF;
-    s_board.rx_overruns++;
+    s_board.con.rx_overruns++;
   }
-  s_board.wake = true;
+  s_board.con.wake = true;
 }
 
 void board_eth_isr(void) {
   mg_stm32_eth_isr(&s_board.eth);
-  s_board.wake = true;
+  s_board.con.wake = true;
 }
 
 /* ---- Console. ---- */
-static void uart_putc(uint8_t c) {
+void board_uart_putc(uint8_t c) {
   while ((USART3(USART_ISR) & USART_ISR_TXE) == 0) {
   }
   USART3(USART_TDR) = c;
 }
 
-void board_console_write(const void *buf, size_t len) {
-  const uint8_t *p = (const uint8_t *) buf;
-  for (size_t i = 0; i < len; i++) {
-    if (p[i] == '\n') uart_putc('\r');
-    uart_putc(p[i]);
-  }
-}
-
-size_t board_console_read(void *buf, size_t len) {
-  return ringbuf_pop(&s_board.rx, (uint8_t *) buf, len);
-}
-
-uint32_t board_console_dropped(void) {
-  return s_board.rx.dropped + s_board.rx_overruns;
-}
-
 /* ---- Power and exit. ---- */
-void board_idle(void) {
-  uint32_t mask = cm_irq_save();
-  if (!s_board.wake && ringbuf_used(&s_board.rx) == 0) cm_wfi();
-  s_board.wake = false;
-  cm_irq_restore(mask);
-}
-
 void board_exit(int status) {
   cm_semihost_exit(status); /* answered only with a debugger attached */
   (void) cm_irq_save();

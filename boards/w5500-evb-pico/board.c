@@ -7,7 +7,7 @@
 
 #include "board.h"
 #include "mg_driver_w5500.h"
-#include "ringbuf.h"
+#include "board_console.h"
 
 #define SPIN_LIMIT 1000000u
 #define RANDOM_FOLD 8u /* RANDOMBIT samples XOR-ed into each output bit */
@@ -24,11 +24,9 @@
 
 static struct {
   volatile uint64_t ms;
-  volatile bool wake;
-  volatile uint32_t rx_overruns;
   uint32_t sysclk_hz;
   uint64_t prng; /* mixing state of mg_random() */
-  struct ringbuf rx;
+  struct board_console con;    /* receive ring, overruns, wake flag */
   uint8_t rx_storage[RP_CONSOLE_RX_RING];
   struct mg_w5500 eth;
   struct mg_driver eth_driver;
@@ -38,6 +36,10 @@ static struct {
 
 const char *board_name(void) {
   return BOARD_NAME;
+}
+
+struct board_console *board_console_state(void) {
+  return &s_board.con;
 }
 
 static bool wait_set(uint32_t addr, uint32_t mask, uint32_t want) {
@@ -97,7 +99,7 @@ static void sio_output(uint32_t pin, bool high) {
 
 void board_init(void) {
   s_board.sysclk_hz = clock_init();
-  ringbuf_init(&s_board.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
+  ringbuf_init(&s_board.con.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
   if (unreset(RESETS_IO_BANK0 | RESETS_PADS_BANK0 | RESETS_UART0)) {
     pin_function(PIN_UART_TX, IO_FUNC_UART, PADS_IE);
     pin_function(PIN_UART_RX, IO_FUNC_UART, PADS_IE | PADS_PUE);
@@ -126,44 +128,21 @@ void board_systick_isr(void) {
 void board_uart0_isr(void) {
   while ((UART0(UART_FR) & UART_FR_RXFE) == 0) {
     uint32_t d = UART0(UART_DR);
-    if (d & UART_DR_OE) s_board.rx_overruns++;
-    ringbuf_push(&s_board.rx, (uint8_t) d);
+    if (d & UART_DR_OE) s_board.con.rx_overruns++;
+    ringbuf_push(&s_board.con.rx, (uint8_t) d);
   }
   UART0(UART_ICR) = UART_ICR_ALL;
-  s_board.wake = true;
+  s_board.con.wake = true;
 }
 
 /* ---- Console. ---- */
-static void uart_putc(uint8_t c) {
+void board_uart_putc(uint8_t c) {
   for (uint32_t i = 0; i < SPIN_LIMIT && (UART0(UART_FR) & UART_FR_TXFF); i++) {
   }
   UART0(UART_DR) = c;
 }
 
-void board_console_write(const void *buf, size_t len) {
-  const uint8_t *p = (const uint8_t *) buf;
-  for (size_t i = 0; i < len; i++) {
-    if (p[i] == '\n') uart_putc('\r');
-    uart_putc(p[i]);
-  }
-}
-
-size_t board_console_read(void *buf, size_t len) {
-  return ringbuf_pop(&s_board.rx, (uint8_t *) buf, len);
-}
-
-uint32_t board_console_dropped(void) {
-  return s_board.rx.dropped + s_board.rx_overruns;
-}
-
 /* ---- Power and exit. ---- */
-void board_idle(void) {
-  uint32_t mask = cm_irq_save();
-  if (!s_board.wake && ringbuf_used(&s_board.rx) == 0) cm_wfi();
-  s_board.wake = false;
-  cm_irq_restore(mask);
-}
-
 void board_exit(int status) {
   cm_semihost_exit(status); /* answered only with a debugger attached */
   (void) cm_irq_save();
