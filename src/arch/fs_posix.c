@@ -65,6 +65,25 @@ static bool p_rp(const char *path, char *buf, size_t len) {
   return ok;
 }
 
-const struct mg_fs mg_fs_posix = {p_st, p_ls, p_op, p_cl, p_rd, p_sk, p_rp};
+static void *p_ow(const char *path, bool truncate) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+                          (truncate ? O_TRUNC : 0),
+                0644);
+  return fd < 0 ? NULL : (void *) (intptr_t) (fd + 1);
+}
+
+static size_t p_wr(void *h, const void *buf, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write((int) (intptr_t) h - 1, (const char *) buf + done,
+                      len - done);
+    if (n <= 0) break;
+    done += (size_t) n;
+  }
+  return done;
+}
+
+const struct mg_fs mg_fs_posix = {p_st, p_ls, p_op, p_cl, p_rd,
+                                  p_sk, p_rp, p_ow, p_wr};
 
 #endif

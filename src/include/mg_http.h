@@ -168,6 +168,10 @@ struct mg_fs {
   /* Canonical path with symlinks resolved (NULL when the file system has no
    * links); false when it cannot be resolved. */
   bool (*rp)(const char *path, char *buf, size_t len);
+  /* Writing, used by mg_http_upload (NULL on a read-only file system):
+   * open for appending, creating the file, emptied first when truncate. */
+  void *(*ow)(const char *path, bool truncate);
+  size_t (*wr)(void *fd, const void *buf, size_t len); /* bytes written */
 };
 #if MG_ARCH == MG_ARCH_POSIX
 extern const struct mg_fs mg_fs_posix;
@@ -190,6 +194,18 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
 void mg_http_serve_file(struct mg_connection *c, struct mg_http_message *hm,
                         const char *path,
                         const struct mg_http_serve_opts *opts);
+
+/* ---- Streaming upload ---- */
+
+/* Stores one chunk of a file upload: the request's body is written at the
+ * query's offset=N into dir/NAME (file=NAME) through fs (NULL = platform
+ * default). offset 0 starts the file afresh; any other offset must equal the
+ * file's current size. Answers the request itself: 200 with the new size as
+ * body, 400 for a bad name (empty, '/', '\\', "..", NUL) or offset, 413 when
+ * the file would exceed max_size, 500 when writing fails. Returns the new
+ * size, or -1 after an error reply. */
+long mg_http_upload(struct mg_connection *c, struct mg_http_message *hm,
+                    const struct mg_fs *fs, const char *dir, size_t max_size);
 
 /* ---- Multipart ---- */
 
