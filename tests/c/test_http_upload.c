@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mg.h"
@@ -15,11 +17,13 @@ static char s_dir[64];
 static char s_url[64];
 static const struct mg_fs *s_fs;
 static long s_last; /* mg_http_upload's result for the last request */
+static size_t s_max = 100;
+extern char **environ;
 
 static void server_fn(struct mg_connection *c, int ev, void *ev_data) {
   if (ev == MG_EV_HTTP_MSG) {
     struct mg_http_message *hm = (struct mg_http_message *) ev_data;
-    s_last = mg_http_upload(c, hm, s_fs, s_dir, 100);
+    s_last = mg_http_upload(c, hm, s_fs, s_dir, s_max);
   }
 }
 
@@ -81,6 +85,58 @@ static unsigned ro_st(const char *p, uint64_t *s, int64_t *m) {
 }
 static const struct mg_fs s_rofs = {ro_st, NULL, NULL, NULL, NULL,
                                     NULL,  NULL, NULL, NULL};
+
+/* curl uploads a 250 000 byte file in three chunks over one keep-alive
+ * connection (--next); the stored file must hash like the original. */
+static void curl_upload(struct mg_mgr *mgr) {
+  static unsigned char data[250000], back[250001];
+  const size_t cuts[4] = {0, 100000, 200000, sizeof(data)};
+  char part[3][160], url[3][160], *argv[32];
+  uint32_t x = 12345;
+  int argc = 0, status = -1;
+  pid_t pid;
+  for (size_t i = 0; i < sizeof(data); i++) {
+    x = x * 1103515245u + 12345u;
+    data[i] = (unsigned char) (x >> 16);
+  }
+  argv[argc++] = "curl";
+  for (int i = 0; i < 3; i++) {
+    snprintf(part[i], sizeof(part[i]), "@%s/part%d", s_dir, i);
+    FILE *f = fopen(part[i] + 1, "wb");
+    if (f == NULL) return;
+    fwrite(data + cuts[i], 1, cuts[i + 1] - cuts[i], f);
+    fclose(f);
+    snprintf(url[i], sizeof(url[i]), "%s/upload?file=curl.bin&offset=%u",
+             s_url, (unsigned) cuts[i]);
+    if (i > 0) argv[argc++] = "--next";
+    argv[argc++] = "-sf"; /* --next resets options: repeat them */
+    argv[argc++] = "-o";
+    argv[argc++] = "/dev/null";
+    argv[argc++] = "--data-binary";
+    argv[argc++] = part[i];
+    argv[argc++] = url[i];
+  }
+  argv[argc] = NULL;
+  s_max = sizeof(data);
+  if (posix_spawnp(&pid, "curl", NULL, NULL, argv, environ) != 0) {
+    printf("curl not runnable\n");
+    s_failed++;
+    return;
+  }
+  for (int i = 0; i < 2000; i++) {
+    mg_mgr_poll(mgr, 5);
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
+  }
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(s_last == (long) sizeof(data));
+  CHECK(file_content("curl.bin", (char *) back, sizeof(back)) == sizeof(data));
+  unsigned char d1[32], d2[32];
+  mg_sha256(d1, data, sizeof(data));
+  mg_sha256(d2, back, sizeof(data));
+  CHECK(memcmp(d1, d2, 32) == 0);
+  s_max = 100;
+  for (int i = 0; i < 3; i++) unlink(part[i] + 1);
+}
 
 int main(void) {
   struct mg_mgr mgr;
@@ -150,14 +206,16 @@ int main(void) {
   CHECK(post(&mgr, "file=big&offset=100", "1", &k) == 413);
   CHECK(post(&mgr, "file=big&offset=100", "", &k) == 200);
 
+  curl_upload(&mgr);
+
   /* A file system that cannot write answers 500. */
   s_fs = &s_rofs;
   CHECK(post(&mgr, "file=ro&offset=0", "data", &k) == 500 && s_last == -1);
   s_fs = NULL;
 
   mg_mgr_free(&mgr);
-  const char *names[] = {"a.bin", "empty", "big"};
-  for (size_t i = 0; i < 3; i++) {
+  const char *names[] = {"a.bin", "empty", "big", "curl.bin"};
+  for (size_t i = 0; i < 4; i++) {
     snprintf(buf, sizeof(buf), "%s/%s", s_dir, names[i]);
     unlink(buf);
   }
