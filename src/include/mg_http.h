@@ -229,7 +229,10 @@ size_t mg_http_next_multipart(struct mg_str body, size_t ofs,
  * (e.g. a WebSocket upgrade) may overwrite c->pfn_data: the HTTP layer frees
  * its own state when it notices the switch. */
 void mg_http_handler(struct mg_connection *c, int ev, void *ev_data);
-/* Marks c as HTTP (sets pfn); used by the listen/connect wrappers. */
+/* Marks c as HTTP (sets pfn); used by the listen/connect wrappers. On a
+ * client it also wraps c->fn so the requests the application queues are read
+ * back from c->send before they leave: responses to HEAD requests then end
+ * after their head despite a Content-Length (see http_client.c). */
 void mg_http_attach(struct mg_connection *c);
 
 /* Per-connection limit for receiving one request (default

@@ -24,7 +24,25 @@ struct mg_http_state {
   unsigned hdrs_done : 1;  /* MG_EV_HTTP_HDRS delivered for current message */
   unsigned continued : 1;  /* "100 Continue" sent for current message */
   unsigned to_close : 1;   /* client: response body runs until close */
+  /* Client: the application writes requests itself, so their methods are
+   * read back from c->send before the bytes leave (see http_client.c) and
+   * queued in q_head/q_len, letting HEAD responses skip their body. */
+  unsigned out_chunked : 1; /* inside a chunked request body */
+  unsigned out_lost : 1;    /* request bytes left unseen: stop sniffing */
+  size_t out_pos;           /* c->send bytes already examined */
+  uint64_t out_skip;        /* request body bytes still to step over */
+  mg_event_handler_t user_fn; /* application handler behind the wrapper */
 };
+
+/* Client: examines requests queued in c->send since the last call. */
+void mg_http_sniff(struct mg_connection *c, struct mg_http_state *st);
+/* Client: bytes left c->send (MG_EV_WRITE). */
+void mg_http_sniff_sent(struct mg_http_state *st, size_t n);
+/* Client: puts the request sniffer behind the application's c->fn. */
+void mg_http_client_wrap(struct mg_connection *c);
+/* Client: gives the application's handler back its place in c->fn before
+ * the state goes away. */
+void mg_http_client_release(struct mg_connection *c, struct mg_http_state *st);
 
 /* State of an HTTP connection, allocated on first use; NULL when c is not
  * (or no longer) handled by mg_http_handler, or memory is exhausted. */

@@ -20,6 +20,7 @@ struct mg_http_state *mg_http_state(struct mg_connection *c) {
 void mg_http_attach(struct mg_connection *c) {
   c->pfn = mg_http_handler;
   c->pfn_data = NULL;
+  if (c->is_client) mg_http_client_wrap(c);
 }
 
 bool mg_http_answering_head(struct mg_connection *c) {
@@ -74,6 +75,7 @@ static void state_free(struct mg_http_state *st) {
 static bool switched(struct mg_connection *c, struct mg_http_state *st) {
   if (c->pfn == mg_http_handler) return false;
   if (c->pfn_data == st) c->pfn_data = NULL;
+  mg_http_client_release(c, st);
   state_free(st);
   return true;
 }
@@ -142,7 +144,9 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
       return;
     }
     size_t n0 = c->recv.len; /* to notice handlers that consume bytes */
-    n = mg_http_frame((const char *) c->recv.buf, c->recv.len, false, &hm,
+    /* Client: does this response answer a HEAD (no body despite headers)? */
+    n = mg_http_frame((const char *) c->recv.buf, c->recv.len,
+                      c->is_client && st->q_len > 0 && (st->q_head & 1u), &hm,
                       &framing);
     if (n < 0) {
       fail(c, n);
@@ -177,6 +181,8 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     }
     if (!c->is_client) {
       push_request(st, mg_str_eq(hm.method, "HEAD"), wants_close(&hm));
+    } else if (mg_http_status(&hm) >= 200 && st->q_len > 0) {
+      st->q_head >>= 1, st->q_len--; /* its request is answered */
     }
     st->hdrs_done = st->continued = 0;
     st->scanned = 0;
@@ -214,12 +220,19 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
     if (st == NULL) return;
     if (st->to_close && c->is_client && c->recv.len > 0) finish_at_close(c, st);
     if (c->pfn_data == st) c->pfn_data = NULL;
+    mg_http_client_release(c, st);
     state_free(st);
     return;
   }
   if ((st = mg_http_state(c)) == NULL) {
     if (ev == MG_EV_READ) mg_error(c, "out of memory");
     return;
+  }
+  if (c->is_client) {
+    /* Requests queued outside the application's handler (timers, other
+     * connections) are examined at the next event, before they are sent. */
+    if (ev == MG_EV_WRITE) mg_http_sniff_sent(st, (size_t) *(long *) ev_data);
+    mg_http_sniff(c, st);
   }
   switch (ev) {
     case MG_EV_READ:

@@ -1,6 +1,7 @@
 """Our HTTP client (Manager.connect("http://...")) against Python's http.server
 started by the test: status and headers, Content-Length, chunked and
-read-until-close bodies, keep-alive reuse, and a refused connection."""
+read-until-close bodies, keep-alive reuse, responses to HEAD (Content-Length
+but no body) followed by more requests, and a refused connection."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("X-Test", "yes")
             self.end_headers()
             self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        # The length of the body a GET would get, and no body.
+        self.send_response(200)
+        self.send_header("Content-Length", "1234")
+        self.send_header("X-Test", "head")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) + 5))
+        self.end_headers()
+        self.wfile.write(b"echo:" + body)
 
 
 @pytest.fixture
@@ -96,6 +111,50 @@ def test_client_keep_alive_and_framings(peer: int) -> None:
     ]
     # One TCP connection served all four: a single CONNECT.
     assert cl.events.count(MG_EV_CONNECT) == 1
+
+
+def test_client_head_then_get_keep_alive(peer: int) -> None:
+    responses: list[tuple[int | None, bytes, str | None]] = []
+    events: list[int] = []
+    todo = ["HEAD /h", "GET /g", "HEAD /h2"]
+
+    def handler(conn: Any, ev: int, data: Any) -> None:
+        events.append(ev)
+        if ev == MG_EV_HTTP_MSG:
+            responses.append((data.status(), data.body_bytes, data.header("x-test")))
+        if ev in (MG_EV_CONNECT, MG_EV_HTTP_MSG) and todo:
+            conn.send(f"{todo.pop(0)} HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    with mg.Manager() as m:
+        m.connect(f"http://127.0.0.1:{peer}/", handler)
+        # Without knowing the HEAD, the client would wait for 1234 body bytes.
+        assert poll_until(m, lambda: len(responses) == 3, timeout=5)
+    assert responses == [(200, b"", "head"), (200, b"path=/g ua=None", "yes"),
+                         (200, b"", "head")]
+    assert events.count(MG_EV_CONNECT) == 1
+
+
+def test_client_pipelined_head_get_post(peer: int) -> None:
+    # A POST body that looks like a HEAD request must not count as one.
+    fake = b"HEAD /fake HTTP/1.1\r\n\r\n"
+    reqs = (b"HEAD /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /3 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+            b"HEAD /4 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /5 HTTP/1.1\r\nHost: x\r\n\r\n") % (len(fake), fake)
+    responses: list[tuple[int | None, bytes]] = []
+
+    def handler(conn: Any, ev: int, data: Any) -> None:
+        if ev == MG_EV_CONNECT:
+            conn.send(reqs)
+        elif ev == MG_EV_HTTP_MSG:
+            responses.append((data.status(), data.body_bytes))
+
+    with mg.Manager() as m:
+        m.connect(f"http://127.0.0.1:{peer}/", handler)
+        assert poll_until(m, lambda: len(responses) == 5, timeout=5)
+    assert responses == [(200, b""), (200, b"path=/2 ua=None"), (200, b"echo:" + fake),
+                         (200, b""), (200, b"path=/5 ua=None")]
 
 
 def test_client_connection_refused() -> None:
