@@ -296,6 +296,16 @@ def json_get_long(data, str path not None, default=0):
     p = _util_path(path)
     if p is None or not mg_json_get_i64(_util_str(doc), p, &v):
         return default
+    tok = json_get(doc, path)
+    if tok is not None and ("e" in tok or "E" in tok):
+        # An exponent goes through a double: Python's float() rounds the decimal
+        # correctly (the core's portable parser may differ in the last bit).
+        f = float(tok)
+        if f >= 9223372036854775807.0:
+            return 9223372036854775807
+        if f <= -9223372036854775808.0:
+            return -9223372036854775808
+        return int(f)
     return v
 
 

@@ -589,3 +589,10 @@ def test_rpc_random_frames_answer_with_json_or_nothing(frame: str) -> None:
     r.add("*", lambda req: req.ok("0"))
     out = r.process(frame)
     assert out == "" or isinstance(json.loads(out), dict)
+
+
+def test_json_get_long_exponent_rounds_like_python() -> None:
+    # Found by the property test: a 17-digit mantissa with an exponent must round
+    # through a correctly rounded double, as int(float(text)) does.
+    for text in ("1.1301672684323323e+18", "9.007199254740993e15", "-4.5e3"):
+        assert cm.json_get_long(text, "$") == int(float(text))
