@@ -10,6 +10,17 @@ from collections.abc import Iterator
 
 import cymongoose as mg
 
+# Property tests: no per-example deadline (the shared machine is noisy), and in CI a
+# fixed example sequence, so a run is reproducible; local runs keep exploring.
+try:
+    from hypothesis import settings as _hyp_settings
+except ImportError:  # hypothesis is a dev requirement; only its tests need it
+    pass
+else:
+    _hyp_settings.register_profile("ci", derandomize=True, deadline=None)
+    _hyp_settings.register_profile("dev", deadline=None)
+    _hyp_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
 # Under scripts/test_asan_py.sh the sanitizer runtime is preloaded into this interpreter.
 # Python children keep it (they import the instrumented extension); the other peers the
 # tests start (curl, openssl, QEMU, ip netns exec ...) must not inherit it.
