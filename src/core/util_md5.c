@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mg_util.h"
+#include "util_md.h"
 
 #define MD5_ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 
@@ -29,7 +30,7 @@ static const uint32_t md5_t[64] = {
     0xffeff47d, 0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
     0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 
-static void md5_block(uint32_t st[4], const unsigned char *blk) {
+static void md5_block(uint32_t *st, const unsigned char *blk) {
   uint32_t x[16], a = st[0], b = st[1], c = st[2], d = st[3];
   int i;
   for (i = 0; i < 16; i++) x[i] = md5_le32(blk + 4 * i);
@@ -58,34 +59,12 @@ void mg_md5_init(struct mg_md5_ctx *ctx) {
 }
 
 void mg_md5_update(struct mg_md5_ctx *ctx, const void *data, size_t len) {
-  const unsigned char *p = (const unsigned char *) data;
-  size_t used = (size_t) (ctx->total & 63);
-  if (len == 0) return;
-  ctx->total += len;
-  if (used > 0) {  // top up the pending partial block first
-    size_t take = 64 - used < len ? 64 - used : len;
-    memcpy(ctx->block + used, p, take);
-    p += take, len -= take, used += take;
-    if (used < 64) return;
-    md5_block(ctx->state, ctx->block);
-  }
-  for (; len >= 64; p += 64, len -= 64) md5_block(ctx->state, p);
-  if (len > 0) memcpy(ctx->block, p, len);
+  mg_md_update(ctx->state, ctx->block, &ctx->total, md5_block, data, len);
 }
 
 void mg_md5_final(struct mg_md5_ctx *ctx, unsigned char digest[16]) {
-  uint64_t bits = ctx->total * 8;
-  size_t used = (size_t) (ctx->total & 63);
   int i;
-  ctx->block[used++] = 0x80;
-  if (used > 56) {
-    memset(ctx->block + used, 0, 64 - used);
-    md5_block(ctx->state, ctx->block);
-    used = 0;
-  }
-  memset(ctx->block + used, 0, 56 - used);
-  for (i = 0; i < 8; i++) ctx->block[56 + i] = (unsigned char) (bits >> (8 * i));
-  md5_block(ctx->state, ctx->block);
+  mg_md_pad(ctx->state, ctx->block, ctx->total, md5_block, false);
   for (i = 0; i < 16; i++)
     digest[i] = (unsigned char) (ctx->state[i / 4] >> (8 * (i % 4)));
 }

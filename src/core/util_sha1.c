@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mg_util.h"
+#include "util_md.h"
 
 #define SHA1_ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 
@@ -11,7 +12,7 @@ static uint32_t sha1_be32(const unsigned char *p) {
          ((uint32_t) p[2] << 8) | (uint32_t) p[3];
 }
 
-static void sha1_block(uint32_t st[5], const unsigned char *blk) {
+static void sha1_block(uint32_t *st, const unsigned char *blk) {
   uint32_t w[16], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
   int t;
   for (t = 0; t < 16; t++) w[t] = sha1_be32(blk + 4 * t);
@@ -47,35 +48,12 @@ void mg_sha1_init(struct mg_sha1_ctx *ctx) {
 }
 
 void mg_sha1_update(struct mg_sha1_ctx *ctx, const void *data, size_t len) {
-  const unsigned char *p = (const unsigned char *) data;
-  size_t used = (size_t) (ctx->total & 63);
-  if (len == 0) return;
-  ctx->total += len;
-  if (used > 0) {
-    size_t take = 64 - used < len ? 64 - used : len;
-    memcpy(ctx->block + used, p, take);
-    p += take, len -= take, used += take;
-    if (used < 64) return;
-    sha1_block(ctx->state, ctx->block);
-  }
-  for (; len >= 64; p += 64, len -= 64) sha1_block(ctx->state, p);
-  if (len > 0) memcpy(ctx->block, p, len);
+  mg_md_update(ctx->state, ctx->block, &ctx->total, sha1_block, data, len);
 }
 
 void mg_sha1_final(struct mg_sha1_ctx *ctx, unsigned char digest[20]) {
-  uint64_t bits = ctx->total * 8;
-  size_t used = (size_t) (ctx->total & 63);
   int i;
-  ctx->block[used++] = 0x80;
-  if (used > 56) {
-    memset(ctx->block + used, 0, 64 - used);
-    sha1_block(ctx->state, ctx->block);
-    used = 0;
-  }
-  memset(ctx->block + used, 0, 56 - used);
-  for (i = 0; i < 8; i++)
-    ctx->block[56 + i] = (unsigned char) (bits >> (56 - 8 * i));
-  sha1_block(ctx->state, ctx->block);
+  mg_md_pad(ctx->state, ctx->block, ctx->total, sha1_block, true);
   for (i = 0; i < 20; i++)
     digest[i] = (unsigned char) (ctx->state[i / 4] >> (24 - 8 * (i % 4)));
 }
