@@ -44,6 +44,16 @@ extern const vector_t board_vector_table[];
 /* Exception numbers below 16 are the core's; external IRQ n is 16 + n. */
 #define CM_EXTERNAL_IRQ_BASE 16u
 
+/* Polls a register until (value & mask) == want, at most spins times;
+ * false if the hardware never got there (callers fall back, never hang). */
+static inline bool cm_wait_bits(uint32_t addr, uint32_t mask, uint32_t want,
+                                uint32_t spins) {
+  for (uint32_t i = 0; i < spins; i++) {
+    if ((CM_REG32(addr) & mask) == want) return true;
+  }
+  return false;
+}
+
 static inline uint32_t cm_irq_save(void) {
   uint32_t primask;
   __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");

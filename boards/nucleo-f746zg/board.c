@@ -60,10 +60,7 @@ struct board_console *board_console_state(void) {
 }
 
 static bool wait_set(uint32_t addr, uint32_t mask, uint32_t want) {
-  for (uint32_t i = 0; i < CLOCK_SPIN_LIMIT; i++) {
-    if ((CM_REG32(addr) & mask) == want) return true;
-  }
-  return false;
+  return cm_wait_bits(addr, mask, want, CLOCK_SPIN_LIMIT);
 }
 
 /* HSI -> PLL -> 96 MHz. On any timeout the CPU stays on the 16 MHz HSI and

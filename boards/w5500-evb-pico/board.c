@@ -43,10 +43,7 @@ struct board_console *board_console_state(void) {
 }
 
 static bool wait_set(uint32_t addr, uint32_t mask, uint32_t want) {
-  for (uint32_t i = 0; i < SPIN_LIMIT; i++) {
-    if ((CM_REG32(addr) & mask) == want) return true;
-  }
-  return false;
+  return cm_wait_bits(addr, mask, want, SPIN_LIMIT);
 }
 
 /* Takes peripherals out of reset and waits until they are ready. */

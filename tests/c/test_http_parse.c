@@ -3,17 +3,8 @@
 #include <string.h>
 
 #include "mg.h"
+#include "mg_test.h"
 
-static int s_passed, s_failed;
-#define CHECK(cond)                                              \
-  do {                                                           \
-    if (cond) {                                                  \
-      s_passed++;                                                \
-    } else {                                                     \
-      s_failed++;                                                \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
-    }                                                            \
-  } while (0)
 
 static bool eq(struct mg_str s, const char *want) {
   return s.len == strlen(want) && memcmp(s.buf, want, s.len) == 0;

@@ -9,17 +9,8 @@
 #include <unistd.h>
 
 #include "mg.h"
+#include "mg_test.h"
 
-static int s_passed, s_failed;
-#define CHECK(cond)                                          \
-  do {                                                       \
-    if (cond) {                                              \
-      s_passed++;                                            \
-    } else {                                                 \
-      s_failed++;                                            \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                        \
-  } while (0)
 
 struct srv {
   int hdrs, msgs, reads, errors;

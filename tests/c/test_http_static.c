@@ -6,17 +6,8 @@
 #include <string.h>
 
 #include "mg.h"
+#include "mg_test.h"
 
-static int s_passed, s_failed;
-#define CHECK(cond)                                          \
-  do {                                                       \
-    if (cond) {                                              \
-      s_passed++;                                            \
-    } else {                                                 \
-      s_failed++;                                            \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                        \
-  } while (0)
 
 /* ---- A read-only file system of three files and two directories ---- */
 struct file {
