@@ -330,8 +330,17 @@ static void sock_wakeup_signal(struct mg_mgr *mgr) {
 }
 
 const struct mg_net mg_net_sock = {
-    sock_listen,   sock_connect, sock_check_connect, sock_accept,
-    sock_recv,     sock_send,    sock_wait,          sock_close,
-    sock_init,     sock_free,    sock_wakeup_init,   sock_wakeup_signal,
+    .listen = sock_listen,
+    .connect = sock_connect,
+    .check_connect = sock_check_connect,
+    .accept = sock_accept,
+    .recv = sock_recv,
+    .send = sock_send,
+    .wait = sock_wait,
+    .close = sock_close,
+    .init = sock_init,
+    .free = sock_free,
+    .wakeup_init = sock_wakeup_init,
+    .wakeup_signal = sock_wakeup_signal,
 };
 #endif /* MG_ENABLE_SOCKET */

@@ -248,9 +248,18 @@ static void st_wakeup_signal(struct mg_mgr *mgr) {
 }
 
 const struct mg_net mg_net_stack = {
-    st_listen, st_connect, st_check_connect, st_accept,
-    st_recv,   st_send,    st_wait,          st_close,
-    st_init,   st_free,    st_wakeup_init,   st_wakeup_signal,
+    .listen = st_listen,
+    .connect = st_connect,
+    .check_connect = st_check_connect,
+    .accept = st_accept,
+    .recv = st_recv,
+    .send = st_send,
+    .wait = st_wait,
+    .close = st_close,
+    .init = st_init,
+    .free = st_free,
+    .wakeup_init = st_wakeup_init,
+    .wakeup_signal = st_wakeup_signal,
 };
 
 void mg_tcpip_attach(struct mg_mgr *mgr, struct mg_tcpip_if *ifp) {
