@@ -173,5 +173,11 @@
 #ifndef MG_TCPIP_KEEPALIVE_PROBES
 #define MG_TCPIP_KEEPALIVE_PROBES 5
 #endif
+/* A connect issued while the interface has no address (DHCP still running)
+ * waits this long for one, then fails ("network not ready"). The interface's
+ * addr_wait_ms overrides it. */
+#ifndef MG_TCPIP_ADDR_WAIT_MS
+#define MG_TCPIP_ADDR_WAIT_MS 10000
+#endif
 
 #endif /* MG_CONFIG_H */

@@ -64,7 +64,8 @@ enum {
   MG_TCP_ERR_REFUSED, /* RST answered our SYN */
   MG_TCP_ERR_RESET,   /* peer reset an open connection */
   MG_TCP_ERR_TIMEOUT, /* retransmissions or keep-alives exhausted */
-  MG_TCP_ERR_NOROUTE  /* ARP for the next hop failed */
+  MG_TCP_ERR_NOROUTE, /* ARP for the next hop failed */
+  MG_TCP_ERR_NOADDR   /* connect waited for an address (DHCP) in vain */
 };
 
 /* Counters, all monotonic. */
@@ -102,6 +103,7 @@ struct mg_tcpip_tcp {
   uint8_t in_recovery : 1; /* fast recovery after 3 duplicate ACKs */
   uint8_t ack_now : 1;     /* send an ACK at the end of input processing */
   uint8_t wnd_update : 1;  /* window grew enough to tell the peer */
+  uint8_t wait_addr : 1;   /* SYN_SENT, SYN held until we have an address */
   uint8_t dupacks, retries, ka_probes;
   uint16_t lport, rport;
   uint32_t rip;
@@ -135,6 +137,7 @@ struct mg_tcpip_udp {
   uint16_t rport;      /* connected peer, or 0 */
   uint32_t rip;
   uint32_t head, len;
+  uint64_t addr_deadline; /* manager connect made before DHCP: gives up */
   uint8_t buf[MG_TCPIP_UDP_RXBUF];
 };
 
@@ -165,6 +168,9 @@ struct mg_tcpip_if {
   const struct mg_driver *driver;
   void *driver_data;       /* the driver's ctx */
   uint32_t seed;           /* PRNG seed: ISNs, ports, DHCP xid (0 = fixed) */
+  /* How long a connect made before DHCP finished waits for the address
+   * (0 = MG_TCPIP_ADDR_WAIT_MS). */
+  uint32_t addr_wait_ms;
   /* Optional host-side blocking wait for traffic (e.g. mg_tap_wait); NULL
    * makes the manager transport poll without sleeping. */
   void (*wait)(void *driver_data, int ms);
@@ -225,7 +231,9 @@ struct mg_tcpip_tcp *mg_tcpip_tcp_accept(struct mg_tcpip_if *ifp,
                                          int listener);
 /* True when mg_tcpip_tcp_accept would return a connection. */
 bool mg_tcpip_tcp_acceptable(const struct mg_tcpip_if *ifp, int listener);
-/* Starts an active open (SYN). lport 0 picks an ephemeral port. */
+/* Starts an active open (SYN). lport 0 picks an ephemeral port. Without an
+ * address yet (DHCP running) the SYN waits until the interface is READY, for
+ * at most addr_wait_ms; then the connection fails with MG_TCP_ERR_NOADDR. */
 struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
                                           uint32_t ip, uint16_t port,
                                           uint16_t lport);

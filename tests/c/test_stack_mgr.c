@@ -103,7 +103,8 @@ static void udp_client(struct mg_connection *c, int ev, void *ev_data) {
 static void refused_client(struct mg_connection *c, int ev, void *ev_data) {
   struct client *cl = (struct client *) c->fn_data;
   (void) ev_data;
-  if (ev == MG_EV_ERROR) cl->error = true;
+  if (ev == MG_EV_ERROR)
+    cl->error = strcmp((const char *) ev_data, "connection refused") == 0;
   if (ev == MG_EV_CONNECT) cl->connected = true;
 }
 

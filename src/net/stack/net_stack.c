@@ -63,10 +63,6 @@ static void st_connect(struct mg_connection *c) {
     mg_error(c, "IPv6 is not supported by the built-in stack");
     return;
   }
-  if (ifp->ip == 0) {
-    mg_error(c, "interface has no address yet");
-    return;
-  }
   if (c->is_udp) {
     struct mg_tcpip_udp *u = mg_tcpip_udp_open(ifp, 0, ip, port);
     if (u == NULL) {
@@ -75,6 +71,13 @@ static void st_connect(struct mg_connection *c) {
     }
     c->fd = u;
     set_addr(&c->loc, ifp->ip, u->lport);
+    if (ifp->ip == 0) {
+      /* DHCP still running: MG_EV_CONNECT once addressed (scan, then
+       * st_check_connect), so the first datagram has a source address. */
+      u->addr_deadline = mg_tcpip_addr_deadline(ifp);
+      c->is_connecting = 1;
+      return;
+    }
     mg_connect_done(c);
   } else {
     struct mg_tcpip_tcp *t = mg_tcpip_tcp_connect(ifp, ip, port, 0);
@@ -89,17 +92,34 @@ static void st_connect(struct mg_connection *c) {
 }
 
 static int st_check_connect(struct mg_connection *c) {
+  struct mg_tcpip_if *ifp = iface(c->mgr);
   struct mg_tcpip_tcp *t = (struct mg_tcpip_tcp *) c->fd;
-  if (iface(c->mgr) == NULL) return -1;
-  if (t == NULL || t->state == MG_TCP_CLOSED) {
-    static const char *why[] = {"closed", "connection refused",
-                                "connection reset", "connection timed out",
-                                "no route to host"};
-    MG_DEBUG("conn %lu: connect failed: %s", c->id,
-             why[t != NULL && t->err < 5 ? t->err : 0]);
-    return -1;
+  if (ifp == NULL) return -1;
+  if (c->is_udp) {
+    struct mg_tcpip_udp *u = (struct mg_tcpip_udp *) c->fd;
+    if (ifp->ip != 0) {
+      set_addr(&c->loc, ifp->ip, u->lport);
+      return 1;
+    }
+    if (ifp->now >= u->addr_deadline) {
+      mg_error(c, "network not ready: the interface got no address (DHCP) "
+                  "in time");
+    }
+    return 0;
   }
-  return mg_tcpip_tcp_is_open(t) ? 1 : 0;
+  if (t == NULL || t->state == MG_TCP_CLOSED) {
+    static const char *why[] = {"connection closed", "connection refused",
+                                "connection reset", "connection timed out",
+                                "no route to host",
+                                "network not ready: the interface got no "
+                                "address (DHCP) in time"};
+    /* The reason itself, rather than the core's generic "socket error". */
+    mg_error(c, "%s", why[t != NULL && t->err < 6 ? t->err : 0]);
+    return 0;
+  }
+  if (!mg_tcpip_tcp_is_open(t)) return 0;
+  set_addr(&c->loc, ifp->ip, t->lport); /* the address may be new (DHCP) */
+  return 1;
 }
 
 static bool st_accept(struct mg_connection *lc, struct mg_connection *nc) {
@@ -183,8 +203,10 @@ static bool scan(struct mg_mgr *mgr) {
     if (c->is_wakeup) {
       c->is_readable = wakeup_pending(mgr);
     } else if (c->is_udp) {
-      c->is_readable = ((struct mg_tcpip_udp *) c->fd)->len > 0;
-      c->is_writable = 1;
+      struct mg_tcpip_udp *u = (struct mg_tcpip_udp *) c->fd;
+      c->is_readable = u->len > 0 && !c->is_connecting;
+      c->is_writable = !c->is_connecting || ifp->ip != 0 ||
+                       ifp->now >= u->addr_deadline;
     } else if (c->is_listening) {
       c->is_readable = mg_tcpip_tcp_acceptable(ifp, listener_of(c));
     } else {

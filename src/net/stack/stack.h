@@ -48,6 +48,12 @@ static inline void wrip(uint8_t *p, uint32_t v) {
   memcpy(p, &v, 4);
 }
 
+/* When a connect made now, before the interface has an address, gives up. */
+static inline uint64_t mg_tcpip_addr_deadline(const struct mg_tcpip_if *ifp) {
+  return ifp->now +
+         (ifp->addr_wait_ms != 0 ? ifp->addr_wait_ms : MG_TCPIP_ADDR_WAIT_MS);
+}
+
 /* Internet checksum (RFC 1071): accumulate, then fold. */
 uint32_t mg_ip_csum_add(uint32_t sum, const void *buf, size_t len);
 uint16_t mg_ip_csum_fold(uint32_t sum);

@@ -689,6 +689,10 @@ static void on_rto(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
   bool syn = t->state == MG_TCP_SYN_SENT || t->state == MG_TCP_SYN_RCVD;
   uint32_t half = flight(t) / 2, n;
   t->rtx_deadline = 0;
+  if (t->wait_addr) {
+    fail(t, MG_TCP_ERR_NOADDR);
+    return;
+  }
   if (++t->retries > (syn ? MG_TCPIP_SYN_RETRIES : MG_TCPIP_MAX_RETRIES)) {
     if (!syn) send_rst(ifp, t);
     fail(t, t->err != MG_TCP_ERR_NONE ? t->err : MG_TCP_ERR_TIMEOUT);
@@ -787,6 +791,12 @@ void mg_tcp_kick(struct mg_tcpip_if *ifp, uint32_t ip) {
     if (t->state == MG_TCP_CLOSED ||
         (ip != 0 && mg_ip4_next_hop(ifp, t->rip) != ip))
       continue;
+    if (t->wait_addr) {
+      if (ifp->ip == 0) continue;
+      t->wait_addr = 0; /* addressed now: the real handshake starts */
+      t->rtx_deadline = 0;
+      t->rtt_start = ifp->now;
+    }
     if (t->state == MG_TCP_SYN_SENT || t->state == MG_TCP_SYN_RCVD) {
       send_syn(ifp, t);
     } else if (can_send_state(t) && t->snd_una != t->snd_max) {
@@ -868,8 +878,7 @@ struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
                                           uint32_t ip, uint16_t port,
                                           uint16_t lport) {
   struct mg_tcpip_tcp *t;
-  if (ifp->ip == 0 || port == 0 || ip == 0 || mg_ip4_is_bcast(ifp, ip))
-    return NULL;
+  if (port == 0 || ip == 0 || mg_ip4_is_bcast(ifp, ip)) return NULL;
   if (lport == 0) lport = mg_tcpip_ephemeral(ifp);
   if (lport == 0 || lookup(ifp, ip, port, lport) != NULL) return NULL;
   if ((t = pcb_alloc(ifp)) == NULL) return NULL;
@@ -880,6 +889,14 @@ struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
   t->rtt_seq = t->iss;
   t->rtt_start = ifp->now;
   t->cwnd = 4u * t->mss;
+  if (ifp->ip == 0) {
+    /* DHCP is still running: a SYN from 0.0.0.0 would be useless. The SYN
+     * goes out when the interface turns READY (mg_tcp_kick); the RTO timer
+     * doubles as the deadline for that. */
+    t->wait_addr = 1;
+    t->rtx_deadline = mg_tcpip_addr_deadline(ifp);
+    return t;
+  }
   send_syn(ifp, t);
   return t;
 }
