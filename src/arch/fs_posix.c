@@ -83,7 +83,11 @@ static size_t p_wr(void *h, const void *buf, size_t len) {
   return done;
 }
 
+static int p_os_fd(void *h) {
+  return (int) (intptr_t) h - 1;
+}
+
 const struct mg_fs mg_fs_posix = {p_st, p_ls, p_op, p_cl, p_rd,
-                                  p_sk, p_rp, p_ow, p_wr};
+                                  p_sk, p_rp, p_ow, p_wr, p_os_fd};
 
 #endif

@@ -125,6 +125,17 @@ struct mg_net {
    * per call, rem set to the sender on read. */
   long (*recv)(struct mg_connection *c, void *buf, size_t len);
   long (*send)(struct mg_connection *c, const void *buf, size_t len);
+  /* Optional zero-copy file sending (e.g. sendfile(2)); NULL when the
+   * transport has none. Sends head_len bytes of head (may be 0), then len
+   * bytes at offset off of the OS file descriptor file, both in as few
+   * packets as possible. Returns the bytes accepted, head first (0 = would
+   * block, <0 = error, including a file shorter than promised). Afterwards
+   * the transport reports c writable once more (is_writable, then
+   * MG_EV_POLL) even though c->send may be empty, so the caller can go on.
+   * Callers use it for plain (non-TLS) connections, passing c->send as the
+   * head, so bytes stay in order. */
+  long (*send_file)(struct mg_connection *c, const void *head,
+                    size_t head_len, int file, uint64_t off, size_t len);
   /* Waits at most ms milliseconds (negative = no limit) for readiness of any
    * connection and sets is_readable/is_writable on each. */
   void (*wait)(struct mg_mgr *mgr, int ms);

@@ -172,6 +172,10 @@ struct mg_fs {
    * open for appending, creating the file, emptied first when truncate. */
   void *(*ow)(const char *path, bool truncate);
   size_t (*wr)(void *fd, const void *buf, size_t len); /* bytes written */
+  /* OS file descriptor behind a handle from op, so a transport can send the
+   * file without copying it (sendfile); NULL, or -1 returned, when the file
+   * system has none (ROM / packed file systems). */
+  int (*os_fd)(void *fd);
 };
 #if MG_ARCH == MG_ARCH_POSIX
 extern const struct mg_fs mg_fs_posix;
@@ -238,7 +242,9 @@ void mg_http_attach(struct mg_connection *c);
 /* Per-connection limit for receiving one request (default
  * MG_HTTP_IDLE_TIMEOUT_MS): a request whose head does not complete in time,
  * or whose body stops arriving for that long, gets 408 and the connection
- * closes. Idle keep-alive connections with nothing buffered are left alone. */
+ * closes. Idle keep-alive connections with nothing buffered are left alone.
+ * ms 0 restores the default; a request already pending gets the new limit
+ * from now on. */
 void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms);
 
 struct mg_connection *mg_http_listen(struct mg_mgr *mgr, const char *url,

@@ -15,6 +15,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#endif
+#ifdef MSG_MORE
+#define SOCK_MORE MSG_MORE
+#else
+#define SOCK_MORE 0
+#endif
 #if MG_ENABLE_EPOLL
 #include <sys/epoll.h>
 #else
@@ -27,6 +35,11 @@
 #define SET_FD(c, s) ((c)->fd = (void *) (intptr_t) ((s) + 1))
 
 #define MAX_EVENTS 256
+
+/* Transport-private bits of c->io_mask next to MG_IO_READ / MG_IO_WRITE. */
+#define IO_REGISTERED 0x80000000u /* epoll knows the descriptor */
+#define IO_FILE_WAIT 0x40000000u  /* send_file wants one writability report */
+#define IO_INTEREST (MG_IO_READ | MG_IO_WRITE)
 
 struct sock_state {
   int wake_wr;  /* write end of the wakeup socketpair, -1 if none */
@@ -85,19 +98,20 @@ static void read_local(struct mg_connection *c) {
 
 /* Registers the readiness interest of c with the OS when it changed. */
 static void watch(struct mg_connection *c, uint32_t mask) {
+  uint32_t keep = c->io_mask & IO_FILE_WAIT;
 #if MG_ENABLE_EPOLL
   struct epoll_event ev;
-  bool added = c->io_mask & 0x80000000u;
-  if (added && (c->io_mask & ~0x80000000u) == mask) return;
+  bool added = c->io_mask & IO_REGISTERED;
+  if (added && (c->io_mask & IO_INTEREST) == mask) return;
   memset(&ev, 0, sizeof(ev));
   ev.events = ((mask & MG_IO_READ) ? EPOLLIN : 0u) |
               ((mask & MG_IO_WRITE) ? EPOLLOUT : 0u);
   ev.data.ptr = c;
   epoll_ctl(state(c->mgr)->epfd, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, FD(c),
             &ev);
-  c->io_mask = mask | 0x80000000u; /* top bit: registered */
+  c->io_mask = mask | IO_REGISTERED | keep;
 #else
-  c->io_mask = mask;
+  c->io_mask = mask | keep;
 #endif
 }
 
@@ -109,6 +123,14 @@ static uint32_t wanted(const struct mg_connection *c) {
   /* During a TLS handshake queued plaintext waits: only the handshake's own
    * ciphertext may need writability. */
   if (c->is_tls_hs ? mg_tls_wants_write(c) : c->send.len > 0) m |= MG_IO_WRITE;
+  if (c->io_mask & IO_FILE_WAIT) m |= MG_IO_WRITE;
+  return m;
+}
+
+/* Interest for the coming wait; a send_file request is served once. */
+static uint32_t next_interest(struct mg_connection *c) {
+  uint32_t m = wanted(c);
+  c->io_mask &= ~IO_FILE_WAIT;
   return m;
 }
 
@@ -224,6 +246,52 @@ static long sock_send(struct mg_connection *c, const void *buf, size_t len) {
   return -1;
 }
 
+/* Copying fallback of sock_send_file: file -> stack buffer -> socket. Bytes
+ * read but not accepted by the socket are read again by the next call. */
+static long send_file_copy(struct mg_connection *c, int file, uint64_t off,
+                           size_t len) {
+  char buf[16384];
+  ssize_t n = pread(file, buf, len < sizeof(buf) ? len : sizeof(buf),
+                    (off_t) off);
+  if (n <= 0) return -1; /* read error, or the file shrank under us */
+  return sock_send(c, buf, (size_t) n);
+}
+
+static long sock_send_file(struct mg_connection *c, const void *head,
+                           size_t head_len, int file, uint64_t off,
+                           size_t len) {
+  long done = 0;
+  /* Whatever happens, report writability once more so the caller goes on
+   * (or learns about the error) without a byte in c->send. */
+  c->io_mask |= IO_FILE_WAIT;
+  if (head_len > 0) {
+    /* MSG_MORE holds the head back so it leaves together with the file's
+     * first bytes, not as a small packet of its own. */
+    ssize_t n = send(FD(c), head, head_len,
+                     MSG_NOSIGNAL | (len > 0 ? SOCK_MORE : 0));
+    if (n < 0) return would_block() ? 0 : -1;
+    if ((size_t) n < head_len || len == 0) return (long) n;
+    done = (long) n;
+  }
+  if (len == 0) return 0;
+#if defined(__linux__)
+  {
+    off_t o = (off_t) off;
+    ssize_t n = sendfile(FD(c), file, &o, len);
+    if (n > 0) return done + (long) n;
+    if (n == 0) return done > 0 ? done : -1; /* the file shrank */
+    if (would_block()) return done;
+    /* File systems without splice support refuse: copy instead. */
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+      return done > 0 ? done : -1; /* the next call reports the error */
+  }
+#endif
+  {
+    long n = send_file_copy(c, file, off, len);
+    return n >= 0 ? done + n : (done > 0 ? done : -1);
+  }
+}
+
 static void sock_close(struct mg_connection *c) {
   close(FD(c)); /* also drops it from the epoll set */
   c->fd = NULL;
@@ -236,7 +304,7 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
   int i, n;
   for (c = mgr->conns; c != NULL; c = c->next) {
     c->is_readable = c->is_writable = 0;
-    if (c->fd != NULL) watch(c, wanted(c));
+    if (c->fd != NULL) watch(c, next_interest(c));
   }
   n = epoll_wait(st->epfd, st->events, MAX_EVENTS, ms);
   for (i = 0; i < n; i++) {
@@ -259,7 +327,7 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
     st->pfds_cap = n;
   }
   for (i = 0, c = mgr->conns; c != NULL; c = c->next, i++) {
-    uint32_t m = c->fd == NULL ? 0 : wanted(c);
+    uint32_t m = c->fd == NULL ? 0 : next_interest(c);
     c->is_readable = c->is_writable = 0;
     watch(c, m);
     st->pfds[i].fd = c->fd == NULL ? -1 : FD(c);
@@ -336,6 +404,7 @@ const struct mg_net mg_net_sock = {
     .accept = sock_accept,
     .recv = sock_recv,
     .send = sock_send,
+    .send_file = sock_send_file,
     .wait = sock_wait,
     .close = sock_close,
     .init = sock_init,

@@ -9,12 +9,27 @@
 #define MG_HTTP_STREAM_BUF (256UL * 1024UL)
 #endif
 
+/* Files (or ranges) at least this large go out zero-copy when the transport
+ * offers send_file; smaller ones are cheaper read into c->send behind the
+ * headers, leaving in one write. */
+#ifndef MG_HTTP_SENDFILE_MIN
+#define MG_HTTP_SENDFILE_MIN (64UL * 1024UL)
+#endif
+/* Most bytes handed to send_file at once, so one big download cannot hold
+ * the event loop for long. */
+#ifndef MG_HTTP_SENDFILE_MAX
+#define MG_HTTP_SENDFILE_MAX (1024UL * 1024UL)
+#endif
+
 struct mg_http_state {
   uint64_t expire;         /* mg_millis() deadline for the pending request */
   size_t scanned;          /* recv bytes searched for the end of the head */
   void *fd;                /* static file being streamed, NULL when none */
   const struct mg_fs *fs;  /* its file system */
   uint64_t remaining;      /* file bytes still to send */
+  uint64_t offset;         /* zero-copy: file offset of the next byte */
+  int os_fd;               /* zero-copy: the file's OS descriptor */
+  size_t unreported;       /* zero-copy: bytes sent, MG_EV_WRITE pending */
   uint32_t timeout_ms;     /* request timeout, 0 = MG_HTTP_IDLE_TIMEOUT_MS */
   /* Requests parsed but not answered yet, oldest in bit 0, so replies given
    * later (or to pipelined requests) still match their request: */
@@ -24,6 +39,8 @@ struct mg_http_state {
   unsigned hdrs_done : 1;  /* MG_EV_HTTP_HDRS delivered for current message */
   unsigned continued : 1;  /* "100 Continue" sent for current message */
   unsigned to_close : 1;   /* client: response body runs until close */
+  unsigned zero_copy : 1;  /* the file goes out through net->send_file */
+  unsigned pumping : 1;    /* raising MG_EV_WRITE for zero-copy bytes */
   /* Client: the application writes requests itself, so their methods are
    * read back from c->send before the bytes leave (see http_client.c) and
    * queued in q_head/q_len, letting HEAD responses skip their body. */
@@ -51,6 +68,10 @@ struct mg_http_state *mg_http_state(struct mg_connection *c);
 /* Tops the send buffer up from the file being streamed; closes the file at
  * its end. */
 void mg_http_pump(struct mg_connection *c, struct mg_http_state *st);
+
+/* Raises MG_EV_WRITE for bytes the zero-copy path sent (outside the
+ * transport's own write accounting). */
+void mg_http_report_sent(struct mg_connection *c, struct mg_http_state *st);
 
 /* The request being answered (the oldest unanswered one) is a HEAD. */
 bool mg_http_answering_head(struct mg_connection *c);

@@ -80,9 +80,13 @@ static bool switched(struct mg_connection *c, struct mg_http_state *st) {
   return true;
 }
 
+static uint64_t deadline(struct mg_http_state *st);
+
 void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms) {
   struct mg_http_state *st = mg_http_state(c);
-  if (st != NULL) st->timeout_ms = ms;
+  if (st == NULL) return;
+  st->timeout_ms = ms;
+  if (st->expire != 0) st->expire = deadline(st); /* a pending request too */
 }
 
 static uint64_t deadline(struct mg_http_state *st) {
@@ -250,10 +254,12 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
       }
       break;
     case MG_EV_WRITE:
+      if (st->pumping) break; /* our own report of zero-copy bytes */
       if (st->fd != NULL) {
         mg_http_pump(c, st);
         if (st->fd == NULL) process(c, st); /* pipelined requests waited */
       }
+      mg_http_report_sent(c, st);
       break;
     case MG_EV_POLL:
       /* A request that stalls half-way (slowloris) is cut off; never while
@@ -272,6 +278,7 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
         mg_http_pump(c, st);
         if (st->fd == NULL) process(c, st);
       }
+      mg_http_report_sent(c, st);
       break;
     default:
       break;

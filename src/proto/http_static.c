@@ -209,6 +209,7 @@ void mg_http_file_done(struct mg_http_state *st) {
     st->fs->cl(st->fd);
     st->fd = NULL;
     st->remaining = 0;
+    st->zero_copy = 0;
   }
 }
 
@@ -230,9 +231,60 @@ static bool send_from_file(struct mg_connection *c, const struct mg_fs *fs,
   return got == want;
 }
 
+/* True when the file at fd can go out zero-copy on c: the transport can send
+ * from a descriptor, the file system has one, and the bytes travel as they
+ * are (no TLS). Clients keep copying: their request sniffer counts the bytes
+ * leaving c->send. */
+static bool zero_copy_ok(struct mg_connection *c, const struct mg_fs *fs,
+                         void *fd, int *os_fd) {
+  if (c->is_tls || c->is_client || c->mgr->net == NULL ||
+      c->mgr->net->send_file == NULL || fs->os_fd == NULL)
+    return false;
+  *os_fd = fs->os_fd(fd);
+  return *os_fd >= 0;
+}
+
+/* One zero-copy step. Whatever waits in c->send (the headers) goes first,
+ * in the same call, so head and file share packets and stay in order. The
+ * transport reports writability again, so MG_EV_POLL brings us back while
+ * the socket drains. The bytes are reported as MG_EV_WRITE later, from the
+ * handler (see mg_http_report_sent), never nested in the caller's event. */
+static void pump_zero_copy(struct mg_connection *c, struct mg_http_state *st) {
+  size_t want = st->remaining > MG_HTTP_SENDFILE_MAX
+                    ? (size_t) MG_HTTP_SENDFILE_MAX
+                    : (size_t) st->remaining;
+  size_t head = c->send.len;
+  long n = c->mgr->net->send_file(c, c->send.buf, head, st->os_fd, st->offset,
+                                  want);
+  if (n < 0) { /* peer gone, or the file shrank: the length was promised */
+    MG_DEBUG("conn %lu: file send stopped", c->id);
+    mg_http_file_done(st);
+    c->is_closing = 1;
+    return;
+  }
+  if ((size_t) n > head) {
+    st->offset += (uint64_t) n - head;
+    st->remaining -= (uint64_t) n - head;
+  }
+  mg_iobuf_del(&c->send, 0, (size_t) n < head ? (size_t) n : head);
+  st->unreported += (size_t) n;
+}
+
+void mg_http_report_sent(struct mg_connection *c, struct mg_http_state *st) {
+  long n = (long) st->unreported;
+  if (n == 0 || st->pumping) return;
+  st->unreported = 0;
+  st->pumping = 1; /* our own handler must not pump from inside */
+  mg_call(c, MG_EV_WRITE, &n);
+  if (c->pfn_data == st) st->pumping = 0;
+}
+
 void mg_http_pump(struct mg_connection *c, struct mg_http_state *st) {
-  if (st->fd == NULL || c->is_closing) return;
-  if (c->send.len < MG_HTTP_STREAM_BUF) {
+  if (st->fd == NULL || c->is_closing || st->pumping) return;
+  if (st->zero_copy) {
+    pump_zero_copy(c, st);
+    if (st->fd == NULL) return; /* failed */
+  } else if (c->send.len < MG_HTTP_STREAM_BUF) {
     if (!send_from_file(c, st->fs, st->fd, &st->remaining,
                         MG_HTTP_STREAM_BUF - c->send.len)) {
       /* The file shrank or broke: the length is promised, so close. */
@@ -344,7 +396,8 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
     return;
   }
   char range_hdr[96] = "";
-  uint64_t len = size;
+  uint64_t len = size, start = 0;
+  int os_fd = -1;
   struct mg_str *rh = code == 200 ? mg_http_get_header(hm, "Range") : NULL;
   struct mg_str *ifr = mg_http_get_header(hm, "If-Range");
   if (rh != NULL && (ifr == NULL || mg_str_eq(*ifr, etag))) {
@@ -362,6 +415,7 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
     }
     if (r > 0 && (from > 0 || to + 1 < size) && fs->sk(fd, from)) {
       code = 206;
+      start = from;
       len = to - from + 1;
       mg_snprintf(range_hdr, sizeof(range_hdr),
                   "Content-Range: bytes %s-%s/%s\r\n", u64str(from, a),
@@ -381,9 +435,12 @@ static void serve_path(struct mg_connection *c, struct mg_http_message *hm,
     return;
   }
   struct mg_http_state *st = mg_http_state(c);
-  if (st != NULL && len > MG_HTTP_STREAM_BUF) {
+  bool zc = st != NULL && len >= MG_HTTP_SENDFILE_MIN &&
+            zero_copy_ok(c, fs, fd, &os_fd);
+  if (st != NULL && (zc || len > MG_HTTP_STREAM_BUF)) {
     mg_http_file_done(st); /* a previous stream, should one be unfinished */
     st->fd = fd, st->fs = fs, st->remaining = len;
+    st->zero_copy = zc, st->os_fd = os_fd, st->offset = start;
     mg_http_pump(c, st);
     return;
   }
