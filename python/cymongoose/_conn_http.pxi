@@ -59,6 +59,42 @@
         opts.fs = NULL
         mg_http_serve_file(self._c, hm, bpath, &opts)
 
+    def http_upload(self, message, str upload_dir not None, max_size):
+        """Store the request body as one chunk of an uploaded file (our
+        extension): the query names the file (file=NAME, one plain path
+        component) and where the chunk goes (offset=N, the file's current size;
+        0 or absent starts the file afresh). The request is answered here: 200
+        with the new size, or 400 (bad name or offset), 413 (beyond max_size),
+        500 (cannot write). Returns the new size, or -1 when refused."""
+        cdef mg_http_message *hm = self._http_view(message)
+        cdef long long limit = _int_arg(max_size, "http_upload", "max_size")
+        if limit < 0:
+            raise ValueError(f"http_upload() argument 'max_size' must be >= 0, not {limit}")
+        if not upload_dir or "\0" in upload_dir:
+            raise ValueError("http_upload() argument 'upload_dir' must be a non-empty path "
+                             "without NUL")
+        bdir = upload_dir.encode("utf-8", "surrogateescape")
+        if limit > <long long>(<size_t>-1 >> 1):
+            limit = <long long>(<size_t>-1 >> 1)
+        return mg_http_upload(self._c, hm, NULL, bdir, <size_t>limit)
+
+    def http_set_request_timeout(self, milliseconds):
+        """Limit for receiving one request on this server connection (our
+        extension; default 30000 ms): a request whose head does not complete
+        in time, or whose body stalls that long, gets 408 and the connection
+        closes. Idle keep-alive connections are left alone. 0 restores the
+        default."""
+        cdef long long ms = _int_arg(milliseconds, "http_set_request_timeout",
+                                     "milliseconds")
+        if not 0 <= ms <= 0xFFFFFFFF:
+            raise ValueError("http_set_request_timeout() argument 'milliseconds' must be "
+                             f"0..4294967295, not {ms}")
+        self._check()
+        if self._c.is_listening or self._c.is_client or self._c.pfn != mg_http_handler:
+            raise ValueError("http_set_request_timeout() needs an accepted HTTP connection "
+                             "(e.g. in MG_EV_ACCEPT), not a listener, client or non-HTTP one")
+        mg_http_set_request_timeout(self._c, <uint32_t>ms)
+
     def http_chunk(self, data):
         """One chunk of a chunked response; empty data ends the stream."""
         cdef bytes b = _to_bytes(data)

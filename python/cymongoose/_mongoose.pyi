@@ -280,6 +280,10 @@ class Connection:
         """Write one chunk of a chunked HTTP body; empty data ends the body."""
     def http_sse(self, event_type: str, data: str) -> None:
         """Write one server-sent event (`event:`/`data:` lines) as a chunk."""
+    def http_upload(self, message: HttpMessage, upload_dir: str, max_size: int) -> int:
+        """Our extension: store the request body as one chunk of `upload_dir`/NAME at the query's `file=NAME&offset=N` and answer the request (200 with the new size; 400, 413 or 500 with a reason); returns the new size, or -1 when refused."""
+    def http_set_request_timeout(self, milliseconds: int) -> None:
+        """Our extension: limit for receiving one request on this accepted HTTP connection (default 30000 ms, 0 restores it); past it the client gets 408 and the connection closes."""
     def close(self) -> None:
         """Close now (pending output is discarded); safe inside the connection's own handlers."""
     def drain(self) -> None:
