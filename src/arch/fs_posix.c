@@ -25,6 +25,16 @@ static unsigned p_st(const char *path, uint64_t *size, int64_t *mtime) {
   return S_ISREG(st.st_mode) ? MG_FS_READ : 0;
 }
 
+static unsigned p_lst(const char *path, uint64_t *size, int64_t *mtime) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return 0;
+  if (S_ISLNK(st.st_mode)) return MG_FS_LINK;
+  if (size != NULL) *size = (uint64_t) st.st_size;
+  if (mtime != NULL) *mtime = (int64_t) st.st_mtime;
+  if (S_ISDIR(st.st_mode)) return MG_FS_DIR;
+  return S_ISREG(st.st_mode) ? MG_FS_READ : 0;
+}
+
 static void p_ls(const char *path, void (*fn)(const char *, void *),
                  void *arg) {
   DIR *d = opendir(path);
@@ -88,6 +98,6 @@ static int p_os_fd(void *h) {
 }
 
 const struct mg_fs mg_fs_posix = {p_st, p_ls, p_op, p_cl, p_rd,
-                                  p_sk, p_rp, p_ow, p_wr, p_os_fd};
+                                  p_sk, p_rp, p_ow, p_wr, p_os_fd, p_lst};
 
 #endif

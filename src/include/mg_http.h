@@ -154,6 +154,7 @@ void mg_http_sse(struct mg_connection *c, const char *type, const char *data);
  * replace the POSIX one on devices. */
 #define MG_FS_READ 1u
 #define MG_FS_DIR 2u
+#define MG_FS_LINK 4u /* from lst only: a symbolic link */
 struct mg_fs {
   /* Returns MG_FS_* flags (0 = does not exist); size and mtime (seconds since
    * the Unix epoch) may be NULL. */
@@ -176,6 +177,10 @@ struct mg_fs {
    * file without copying it (sendfile); NULL, or -1 returned, when the file
    * system has none (ROM / packed file systems). */
   int (*os_fd)(void *fd);
+  /* Like st, but a symbolic link is not followed: MG_FS_LINK. Optional; it
+   * lets the static file server check for links below its root with one
+   * cheap call per path component instead of resolving rp each time. */
+  unsigned (*lst)(const char *path, uint64_t *size, int64_t *mtime);
 };
 #if MG_ARCH == MG_ARCH_POSIX
 extern const struct mg_fs mg_fs_posix;

@@ -491,12 +491,33 @@ static bool has_dir_prefix(const char *p, const char *r, size_t rl) {
   return strncmp(r, p, rl) == 0 && (p[rl] == '\0' || p[rl] == '/');
 }
 
+/* True when no component of path below root (path = root + "/...", as
+ * build_path made it, without "." or "..") is a symbolic link: then path
+ * resolves below whatever root resolves to. One lst per component is much
+ * cheaper than resolving the whole path (a readlink per component of it). */
+static bool no_links_below(const struct mg_fs *fs, const char *root,
+                           char *path) {
+  size_t rl = strlen(root), n = strlen(path);
+  while (rl > 1 && root[rl - 1] == '/') rl--;
+  for (size_t i = rl + 1; i <= n; i++) {
+    if (i < n && path[i] != '/') continue;
+    if (path[i - 1] == '/') continue; /* empty component ("//", trailing) */
+    char saved = path[i];
+    path[i] = '\0';
+    unsigned flags = fs->lst(path, NULL, NULL);
+    path[i] = saved;
+    if (flags == 0 || (flags & MG_FS_LINK)) return false;
+  }
+  return true;
+}
+
 /* True when realpath(path) lies inside realpath(root). */
 static bool inside_root(const struct mg_fs *fs, const char *root,
-                        const char *path) {
+                        char *path) {
   char r[MG_PATH_MAX], p[MG_PATH_MAX];
   size_t rl = strlen(root);
   if (fs->rp == NULL) return true; /* no links on this file system */
+  if (fs->lst != NULL && no_links_below(fs, root, path)) return true;
   if (!fs->rp(path, p, sizeof(p))) return false;
   /* Fast path: a prefix of a canonical path is canonical itself, so if p
    * starts with root as written, root is its own realpath. */

@@ -69,7 +69,7 @@ static bool m_sk(void *fd, uint64_t ofs) {
   h->pos = (size_t) ofs;
   return true;
 }
-static const struct mg_fs s_fs = {m_st, m_ls, m_op, m_cl, m_rd, m_sk, NULL, NULL, NULL, NULL};
+static const struct mg_fs s_fs = {m_st, m_ls, m_op, m_cl, m_rd, m_sk, NULL, NULL, NULL, NULL, NULL};
 
 static const char *s_page404;
 

@@ -84,7 +84,7 @@ static unsigned ro_st(const char *p, uint64_t *s, int64_t *m) {
   return 0;
 }
 static const struct mg_fs s_rofs = {ro_st, NULL, NULL, NULL, NULL,
-                                    NULL,  NULL, NULL, NULL, NULL};
+                                    NULL,  NULL, NULL, NULL, NULL, NULL};
 
 /* curl uploads a 250 000 byte file in three chunks over one keep-alive
  * connection (--next); the stored file must hash like the original. */

@@ -47,7 +47,7 @@ static bool fs_sk(void *fd, uint64_t ofs) {
   ((struct memfd *) fd)->pos = (size_t) ofs;
   return true;
 }
-static const struct mg_fs s_memfs = {fs_st, fs_ls, fs_op, fs_cl, fs_rd, fs_sk, NULL, NULL, NULL, NULL};
+static const struct mg_fs s_memfs = {fs_st, fs_ls, fs_op, fs_cl, fs_rd, fs_sk, NULL, NULL, NULL, NULL, NULL};
 
 static void user_fn(struct mg_connection *c, int ev, void *ev_data) {
   if (ev == MG_EV_HTTP_MSG) {

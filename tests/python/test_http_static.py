@@ -114,6 +114,31 @@ def test_traversal_refused(site: Path, path: bytes) -> None:
         assert get(srv.port, "/sub/a.txt").status == 200
 
 
+def test_symlinks_inside_root_served_escapes_refused(tmp_path: Path) -> None:
+    root = tmp_path / "www"
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / "sub" / "deep" / "f.txt").write_text("deep file")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("top secret")
+    os.symlink(root / "sub", root / "alias")                   # dir link, stays inside
+    os.symlink("deep/f.txt", root / "sub" / "rel.txt")         # relative file link, inside
+    os.symlink(tmp_path / "outside", root / "sub" / "escape")  # dir link leaving the root
+    os.symlink("../../outside/secret.txt", root / "sub" / "up.txt")
+    with dir_server(root) as srv:
+        for path in ("/alias/deep/f.txt", "/sub/rel.txt", "/alias/rel.txt",
+                     "/sub//deep/f.txt"):
+            r = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+            r.request("GET", path)
+            resp = r.getresponse()
+            assert (resp.status, resp.read()) == (200, b"deep file"), path
+            r.close()
+        for path in (b"/sub/escape/secret.txt", b"/alias/escape/secret.txt", b"/sub/up.txt",
+                     b"/sub/escape/"):
+            out = raw_exchange(srv.port, b"GET " + path + b" HTTP/1.1\r\n\r\n",
+                               until=b"Invalid path")
+            assert out.startswith(b"HTTP/1.1 400 ") and b"top secret" not in out, path
+
+
 @needs_curl
 def test_curl_range_conditional_head_keepalive(site: Path) -> None:
     data = (site / "big.bin").read_bytes()
