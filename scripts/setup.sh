@@ -11,7 +11,7 @@ DEB_PACKAGES=(
   libssl-dev                                                 # TLS backend (host)
   iputils-ping iproute2                                      # built-in stack TAP tests
   mosquitto mosquitto-clients                                # MQTT peers in tests
-  wrk                                                        # device HTTP benchmark (bench/)
+  wrk nginx-light                                            # HTTP benchmarks and their nginx peer (bench/)
   ser2net                                                    # labgrid exporter's serial server (device tests)
 )
 
