@@ -404,8 +404,10 @@ class StackInterface:
         mac: str | None = None,
         dhcp: bool = False,
         dhcp_server: str | None = None,
+        offload: bool = True,
     ) -> StackInterface:
-        """An interface on a Linux TAP device (created when missing; needs root)."""
+        """An interface on a Linux TAP device (created when missing; needs root).
+        offload=True exchanges TCP segments of up to 64 KiB with the kernel."""
     @staticmethod
     def stream(
         sock: Any,
@@ -450,6 +452,9 @@ class StackInterface:
         """Moves a fresh Manager (no connections yet) onto this interface."""
     @property
     def name(self) -> str: ...
+    @property
+    def offload(self) -> bool:
+        """True when the TAP device runs with the kernel offloads."""
     @property
     def ip(self) -> str: ...
     @property

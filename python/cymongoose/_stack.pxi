@@ -41,6 +41,8 @@ cdef extern from "mg_stack.h":
     struct mg_tap:
         char name[16]
         int fd
+        bint no_offload
+        bint vnet
 
     struct mg_link:
         uint16_t loss, dup, reorder
@@ -192,16 +194,20 @@ cdef class StackInterface:
 
     @staticmethod
     def tap(name="", *, ip=None, mask="255.255.255.0", gateway=None, dns=None, mac=None,
-            dhcp=False, dhcp_server=None):
+            dhcp=False, dhcp_server=None, offload=True):
         """An interface on a Linux TAP device (created when missing; needs
         root or CAP_NET_ADMIN). name "" lets the kernel pick one (see .name).
-        dhcp_server="a.b.c.d" also serves DHCP leases from that address on."""
+        dhcp_server="a.b.c.d" also serves DHCP leases from that address on.
+        offload=True (the default) exchanges TCP segments of up to 64 KiB
+        with the kernel (IFF_VNET_HDR, checksum and segmentation offloads;
+        see .offload); False sends and receives plain frames only."""
         cdef StackInterface s = StackInterface.__new__(StackInterface)
         cdef bytes bname = str(name).encode()
         if len(bname) > 15:
             raise ValueError("TAP device names have at most 15 characters")
         s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
         strncpy(s._box.tap.name, bname, 15)
+        s._box.tap.no_offload = not offload
         s._ifp.driver = &mg_driver_tap
         s._ifp.driver_data = &s._box.tap
         s._ifp.wait = mg_tap_wait
@@ -306,6 +312,12 @@ cdef class StackInterface:
     def name(self):
         """The TAP device name ("" for other drivers)."""
         return self._box.tap.name.decode() if self._ifp.driver == &mg_driver_tap else ""
+
+    @property
+    def offload(self):
+        """True when the TAP device runs with the kernel offloads (64 KiB
+        TCP segments per read/write); False for plain frames and other drivers."""
+        return bool(self._ifp.driver == &mg_driver_tap and self._box.tap.vnet)
 
     @property
     def ip(self):

@@ -300,6 +300,11 @@ void mg_lan9118_isr(struct mg_lan9118 *e) {
 }
 
 const struct mg_driver mg_driver_lan9118 = {
-    "lan9118", lan9118_init, lan9118_tx, lan9118_rx, lan9118_poll};
+    .name = "lan9118",
+    .init = lan9118_init,
+    .tx = lan9118_tx,
+    .rx = lan9118_rx,
+    .poll = lan9118_poll,
+};
 
 #endif /* MG_ENABLE_DRIVER_LAN9118 */

@@ -98,7 +98,12 @@ static bool link_poll(void *ctx) {
   return e->link->up;
 }
 
-const struct mg_driver mg_driver_link = {"link", link_init, link_tx, link_rx,
-                                         link_poll};
+const struct mg_driver mg_driver_link = {
+    .name = "link",
+    .init = link_init,
+    .tx = link_tx,
+    .rx = link_rx,
+    .poll = link_poll,
+};
 
 #endif /* MG_ENABLE_TCPIP */

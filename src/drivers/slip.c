@@ -122,7 +122,12 @@ static bool slip_poll(void *ctx) {
   return true;
 }
 
-const struct mg_driver mg_driver_slip = {"slip", slip_init, slip_tx, slip_rx,
-                                         slip_poll};
+const struct mg_driver mg_driver_slip = {
+    .name = "slip",
+    .init = slip_init,
+    .tx = slip_tx,
+    .rx = slip_rx,
+    .poll = slip_poll,
+};
 
 #endif /* MG_ENABLE_TCPIP */

@@ -317,6 +317,11 @@ void mg_stm32_eth_isr(struct mg_stm32_eth *e) {
 }
 
 const struct mg_driver mg_driver_stm32_eth = {
-    "stm32_eth", stm32_eth_init, stm32_eth_tx, stm32_eth_rx, stm32_eth_poll};
+    .name = "stm32_eth",
+    .init = stm32_eth_init,
+    .tx = stm32_eth_tx,
+    .rx = stm32_eth_rx,
+    .poll = stm32_eth_poll,
+};
 
 #endif /* MG_ENABLE_DRIVER_STM32_ETH */

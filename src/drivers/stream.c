@@ -225,7 +225,12 @@ int mg_stream_connect(const char *addr) {
   return fd;
 }
 
-const struct mg_driver mg_driver_stream = {"stream", stream_init, stream_tx,
-                                           stream_rx, stream_poll};
+const struct mg_driver mg_driver_stream = {
+    .name = "stream",
+    .init = stream_init,
+    .tx = stream_tx,
+    .rx = stream_rx,
+    .poll = stream_poll,
+};
 
 #endif

@@ -258,7 +258,12 @@ static bool w5500_poll(void *ctx) {
   return w->link_up;
 }
 
-const struct mg_driver mg_driver_w5500 = {"w5500", w5500_init, w5500_tx,
-                                          w5500_rx, w5500_poll};
+const struct mg_driver mg_driver_w5500 = {
+    .name = "w5500",
+    .init = w5500_init,
+    .tx = w5500_tx,
+    .rx = w5500_rx,
+    .poll = w5500_poll,
+};
 
 #endif /* MG_ENABLE_DRIVER_W5500 */

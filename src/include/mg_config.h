@@ -104,6 +104,13 @@
 #ifndef MG_TCPIP_MTU
 #define MG_TCPIP_MTU 1500
 #endif
+/* Largest IPv4 packet exchanged with a driver that offloads segmentation and
+ * checksums (struct mg_driver.offload, the host TAP driver): TCP hands it
+ * up to this much at once and it may deliver as much. Sizes two frame
+ * buffers of the interface; 0 (firmware) = MTU-sized frames only. */
+#ifndef MG_TCPIP_OFFLOAD_MAX
+#define MG_TCPIP_OFFLOAD_MAX ((MG_ARCH == MG_ARCH_POSIX) ? 65535 : 0)
+#endif
 #ifndef MG_TCPIP_MAX_TCP /* TCP connections (incl. TIME_WAIT) */
 #define MG_TCPIP_MAX_TCP ((MG_ARCH == MG_ARCH_POSIX) ? 32 : 6)
 #endif
@@ -113,11 +120,13 @@
 #ifndef MG_TCPIP_MAX_UDP
 #define MG_TCPIP_MAX_UDP 4
 #endif
+/* Per-connection buffers. Windows beyond 64 KiB use window scaling. On hosts
+ * the send buffer bounds bulk throughput over TAP (bench/RESULTS.md). */
 #ifndef MG_TCPIP_TCP_RXBUF /* receive window of one connection */
-#define MG_TCPIP_TCP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 32768 : 4096)
+#define MG_TCPIP_TCP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 65535 : 4096)
 #endif
 #ifndef MG_TCPIP_TCP_TXBUF /* unacknowledged + unsent bytes of one connection */
-#define MG_TCPIP_TCP_TXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 32768 : 4096)
+#define MG_TCPIP_TCP_TXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 131072 : 4096)
 #endif
 #ifndef MG_TCPIP_UDP_RXBUF /* queued datagrams of one UDP endpoint */
 #define MG_TCPIP_UDP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 8192 : 2048)

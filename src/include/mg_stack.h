@@ -36,6 +36,12 @@ extern "C" {
 
 #define MG_TCPIP_ETH_HDR 14
 #define MG_TCPIP_FRAME_MAX (MG_TCPIP_MTU + MG_TCPIP_ETH_HDR)
+/* Frame buffers of the interface: larger than a frame when offloading. */
+#if MG_TCPIP_OFFLOAD_MAX > MG_TCPIP_MTU
+#define MG_TCPIP_FRAME_BUF (MG_TCPIP_OFFLOAD_MAX + MG_TCPIP_ETH_HDR)
+#else
+#define MG_TCPIP_FRAME_BUF MG_TCPIP_FRAME_MAX
+#endif
 
 /* Interface life cycle. */
 enum {
@@ -104,6 +110,8 @@ struct mg_tcpip_tcp {
   uint8_t ack_now : 1;     /* send an ACK at the end of input processing */
   uint8_t wnd_update : 1;  /* window grew enough to tell the peer */
   uint8_t wait_addr : 1;   /* SYN_SENT, SYN held until we have an address */
+  uint8_t ws_ok : 1;       /* window scaling (RFC 7323) agreed in the SYNs */
+  uint8_t snd_scale, rcv_scale; /* shift of the peer's / our windows */
   uint8_t dupacks, retries, ka_probes;
   uint16_t lport, rport;
   uint32_t rip;
@@ -191,6 +199,9 @@ struct mg_tcpip_if {
   uint64_t rng;            /* xorshift state */
   uint16_t next_port;      /* next ephemeral port */
   bool initialised;
+  uint32_t gso_max;        /* largest IPv4 packet the driver offloads, or 0 */
+  bool rx_trusted;         /* frame in hand: driver vouched for its L4 sum */
+  bool defer_acks;         /* reading a batch of frames: ACKs wait for its end */
   struct mg_tcpip_arp arp[MG_TCPIP_ARP_SIZE];
   struct mg_tcpip_dhcp dhcp;
   uint8_t dhcps_mac[MG_TCPIP_DHCPS_LEASES][6]; /* lease i: dhcp_pool + i */
@@ -201,8 +212,8 @@ struct mg_tcpip_if {
   uint32_t pending_ip;
   size_t pending_len;
   uint8_t pending[MG_TCPIP_FRAME_MAX];
-  uint8_t txf[MG_TCPIP_FRAME_MAX]; /* frame being built */
-  uint8_t rxf[MG_TCPIP_FRAME_MAX + 4]; /* frame being read from the driver */
+  uint8_t txf[MG_TCPIP_FRAME_BUF]; /* frame being built */
+  uint8_t rxf[MG_TCPIP_FRAME_BUF + 4]; /* frame being read from the driver */
 };
 
 /* ---- Interface ---- */
@@ -375,10 +386,16 @@ void mg_slip_fd_wait(void *slip, int ms);
 #if defined(__linux__) && MG_ARCH == MG_ARCH_POSIX
 /* Linux TAP (src/drivers/tap.c). Set name (e.g. "tap0"; empty = kernel
  * picks, written back) before init; the device must exist or we must be
- * allowed to create it. */
+ * allowed to create it. Offloads are used unless no_offload is set. */
 struct mg_tap {
   char name[16];
   int fd;
+  /* Set before init to exchange plain frames only. Otherwise the device is
+   * opened with IFF_VNET_HDR and TCP checksum/segmentation offloads: the
+   * kernel takes and delivers TCP segments of up to 64 KiB (one read/write
+   * each) instead of one syscall per 1500-byte frame. */
+  bool no_offload;
+  bool vnet;           /* status: offloads are on */
 };
 extern const struct mg_driver mg_driver_tap;
 /* Blocks up to ms for a frame on the TAP fd (the interface's wait hook). */

@@ -48,8 +48,13 @@ static size_t cap_rx(void *ctx, void *buf, size_t len) {
 static bool cap_poll(void *ctx) {
   return !((struct cap *) ctx)->link_down;
 }
-static const struct mg_driver cap_driver = {"cap", cap_init, cap_tx, cap_rx,
-                                            cap_poll};
+static const struct mg_driver cap_driver = {
+    .name = "cap",
+    .init = cap_init,
+    .tx = cap_tx,
+    .rx = cap_rx,
+    .poll = cap_poll,
+};
 
 static const uint8_t MAC_US[6] = {2, 0, 0, 0, 0, 1};
 static const uint8_t MAC_PEER[6] = {2, 0, 0, 0, 0, 2};

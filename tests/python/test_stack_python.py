@@ -37,7 +37,7 @@ def test_link_pair_http_and_properties() -> None:
                                        seed=3)
     assert (a.ip, b.ip, a.mask) == ("10.0.0.1", "10.0.0.2", "255.255.255.0")
     assert len(a.mac.split(":")) == 6 and int(a.mac[:2], 16) & 1 == 0
-    assert a.name == "" and a.gateway == "0.0.0.0"
+    assert a.name == "" and a.gateway == "0.0.0.0" and not a.offload
     ma, mb = mg.Manager(), mg.Manager()
     a.attach(ma)
     b.attach(mb)
@@ -197,6 +197,11 @@ def test_python_manager_on_tap() -> None:
     ns = f"mgpyns{os.getpid()}"
     iface = StackInterface.tap(name, ip="10.7.0.2", mask="255.255.255.0")
     assert iface.name == name
+    assert iface.offload  # 64 KiB TCP segments with the kernel by default
+    plain = StackInterface.tap(f"mgpq{os.getpid() % 100000}", ip="10.7.1.2",
+                               offload=False)
+    assert not plain.offload
+    del plain
     m = mg.Manager()
     iface.attach(m)
 

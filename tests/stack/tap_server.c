@@ -1,6 +1,7 @@
 /* A cymongoose manager on the built-in TCP/IP stack over a Linux TAP device,
  * driven by tests/python/test_stack_tap.py (and bench/stack_bench.py):
- *   tap_server TAP IP/PREFIX [GATEWAY]
+ *   tap_server [-n] TAP IP/PREFIX [GATEWAY]
+ *                         (-n: plain frames, no TAP offloads)
  *   tap_server -k IP      (the same services on kernel sockets, for the
  *                          comparison in bench/stack_bench.py)
  * Services on the stack's address:
@@ -176,6 +177,10 @@ int main(int argc, char **argv) {
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   if (argc == 3 && strcmp(argv[1], "-k") == 0) return kernel_main(argv[2]);
+  if (argc > 1 && strcmp(argv[1], "-n") == 0) {
+    tap.no_offload = true;
+    argc--, argv++;
+  }
   if (argc < 3 || !parse_ip(argv[2], &ifp.ip, &prefix)) {
     fprintf(stderr, "usage: %s TAP IP/PREFIX [GATEWAY]\n", argv[0]);
     return 2;
@@ -200,7 +205,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   mg_mgr_poll(&mgr, 0);
-  printf("ready %s\n", mg_tcpip_ntoa(ifp.ip, buf, sizeof(buf)));
+  printf("ready %s%s\n", mg_tcpip_ntoa(ifp.ip, buf, sizeof(buf)),
+         tap.vnet ? " offload" : "");
   fflush(stdout);
   while (!s_stop) mg_mgr_poll(&mgr, 100);
   fprintf(stderr,

@@ -32,6 +32,12 @@ void mg_tcpip_rx(struct mg_tcpip_if *ifp, const void *frame, size_t len) {
 
 bool mg_eth_tx(struct mg_tcpip_if *ifp, const uint8_t *mac, uint16_t type,
                size_t len) {
+  return mg_eth_tx_meta(ifp, mac, type, len, NULL);
+}
+
+bool mg_eth_tx_meta(struct mg_tcpip_if *ifp, const uint8_t *mac, uint16_t type,
+                    size_t len, const struct mg_frame_meta *m) {
+  const struct mg_driver *d = ifp->driver;
   uint8_t *f = ifp->txf;
   bool ok;
   memcpy(f, mac, 6);
@@ -41,7 +47,11 @@ bool mg_eth_tx(struct mg_tcpip_if *ifp, const uint8_t *mac, uint16_t type,
     memset(f + len, 0, 60 - len);
     len = 60;
   }
-  ok = ifp->driver->tx != NULL && ifp->driver->tx(ifp->driver_data, f, len);
+  if (GSO_ON(ifp)) {
+    ok = d->tx_meta(ifp->driver_data, f, len, m);
+  } else {
+    ok = d->tx != NULL && d->tx(ifp->driver_data, f, len);
+  }
   if (ok) {
     ifp->stats.tx_frames++;
   } else {

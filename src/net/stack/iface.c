@@ -96,6 +96,15 @@ bool mg_tcpip_init(struct mg_tcpip_if *ifp) {
   if (ifp->driver->init != NULL &&
       !ifp->driver->init(ifp->driver_data, ifp->mac))
     return false;
+  ifp->gso_max = 0;
+  if (MG_TCPIP_OFFLOAD_MAX > 0 && ifp->driver->offload != NULL &&
+      ifp->driver->tx_meta != NULL && ifp->driver->rx_meta != NULL) {
+    /* Offloading driver: TCP may hand it (and get from it) packets larger
+     * than the MTU, as far as both its limit and our buffers allow. */
+    size_t max = ifp->driver->offload(ifp->driver_data);
+    if (max > MG_TCPIP_FRAME_BUF) max = MG_TCPIP_FRAME_BUF;
+    if (max > ETH_HLEN + MG_TCPIP_MTU) ifp->gso_max = (uint32_t) (max - ETH_HLEN);
+  }
   ifp->initialised = true;
   if (ifp->enable_dhcp) ifp->ip = 0;
   return true;
@@ -135,12 +144,29 @@ void mg_tcpip_poll(struct mg_tcpip_if *ifp, uint64_t now_ms) {
                                             : MG_TCPIP_STATE_UP);
     }
   }
-  /* Bounded, so a flooding peer cannot starve the timers. */
+  /* Bounded, so a flooding peer cannot starve the timers. Behind an
+   * offloading driver, ACKs for in-order data wait for the end of the batch
+   * (one ACK per batch invites 64 KiB segments back). */
+  ifp->defer_acks = GSO_ON(ifp);
   for (n = 0; up && n < 64 && d->rx != NULL; n++) {
-    size_t len = d->rx(ifp->driver_data, ifp->rxf, sizeof(ifp->rxf));
-    if (len == 0) break;
+    size_t len;
+    if (GSO_ON(ifp)) {
+      struct mg_frame_meta m;
+      memset(&m, 0, sizeof(m));
+      len = d->rx_meta(ifp->driver_data, ifp->rxf, sizeof(ifp->rxf), &m);
+      ifp->rx_trusted = (m.flags & (MG_FRAME_CSUM_PARTIAL |
+                                    MG_FRAME_CSUM_VALID)) != 0;
+    } else {
+      len = d->rx(ifp->driver_data, ifp->rxf, sizeof(ifp->rxf));
+    }
     if (len > sizeof(ifp->rxf)) len = sizeof(ifp->rxf);
-    mg_tcpip_rx(ifp, ifp->rxf, len);
+    if (len > 0) mg_tcpip_rx(ifp, ifp->rxf, len);
+    ifp->rx_trusted = false; /* only ever for the frame just read */
+    if (len == 0) break;
+  }
+  if (ifp->defer_acks) {
+    ifp->defer_acks = false;
+    mg_tcp_flush_acks(ifp);
   }
   mg_tcpip_timers(ifp);
 }

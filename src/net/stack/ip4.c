@@ -1,7 +1,9 @@
 /* IPv4 (RFC 791): header validation, delivery to ICMP/UDP/TCP, routing to
  * the next hop and the frame parked while ARP resolves it. Fragments are
  * counted and dropped: nothing in the stack reassembles, and DF is set on
- * everything we send, so an MTU-sized TCP MSS keeps us clear of them. */
+ * everything we send, so an MTU-sized TCP MSS keeps us clear of them.
+ * Packets beyond the MTU exist only between us and an offloading driver
+ * (TCP segments the driver cuts up or glued together). */
 #include "stack.h"
 
 #if MG_ENABLE_TCPIP
@@ -87,11 +89,18 @@ bad:
 
 bool mg_ip4_tx(struct mg_tcpip_if *ifp, uint32_t dst, uint8_t proto,
                size_t l4len) {
+  return mg_ip4_tx_meta(ifp, dst, proto, l4len, NULL);
+}
+
+bool mg_ip4_tx_meta(struct mg_tcpip_if *ifp, uint32_t dst, uint8_t proto,
+                    size_t l4len, const struct mg_frame_meta *m) {
   uint8_t *h = ifp->txf + ETH_HLEN;
   const uint8_t *mac;
   uint32_t hop;
   size_t flen = L4_OFS + l4len;
-  if (l4len > IP_MAX_PAYLOAD || ifp->state == MG_TCPIP_STATE_DOWN) {
+  size_t max = m != NULL && m->gso_size != 0 ? ifp->gso_max - IP_HLEN
+                                             : IP_MAX_PAYLOAD;
+  if (l4len > max || ifp->state == MG_TCPIP_STATE_DOWN) {
     ifp->stats.tx_fail++;
     return false;
   }
@@ -106,10 +115,11 @@ bool mg_ip4_tx(struct mg_tcpip_if *ifp, uint32_t dst, uint8_t proto,
   wrip(h + 12, ifp->ip);
   wrip(h + 16, dst);
   wr16(h + 10, mg_ip_csum_fold(mg_ip_csum_add(0, h, IP_HLEN)));
-  if (mg_ip4_is_bcast(ifp, dst)) return mg_eth_tx(ifp, mg_eth_bcast, ETHTYPE_IP4, flen);
+  if (mg_ip4_is_bcast(ifp, dst))
+    return mg_eth_tx_meta(ifp, mg_eth_bcast, ETHTYPE_IP4, flen, m);
   hop = mg_ip4_next_hop(ifp, dst);
   mac = mg_arp_lookup(ifp, hop, false);
-  if (mac != NULL) return mg_eth_tx(ifp, mac, ETHTYPE_IP4, flen);
+  if (mac != NULL) return mg_eth_tx_meta(ifp, mac, ETHTYPE_IP4, flen, m);
   /* Park this frame, then ask for the MAC. TCP segments are never parked:
    * mg_tcp_kick re-sends them when the MAC arrives, and parking one as well
    * would put a duplicate on the wire (QEMU's slirp mishandles a duplicate

@@ -13,6 +13,8 @@
 #define IP_HLEN 20
 #define L4_OFS (ETH_HLEN + IP_HLEN)
 #define IP_MAX_PAYLOAD (MG_TCPIP_MTU - IP_HLEN)
+/* Offloads are compiled out (constant false) when MG_TCPIP_OFFLOAD_MAX is 0. */
+#define GSO_ON(ifp) (MG_TCPIP_OFFLOAD_MAX > 0 && (ifp)->gso_max != 0)
 
 #define ETHTYPE_IP4 0x0800
 #define ETHTYPE_ARP 0x0806
@@ -67,6 +69,10 @@ void mg_tcpip_set_state(struct mg_tcpip_if *ifp, int state);
 /* eth.c: sends ifp->txf (len bytes) to mac, filling the Ethernet header. */
 bool mg_eth_tx(struct mg_tcpip_if *ifp, const uint8_t *mac, uint16_t type,
                size_t len);
+/* The same with offload metadata (NULL = plain frame); only TCP passes it,
+ * and only when ifp->gso_max says the driver offloads. */
+bool mg_eth_tx_meta(struct mg_tcpip_if *ifp, const uint8_t *mac, uint16_t type,
+                    size_t len, const struct mg_frame_meta *m);
 extern const uint8_t mg_eth_bcast[6];
 /* arp.c */
 void mg_arp_rx(struct mg_tcpip_if *ifp, const uint8_t *p, size_t len);
@@ -81,6 +87,8 @@ void mg_ip4_rx(struct mg_tcpip_if *ifp, const uint8_t *p, size_t len,
                bool l2_bcast);
 bool mg_ip4_tx(struct mg_tcpip_if *ifp, uint32_t dst, uint8_t proto,
                size_t l4len);
+bool mg_ip4_tx_meta(struct mg_tcpip_if *ifp, uint32_t dst, uint8_t proto,
+                    size_t l4len, const struct mg_frame_meta *m);
 uint32_t mg_ip4_next_hop(const struct mg_tcpip_if *ifp, uint32_t dst);
 bool mg_ip4_is_bcast(const struct mg_tcpip_if *ifp, uint32_t dst);
 /* Called by ARP when ip resolved (sends the parked frame, kicks TCP). */
@@ -100,6 +108,8 @@ void mg_tcp_rx(struct mg_tcpip_if *ifp, uint32_t src, uint32_t dst,
                const uint8_t *p, size_t len);
 void mg_tcp_timer(struct mg_tcpip_if *ifp);
 void mg_tcp_kick(struct mg_tcpip_if *ifp, uint32_t ip);
+/* Sends the ACKs held back while ifp->defer_acks was set. */
+void mg_tcp_flush_acks(struct mg_tcpip_if *ifp);
 void mg_tcp_unreachable(struct mg_tcpip_if *ifp, uint32_t ip);
 /* dhcp.c */
 void mg_dhcp_start(struct mg_tcpip_if *ifp);

@@ -1,8 +1,10 @@
 /* TCP (RFC 9293): three-way handshake with MSS, sliding windows both ways,
  * out-of-order receive into the window, retransmission with RTO estimation
  * (RFC 6298) and back-off, fast retransmit / NewReno recovery (RFC 6582),
- * FIN/RST handling with RFC 5961 challenge ACKs, TIME_WAIT, keep-alive and
- * zero-window probing. Connections live in the fixed pool ifp->tcp. */
+ * FIN/RST handling with RFC 5961 challenge ACKs, TIME_WAIT, keep-alive,
+ * zero-window probing and window scaling (RFC 7323). With an offloading
+ * driver, data goes out in batches of whole segments that the driver cuts
+ * up (TSO). Connections live in the fixed pool ifp->tcp. */
 #include "stack.h"
 
 #if MG_ENABLE_TCPIP
@@ -14,6 +16,18 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define OUR_MSS ((uint16_t) (MG_TCPIP_MTU - IP_HLEN - TCP_HLEN))
+/* Our window scale (RFC 7323): the smallest shift that fits the receive
+ * buffer into the 16-bit window field. */
+#define OUR_SCALE                                          \
+  ((uint8_t) (MG_TCPIP_TCP_RXBUF <= 0xffff       ? 0       \
+              : MG_TCPIP_TCP_RXBUF <= 0x1fffe    ? 1       \
+              : MG_TCPIP_TCP_RXBUF <= 0x3fffc    ? 2       \
+              : MG_TCPIP_TCP_RXBUF <= 0x7fff8    ? 3       \
+              : MG_TCPIP_TCP_RXBUF <= 0xffff0    ? 4       \
+                                                 : 5))
+/* Bound of the congestion window: more than the send buffer can fill. */
+#define CWND_MAX \
+  (MG_TCPIP_TCP_TXBUF > 65535 ? 4u * MG_TCPIP_TCP_TXBUF : 4u * 65535u)
 #define FIN_WAIT_2_MS 60000
 #define PERSIST_MAX_MS 60000
 
@@ -48,9 +62,11 @@ static void ring_consume(struct mg_tcpip_ring *r, uint32_t n) {
 }
 
 /* ---- helpers ---- */
+/* The receive window as the header can state it (a multiple of the scale). */
 static uint32_t rcv_wnd(const struct mg_tcpip_tcp *t) {
-  uint32_t w = t->rx.size - t->rx.len;
-  return w > 65535 ? 65535 : w;
+  uint32_t w = t->rx.size - t->rx.len, max = 65535u << t->rcv_scale;
+  if (w > max) w = max;
+  return (w >> t->rcv_scale) << t->rcv_scale;
 }
 
 static bool can_send_state(const struct mg_tcpip_tcp *t) {
@@ -100,7 +116,7 @@ static void pcb_init(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   t->tx_base = t->iss + 1;
   t->mss = 536; /* RFC 9293 default until the peer says otherwise */
   t->rto = MG_TCPIP_RTO_INIT_MS;
-  t->ssthresh = 65535;
+  t->ssthresh = CWND_MAX; /* "arbitrarily high" (RFC 5681 3.1) */
   t->idle_since = ifp->now;
 }
 
@@ -111,33 +127,56 @@ static void fail(struct mg_tcpip_tcp *t, uint8_t err) {
 }
 
 /* ---- output ---- */
+/* Builds and sends one segment; n bytes of data from tx at data_ofs. With
+ * an offloading driver n may span many MSS-sized segments: the driver cuts
+ * them and completes the checksum. */
 static void xmit(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                  uint8_t flags, uint32_t seq, uint32_t data_ofs, size_t n) {
   uint8_t *h = ifp->txf + L4_OFS;
-  size_t hlen = (flags & TH_SYN) ? TCP_HLEN + 4 : TCP_HLEN;
-  uint32_t wnd = rcv_wnd(t);
+  bool syn = (flags & TH_SYN) != 0;
+  /* Window scale goes in our SYN, and in a SYN-ACK only if the SYN had it. */
+  bool ws = syn && (t->state == MG_TCP_SYN_SENT || t->ws_ok);
+  size_t hlen = syn ? TCP_HLEN + (ws ? 8 : 4) : TCP_HLEN;
+  uint32_t wnd = rcv_wnd(t), sum;
+  struct mg_frame_meta meta, *mp = NULL;
+  if (syn && wnd > 65535) wnd = 65535; /* SYN windows are never scaled */
   wr16(h, t->lport);
   wr16(h + 2, t->rport);
   wr32(h + 4, seq);
   wr32(h + 8, (flags & TH_ACK) ? t->rcv_nxt : 0);
   h[12] = (uint8_t) ((hlen / 4) << 4);
   h[13] = flags;
-  wr16(h + 14, (uint16_t) wnd);
+  wr16(h + 14, (uint16_t) (syn ? wnd : wnd >> t->rcv_scale));
   wr32(h + 16, 0); /* checksum and urgent pointer */
-  if (flags & TH_SYN) {
+  if (syn) {
     h[20] = 2; /* MSS option */
     h[21] = 4;
     wr16(h + 22, OUR_MSS);
+    if (ws) {
+      h[24] = 1; /* NOP, then window scale */
+      h[25] = 3;
+      h[26] = 3;
+      h[27] = OUR_SCALE;
+    }
   }
   if (n > 0) ring_get(&t->tx, data_ofs, h + hlen, n);
-  wr16(h + 16, mg_ip_csum_fold(mg_ip_pseudo(ifp->ip, t->rip, IPPROTO_TCP_,
-                                            hlen + n) +
-                               mg_ip_csum_add(0, h, hlen + n)));
+  sum = mg_ip_pseudo(ifp->ip, t->rip, IPPROTO_TCP_, hlen + n);
+  if (GSO_ON(ifp) && n > t->mss) {
+    memset(&meta, 0, sizeof(meta));
+    meta.flags = MG_FRAME_CSUM_PARTIAL;
+    meta.gso_size = t->mss;
+    meta.csum_start = L4_OFS;
+    meta.csum_offset = 16;
+    mp = &meta;
+    wr16(h + 16, (uint16_t) ~mg_ip_csum_fold(sum)); /* pseudo header only */
+  } else {
+    wr16(h + 16, mg_ip_csum_fold(sum + mg_ip_csum_add(0, h, hlen + n)));
+  }
   if ((flags & TH_ACK) && SEQ_GT(t->rcv_nxt + wnd, t->rcv_adv))
     t->rcv_adv = t->rcv_nxt + wnd;
   t->ack_now = 0;
   t->wnd_update = 0;
-  mg_ip4_tx(ifp, t->rip, IPPROTO_TCP_, hlen + n);
+  mg_ip4_tx_meta(ifp, t->rip, IPPROTO_TCP_, hlen + n, mp);
 }
 
 /* Pure ACKs carry snd_max, never a snd_nxt rewound for retransmission: the
@@ -192,13 +231,13 @@ static void arm_rtx(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
   if (t->rtx_deadline == 0) t->rtx_deadline = ifp->now + t->rto;
 }
 
-/* Sends one segment of queued data starting at sequence number seq. */
+/* Sends up to limit bytes of queued data starting at sequence number seq:
+ * one segment (limit <= mss), or a batch for an offloading driver. */
 static uint32_t send_data_at(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                              uint32_t seq, uint32_t limit) {
   uint32_t ofs = seq - t->tx_base, n;
   if (SEQ_LT(seq, t->tx_base) || ofs >= t->tx.len) return 0;
   n = t->tx.len - ofs;
-  if (n > t->mss) n = t->mss;
   if (n > limit) n = limit;
   if (n == 0) return 0;
   xmit(ifp, t, (uint8_t) (TH_ACK | (ofs + n == t->tx.len ? TH_PSH : 0)), seq,
@@ -210,6 +249,11 @@ static uint32_t send_data_at(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
  * timeout rewound snd_nxt, then the FIN once all data went out. */
 static void output(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
   bool sent = false;
+  uint32_t seg_max = t->mss;
+  if (GSO_ON(ifp)) {
+    uint32_t k = (ifp->gso_max - IP_HLEN - TCP_HLEN) / t->mss;
+    if (k > 1) seg_max = k * t->mss; /* many wire segments per write */
+  }
   if (!can_send_state(t)) {
     if (t->ack_now && t->state != MG_TCP_CLOSED) send_ack(ifp, t);
     return;
@@ -224,7 +268,9 @@ static void output(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
       uint32_t room = flight(t) < wnd ? wnd - flight(t) : 0, n;
       if (room == 0) break;
       n = avail < room ? avail : room;
-      if (n > t->mss) n = t->mss;
+      if (n > seg_max) n = seg_max;
+      /* A batch is whole segments; a runt only at the end of the data. */
+      if (n > t->mss && n < avail) n -= n % t->mss;
       /* Sender-side silly window avoidance: no runt while data is in flight
        * and more is waiting for window. */
       if (n < t->mss && n < avail && flight(t) > 0) break;
@@ -251,12 +297,29 @@ static void output(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
     }
     break;
   }
-  if (!sent && (t->ack_now || t->wnd_update)) send_ack(ifp, t);
+  /* Inside a batch of received frames (ifp->defer_acks) a pure ACK for
+   * in-order data waits for the end of the batch (mg_tcp_flush_acks): one
+   * ACK then covers many segments, and the sender answers it with one large
+   * burst rather than many small ones. */
+  if (!sent && (t->ack_now || t->wnd_update) && !ifp->defer_acks)
+    send_ack(ifp, t);
+}
+
+void mg_tcp_flush_acks(struct mg_tcpip_if *ifp) {
+  size_t i;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
+    struct mg_tcpip_tcp *t = &ifp->tcp[i];
+    if (t->state != MG_TCP_CLOSED && (t->ack_now || t->wnd_update))
+      send_ack(ifp, t);
+  }
 }
 
 /* ---- input ---- */
-static uint16_t parse_mss(const uint8_t *opt, size_t len) {
+/* MSS (0 if absent) and window scale (-1 if absent) of a SYN. */
+static uint16_t parse_syn_opts(const uint8_t *opt, size_t len, int *ws) {
   size_t i = 0;
+  uint16_t mss = 0;
+  *ws = -1;
   while (i < len) {
     uint8_t kind = opt[i];
     if (kind == 0) break;
@@ -265,10 +328,18 @@ static uint16_t parse_mss(const uint8_t *opt, size_t len) {
       continue;
     }
     if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len) break;
-    if (kind == 2 && opt[i + 1] == 4) return rd16(opt + i + 2);
+    if (kind == 2 && opt[i + 1] == 4) mss = rd16(opt + i + 2);
+    if (kind == 3 && opt[i + 1] == 3) *ws = opt[i + 2] > 14 ? 14 : opt[i + 2];
     i += opt[i + 1];
   }
-  return 0;
+  return mss;
+}
+
+/* Window scaling is on only when both SYNs carried the option. */
+static void set_scale(struct mg_tcpip_tcp *t, int ws) {
+  t->ws_ok = ws >= 0;
+  t->snd_scale = (uint8_t) (ws >= 0 ? ws : 0);
+  t->rcv_scale = ws >= 0 ? OUR_SCALE : 0;
 }
 
 static void rtt_sample(struct mg_tcpip_tcp *t, uint32_t r) {
@@ -319,10 +390,12 @@ static void acked(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   } else if (t->cwnd < t->ssthresh) {
     t->cwnd += n < t->mss ? n : t->mss;
   } else {
-    uint32_t inc = (uint32_t) t->mss * t->mss / (t->cwnd ? t->cwnd : 1);
+    /* About one MSS per round trip, counting bytes: one ACK may cover many
+     * segments (a receiver behind an offloading driver acks 64 KiB). */
+    uint32_t inc = (uint32_t) ((uint64_t) t->mss * n / (t->cwnd ? t->cwnd : 1));
     t->cwnd += inc ? inc : 1;
   }
-  if (t->cwnd > 4u * 65535u) t->cwnd = 4u * 65535u;
+  if (t->cwnd > CWND_MAX) t->cwnd = CWND_MAX;
   t->rtx_deadline = t->snd_una == t->snd_max ? 0 : ifp->now + t->rto;
 }
 
@@ -436,6 +509,7 @@ static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
   unsigned pending = 0;
   size_t i;
   uint16_t mss;
+  int ws;
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *c = &ifp->tcp[i];
     if (c->state == MG_TCP_CLOSED || c->listener != li + 1 || c->is_accepted)
@@ -467,7 +541,8 @@ static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
   t->rcv_nxt = t->rcv_adv = t->irs + 1;
   t->snd_wnd = rd16(seg + 14);
   t->snd_wl1 = t->irs;
-  mss = parse_mss(seg + TCP_HLEN, hlen - TCP_HLEN);
+  mss = parse_syn_opts(seg + TCP_HLEN, hlen - TCP_HLEN, &ws);
+  set_scale(t, ws);
   if (mss != 0) t->mss = mss;
   if (t->mss > OUR_MSS) t->mss = OUR_MSS;
   if (t->mss < 64) t->mss = 64;
@@ -480,6 +555,7 @@ static void syn_sent_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   uint8_t flags = seg[13];
   uint32_t seq = rd32(seg + 4), ack = rd32(seg + 8);
   uint16_t mss;
+  int ws;
   if ((flags & TH_ACK) && ack != t->iss + 1) {
     if (!(flags & TH_RST)) {
       xmit(ifp, t, TH_RST, ack, 0, 0);
@@ -497,7 +573,8 @@ static void syn_sent_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   t->snd_wnd = rd16(seg + 14);
   t->snd_wl1 = seq;
   t->snd_wl2 = ack;
-  mss = parse_mss(seg + TCP_HLEN, hlen - TCP_HLEN);
+  mss = parse_syn_opts(seg + TCP_HLEN, hlen - TCP_HLEN, &ws);
+  set_scale(t, ws);
   if (mss != 0) t->mss = mss;
   if (t->mss > OUR_MSS) t->mss = OUR_MSS;
   if (t->mss < 64) t->mss = 64;
@@ -519,7 +596,7 @@ static void established_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                               const uint8_t *seg, size_t hlen, size_t dlen) {
   uint8_t flags = seg[13];
   uint32_t seq = rd32(seg + 4), ack = rd32(seg + 8);
-  uint32_t win = rd16(seg + 14);
+  uint32_t win = (uint32_t) rd16(seg + 14) << t->snd_scale;
   uint32_t seglen = (uint32_t) dlen + ((flags & TH_SYN) ? 1 : 0) +
                     ((flags & TH_FIN) ? 1 : 0);
   uint32_t wnd = t->rx.size - t->rx.len;
@@ -612,10 +689,14 @@ static void established_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
     }
   }
   if (dlen > 0) {
+    bool in_order = seq == t->rcv_nxt && t->nooo == 0;
     if (t->state == MG_TCP_ESTABLISHED || t->state == MG_TCP_FIN_WAIT_1 ||
         t->state == MG_TCP_FIN_WAIT_2)
       take_data(t, seq, data, dlen);
     t->ack_now = 1;
+    /* A hole: the duplicate ACK must go now (the sender's fast retransmit
+     * counts them), never coalesced with the rest of a batch. */
+    if (!in_order) send_ack(ifp, t);
   }
   if (flags & TH_FIN) {
     t->ack_now = 1;
@@ -648,7 +729,8 @@ void mg_tcp_rx(struct mg_tcpip_if *ifp, uint32_t src, uint32_t dst,
   hlen = (size_t) (p[12] >> 4) * 4;
   if (hlen < TCP_HLEN || hlen > len) goto bad;
   if (dst != ifp->ip || ifp->ip == 0) goto bad; /* no TCP to broadcast */
-  if (mg_ip_csum_fold(mg_ip_pseudo(src, dst, IPPROTO_TCP_, len) +
+  if (!ifp->rx_trusted &&
+      mg_ip_csum_fold(mg_ip_pseudo(src, dst, IPPROTO_TCP_, len) +
                       mg_ip_csum_add(0, p, len)) != 0)
     goto bad;
   sport = rd16(p);
@@ -914,6 +996,9 @@ long mg_tcpip_tcp_recv(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   if (can_send_state(t) || t->state == MG_TCP_FIN_WAIT_2) {
     uint32_t edge = t->rcv_nxt + rcv_wnd(t);
     uint32_t thresh = t->rx.size / 2 < OUR_MSS ? t->rx.size / 2 : OUR_MSS;
+    /* Behind an offloading driver, small openings would only invite small
+     * segments: tell the peer once a quarter of the buffer is free again. */
+    if (GSO_ON(ifp) && t->rx.size / 4 > thresh) thresh = t->rx.size / 4;
     if (SEQ_GEQ(edge, t->rcv_adv + thresh)) {
       t->wnd_update = 1;
       send_ack(ifp, t);
