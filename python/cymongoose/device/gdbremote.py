@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 5.0
 MAX_PACKET = 1 << 16  # upper bound we accept from PacketSize (and for any reply)
 ESCAPED = b"#$}*"
+_STOP_REPLY = re.compile(rb"^[ST][0-9a-fA-F]{2}")  # "S05", "T02thread:01;": a stop reply
 
 
 def checksum(payload: bytes) -> int:
@@ -179,7 +180,12 @@ class GdbClient:
 
     def handshake(self) -> None:
         self.sock.sendall(b"+")  # harmless; some stubs wait for an initial ack
+        deadline = time.monotonic() + self.timeout
         reply = self.request(b"qSupported:multiprocess-;swbreak+;hwbreak+")
+        # A stub that stops a *running* target when we attach (QEMU) announces the stop
+        # ("T02thread:01;") before it reads our first packet; the answer follows it.
+        while _STOP_REPLY.match(reply):
+            reply = self._read_packet(deadline)
         for item in reply.decode("ascii", errors="replace").split(";"):
             if not item:
                 continue
