@@ -97,9 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
                "  cymongoose flash --board nucleo-f746zg --backend pyocd --no-verify fw.bin\n"
                "  cymongoose flash --board mps2-an385 --backend ota --url "
                "http://127.0.0.1:8080/api/ota fw.bin\n"
-               "  cymongoose flash --board mps2-an385 --backend ota --port /dev/ttyACM0 fw.bin")
+               "  cymongoose flash --board mps2-an385 --backend ota --port /dev/ttyACM0 fw.bin\n"
+               "  cymongoose flash --lg-place rack3-an385 --board mps2-an385 fw.elf\n"
+               "      lease a labgrid place, flash+verify through its exported gdbstub\n"
+               "  cymongoose flash --lg-tags board=mps2-an385 --backend ota fw.bin\n"
+               "      lease a place, OTA over its exported console")
     s.add_argument("image", help="firmware image (.elf or .bin)")
-    s.add_argument("--board", required=True, help="board name")
+    s.add_argument("--board", help="board name (required, except that a labgrid place's "
+                                    "'board' tag may name it)")
     s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd", "ota"],
                    help="flash backend (default: the board's first one that applies)")
     s.add_argument("--gdb", metavar="HOST:PORT|unix:PATH", help="gdbstub to flash through")
@@ -116,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ota backend: the device console (JSON-RPC): uploads over ota.* calls, "
                         "or with --url checks ota.status after the HTTP upload")
     s.add_argument("--baudrate", type=int, help="ota backend: console baud rate")
+    from .labgrid import add_cli_args
+
+    add_cli_args(s)  # flash a leased labgrid place (its gdbstub, or OTA over its console)
 
     s = sub.add_parser(
         "console", help="open a device console (boot QEMU or attach to a serial port)",
@@ -305,11 +313,17 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     from .flash import GdbFlasher, QemuLoader, TtyProgress, get_flasher
     from .gdbremote import GdbClient
     from .image import load_image
+    from .labgrid import target_from_cli_args
     from .targets import QemuTarget
 
-    board = bmap.get(args.board)
+    leased = target_from_cli_args(args, bmap, None)
+    if leased is not None:
+        return _flash_leased(args, bmap, leased)
     if args.backend == "ota" or (args.backend is None and (args.url or args.port)):
         return _flash_ota(args, bmap)
+    if not args.board:
+        raise DeviceError("give --board NAME (see `cymongoose boards`)")
+    board = bmap.get(args.board)
     image = load_image(args.image, base=args.base, board=board)
     image.check_board(board)
     backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
@@ -334,27 +348,28 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     return EXIT_OK
 
 
-def _flash_ota(args: argparse.Namespace, bmap: BoardMap) -> int:
+def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target=None) -> int:  # type: ignore[no-untyped-def]
     """OTA into the reference firmware's update bank: the image file as it is, verified by
-    the device's SHA-256 check (and ota.status when the console is given)."""
+    the device's SHA-256 check (and ota.status when the console is given). ``target``:
+    a console target to use instead of --port (a leased labgrid place)."""
     from .flash import TtyProgress
     from .image import Image
     from .ota import OtaFlasher
     from .rpc import RpcClient
     from .targets import SerialTarget
 
-    if not args.url and not args.port:
+    if not args.url and not args.port and target is None:
         raise DeviceError("the ota backend needs --url http://DEVICE/api/ota and/or --port "
                           "CONSOLE")
     if not Path(args.image).is_file():
         raise DeviceError(f"image {args.image} does not exist")
     image = Image(str(args.image), "bin", (), None)
-    target = None
+    if target is None and args.port:
+        port = bmap.resolve_port(args.port)
+        target = SerialTarget(port.url, baudrate=args.baudrate or port.baudrate or 115200)
     try:
         rpc = None
-        if args.port:
-            port = bmap.resolve_port(args.port)
-            target = SerialTarget(port.url, baudrate=args.baudrate or port.baudrate or 115200)
+        if target is not None:
             target.start()
             rpc = RpcClient(target.console)
         result = OtaFlasher(rpc, url=args.url).flash(image, verify=args.verify,
@@ -362,6 +377,43 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap) -> int:
     finally:
         if target is not None:
             target.stop()
+    print(result.summary())
+    return EXIT_OK
+
+
+def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target) -> int:  # type: ignore[no-untyped-def]
+    """Flash a leased labgrid place: through its exported gdbstub (default; written,
+    verified, reset into the new image) or, with --backend ota, over its console."""
+    from .flash import TtyProgress
+    from .image import load_image
+    from .labgrid import flash_place, lease_board
+
+    backend = args.backend or "gdb"
+    if backend not in ("gdb", "ota") or args.gdb:
+        raise DeviceError("a labgrid place is flashed through the gdbstub it exports "
+                          "(--backend gdb, the default, without --gdb) or over its console "
+                          f"(--backend ota), not {args.gdb or backend}")
+    if backend == "ota":
+        return _flash_ota(args, bmap, target)
+    image = None
+    if args.board:  # check the image before leasing anything
+        board = bmap.get(args.board)
+        image = load_image(args.image, base=args.base, board=board)
+        image.check_board(board)
+    lease = target.lease
+    try:
+        lease.acquire()
+        if image is None:
+            board = lease_board(lease, bmap, None)
+            image = load_image(args.image, base=args.base, board=board)
+            image.check_board(board)
+        address = lease.require_gdb()
+        print(f"[labgrid place {lease.place}: flashing through gdbstub {address}]",
+              file=sys.stderr, flush=True)
+        result = flash_place(lease, image, verify=args.verify, progress=TtyProgress(),
+                             run=not args.no_run)
+    finally:
+        lease.release()
     print(result.summary())
     return EXIT_OK
 

@@ -60,12 +60,8 @@ class Console:
         self._log: IO[str] | None = None
         self._log_partial = ""
         self._log_lock = threading.Lock()
-        self.log_path = Path(log_path) if log_path else None
-        if self.log_path:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("w", encoding="utf-8", errors="replace")
-            self._log.write(f"# console {name} via {transport.name}, started "
-                            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        self.log_path: Path | None = None
+        self._open_log(log_path, "started")
         self._decoder_pending = b""
         self._thread = threading.Thread(target=self._reader, name=f"console-{name}", daemon=True)
         self._thread.start()
@@ -114,29 +110,65 @@ class Console:
                 self._cond.notify_all()
 
     # ---- logging -------------------------------------------------------------------------
+    def _open_log(self, path: str | Path | None, how: str) -> None:
+        """Caller holds ``_log_lock`` (or runs before the reader thread starts)."""
+        self.log_path = Path(path) if path else None
+        self._log = None
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w", encoding="utf-8", errors="replace")
+            self._log.write(f"# console {self.name} via {self.transport.name}, {how} "
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+    def _close_log(self, last: str) -> None:
+        """Caller holds ``_log_lock``."""
+        if self._log and not self._log.closed:
+            if self._log_partial:
+                self._log.write(f"{self._stamp()} {self._log_partial}\n")
+            self._log.write(f"{self._stamp()} {last}\n")
+            self._log.close()
+        self._log_partial = ""
+
+    def set_log(self, path: str | Path | None) -> None:
+        """Log to ``path`` from now on (the previous file is closed; None: stop logging).
+
+        A console kept open across tests gives each test its own log file this way.
+        """
+        with self._log_lock:
+            self._close_log(f"[log continues in {path}]" if path else "[log closed]")
+            self._open_log(path, "continued")
+
+    def clear(self) -> None:
+        """Forget unconsumed output and the diagnostic tail (a new test starts here)."""
+        with self._cond:
+            self._buf = ""
+            self._tail = ""
+
     def _stamp(self) -> str:
         return f"[{time.monotonic() - self._t0:10.6f}]"
 
     def _log_rx(self, text: str) -> None:
         if not self._log:
             return
-        with self._log_lock:
-            if self._log.closed:
+        with self._log_lock:  # set_log may switch or drop the file meanwhile
+            log = self._log
+            if log is None or log.closed:
                 return
             text = self._log_partial + text.replace("\r\n", "\n").replace("\r", "\n")
             *lines, self._log_partial = text.split("\n")
             for line in lines:
-                self._log.write(f"{self._stamp()} {line}\n")
-            self._log.flush()
+                log.write(f"{self._stamp()} {line}\n")
+            log.flush()
 
     def _log_line_event(self, what: str) -> None:
         if not self._log:
             return
         with self._log_lock:
-            if self._log.closed:
+            log = self._log
+            if log is None or log.closed:
                 return
-            self._log.write(f"{self._stamp()} {what}\n")
-            self._log.flush()
+            log.write(f"{self._stamp()} {what}\n")
+            log.flush()
 
     # ---- public API ------------------------------------------------------------------------
     @property
@@ -272,13 +304,8 @@ class Console:
         # Stop the reader first so it never selects on a closed (reused) fd.
         self._thread.join(timeout=2.0)
         self.transport.close()
-        if self._log:
-            with self._log_lock:
-                if self._log_partial:
-                    self._log.write(f"{self._stamp()} {self._log_partial}\n")
-                    self._log_partial = ""
-                self._log.write(f"{self._stamp()} [console closed]\n")
-                self._log.close()
+        with self._log_lock:
+            self._close_log("[console closed]")
 
     def __enter__(self) -> Self:
         return self

@@ -18,6 +18,12 @@ cannot clean up, so every lease owner name carries the process id
 (``USER-cym-PID``); the next lease on the same host releases places and cancels
 reservations held by such owners whose process is gone (:func:`reclaim_stale`).
 
+Flashing a place: the exporter also publishes the board's gdbstub as a labgrid
+``NetworkService`` resource named ``gdb`` (labgrid has no gdbstub resource; a
+NetworkService is its host:port endpoint) and the place matches it
+(``add-match EXPORTER/GROUP/NetworkService/gdb``). :func:`flash_place` then writes,
+verifies and restarts the board with our GDB remote client, as for a local QEMU.
+
 URL form used by ``--port`` and the ``[ports]`` board map::
 
     labgrid://COORDINATOR[:PORT]/[PLACE][?TAG=VALUE&...]
@@ -45,7 +51,13 @@ from .errors import DeviceError, NotAvailableError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from .boards import Board, BoardMap
+    from .flash import FlashResult, ProgressFn
+    from .image import Image
+    from .targets import GdbAddress
+
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
+GDB_RESOURCE = "gdb"  # name of the place's NetworkService that is the board's gdbstub
 OWNER_MARK = "-cym-"  # USER-cym-PID: lets a later run spot leases of a dead process
 _TAG_KEY = re.compile(r"^[a-z][a-z0-9_]+$")  # labgrid's own rules for tags
 _TAG_VAL = re.compile(r"^[a-z0-9_]?[a-z0-9_\-]*$")
@@ -378,6 +390,8 @@ class LabgridLease:
         self.port: int | None = None
         self.speed: int = 115200
         self.tags: dict[str, str] = {}
+        self.gdb: GdbAddress | None = None  # the exported gdbstub, when the place has one
+        self.resources: list[str] = []     # "name (class)" of the place's resources
         self.reclaimed: list[str] = []
         self.timings: dict[str, float] = {}
         self._session: _Session | None = None
@@ -460,10 +474,15 @@ class LabgridLease:
             if place is None:
                 raise LabgridError(f"place {self.place} vanished from the coordinator")
             self.tags = dict(place.tags)
-            serial = []
-            for (_, cls), res in session.s.get_target_resources(place).items():
+            serial, gdb, names = [], None, []
+            for (name, cls), res in session.s.get_target_resources(place).items():
+                names.append(cls if name == cls else f"{name} ({cls})")
                 if cls == "NetworkSerialPort":
                     serial.append(res)
+                elif cls == "NetworkService" and name == GDB_RESOURCE:
+                    gdb = res
+            self.resources = sorted(names)
+            self.gdb = self._gdb_address(gdb)
             if not serial and place.acquired_resources:
                 raise LabgridError(f"place {self.place} has no NetworkSerialPort among its "
                                    f"resources ({len(place.acquired_resources)} matched)")
@@ -481,6 +500,28 @@ class LabgridLease:
                                    f"within {self.timeout:g} s (is the exporter running?)")
             time.sleep(0.05)
             session.sync()
+
+    @staticmethod
+    def _gdb_address(res: Any) -> GdbAddress | None:
+        if res is None or not res.avail or not res.args.get("port"):
+            return None
+        from .targets import GdbAddress
+
+        return GdbAddress(host=str(res.args.get("address") or "127.0.0.1"),
+                          port=int(res.args["port"]))
+
+    def require_gdb(self) -> GdbAddress:
+        """The place's exported gdbstub, or a LabgridError saying how to export one."""
+        self._require()
+        if self.gdb is None:
+            have = ", ".join(self.resources) or "none"
+            raise LabgridError(
+                f"place {self.place} has no gdbstub to flash through (its resources: {have}): "
+                f"export the board's gdbstub as a NetworkService named '{GDB_RESOURCE}' "
+                f"(exporter.yaml: {GDB_RESOURCE}: {{cls: NetworkService, address: HOST, "
+                f"port: PORT, username: ''}}) and add it to the place (labgrid-client -p "
+                f"{self.place} add-match EXPORTER/GROUP/NetworkService/{GDB_RESOURCE})")
+        return self.gdb
 
     def release(self) -> None:
         """Release the place and cancel the reservation; safe to call twice or after a failure."""
@@ -505,6 +546,7 @@ class LabgridLease:
                         pass  # already gone (expired)
             finally:
                 self.url = None
+                self.gdb = None
                 session.close()
 
     def _require(self) -> _Session:
@@ -525,6 +567,37 @@ class LabgridLease:
     def __repr__(self) -> str:
         state = f"place {self.place} at {self.url}" if self.active else "not acquired"
         return f"<LabgridLease {self.spec.describe()}: {state}>"
+
+
+def flash_place(lease: LabgridLease, image: Image, *, verify: bool = True,
+                progress: ProgressFn | None = None, run: bool = True) -> FlashResult:
+    """Write ``image`` through the leased place's exported gdbstub, verify it (read-back or
+    qCRC), reset the board into it and let it run (``run=False``: leave it halted)."""
+    from .errors import GdbError, PortNotFoundError
+    from .flash import GdbFlasher
+    from .gdbremote import GdbClient
+
+    address = lease.require_gdb()
+    try:
+        with GdbClient.connect_address(address, timeout=lease.timeout) as client:
+            return GdbFlasher(client, run=run).flash(image, verify=verify, progress=progress)
+    except (GdbError, PortNotFoundError) as exc:  # say which place the stub belongs to
+        raise type(exc)(f"place {lease.place}, gdbstub {address}: {exc}") from None
+
+
+def lease_board(lease: LabgridLease, bmap: BoardMap, name: str | None) -> Board:
+    """The board-map entry for a leased place: ``name``, else the place's ``board`` tag
+    when it names a known board; else a clear error (images are checked against it)."""
+    if name:
+        return bmap.get(name)
+    tag = lease.tags.get("board")
+    if tag:
+        try:
+            return bmap.get(tag)
+        except DeviceError:
+            pass
+    raise LabgridError(f"place {lease.place}: give --board (its tags name no board of the board "
+                       f"map: {', '.join(f'{k}={v}' for k, v in lease.tags.items()) or 'none'})")
 
 
 def lease(spec: LabgridSpec | str | None = None, *, place: str | None = None,
@@ -569,6 +642,11 @@ class LabgridTarget(_serial_target_class()):  # type: ignore[misc]
             super().stop()
         finally:
             self.lease.release()
+
+    @property
+    def gdb(self) -> GdbAddress | None:
+        """The place's exported gdbstub (None without one, or before ``start()``)."""
+        return self.lease.gdb
 
 
 def add_cli_args(parser: Any) -> None:

@@ -12,7 +12,10 @@ is imported only when one of these options asks for it:
 
 Each process that runs tests leases its own place in ``pytest_configure`` (so under
 pytest-xdist every worker has its own device) and releases it in ``pytest_unconfigure``,
-at exit and on SIGTERM/SIGHUP. The xdist controller checks first that there are at least
+at exit and on SIGTERM/SIGHUP. The ``dut`` fixture keeps the place's console open for the
+whole session (per-test logs; see :mod:`cymongoose.device.pytest_plugin`), and with
+``--flash gdb --firmware IMAGE`` writes and verifies the image once through the gdbstub
+the place exports (:func:`cymongoose.device.labgrid.flash_place`). The xdist controller checks first that there are at least
 as many matching places as workers and otherwise stops with a usage error naming both
 counts, before any worker starts.
 """

@@ -15,6 +15,18 @@ gdbstub for each test), ``--device-artifacts DIR`` (per-test console logs; defau
 owns the short one. ``CYMONGOOSE_BOARD``, ``CYMONGOOSE_PORT`` and
 ``CYMONGOOSE_FIRMWARE`` provide defaults.
 
+A serial console (``--port``, a board on a serial port, a leased labgrid place)
+is opened once per session (per xdist worker) and kept across tests: opening
+an RFC 2217 port costs about 0.5 s and closing it 0.35 s. Each test still gets
+its own console log file and starts with the unconsumed input dropped; a test
+that closed the console gets a fresh one. QEMU and host targets stay per test:
+each test boots its own emulator, so no device state leaks between tests (and
+their consoles are local sockets that open in milliseconds).
+
+With a leased labgrid place, ``--flash gdb --firmware IMAGE`` writes and verifies
+the image through the gdbstub the place exports (once per session, like the
+real-board backends) and restarts the board into it.
+
 Under pytest-xdist every worker boots its own QEMU (unique socket paths and
 ports), so ``pytest -n 4`` runs four devices. A single ``--port`` cannot be
 shared: asking for several workers with one port fails at once.
@@ -43,8 +55,9 @@ if TYPE_CHECKING:
     from .bridge import StackBridge
     from .console import Console
     from .flash import FlashResult
+    from .labgrid import LabgridLease
     from .rpc import RpcClient
-    from .targets import Target
+    from .targets import SerialTarget, Target
 
 OPTIONS = (
     ("board", "board name from the board map (default: mps2-an385)", "CYMONGOOSE_BOARD"),
@@ -54,7 +67,8 @@ OPTIONS = (
     ("baudrate", "serial baud rate (default: from the board map)", None),
     ("flash", ("flash --firmware before testing: openocd or pyocd (real boards, once per "
               "session, verified) or gdb (QEMU: boot halted, write and verify through the "
-              "gdbstub for every test); default: QEMU boots the image with -kernel"),
+              "gdbstub for every test; a labgrid place: through its exported gdbstub, once "
+              "per session); default: QEMU boots the image with -kernel"),
      "CYMONGOOSE_FLASH"),
 )
 # labgrid places (--lg-place/--lg-tags, labgrid:// ports): hooks in their own module.
@@ -239,6 +253,58 @@ def dut_session_flash(request: pytest.FixtureRequest) -> Iterator[dict[str, Flas
     yield {}
 
 
+class SerialConsoles:
+    """Serial targets kept open for the whole session, one per port URL, each with one
+    RPC client (request ids keep counting, so a late answer to an earlier test's request
+    is recognised as stale rather than taken for a new one)."""
+
+    def __init__(self) -> None:
+        self._targets: dict[str, SerialTarget] = {}
+        self._rpcs: dict[str, tuple[Console, RpcClient]] = {}
+
+    def get(self, url: str, baudrate: int, board: Board | None) -> SerialTarget:
+        """The open target for ``url``; reopened when a test closed it or the port dropped."""
+        from .targets import SerialTarget
+
+        target = self._targets.get(url)
+        if target is not None:
+            console = target._console
+            if console is None or console.closed or target.baudrate != baudrate:
+                target.stop()
+                del self._targets[url]
+                target = None
+        if target is None:
+            target = SerialTarget(url, baudrate=baudrate, board=board).start()
+            self._targets[url] = target
+        target.board = board
+        return target
+
+    def rpc(self, target: SerialTarget) -> RpcClient:
+        from .rpc import RpcClient
+
+        console = target.console
+        kept = self._rpcs.get(target.url)
+        if kept is None or kept[0] is not console:
+            kept = (console, RpcClient(console))
+            self._rpcs[target.url] = kept
+        kept[1].notifications.clear()  # a notification of an earlier test is not this test's
+        return kept[1]
+
+    def close(self) -> None:
+        for target in self._targets.values():
+            target.stop()
+        self._targets.clear()
+        self._rpcs.clear()
+
+
+@pytest.fixture(scope="session")
+def dut_serial_consoles() -> Iterator[SerialConsoles]:
+    """Serial consoles of this session (see :class:`SerialConsoles`), closed at its end."""
+    consoles = SerialConsoles()
+    yield consoles
+    consoles.close()
+
+
 def _flash_real_board(board: Board, firmware: str, backend: str,
                       done: dict[str, FlashResult]) -> FlashResult:
     from .flash import get_flasher
@@ -269,10 +335,33 @@ def _flash_over_gdb(target: Any, firmware: str) -> FlashResult:
         return GdbFlasher(client).flash(image, verify=True)
 
 
+def _flash_leased_place(lease: LabgridLease, board: Board | None, firmware: str,
+                        done: dict[str, FlashResult]) -> FlashResult:
+    """Once per session: write and verify ``firmware`` through the place's gdbstub."""
+    from .boards import load_boards
+    from .image import load_image
+    from .labgrid import flash_place, lease_board
+
+    key = f"labgrid:{lease.place}:{os.path.abspath(firmware)}"
+    if key not in done:
+        try:
+            board = board or lease_board(lease, load_boards(), None)  # or a clear error
+            image = load_image(firmware, board=board)
+            image.check_board(board)
+            done[key] = flash_place(lease, image, verify=True)
+        except Exception as exc:  # noqa: BLE001 - stored and re-raised for every test
+            done[key] = exc  # type: ignore[assignment] - a failed flash is not retried per test
+    result = done[key]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         dut_artifacts: Path, record_property: Any,
-        dut_session_flash: dict[str, FlashResult]) -> Iterator[Dut]:
+        dut_session_flash: dict[str, FlashResult],
+        dut_serial_consoles: SerialConsoles) -> Iterator[Dut]:
     """A started (and, with --flash, flashed and verified) device for one test."""
     import shutil
 
@@ -282,6 +371,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     config = request.config
     bmap = load_boards()
     port = _opt(config, "port")
+    lease = _labgrid_lease(config)
     port = _labgrid_port(config) or port  # a leased labgrid place: its rfc2217:// URL
     board_name = _opt(config, "board")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -301,14 +391,13 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         name = board_name or lab.board
         board = bmap.get(name) if name else None
         baud = int(baud_opt) if baud_opt else (lab.baudrate or (board.baudrate if board else 115200))
-        target = SerialTarget(lab.url, baudrate=baud, board=board, log_path=log_path)
+        target = dut_serial_consoles.get(lab.url, baud, board)
     else:
         board = bmap.get(board_name or "mps2-an385")
         if board.boot == "serial":
             if not board.console_port:
                 pytest.fail(f"dut: board {board.name} is a real board; pass --port", pytrace=False)
-            target = SerialTarget(board.console_port, baudrate=board.baudrate, board=board,
-                                  log_path=log_path)
+            target = dut_serial_consoles.get(board.console_port, board.baudrate, board)
         elif not dut_firmware:
             pytest.fail(f"dut: board {board.name} needs an image: pass --firmware, set "
                         "CYMONGOOSE_FIRMWARE or override the dut_firmware fixture", pytrace=False)
@@ -329,17 +418,29 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     the_dut: Dut | None = None
     if worker:
         record_property("dut_worker", worker)
-    target.start()
+    shared = isinstance(target, SerialTarget)  # kept open across tests (session)
+    if shared:
+        target.console.set_log(log_path)  # this test's log file from here on
+        target.console.clear()            # and nothing left over from earlier tests
+    else:
+        target.start()
     request.node.stash[_DUT_KEY] = log_path
     try:
         if flash == "gdb":
-            if not isinstance(target, QemuTarget) or not dut_firmware:
-                pytest.fail("dut: --flash gdb is for emulated boards with --firmware",
-                            pytrace=False)
-            flash_result = _flash_over_gdb(target, dut_firmware)
+            if lease is not None and dut_firmware:
+                # After the console is open: the new image's boot output is this test's.
+                flash_result = _flash_leased_place(lease, board, dut_firmware,
+                                                   dut_session_flash)
+            elif not isinstance(target, QemuTarget) or not dut_firmware:
+                pytest.fail("dut: --flash gdb is for emulated boards and labgrid places, "
+                            "with --firmware", pytrace=False)
+            else:
+                flash_result = _flash_over_gdb(target, dut_firmware)
         if flash_result is not None:
             record_property("dut_flash", flash_result.summary())
         the_dut = Dut(target, board, log_path, flash_result)
+        if shared:
+            the_dut._rpc = dut_serial_consoles.rpc(target)  # type: ignore[arg-type]
         if the_dut.bridged:
             # Attach at once so no frame of the boot (DHCP) is missed; without the
             # extension the error comes when the test asks for dut.mgr.
@@ -354,7 +455,12 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     finally:
         if the_dut is not None:
             the_dut.close()
-        target.stop()
+        if shared:
+            console = target._console
+            if console is not None:
+                console.set_log(None)  # output between tests belongs to no test
+        else:
+            target.stop()
 
 
 _DUT_KEY = pytest.StashKey[Path]()
@@ -364,6 +470,13 @@ def _labgrid_port(config: pytest.Config) -> str | None:
     from .labgrid_plugin import labgrid_port
 
     return labgrid_port(config)
+
+
+def _labgrid_lease(config: pytest.Config) -> LabgridLease | None:
+    from .labgrid_plugin import labgrid_lease
+
+    lease = labgrid_lease(config)
+    return lease if lease is not None and lease.active else None
 
 
 @pytest.hookimpl(hookwrapper=True)

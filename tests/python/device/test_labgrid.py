@@ -1,9 +1,15 @@
 """labgrid as the distributed layer, all on 127.0.0.1 and started here: a coordinator, an
-exporter publishing the consoles (ptys) of two QEMU mps2-an385 boards running device_app
-through ser2net, two places. The SDK leases places (reserve by tags, acquire, resolve the
-rfc2217:// URL, release), pytest-xdist workers each get their own board (told apart by the
-MAC each QEMU gives its NIC), over-subscription fails fast, and leases of killed runs are
-released (SIGTERM: by the run itself; SIGKILL: by the next lease)."""
+exporter publishing the consoles (ptys, through ser2net) and gdbstubs (NetworkService
+resources) of two QEMU mps2-an385 boards, two places with both, and a third place with
+only a console. The boards boot blank and are flashed with device_app through their
+gdbstubs, so what is flashed stays across resets like on real flash.
+
+The SDK leases places (reserve by tags, acquire, resolve the rfc2217:// URL, release),
+flashes and verifies an image on a leased place (CLI and dut fixture) and the board then
+runs it; pytest-xdist workers each get their own board (told apart by the MAC each QEMU
+gives its NIC) and keep one console across their tests with per-test logs;
+over-subscription fails fast, and leases of killed runs are released (SIGTERM: by the
+run itself; SIGKILL: by the next lease)."""
 
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[3]
 SER2NET = shutil.which("ser2net") or ("/usr/sbin/ser2net" if os.path.exists("/usr/sbin/ser2net")
                                       else None)
 MACS = {"dut1": "02:00:00:00:00:01", "dut2": "02:00:00:00:00:02"}
+CONSOLE_ONLY = "dut2-console"  # a place with dut2's console but not its gdbstub
+FW_DIR = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw"))
 
 # Keeps the exporter's ser2net on loopback: "...,tcp,PORT" -> "...,tcp,127.0.0.1,PORT".
 WRAPPER = """#!{python}
@@ -39,15 +47,54 @@ INNER_TESTS = '''
 import json, os, time
 import pytest
 
+SEEN = []  # every console a test saw, kept alive so that id() tells them apart
+
+
+@pytest.fixture(autouse=True)
+def _console_per_test(dut_serial_consoles):
+    """bench/labgrid_bench.py: LG_PER_TEST_CONSOLE=1 closes the console after every test,
+    so each test opens its own (what every test paid before the console was kept)."""
+    yield
+    if os.environ.get("LG_PER_TEST_CONSOLE"):
+        dut_serial_consoles.close()
+
+
+def record(dut, dut_labgrid, **extra):
+    SEEN.append(dut.console)
+    rec = {"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"), "pid": os.getpid(),
+           "place": dut_labgrid.place, "url": dut_labgrid.url, "console": id(dut.console),
+           "log": str(dut.log_path), **extra}
+    with open(os.environ["LG_RECORDS"], "a") as f:
+        f.write(json.dumps(rec) + "\\n")
+
+
+def test_a_closes_its_console(dut, dut_labgrid):
+    if not os.environ.get("LG_BREAK"):
+        pytest.skip("only for the console-reuse test")
+    dut.rpc.call("info")
+    record(dut, dut_labgrid, mac=None, marker=None)
+    dut.console.close()  # the next test must get a working console anyway
+
+
 @pytest.mark.parametrize("n", range(int(os.environ.get("LG_TESTS", "4"))))
 def test_which_board(dut, dut_labgrid, n):
+    marker = f"mark-{n}-{os.getpid()}"  # goes into this test's console log only
+    dut.send_line(marker)
+    dut.expect_line("unknown command")
     st = dut.rpc.call("net.status")
     for _ in range(int(os.environ.get("LG_CALLS", "0"))):  # extra device work (bench)
         dut.rpc.call("info")
-    rec = {"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"), "pid": os.getpid(),
-           "place": dut_labgrid.place, "mac": st["mac"], "url": dut_labgrid.url}
-    with open(os.environ["LG_RECORDS"], "a") as f:
-        f.write(json.dumps(rec) + "\\n")
+    record(dut, dut_labgrid, mac=st["mac"], marker=marker)
+
+
+def test_flashed(dut, dut_labgrid):
+    want = os.environ.get("LG_FLASHED")
+    if not want:
+        pytest.skip("only for the flash test")
+    res = dut.flash_result
+    assert res is not None and res.backend == "gdb" and res.verified, res
+    dut.expect_line(want, timeout=15)  # the new image's output, after the flash reset it
+    record(dut, dut_labgrid, flash=res.summary(), written=res.bytes_written)
 
 def test_hold(dut_labgrid):
     if not os.environ.get("LG_HOLD"):
@@ -88,10 +135,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class Lab:
-    def __init__(self, tmp: Path, coordinator: str, lg: object) -> None:
+    def __init__(self, tmp: Path, coordinator: str, lg: object, gdb_ports: dict[str, int]) -> None:
         self.tmp = tmp
         self.coordinator = coordinator
         self.lg = lg  # the cymongoose.device.labgrid module
+        self.gdb_ports = gdb_ports  # place -> its QEMU's gdbstub on 127.0.0.1
 
     def session(self):  # type: ignore[no-untyped-def]
         return self.lg._Session(self.coordinator, "lab-admin", 10.0)  # type: ignore[attr-defined]
@@ -102,6 +150,11 @@ class Lab:
             return {name: p.acquired for name, p in s.places().items()}
         finally:
             s.close()
+
+    def all_free(self) -> bool:
+        held = self.acquired()
+        assert set(held) == {*MACS, CONSOLE_ONLY}, held
+        return not any(held.values())
 
     def inner_env(self, **extra: str) -> dict[str, str]:
         import cymongoose.device
@@ -136,7 +189,7 @@ def need_lab_tools() -> Path:
     for tool in ("labgrid-coordinator", "labgrid-exporter"):
         if not (bindir / tool).exists() and shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (pip install labgrid)")
-    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
+    elf = FW_DIR / "device_app.elf"
     if not elf.is_file():
         pytest.skip(f"{elf} is not built (make fw)")
     return elf
@@ -170,16 +223,20 @@ def running_lab(tmp: Path, elf: Path) -> Iterator[Lab]:
         return str(bindir / name) if (bindir / name).exists() else str(shutil.which(name))
 
     try:
-        ptys = {}
+        ptys, gdb_ports = {}, {}
         for place, mac in MACS.items():
+            # Blank and halted (no -kernel: QEMU would restore a -kernel image at every
+            # reset, unlike flash); provisioned below through the gdbstub.
+            gdb_ports[place] = _free_port()
             spawn(["qemu-system-arm", "-M", "mps2-an385", "-display", "none", "-monitor", "none",
-                   "-semihosting", "-kernel", str(elf), "-chardev", "pty,id=u0",
-                   "-serial", "chardev:u0", "-nic", f"user,model=lan9118,restrict=on,mac={mac}"],
-                  f"qemu-{place}")
+                   "-semihosting", "-S", "-gdb", f"tcp:127.0.0.1:{gdb_ports[place]}",
+                   "-chardev", "pty,id=u0", "-serial", "chardev:u0",
+                   "-nic", f"user,model=lan9118,restrict=on,mac={mac}"], f"qemu-{place}")
             log = tmp / f"qemu-{place}.log"
             ptys[place] = _wait(lambda log=log: (m := re.search(
                 r"redirected to (/dev/pts/\d+)", log.read_text())) and m.group(1), 10,
                 f"the pty of QEMU for {place}")
+            provision(gdb_ports[place], elf)
         port = _free_port()
         coordinator = f"127.0.0.1:{port}"
         (tmp / "coord").mkdir()
@@ -191,22 +248,30 @@ def running_lab(tmp: Path, elf: Path) -> Iterator[Lab]:
         (wrapdir / "ser2net").chmod(0o755)
         (tmp / "exporter.yaml").write_text("".join(
             f"{place}:\n  RawSerialPort:\n    port: \"{pty}\"\n    speed: 115200\n"
+            f"  gdb:\n    cls: NetworkService\n    address: 127.0.0.1\n"
+            f"    port: {gdb_ports[place]}\n    username: ''\n"
             for place, pty in ptys.items()))
         env = dict(os.environ, PATH=f"{wrapdir}{os.pathsep}{os.environ.get('PATH', '')}")
         spawn([tool("labgrid-exporter"), "-c", coordinator, "-n", "exp1", "--hostname",
                "127.0.0.1", str(tmp / "exporter.yaml")], "exporter", env=env)
-        the_lab = Lab(tmp, coordinator, lg)
+        the_lab = Lab(tmp, coordinator, lg, gdb_ports)
         s = the_lab.session()
         try:
             _wait(lambda: len(s.s.resources.get("exp1", {})) == 2, 15,
-                  "the exporter's two serial ports")
+                  "the exporter's two boards")
             pb2 = s.pb2
-            for i, place in enumerate(MACS, 1):
+            places = {place: ([f"exp1/{place}/NetworkSerialPort",
+                               f"exp1/{place}/NetworkService/gdb"],
+                              {"board": "qemu-mps2", "slot": str(i)})
+                      for i, place in enumerate(MACS, 1)}
+            places[CONSOLE_ONLY] = (["exp1/dut2/NetworkSerialPort"], {"board": "console-only"})
+            for place, (patterns, tags) in places.items():
                 s.call("AddPlace", pb2.AddPlaceRequest(name=place), "add place")
-                s.call("AddPlaceMatch", pb2.AddPlaceMatchRequest(
-                    placename=place, pattern=f"exp1/{place}/NetworkSerialPort"), "add match")
-                s.call("SetPlaceTags", pb2.SetPlaceTagsRequest(
-                    placename=place, tags={"board": "qemu-mps2", "slot": str(i)}), "tags")
+                for pattern in patterns:
+                    s.call("AddPlaceMatch", pb2.AddPlaceMatchRequest(
+                        placename=place, pattern=pattern), "add match")
+                s.call("SetPlaceTags", pb2.SetPlaceTagsRequest(placename=place, tags=tags),
+                       "tags")
             s.sync()
         finally:
             s.close()
@@ -217,6 +282,16 @@ def running_lab(tmp: Path, elf: Path) -> Iterator[Lab]:
             _stop(p)
         for log in logs:
             log.close()
+
+
+def provision(gdb_port: int, elf: Path) -> None:
+    """The lab admin's first flash of a blank board (direct, not through labgrid)."""
+    from cymongoose.device.flash import GdbFlasher
+    from cymongoose.device.gdbremote import GdbClient
+    from cymongoose.device.image import load_image
+
+    with GdbClient.connect("127.0.0.1", gdb_port, timeout=10) as client:
+        GdbFlasher(client).flash(load_image(elf), verify=True)
 
 
 def _connects(port: int) -> bool:
@@ -291,7 +366,7 @@ def test_lease_resolves_console_and_always_releases(lab: Lab) -> None:
                 LabgridError, match=r"within 1 s: 2 match, all in use"):
             LabgridLease(any_board, wait=1).acquire()
         port = lease.port
-    assert lab.acquired() == {"dut1": None, "dut2": None}
+    assert lab.all_free()
     assert port is not None
     _wait(lambda: not _connects(port), 5, "ser2net to stop after the release")
     with pytest.raises(LabgridError, match=r"no labgrid place matches name=nope.*dut1, dut2"):
@@ -312,7 +387,7 @@ def test_cli_rpc_on_a_labgrid_place(lab: Lab) -> None:
          r"^info: .*board=mps2-an385",
          "--timeout", "10"], check=False, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert lab.acquired() == {"dut1": None, "dut2": None}
+    assert lab.all_free()
 
 
 def test_xdist_workers_each_lease_their_own_board(lab: Lab, tmp_path: Path) -> None:
@@ -333,8 +408,143 @@ def test_xdist_workers_each_lease_their_own_board(lab: Lab, tmp_path: Path) -> N
     assert all(len(v) == 1 for v in by_worker.values()), by_worker  # one board per worker
     assert {p for p, _ in boards} == {"dut1", "dut2"}                 # not the same one
     assert all(MACS[p] == mac for p, mac in boards)                    # and really that board
-    assert lab.acquired() == {"dut1": None, "dut2": None}
+    # One console per worker, kept across its tests; a log file per test, with only its
+    # own traffic (the marker line it sent), none of another test's.
+    consoles = {w: {r["console"] for r in recs if r["worker"] == w} for w in by_worker}
+    assert all(len(c) == 1 for c in consoles.values()), consoles
+    check_test_logs(recs)
+    assert lab.all_free()
     print(f"labgrid -n 2: 4 tests in {wall:.1f} s")
+
+
+def check_test_logs(recs: list[dict[str, str]]) -> None:
+    markers = {r["marker"] for r in recs if r.get("marker")}
+    assert len({r["log"] for r in recs}) == len(recs)
+    for r in recs:
+        text = Path(r["log"]).read_text()
+        seen = {m for m in markers if m in text}
+        assert seen == ({r["marker"]} if r.get("marker") else set()), (r["log"], seen)
+
+
+def test_a_test_that_closes_the_console_leaves_a_working_one(lab: Lab, tmp_path: Path) -> None:
+    """The first test closes the session's console: the next tests get a fresh one (and
+    then keep that one)."""
+    records = tmp_path / "records.jsonl"
+    out = subprocess.run(lab.pytest_argv("--lg-place", "dut2", "-k",
+                                         "closes_its_console or which_board"),
+                         check=False, env=lab.inner_env(LG_RECORDS=str(records), LG_BREAK="1",
+                                                        LG_TESTS="3"),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    recs = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(recs) == 4 and recs[0]["marker"] is None
+    later = {r["console"] for r in recs[1:]}
+    assert len(later) == 1 and recs[0]["console"] not in later, recs
+    assert all(r["mac"] == MACS["dut2"] for r in recs[1:])
+    check_test_logs(recs)
+    assert lab.all_free()
+
+
+def fw_image(name: str) -> Path:
+    elf = FW_DIR / name
+    if not elf.is_file():
+        pytest.skip(f"{elf} is not built (make fw)")
+    return elf
+
+
+def cli(lab: Lab, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cymongoose.device.cli", *args],
+                          check=False, env=lab.inner_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def restore_device_app(lab: Lab, place: str) -> None:
+    """Flash device_app back through the API; its answers over RPC prove it runs."""
+    from cymongoose.device.image import load_image
+    from cymongoose.device.labgrid import LabgridLease, LabgridSpec, flash_place
+    from cymongoose.device.rpc import RpcClient
+    from cymongoose.device.targets import SerialTarget
+
+    with LabgridLease(LabgridSpec(lab.coordinator, place=place), wait=10) as lease, \
+            SerialTarget(lease.url or "") as t:
+        res = flash_place(lease, load_image(FW_DIR / "device_app.elf"))
+        assert res.verified, res.summary()
+        rpc = RpcClient(t.console, timeout=5)
+        assert rpc.wait_notification("ready", timeout=15)["params"]["app"] == "device_app"
+        assert rpc.request("net.status")["mac"] == MACS[place]
+
+
+def test_cli_flashes_a_leased_place_and_the_board_runs_the_image(lab: Lab) -> None:
+    from cymongoose.device.flash import GdbFlasher
+    from cymongoose.device.gdbremote import GdbClient
+    from cymongoose.device.image import load_image
+
+    hello = fw_image("hello_fw.elf")
+    out = cli(lab, "flash", "--lg-place", "dut1", "--lg-coordinator", lab.coordinator,
+              "--board", "mps2-an385", str(hello))
+    try:
+        assert out.returncode == 0, out.stderr
+        port = lab.gdb_ports["dut1"]
+        assert f"[labgrid place dut1: flashing through gdbstub tcp:127.0.0.1:{port}]" \
+            in out.stderr, out.stderr
+        image = load_image(hello)
+        m = re.fullmatch(r"gdb: (\d+) bytes, (\d+) written, \d+ already identical, "
+                         r"verified \((read-back|crc)\), [\d.]+ s\n", out.stdout)
+        assert m and int(m.group(1)) == image.size and int(m.group(2)) > 0, out.stdout
+        assert lab.all_free()
+        # The board runs hello_fw now: its tick lines (device_app prints none) on the
+        # leased console...
+        out = cli(lab, "console", "--lg-place", "dut1", "--lg-coordinator", lab.coordinator,
+                  "--expect", r"^tick \d+ t=\d+$", "--timeout", "10")
+        assert out.returncode == 0, out.stderr
+        # ...and the image is still in its memory after the reset and some running.
+        with GdbClient.connect("127.0.0.1", port, timeout=10) as client:
+            GdbFlasher(client, reset="none").verify(image)
+            client.detach()
+    finally:
+        restore_device_app(lab, "dut1")
+    assert lab.all_free()
+
+
+def test_flash_errors_name_what_is_missing(lab: Lab) -> None:
+    hello = str(fw_image("hello_fw.elf"))
+    out = cli(lab, "flash", "--lg-place", CONSOLE_ONLY, "--lg-coordinator", lab.coordinator,
+              "--board", "mps2-an385", hello)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert (f"place {CONSOLE_ONLY} has no gdbstub to flash through (its resources: "
+            "RawSerialPort (NetworkSerialPort))") in out.stderr, out.stderr
+    assert "NetworkService named 'gdb'" in out.stderr
+    # No --board, and the place's tags name no board of the board map.
+    out = cli(lab, "flash", "--lg-place", "dut1", "--lg-coordinator", lab.coordinator, hello)
+    assert out.returncode == 1 and "place dut1: give --board" in out.stderr, out.stderr
+    assert "board=qemu-mps2" in out.stderr
+    # The wrong image for the board is refused before anything is leased.
+    out = cli(lab, "flash", "--lg-place", "dut1", "--lg-coordinator", lab.coordinator,
+              "--board", "nucleo-f746zg", hello)
+    assert out.returncode == 1 and "lies outside the memory of board" in out.stderr, out.stderr
+    assert lab.all_free()
+
+
+def test_dut_fixture_flashes_a_leased_place(lab: Lab, tmp_path: Path) -> None:
+    """--flash gdb on a leased place: written and verified once, the test sees the new
+    image's output; flashing device_app back the same way brings its RPC back."""
+    records = tmp_path / "records.jsonl"
+    runs = [(fw_image("hello_fw.elf"), r"^tick \d+ t=\d+$"),
+            (fw_image("device_app.elf"), r"^cymongoose \S+ on mps2-an385: device_app$")]
+    try:
+        for image, want in runs:
+            out = subprocess.run(
+                lab.pytest_argv("--lg-place", "dut1", "--dut-flash", "gdb", "--dut-board",
+                                "mps2-an385", "--dut-firmware", str(image), "-k", "flashed"),
+                check=False, env=lab.inner_env(LG_RECORDS=str(records), LG_FLASHED=want),
+                capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        recs = [json.loads(line) for line in records.read_text().splitlines()]
+        assert [r["place"] for r in recs] == ["dut1", "dut1"]
+        assert all(r["written"] > 0 for r in recs), recs  # a different image each time
+    finally:
+        restore_device_app(lab, "dut1")
+    assert lab.all_free()
 
 
 def test_more_workers_than_places_fails_fast(lab: Lab) -> None:
@@ -343,7 +553,7 @@ def test_more_workers_than_places_fails_fast(lab: Lab) -> None:
                          text=True, timeout=60)
     assert out.returncode == 4, out.stdout + out.stderr  # pytest's usage error
     assert "asked for 3 workers but only 2 labgrid places match" in out.stderr, out.stderr
-    assert lab.acquired() == {"dut1": None, "dut2": None}
+    assert lab.all_free()
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
