@@ -494,13 +494,15 @@ static bool has_dir_prefix(const char *p, const char *r, size_t rl) {
 /* True when no component of path below root (path = root + "/...", as
  * build_path made it, without "." or "..") is a symbolic link: then path
  * resolves below whatever root resolves to. One lst per component is much
- * cheaper than resolving the whole path (a readlink per component of it). */
+ * cheaper than resolving the whole path (a readlink per component of it).
+ * last_plain: the caller already knows the last component is no link. */
 static bool no_links_below(const struct mg_fs *fs, const char *root,
-                           char *path) {
+                           char *path, bool last_plain) {
   size_t rl = strlen(root), n = strlen(path);
   while (rl > 1 && root[rl - 1] == '/') rl--;
   for (size_t i = rl + 1; i <= n; i++) {
     if (i < n && path[i] != '/') continue;
+    if (i == n && last_plain) break;
     if (path[i - 1] == '/') continue; /* empty component ("//", trailing) */
     char saved = path[i];
     path[i] = '\0';
@@ -513,11 +515,12 @@ static bool no_links_below(const struct mg_fs *fs, const char *root,
 
 /* True when realpath(path) lies inside realpath(root). */
 static bool inside_root(const struct mg_fs *fs, const char *root,
-                        char *path) {
+                        char *path, bool last_plain) {
   char r[MG_PATH_MAX], p[MG_PATH_MAX];
   size_t rl = strlen(root);
   if (fs->rp == NULL) return true; /* no links on this file system */
-  if (fs->lst != NULL && no_links_below(fs, root, path)) return true;
+  if (fs->lst != NULL && no_links_below(fs, root, path, last_plain))
+    return true;
   if (!fs->rp(path, p, sizeof(p))) return false;
   /* Fast path: a prefix of a canonical path is canonical itself, so if p
    * starts with root as written, root is its own realpath. */
@@ -654,12 +657,26 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
     return;
   }
   struct known_stat ks;
-  flags = ks.flags = fs->st(path, &ks.size, &ks.mtime);
+  /* lst answers like st for anything but a link, and tells the link check
+   * below that the last component is none: one call fewer per request. A
+   * trailing slash makes lstat follow a link, so it proves nothing then. */
+  bool last_plain = false;
+  if (fs->lst != NULL && fs->rp != NULL) {
+    flags = fs->lst(path, &ks.size, &ks.mtime);
+    if (flags & MG_FS_LINK) {
+      flags = fs->st(path, &ks.size, &ks.mtime);
+    } else {
+      last_plain = path[strlen(path) - 1] != '/';
+    }
+  } else {
+    flags = fs->st(path, &ks.size, &ks.mtime);
+  }
+  ks.flags = flags;
   if (flags == 0) {
     not_found(c, hm, opts);
     return;
   }
-  if (!inside_root(fs, root, path)) {
+  if (!inside_root(fs, root, path, last_plain)) {
     send_status(c, 400, opts->extra_headers, "Invalid path");
     return;
   }
@@ -679,7 +696,12 @@ void mg_http_serve_dir(struct mg_connection *c, struct mg_http_message *hm,
       mg_snprintf(path + pl, sizeof(path) - pl, "%sindex.html",
                   pl > 0 && path[pl - 1] == '/' ? "" : "/");
       if (fs->st(path, NULL, NULL) & MG_FS_READ) {
-        serve_path(c, hm, path, 200, opts, NULL);
+        /* The index file may be a link of its own. */
+        if (inside_root(fs, root, path, false)) {
+          serve_path(c, hm, path, 200, opts, NULL);
+        } else {
+          send_status(c, 400, opts->extra_headers, "Invalid path");
+        }
         return;
       }
       path[pl] = '\0';

@@ -124,6 +124,8 @@ def test_symlinks_inside_root_served_escapes_refused(tmp_path: Path) -> None:
     os.symlink("deep/f.txt", root / "sub" / "rel.txt")         # relative file link, inside
     os.symlink(tmp_path / "outside", root / "sub" / "escape")  # dir link leaving the root
     os.symlink("../../outside/secret.txt", root / "sub" / "up.txt")
+    (root / "idx").mkdir()
+    os.symlink(tmp_path / "outside" / "secret.txt", root / "idx" / "index.html")
     with dir_server(root) as srv:
         for path in ("/alias/deep/f.txt", "/sub/rel.txt", "/alias/rel.txt",
                      "/sub//deep/f.txt"):
@@ -133,7 +135,7 @@ def test_symlinks_inside_root_served_escapes_refused(tmp_path: Path) -> None:
             assert (resp.status, resp.read()) == (200, b"deep file"), path
             r.close()
         for path in (b"/sub/escape/secret.txt", b"/alias/escape/secret.txt", b"/sub/up.txt",
-                     b"/sub/escape/"):
+                     b"/sub/escape/", b"/sub/escape", b"/idx/"):
             out = raw_exchange(srv.port, b"GET " + path + b" HTTP/1.1\r\n\r\n",
                                until=b"Invalid path")
             assert out.startswith(b"HTTP/1.1 400 ") and b"top secret" not in out, path
