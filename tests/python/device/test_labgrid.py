@@ -525,6 +525,26 @@ def test_flash_errors_name_what_is_missing(lab: Lab) -> None:
     assert lab.all_free()
 
 
+def test_cli_ota_over_the_leased_console(lab: Lab, tmp_path: Path) -> None:
+    """--backend ota on a place: ota.begin/write/end over its exported console; the device
+    hashes the bank (SHA-256) and ota.status says verified."""
+    import hashlib
+
+    data = hashlib.sha256(b"labgrid ota").digest() * 200  # 6400 bytes, several chunks
+    image = tmp_path / "update.bin"
+    image.write_bytes(data)
+    out = cli(lab, "flash", "--lg-place", "dut2", "--lg-coordinator", lab.coordinator,
+              "--backend", "ota", str(image))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ota-rpc: 6400 bytes") and "ota.status" in out.stdout, out.stdout
+    out = cli(lab, "rpc", "--lg-place", "dut2", "--lg-coordinator", lab.coordinator,
+              "ota.status")
+    assert out.returncode == 0, out.stderr
+    st = json.loads(out.stdout)
+    assert (st["state"], st["size"], st["source"]) == ("verified", len(data), "rpc"), st
+    assert lab.all_free()
+
+
 def test_dut_fixture_flashes_a_leased_place(lab: Lab, tmp_path: Path) -> None:
     """--flash gdb on a leased place: written and verified once, the test sees the new
     image's output; flashing device_app back the same way brings its RPC back."""
