@@ -8,9 +8,15 @@
  * retransmission, TIME_WAIT, ARP, DHCP). After each frame the "application"
  * accepts, reads, writes and closes connections.
  *
+ * Inputs whose first byte has bit 5 set run on an offloading driver (like
+ * TAP with IFF_VNET_HDR): frames arrive through rx_meta, vouched for by the
+ * driver (checksums not verified) when the record's ctl bit 2 is set, and
+ * TCP may send batches beyond the MTU for the driver to segment.
+ *
  * Invariants (abort on violation): every frame the stack sends fits the MTU
  * and carries valid IPv4/TCP/UDP/ICMP checksums or is a well-formed ARP
- * packet; every TCP connection keeps snd_una <= snd_nxt <= snd_max, queue
+ * packet, or is a TCP batch with a partial checksum and a GSO size no
+ * larger than the payload that, completed, is valid; every TCP connection keeps snd_una <= snd_nxt <= snd_max, queue
  * lengths within their buffers and its out-of-order ranges inside the
  * receive window. */
 #include <stddef.h>
@@ -91,6 +97,66 @@ static const struct mg_driver fz_driver = {
     .tx = fz_tx,
     .rx = fz_rx,
     .poll = fz_poll,
+};
+
+/* The offloading variant: one frame waits in s_in for the next poll. */
+static uint8_t s_in[MG_TCPIP_FRAME_BUF + 64], s_out[MG_TCPIP_FRAME_BUF];
+static size_t s_in_len;
+static uint8_t s_in_flags;
+
+static bool fz_tx_meta(void *ctx, const void *frame, size_t len,
+                       const struct mg_frame_meta *m) {
+  const uint8_t *f = (const uint8_t *) frame;
+  (void) ctx;
+  if (m == NULL || m->flags == 0) {
+    check_out(f, len);
+    return true;
+  }
+  /* A batch: TCP/IPv4, partial checksum at the TCP header; completed
+   * as the kernel would, it must verify, and cut at gso_size it must give
+   * at least one full segment. */
+  REQUIRE(m->flags == MG_FRAME_CSUM_PARTIAL && len <= sizeof(s_out));
+  REQUIRE(len > 54 && f[12] == 0x08 && f[13] == 0 && f[23] == 6);
+  REQUIRE(m->csum_start == 34 && m->csum_offset == 16);
+  memcpy(s_out, f, len);
+  {
+    uint16_t c = sum16(s_out + 34, len - 34, 0);
+    size_t tot = (size_t) (s_out[16] << 8 | s_out[17]);
+    s_out[50] = (uint8_t) (c >> 8);
+    s_out[51] = (uint8_t) c;
+    REQUIRE(tot + 14 == len && sum16(s_out + 14, 20, 0) == 0);
+    REQUIRE(sum16(s_out + 34, tot - 20, pseudo(s_out + 14, tot - 20)) == 0);
+    if (m->gso_size != 0) {
+      size_t hl = (size_t) (s_out[46] >> 4) * 4;
+      REQUIRE(tot - 20 - hl > m->gso_size);
+    } else {
+      REQUIRE(len <= MG_TCPIP_FRAME_MAX);
+    }
+  }
+  return true;
+}
+static size_t fz_rx_meta(void *ctx, void *buf, size_t len,
+                         struct mg_frame_meta *m) {
+  size_t n = s_in_len < len ? s_in_len : len;
+  (void) ctx;
+  memcpy(buf, s_in, n);
+  m->flags = s_in_flags;
+  s_in_len = 0;
+  return n;
+}
+static size_t fz_offload(void *ctx) {
+  (void) ctx;
+  return MG_TCPIP_FRAME_BUF;
+}
+static const struct mg_driver fz_odriver = {
+    .name = "fuzz-offload",
+    .init = fz_init,
+    .tx = fz_tx,
+    .rx = fz_rx,
+    .poll = fz_poll,
+    .offload = fz_offload,
+    .tx_meta = fz_tx_meta,
+    .rx_meta = fz_rx_meta,
 };
 
 #define SEQ_LEQ(a, b) ((int32_t) ((uint32_t) (a) - (uint32_t) (b)) <= 0)
@@ -187,8 +253,11 @@ static void app(struct mg_tcpip_if *ifp, int li, struct mg_tcpip_udp *u) {
   struct mg_tcpip_tcp *t;
   size_t i;
   uint8_t buf[512];
+  static uint8_t banner[6000];
   while ((t = mg_tcpip_tcp_accept(ifp, li)) != NULL) {
     mg_tcpip_tcp_send(ifp, t, "welcome\n", 8);
+    /* Offloading: more than one MSS at once, so batches go out. */
+    if (ifp->driver == &fz_odriver) mg_tcpip_tcp_send(ifp, t, banner, sizeof(banner));
   }
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     t = &ifp->tcp[i];
@@ -222,7 +291,8 @@ static void app(struct mg_tcpip_if *ifp, int li, struct mg_tcpip_udp *u) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static uint8_t frame[MG_TCPIP_FRAME_MAX + 64];
+  static uint8_t frame[MG_TCPIP_FRAME_BUF + 64];
+  bool offload = size > 0 && (data[0] & 0x20) != 0;
   struct mg_tcpip_if *ifp;
   struct mg_tcpip_udp *u;
   uint64_t now = 1000;
@@ -237,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ifp->ip = mg_tcpip_ip(10, 0, 0, 1);
   ifp->mask = mg_tcpip_ip(255, 255, 255, 0);
   ifp->gw = mg_tcpip_ip(10, 0, 0, 254);
-  ifp->driver = &fz_driver;
+  ifp->driver = offload ? &fz_odriver : &fz_driver;
   ifp->seed = 1;
   /* Half the inputs run with the DHCP client, so its parser is reached. */
   ifp->enable_dhcp = size > 0 && (data[0] & 0x80) != 0;
@@ -258,10 +328,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(frame, data + pos, len);
     pos += len;
     fix(frame, len, ctl);
-    mg_tcpip_rx(ifp, frame, len);
-    check_tcp(ifp);
     now += (uint64_t) (ctl >> 2) * 50;
-    mg_tcpip_poll(ifp, now);
+    if (offload) {
+      memcpy(s_in, frame, len); /* read by the poll, as from a TAP */
+      s_in_len = len;
+      s_in_flags = (ctl & 4) ? MG_FRAME_CSUM_VALID : 0;
+      mg_tcpip_poll(ifp, now);
+      REQUIRE(s_in_len == 0);
+    } else {
+      mg_tcpip_rx(ifp, frame, len);
+      check_tcp(ifp);
+      mg_tcpip_poll(ifp, now);
+    }
     app(ifp, li, u);
     check_tcp(ifp);
   }
