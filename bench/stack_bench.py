@@ -1,7 +1,8 @@
 """Built-in TCP/IP stack over TAP against the kernel's stack over a veth pair.
 
-One run of each: TCP bulk throughput (curl downloading 100 MiB from the
-cymongoose HTTP server) and HTTP requests per second (wrk, 4 keep-alive
+One run of each: TCP bulk throughput both ways (curl downloading 100 MiB from
+the cymongoose HTTP server; a Python client uploading 100 MiB to the server's
+SHA-256 sink on port 9000, digest checked) and HTTP requests per second (wrk, 4 keep-alive
 connections, 5 s) against the same server program (tests/stack/tap_server.c),
 on the built-in stack behind a TAP device with the TAP offloads (IFF_VNET_HDR,
 64 KiB TCP segments each way) and without them (one 1500-byte frame per
@@ -60,18 +61,47 @@ def start(argv: list[str], offload: bool = False) -> subprocess.Popen[str]:
     return p
 
 
-def measure(client_ns: str, ip: str) -> tuple[float, float]:
-    """(MB/s of a 100 MiB download, HTTP req/s)."""
+# Runs in the client namespace: streams BULK bytes to the upload sink, checks
+# the SHA-256 it answers, prints MB/s from the first byte to the digest.
+UPLOAD_CLIENT = """
+import hashlib, socket, struct, sys, time
+ip, n = sys.argv[1], int(sys.argv[2])
+block = bytes(i % 251 for i in range(1 << 20))
+want = hashlib.sha256()
+for _ in range(n >> 20):
+    want.update(block)
+s = socket.create_connection((ip, 9000), timeout=120)
+t = time.perf_counter()
+s.sendall(struct.pack(">Q", n))
+for _ in range(n >> 20):
+    s.sendall(block)
+got = b""
+while len(got) < 64:
+    chunk = s.recv(128)
+    if not chunk:
+        break
+    got += chunk
+dt = time.perf_counter() - t
+if got[:64].decode() != want.hexdigest():
+    sys.exit(f"upload digest mismatch: {got!r}")
+print(n / dt / 1e6)
+"""
+
+
+def measure(client_ns: str, ip: str) -> tuple[float, float, float]:
+    """(MB/s of a 100 MiB download, MB/s of a 100 MiB upload, HTTP req/s)."""
     r = sh(*in_ns(client_ns, "curl", "-s", "-o", "/dev/null", "--max-time", "120", "-w",
                   "%{speed_download} %{size_download}", f"http://{ip}/big?n={BULK}"))
     speed, size = r.stdout.split()
     if int(float(size)) != BULK:
         raise RuntimeError(f"short download: {size} bytes")
+    up = float(sh(*in_ns(client_ns, sys.executable, "-c", UPLOAD_CLIENT, ip,
+                         str(BULK))).stdout)
     w = sh(*in_ns(client_ns, "wrk", "-t1", "-c4", "-d5s", f"http://{ip}/"))
     m = re.search(r"Requests/sec:\s+([\d.]+)", w.stdout)
     if m is None or "Non-2xx" in w.stdout or "Socket errors" in w.stdout:
         raise RuntimeError(w.stdout)
-    return float(speed) / 1e6, float(m.group(1))
+    return float(speed) / 1e6, up, float(m.group(1))
 
 
 def main() -> int:
@@ -96,7 +126,7 @@ def main() -> int:
         sh(*in_ns(stk, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap"))
         sh(*in_ns(stk, "ip", "addr", "add", "10.9.0.1/24", "dev", "tap0"))
         sh(*in_ns(stk, "ip", "link", "set", "tap0", "mtu", str(mtu), "up"))
-        stack_runs: dict[str, tuple[float, float]] = {}
+        stack_runs: dict[str, tuple[float, float, float]] = {}
         for label, flags in (("offloads", []), ("plain frames", ["-n"])):
             p = start(in_ns(stk, str(exe), *flags, "tap0", "10.9.0.2/24"), offload=not flags)
             procs.append(p)
@@ -112,7 +142,7 @@ def main() -> int:
         sh(*in_ns(srv, "ip", "link", "set", f"vs{tag}", "mtu", str(mtu), "up"))
         procs.append(start(in_ns(srv, str(exe), "-k", "10.8.0.2")))
 
-        k_bulk, k_rps = measure(cli, "10.8.0.2")
+        k_bulk, k_up, k_rps = measure(cli, "10.8.0.2")
     finally:
         for p in procs:
             p.terminate()
@@ -121,12 +151,14 @@ def main() -> int:
             sh("ip", "netns", "del", ns, check=False)
 
     print(f"MTU {mtu}")
-    print("| path | TCP bulk (MB/s) | HTTP req/s | bulk ratio | req/s ratio |")
-    print("|---|---:|---:|---:|---:|")
-    for label, (s_bulk, s_rps) in stack_runs.items():
-        print(f"| built-in stack over TAP, {label} | {s_bulk:.1f} | {s_rps:.0f} | "
-              f"{s_bulk / k_bulk:.2f} | {s_rps / k_rps:.2f} |")
-    print(f"| kernel sockets over veth | {k_bulk:.1f} | {k_rps:.0f} | 1.00 | 1.00 |")
+    print("| path | download MB/s | upload MB/s | HTTP req/s | download ratio | upload ratio "
+          "| req/s ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, (s_bulk, s_up, s_rps) in stack_runs.items():
+        print(f"| built-in stack over TAP, {label} | {s_bulk:.1f} | {s_up:.1f} | {s_rps:.0f} | "
+              f"{s_bulk / k_bulk:.2f} | {s_up / k_up:.2f} | {s_rps / k_rps:.2f} |")
+    print(f"| kernel sockets over veth | {k_bulk:.1f} | {k_up:.1f} | {k_rps:.0f} | 1.00 | 1.00 "
+          "| 1.00 |")
     print(sh(str(size_test)).stdout.strip())
     return 0
 

@@ -24,30 +24,45 @@ void mg_mgr_init(struct mg_mgr *mgr) {
 #endif
 }
 
-/* Reads once into the receive buffer, growing it by MG_IO_SIZE steps. */
-static void read_conn(struct mg_connection *c) {
+/* Reads once into the receive buffer, growing it by MG_IO_SIZE steps.
+ * Returns true when the read filled all the free space, so more data may
+ * be waiting. */
+static bool read_conn(struct mg_connection *c) {
   long n;
+  size_t room;
   if (c->recv.size - c->recv.len < MG_IO_SIZE &&
       !mg_iobuf_resize(&c->recv, c->recv.len + MG_IO_SIZE)) {
     mg_error(c, "out of memory");
-    return;
+    return false;
   }
-  n = c->is_tls ? mg_tls_recv(c, c->recv.buf + c->recv.len,
-                              c->recv.size - c->recv.len)
-                : c->mgr->net->recv(c, c->recv.buf + c->recv.len,
-                                    c->recv.size - c->recv.len);
+  room = c->recv.size - c->recv.len;
+  n = c->is_tls ? mg_tls_recv(c, c->recv.buf + c->recv.len, room)
+                : c->mgr->net->recv(c, c->recv.buf + c->recv.len, room);
   if (n > 0) {
     c->recv.len += (size_t) n;
     if (c->is_wakeup) {
       c->recv.len = 0;
       mg_wakeup_drain(c->mgr);
-      return;
+      return false;
     }
     mg_call(c, MG_EV_READ, &n);
   } else if (n < 0) {
     c->is_closing = 1; /* end of stream or reset */
   }
   c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
+  return n > 0 && (size_t) n == room;
+}
+
+/* Reads a stream connection until it has no more data, up to MG_READ_BURST
+ * times: one MG_IO_SIZE read per loop iteration would cap a bulk receiver
+ * at a few KiB per poll, yet the bound keeps one busy peer from starving
+ * the others. The handler consumes between the reads, so the buffer need
+ * not grow. */
+static void read_stream(struct mg_connection *c) {
+  int i;
+  for (i = 0; i < MG_READ_BURST; i++) {
+    if (!read_conn(c) || c->is_closing || c->is_full || c->is_draining) break;
+  }
 }
 
 /* Writes until the transport pushes back, then drops the sent prefix once:
@@ -118,7 +133,7 @@ static void io_conn(struct mg_connection *c) {
   }
   if ((c->is_readable || (c->is_tls && mg_tls_pending(c) > 0)) &&
       !c->is_draining && !c->is_full && !c->is_closing)
-    read_conn(c);
+    read_stream(c);
   /* Write eagerly; wait for writability only once the OS pushed back. */
   if (c->send.len > 0 && !c->is_closing &&
       (c->is_writable || !(c->io_mask & MG_IO_WRITE)))

@@ -88,6 +88,12 @@
 #define MG_IO_SIZE 2048
 #endif
 
+/* Reads per connection and loop iteration while data keeps arriving (each
+ * read up to the free receive space, at least MG_IO_SIZE). */
+#ifndef MG_READ_BURST
+#define MG_READ_BURST 16
+#endif
+
 /* A connection stops reading (is_full) once its receive buffer holds this much. */
 #ifndef MG_MAX_RECV_SIZE
 #define MG_MAX_RECV_SIZE (3UL * 1024UL * 1024UL)
