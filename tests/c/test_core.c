@@ -231,6 +231,49 @@ static void test_full_resumes(void) {
   mg_mgr_free(&mgr);
 }
 
+/* A bulk receiver gets several reads per poll iteration while data keeps
+ * coming (not one MG_IO_SIZE read), but never more than MG_READ_BURST. */
+struct burst_state {
+  size_t total, this_poll, most_bytes;
+  int reads, most_reads;
+};
+
+static void burst_server(struct mg_connection *c, int ev, void *ev_data) {
+  struct burst_state *st = (struct burst_state *) c->fn_data;
+  if (c->is_listening) return;
+  if (ev == MG_EV_READ) {
+    st->reads++;
+    st->this_poll += c->recv.len;
+    st->total += c->recv.len;
+    c->recv.len = 0; /* consumed: the buffer need not grow */
+  }
+  if (ev == MG_EV_POLL) {
+    if (st->reads > st->most_reads) st->most_reads = st->reads;
+    if (st->this_poll > st->most_bytes) st->most_bytes = st->this_poll;
+    st->reads = 0;
+    st->this_poll = 0;
+  }
+  (void) ev_data;
+}
+
+static void test_read_burst(void) {
+  struct mg_mgr mgr;
+  struct burst_state st;
+  struct mg_connection *lc;
+  char url[64];
+  int i;
+  memset(&st, 0, sizeof(st));
+  mg_mgr_init(&mgr);
+  lc = mg_listen(&mgr, "tcp://127.0.0.1:0", burst_server, &st);
+  mg_snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", mg_ntohs(lc->loc.port));
+  mg_connect(&mgr, url, full_client, NULL); /* sends 5 MiB, then closes */
+  for (i = 0; i < 3000 && st.total < 80 * 64 * 1024; i++) mg_mgr_poll(&mgr, 5);
+  CHECK(st.total == 80 * 64 * 1024);
+  CHECK(st.most_bytes > MG_IO_SIZE);
+  CHECK(st.most_reads > 1 && st.most_reads <= MG_READ_BURST);
+  mg_mgr_free(&mgr);
+}
+
 static void test_refused(void) {
   struct mg_mgr mgr;
   struct echo_state cli;
@@ -318,6 +361,7 @@ int main(void) {
   test_echo();
   test_refused();
   test_full_resumes();
+  test_read_burst();
   test_wakeup();
   return TEST_REPORT();
 }
