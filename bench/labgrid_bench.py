@@ -38,6 +38,9 @@ def main() -> int:
     ap.add_argument("--tests", type=int, default=8, help="tests in the suite")
     ap.add_argument("--calls", type=int, default=20, help="extra RPC calls per test")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ser2net-nodelay", action="store_true",
+                    help="the lab's ser2net accepts with tcp(nodelay=true) (labgrid's exporter "
+                         "does not): shows what Nagle + delayed ACK cost each RPC")
     a = ap.parse_args()
     elf = ROOT / "build" / "fw" / "device_app.elf"
     from cymongoose.device.image import load_image
@@ -45,7 +48,8 @@ def main() -> int:
     from cymongoose.device.rpc import RpcClient
     from cymongoose.device.targets import SerialTarget
 
-    with tempfile.TemporaryDirectory() as d, tl.running_lab(Path(d), elf) as lab:
+    with tempfile.TemporaryDirectory() as d, tl.running_lab(Path(d), elf,
+                                                               nodelay=a.ser2net_nodelay) as lab:
         fixed: dict[str, list[float]] = {}
         for _ in range(a.repeat):
             t0 = time.monotonic()
@@ -63,6 +67,13 @@ def main() -> int:
                 fixed.setdefault("console open (rfc2217)", []).append(t2 - t1)
                 fixed.setdefault("first RPC", []).append(t3 - t2)
                 fixed.setdefault("console close (rfc2217)", []).append(t4 - t3)
+                t = SerialTarget(ls.url or "").start()
+                rpc = RpcClient(t.console, timeout=5)
+                for _ in range(20):
+                    t5 = time.monotonic()
+                    rpc.request("info")
+                    fixed.setdefault("RPC round trip (info)", []).append(time.monotonic() - t5)
+                t.stop()
             # Flash through the place's exported gdbstub: another image, then device_app
             # back (both written in full and verified by read-back; QEMU has no qCRC).
             with LabgridLease(LabgridSpec(lab.coordinator, place="dut1")) as ls:

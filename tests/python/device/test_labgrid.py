@@ -36,10 +36,11 @@ MACS = {"dut1": "02:00:00:00:00:01", "dut2": "02:00:00:00:00:02"}
 CONSOLE_ONLY = "dut2-console"  # a place with dut2's console but not its gdbstub
 FW_DIR = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw"))
 
-# Keeps the exporter's ser2net on loopback: "...,tcp,PORT" -> "...,tcp,127.0.0.1,PORT".
+# Keeps the exporter's ser2net on loopback: "...,tcp,PORT" -> "...,tcp,127.0.0.1,PORT"
+# ({tcp} is "tcp", or "tcp(nodelay=true)" for the bench's comparison without Nagle).
 WRAPPER = """#!{python}
 import os, re, sys
-args = [re.sub(r",tcp,(\\d+)$", r",tcp,127.0.0.1,\\1", a) for a in sys.argv[1:]]
+args = [re.sub(r",tcp,(\\d+)$", r",{tcp},127.0.0.1,\\1", a) for a in sys.argv[1:]]
 os.execv({real!r}, ["ser2net"] + args)
 """
 
@@ -203,8 +204,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @contextlib.contextmanager
-def running_lab(tmp: Path, elf: Path) -> Iterator[Lab]:
-    """Two QEMU boards, a coordinator and an exporter on 127.0.0.1 (also used by bench/)."""
+def running_lab(tmp: Path, elf: Path, *, nodelay: bool = False) -> Iterator[Lab]:
+    """Two QEMU boards, a coordinator and an exporter on 127.0.0.1 (also used by bench/).
+
+    ``nodelay``: ser2net's TCP accepter without Nagle (labgrid's exporter does not ask for it).
+    """
     from cymongoose.device import labgrid as lg
 
     bindir = Path(sys.executable).parent
@@ -244,7 +248,8 @@ def running_lab(tmp: Path, elf: Path) -> Iterator[Lab]:
         _wait(lambda: _connects(port), 15, "the labgrid coordinator")
         wrapdir = tmp / "bin"
         wrapdir.mkdir()
-        (wrapdir / "ser2net").write_text(WRAPPER.format(python=sys.executable, real=SER2NET))
+        (wrapdir / "ser2net").write_text(WRAPPER.format(
+            python=sys.executable, real=SER2NET, tcp="tcp(nodelay=true)" if nodelay else "tcp"))
         (wrapdir / "ser2net").chmod(0o755)
         (tmp / "exporter.yaml").write_text("".join(
             f"{place}:\n  RawSerialPort:\n    port: \"{pty}\"\n    speed: 115200\n"
@@ -318,6 +323,20 @@ def test_tags_and_urls_parse_and_bad_ones_are_clear_errors() -> None:
     assert LabgridSpec.from_url(spec.url) == spec
     with pytest.raises(LabgridError, match="not a labgrid URL"):
         LabgridSpec.from_url("rfc2217://lab:1234")
+
+
+def test_the_board_of_a_place_comes_from_the_flag_or_its_board_tag() -> None:
+    from cymongoose.device.boards import load_boards
+    from cymongoose.device.labgrid import LabgridError, LabgridLease, LabgridSpec, lease_board
+
+    bmap = load_boards()
+    lease = LabgridLease(LabgridSpec("127.0.0.1:9", place="rack3"))  # not acquired: no I/O
+    lease.place, lease.tags = "rack3", {"board": "mps2-an385", "slot": "1"}
+    assert lease_board(lease, bmap, None).name == "mps2-an385"
+    assert lease_board(lease, bmap, "nucleo-f746zg").name == "nucleo-f746zg"  # the flag wins
+    lease.tags = {"board": "qemu-mps2"}
+    with pytest.raises(LabgridError, match=r"place rack3: give --board .*board=qemu-mps2"):
+        lease_board(lease, bmap, None)
 
 
 def test_stale_owner_is_a_dead_process_of_this_host() -> None:
