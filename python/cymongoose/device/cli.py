@@ -507,6 +507,8 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
         if getattr(args, opt, None):
             argv += [f"--{opt.replace('_', '-').replace('lg-coordinator', 'dut-lg-coordinator')}",
                      str(getattr(args, opt))]
+    if getattr(args, "lg_place", None) or getattr(args, "lg_tags", None):
+        argv += ["--lg-wait", str(args.lg_wait)]
     rest = list(args.pytest_args)
     if rest[:1] == ["--"]:
         rest = rest[1:]

@@ -339,6 +339,23 @@ def test_the_board_of_a_place_comes_from_the_flag_or_its_board_tag() -> None:
         lease_board(lease, bmap, None)
 
 
+def test_cymongoose_test_passes_the_labgrid_options_on(tmp_path: Path) -> None:
+    import cymongoose.device
+
+    (tmp_path / "test_x.py").write_text("def test_x(dut):\n    pass\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(cymongoose.device.__file__).resolve().parents[2]))
+    env.pop("PYTEST_XDIST_WORKER", None)
+    out = subprocess.run([sys.executable, "-m", "cymongoose.device.cli", "test", "--lg-tags",
+                          "board=qemu-mps2", "--lg-coordinator", "127.0.0.1:9", "--lg-wait", "7",
+                          "--", "--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir",
+                          str(tmp_path), str(tmp_path / "test_x.py")],
+                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("--lg-tags board=qemu-mps2 --dut-lg-coordinator 127.0.0.1:9 --lg-wait 7.0"
+            in out.stderr), out.stderr
+    assert "test_x.py::test_x" in out.stdout
+
+
 def test_stale_owner_is_a_dead_process_of_this_host() -> None:
     from cymongoose.device.labgrid import _stale_owner
 
