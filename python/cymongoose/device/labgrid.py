@@ -392,6 +392,7 @@ class LabgridLease:
         self.tags: dict[str, str] = {}
         self.gdb: GdbAddress | None = None  # the exported gdbstub, when the place has one
         self.resources: list[str] = []     # "name (class)" of the place's resources
+        self._gdb_proxy = False             # the gdbstub needs labgrid's SSH proxy
         self.reclaimed: list[str] = []
         self.timings: dict[str, float] = {}
         self._session: _Session | None = None
@@ -482,7 +483,9 @@ class LabgridLease:
                 elif cls == "NetworkService" and name == GDB_RESOURCE:
                     gdb = res
             self.resources = sorted(names)
-            self.gdb = self._gdb_address(gdb)
+            self._gdb_proxy = bool(gdb is not None and (gdb.args.get("extra") or {}).get(
+                "proxy_required"))
+            self.gdb = None if self._gdb_proxy else self._gdb_address(gdb)
             if not serial and place.acquired_resources:
                 raise LabgridError(f"place {self.place} has no NetworkSerialPort among its "
                                    f"resources ({len(place.acquired_resources)} matched)")
@@ -513,6 +516,10 @@ class LabgridLease:
     def require_gdb(self) -> GdbAddress:
         """The place's exported gdbstub, or a LabgridError saying how to export one."""
         self._require()
+        if self._gdb_proxy:
+            raise LabgridError(f"place {self.place}: its gdbstub is reachable only through "
+                               "labgrid's SSH proxy (proxy_required), which flashing does not "
+                               "support yet")
         if self.gdb is None:
             have = ", ".join(self.resources) or "none"
             raise LabgridError(

@@ -339,6 +339,44 @@ def test_the_board_of_a_place_comes_from_the_flag_or_its_board_tag() -> None:
         lease_board(lease, bmap, None)
 
 
+def test_gdbstub_resource_of_a_place_and_what_is_missing() -> None:
+    """resolve() on the resources the coordinator reports (shaped like labgrid's
+    ResourceEntry): the NetworkService named gdb becomes lease.gdb; one behind labgrid's
+    SSH proxy or none at all is a clear error when flashing asks for it."""
+    from types import SimpleNamespace as NS
+
+    from cymongoose.device.labgrid import LabgridError, LabgridLease, LabgridSpec
+
+    serial = NS(avail=True, args={"host": "10.0.0.5", "port": 4001, "speed": 115200})
+
+    def lease_with(resources: dict[tuple[str, str], object]) -> LabgridLease:
+        place = NS(tags={"board": "x"}, acquired_resources=list(resources))
+        session = NS(places=lambda: {"p1": place},
+                     s=NS(get_target_resources=lambda _place: resources))
+        lease = LabgridLease(LabgridSpec("127.0.0.1:9", place="p1"))
+        lease.place, lease._session = "p1", session  # type: ignore[assignment]
+        lease.resolve()
+        return lease
+
+    gdb = NS(avail=True, args={"address": "10.0.0.5", "port": 1234, "username": "",
+                               "extra": {"proxy_required": False}})
+    lease = lease_with({("RawSerialPort", "NetworkSerialPort"): serial,
+                        ("gdb", "NetworkService"): gdb, ("ssh", "NetworkService"): gdb})
+    assert lease.url == "rfc2217://10.0.0.5:4001?ign_set_control"
+    assert str(lease.require_gdb()) == "tcp:10.0.0.5:1234"
+    behind_proxy = NS(avail=True, args={**gdb.args, "extra": {"proxy_required": True}})
+    lease = lease_with({("RawSerialPort", "NetworkSerialPort"): serial,
+                        ("gdb", "NetworkService"): behind_proxy})
+    with pytest.raises(LabgridError, match="only through labgrid's SSH proxy"):
+        lease.require_gdb()
+    lease = lease_with({("RawSerialPort", "NetworkSerialPort"): serial,
+                        ("ssh", "NetworkService"): gdb})  # a NetworkService, but not "gdb"
+    with pytest.raises(LabgridError, match=r"no gdbstub to flash through \(its resources: "
+                                           r"RawSerialPort \(NetworkSerialPort\), ssh "
+                                           r"\(NetworkService\)\)"):
+        lease.require_gdb()
+
+
 def test_cymongoose_test_passes_the_labgrid_options_on(tmp_path: Path) -> None:
     import cymongoose.device
 
