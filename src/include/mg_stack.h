@@ -201,7 +201,7 @@ struct mg_tcpip_if {
   bool initialised;
   uint32_t gso_max;        /* largest IPv4 packet the driver offloads, or 0 */
   bool rx_trusted;         /* frame in hand: driver vouched for its L4 sum */
-  bool defer_acks;         /* reading a batch of frames: ACKs wait for its end */
+  bool defer_acks;         /* pure ACKs wait for mg_tcpip_flush_acks */
   struct mg_tcpip_arp arp[MG_TCPIP_ARP_SIZE];
   struct mg_tcpip_dhcp dhcp;
   uint8_t dhcps_mac[MG_TCPIP_DHCPS_LEASES][6]; /* lease i: dhcp_pool + i */
@@ -224,7 +224,11 @@ bool mg_tcpip_init(struct mg_tcpip_if *ifp);
 void mg_tcpip_free(struct mg_tcpip_if *ifp);
 /* Services the driver: reads every pending frame, then runs timers. */
 void mg_tcpip_poll(struct mg_tcpip_if *ifp, uint64_t now_ms);
-/* Processes one received Ethernet frame (no FCS). Any bytes are safe. */
+/* Sends the ACKs that mg_tcpip_poll held back for replies to carry; called
+ * by mg_tcpip_poll itself and by the transport before it blocks. */
+void mg_tcpip_flush_acks(struct mg_tcpip_if *ifp);
+/* Processes one received Ethernet frame (no FCS) and answers it at once
+ * (held-back ACKs included). Any bytes are safe. */
 void mg_tcpip_rx(struct mg_tcpip_if *ifp, const void *frame, size_t len);
 /* Runs the protocol timers at ifp->now (part of mg_tcpip_poll). */
 void mg_tcpip_timers(struct mg_tcpip_if *ifp);

@@ -6,7 +6,14 @@
 
 const uint8_t mg_eth_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
+/* A frame handed in from outside mg_tcpip_poll (tests, push-model drivers)
+ * is answered at once, as if alone. */
 void mg_tcpip_rx(struct mg_tcpip_if *ifp, const void *frame, size_t len) {
+  mg_tcpip_flush_acks(ifp);
+  mg_eth_rx(ifp, frame, len);
+}
+
+void mg_eth_rx(struct mg_tcpip_if *ifp, const void *frame, size_t len) {
   const uint8_t *p = (const uint8_t *) frame;
   bool bcast;
   uint16_t type;

@@ -144,10 +144,14 @@ void mg_tcpip_poll(struct mg_tcpip_if *ifp, uint64_t now_ms) {
                                             : MG_TCPIP_STATE_UP);
     }
   }
-  /* Bounded, so a flooding peer cannot starve the timers. Behind an
-   * offloading driver, ACKs for in-order data wait for the end of the batch
-   * (one ACK per batch invites 64 KiB segments back). */
-  ifp->defer_acks = GSO_ON(ifp);
+  /* ACKs held back since the previous call that no reply carried. */
+  mg_tcpip_flush_acks(ifp);
+  /* Bounded, so a flooding peer cannot starve the timers. ACKs for in-order
+   * data wait until the application had its turn (mg_tcpip_flush_acks at
+   * the next poll, or before the transport blocks): a reply written in
+   * between carries the ACK, so a request costs one frame back, not two,
+   * and one ACK per batch invites large segments back. */
+  ifp->defer_acks = true;
   for (n = 0; up && n < 64 && d->rx != NULL; n++) {
     size_t len;
     if (GSO_ON(ifp)) {
@@ -160,15 +164,17 @@ void mg_tcpip_poll(struct mg_tcpip_if *ifp, uint64_t now_ms) {
       len = d->rx(ifp->driver_data, ifp->rxf, sizeof(ifp->rxf));
     }
     if (len > sizeof(ifp->rxf)) len = sizeof(ifp->rxf);
-    if (len > 0) mg_tcpip_rx(ifp, ifp->rxf, len);
+    if (len > 0) mg_eth_rx(ifp, ifp->rxf, len);
     ifp->rx_trusted = false; /* only ever for the frame just read */
     if (len == 0) break;
   }
-  if (ifp->defer_acks) {
-    ifp->defer_acks = false;
-    mg_tcp_flush_acks(ifp);
-  }
   mg_tcpip_timers(ifp);
+}
+
+void mg_tcpip_flush_acks(struct mg_tcpip_if *ifp) {
+  if (!ifp->defer_acks) return;
+  ifp->defer_acks = false;
+  mg_tcp_flush_acks(ifp);
 }
 
 #endif /* MG_ENABLE_TCPIP */

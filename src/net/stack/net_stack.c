@@ -235,6 +235,7 @@ static void st_wait(struct mg_mgr *mgr, int ms) {
     mg_tcpip_poll(ifp, now);
     if (scan(mgr) || ms == 0 || ifp->wait == NULL) return;
     if (ms > 0 && now - start >= (uint64_t) ms) return;
+    mg_tcpip_flush_acks(ifp); /* nothing else will send them while we sleep */
     {
       int slice = WAIT_SLICE_MS;
       if (ms > 0 && (uint64_t) ms - (now - start) < (uint64_t) slice)

@@ -66,6 +66,8 @@ uint32_t mg_ip_pseudo(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
 uint32_t mg_tcpip_rand(struct mg_tcpip_if *ifp);
 uint16_t mg_tcpip_ephemeral(struct mg_tcpip_if *ifp);
 void mg_tcpip_set_state(struct mg_tcpip_if *ifp, int state);
+/* eth.c: input inside a batch, where ACKs may be held back (mg_tcpip_poll). */
+void mg_eth_rx(struct mg_tcpip_if *ifp, const void *frame, size_t len);
 /* eth.c: sends ifp->txf (len bytes) to mac, filling the Ethernet header. */
 bool mg_eth_tx(struct mg_tcpip_if *ifp, const uint8_t *mac, uint16_t type,
                size_t len);

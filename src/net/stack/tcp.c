@@ -297,10 +297,10 @@ static void output(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
     }
     break;
   }
-  /* Inside a batch of received frames (ifp->defer_acks) a pure ACK for
-   * in-order data waits for the end of the batch (mg_tcp_flush_acks): one
-   * ACK then covers many segments, and the sender answers it with one large
-   * burst rather than many small ones. */
+  /* While ifp->defer_acks is set (from a batch of received frames until
+   * mg_tcpip_flush_acks) a pure ACK for in-order data waits: a reply may
+   * carry it, and one ACK then covers many segments, so the sender answers
+   * with one large burst rather than many small ones. */
   if (!sent && (t->ack_now || t->wnd_update) && !ifp->defer_acks)
     send_ack(ifp, t);
 }
