@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,23 +305,32 @@ def dut_serial_consoles() -> Iterator[SerialConsoles]:
     consoles.close()
 
 
+def _flash_once(done: dict[str, FlashResult], key: str,
+                flash: Callable[[], FlashResult]) -> FlashResult:
+    """Runs ``flash`` the first time ``key`` is asked for in this session; a failure
+    is stored and raised again for every later test rather than retried."""
+    if key not in done:
+        try:
+            done[key] = flash()
+        except Exception as exc:  # noqa: BLE001 - stored and re-raised for every test
+            done[key] = exc  # type: ignore[assignment]
+    result = done[key]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 def _flash_real_board(board: Board, firmware: str, backend: str,
                       done: dict[str, FlashResult]) -> FlashResult:
     from .flash import get_flasher
     from .image import load_image
 
-    key = f"{board.name}:{backend}:{os.path.abspath(firmware)}"
-    if key not in done:
-        try:
-            image = load_image(firmware, board=board)
-            image.check_board(board)
-            done[key] = get_flasher(backend, board).flash(image, verify=True)
-        except Exception as exc:  # noqa: BLE001 - stored and re-raised for every test
-            done[key] = exc  # type: ignore[assignment] - a failed flash is not retried per test
-    result = done[key]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    def flash() -> FlashResult:
+        image = load_image(firmware, board=board)
+        image.check_board(board)
+        return get_flasher(backend, board).flash(image, verify=True)
+
+    return _flash_once(done, f"{board.name}:{backend}:{os.path.abspath(firmware)}", flash)
 
 
 def _flash_over_gdb(target: Any, firmware: str) -> FlashResult:
@@ -342,19 +351,13 @@ def _flash_leased_place(lease: LabgridLease, board: Board | None, firmware: str,
     from .image import load_image
     from .labgrid import flash_place, lease_board
 
-    key = f"labgrid:{lease.place}:{os.path.abspath(firmware)}"
-    if key not in done:
-        try:
-            board = board or lease_board(lease, load_boards(), None)  # or a clear error
-            image = load_image(firmware, board=board)
-            image.check_board(board)
-            done[key] = flash_place(lease, image, verify=True)
-        except Exception as exc:  # noqa: BLE001 - stored and re-raised for every test
-            done[key] = exc  # type: ignore[assignment] - a failed flash is not retried per test
-    result = done[key]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    def flash() -> FlashResult:
+        target_board = board or lease_board(lease, load_boards(), None)  # or a clear error
+        image = load_image(firmware, board=target_board)
+        image.check_board(target_board)
+        return flash_place(lease, image, verify=True)
+
+    return _flash_once(done, f"labgrid:{lease.place}:{os.path.abspath(firmware)}", flash)
 
 
 @pytest.fixture

@@ -226,3 +226,53 @@ def test_progress_bar_only_on_a_tty(tmp_path: Path) -> None:
         quiet = TtyProgress(f)
         quiet(1, 2, "write")
     assert (tmp_path / "out.txt").read_text() == ""
+
+
+@pytest.mark.parametrize("mode", ["ok", "verify-fail"])
+def test_dut_flashes_a_real_board_once_per_session(fakes: Path, f7_bin: Path, mode: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--flash openocd`` in the pytest plugin: one flash for the whole session; a failed
+    flash fails every test that wants the board, without flashing again."""
+    import socket
+    import threading
+
+    from test_device_plugin import run_pytest
+
+    monkeypatch.setenv("FAKE_MODE", mode)
+    # The board's console: a socket:// port that accepts and stays quiet.
+    srv = socket.create_server(("127.0.0.1", 0))
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        out = run_pytest(fakes, """
+            def test_one(dut):
+                assert dut.flash_result is not None and dut.board.name == "nucleo-f746zg"
+
+            def test_two(dut):
+                assert dut.flash_result is not None
+            """, "--board", "nucleo-f746zg", "--port", f"socket://127.0.0.1:{srv.getsockname()[1]}",
+            "--flash", "openocd", "--firmware", str(f7_bin))
+    finally:
+        stop.set()
+        th.join()
+        srv.close()
+        for c in conns:
+            c.close()
+    flashes = [c for c in calls(fakes) if any(a.startswith("program ") for a in c)]
+    assert len(flashes) == 1, calls(fakes)
+    if mode == "ok":
+        assert "2 passed" in out.stdout, out.stdout + out.stderr
+    else:
+        assert "2 errors" in out.stdout or "2 failed" in out.stdout, out.stdout + out.stderr
+        assert "0x08000124" in out.stdout, out.stdout  # the verify error, for each test
