@@ -25,6 +25,7 @@
         self._check()
         # Keep the field objects alive while the core reads them.
         ca, cert, key, name = o.ca, o.cert, o.key, o.name
+        memset(&c_opts, 0, sizeof(c_opts))  # fields Python does not set keep their defaults
         c_opts.ca = _tls_view(ca)
         c_opts.cert = _tls_view(cert)
         c_opts.key = _tls_view(key)

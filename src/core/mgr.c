@@ -194,7 +194,10 @@ void mg_mgr_poll(struct mg_mgr *mgr, int ms) {
   }
   now = mg_millis();
   mg_timer_poll(mgr, now);
-  for (c = mgr->conns; c != NULL; c = c->next) mg_call(c, MG_EV_POLL, &now);
+  for (c = mgr->conns; c != NULL; c = c->next) {
+    if (c->is_tls_hs) mg_tls_check_timeout(c, now);
+    mg_call(c, MG_EV_POLL, &now);
+  }
   for (c = mgr->conns; c != NULL; c = next) {
     next = c->next;
     /* Reads resume once a handler consumed the receive buffer below its cap. */

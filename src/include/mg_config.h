@@ -73,6 +73,13 @@
 #define MG_TLS MG_TLS_NONE
 #endif
 
+/* A TLS handshake not finished this long after mg_tls_init fails with
+ * "TLS handshake timed out" (a peer that connects and stays silent must not
+ * hold the connection); mg_tls_opts.handshake_timeout_ms overrides it. */
+#ifndef MG_TLS_HANDSHAKE_MS
+#define MG_TLS_HANDSHAKE_MS 10000
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1

@@ -18,6 +18,7 @@ struct mg_tls_opts {
   struct mg_str key;  /* PEM private key of cert */
   struct mg_str name; /* expected server name (SNI + hostname check) */
   bool skip_verification; /* the only way to turn certificate checks off */
+  uint32_t handshake_timeout_ms; /* 0: MG_TLS_HANDSHAKE_MS */
 };
 
 /* Starts TLS on c (server side if c->is_accepted, else client) and begins the
@@ -29,6 +30,9 @@ void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts);
 void mg_tls_free(struct mg_connection *c);
 /* Advances a handshake in progress; called by the core while c->is_tls_hs. */
 void mg_tls_handshake(struct mg_connection *c);
+/* Fails a handshake that is past its deadline ("TLS handshake timed out");
+ * called by the core on every poll while c->is_tls_hs. */
+void mg_tls_check_timeout(struct mg_connection *c, uint64_t now);
 /* Plaintext I/O: >0 bytes, 0 = would block, <0 = error or end of stream. */
 long mg_tls_recv(struct mg_connection *c, void *buf, size_t len);
 long mg_tls_send(struct mg_connection *c, const void *buf, size_t len);

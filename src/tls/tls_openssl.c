@@ -46,6 +46,7 @@ struct tls_conn {
   char name[TLS_HOST_MAX]; /* name checked after the handshake (skip mode) */
   bool eof;                /* the transport reported end of stream/error */
   bool want_write;         /* the last handshake step could not write */
+  uint64_t hs_deadline;    /* mg_millis() by which the handshake must end */
 };
 
 static struct tls_conn *tc(struct mg_connection *c) {
@@ -411,6 +412,9 @@ void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts) {
     SSL_set_connect_state(t->ssl);
   }
   c->is_tls = c->is_tls_hs = 1;
+  t->hs_deadline = mg_millis() + (opts->handshake_timeout_ms > 0
+                                      ? opts->handshake_timeout_ms
+                                      : MG_TLS_HANDSHAKE_MS);
   /* Start now: a client's hello must be on the wire before the next wait. */
   if (c->fd != NULL && !c->is_connecting && !c->is_resolving)
     mg_tls_handshake(c);
@@ -511,6 +515,12 @@ void mg_tls_handshake(struct mg_connection *c) {
   if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && !t->eof)
     return;
   tls_fail(c, "TLS handshake failed", rc);
+}
+
+void mg_tls_check_timeout(struct mg_connection *c, uint64_t now) {
+  struct tls_conn *t = tc(c);
+  if (t != NULL && c->is_tls_hs && !c->is_closing && now > t->hs_deadline)
+    mg_error(c, "TLS handshake timed out");
 }
 
 bool mg_tls_wants_write(const struct mg_connection *c) {

@@ -105,7 +105,14 @@ struct side {
   bool bad;
 };
 
-enum { CLIENT_TLS, CLIENT_PLAIN, CLIENT_TRUNCATED, CLIENT_REINIT };
+enum {
+  CLIENT_TLS,
+  CLIENT_PLAIN,
+  CLIENT_TRUNCATED,
+  CLIENT_REINIT,
+  CLIENT_SILENT,  /* connects, sends nothing, stays */
+  CLIENT_STALLED  /* sends half a ClientHello, stays */
+};
 
 struct scenario {
   struct mg_tls_opts srv, cli;
@@ -152,6 +159,10 @@ static void cli_fn(struct mg_connection *c, int ev, void *ev_data) {
   } else if (ev == MG_EV_CONNECT) {
     if (sc->client_kind == CLIENT_PLAIN) {
       mg_printf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    } else if (sc->client_kind == CLIENT_SILENT) {
+      /* nothing: the server's handshake deadline must end this */
+    } else if (sc->client_kind == CLIENT_STALLED) {
+      mg_send(c, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
     } else if (sc->client_kind == CLIENT_TRUNCATED) {
       mg_send(c, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
       c->is_draining = 1; /* a ClientHello cut short, then FIN */
@@ -335,6 +346,48 @@ static void test_loopback(void) {
 
 /* A client that stops consuming: once its receive buffer is full, decrypted
  * bytes still buffered in the TLS layer must not make poll() spin. */
+/* A peer that connects and never finishes the handshake (silent, or half a
+ * ClientHello) is cut off at the deadline with a clear error; the server
+ * keeps serving real clients. */
+static void test_hs_timeout(void) {
+  struct mg_mgr mgr;
+  struct mg_str none = mg_str_n(NULL, 0);
+  struct mg_connection *lc;
+  char url[64];
+  int kind;
+  mg_mgr_init(&mgr);
+  lc = mg_listen(&mgr, "tcp://127.0.0.1:0", srv_fn, NULL);
+  CHECK(lc != NULL);
+  if (lc == NULL) return;
+  mg_snprintf(url, sizeof(url), "tcp://localhost:%u", mg_ntohs(lc->loc.port));
+  for (kind = CLIENT_SILENT; kind <= CLIENT_STALLED; kind++) {
+    struct scenario sc;
+    uint64_t t0 = mg_millis(), took;
+    memset(&sc, 0, sizeof(sc));
+    sc.srv = opts(none, s_srv, s_srv_key, "", false);
+    sc.srv.handshake_timeout_ms = 300;
+    sc.client_kind = kind;
+    run(&mgr, url, &sc);
+    took = mg_millis() - t0;
+    CHECK(sc.s.hs == 0 && sc.s.errors == 1);
+    CHECK(strstr(sc.s.err, "TLS handshake timed out") != NULL);
+    CHECK(took >= 290 && took < 5000);
+    printf("  kind %d: %s after %llu ms\n", kind, sc.s.err,
+           (unsigned long long) took);
+  }
+  {
+    /* The default deadline leaves a normal handshake alone. */
+    struct scenario ok;
+    memset(&ok, 0, sizeof(ok));
+    ok.srv = opts(none, s_srv, s_srv_key, "", false);
+    ok.cli = opts(s_ca, none, none, "localhost", false);
+    ok.echo = 1000;
+    run(&mgr, url, &ok);
+    CHECK(ok.s.hs == 1 && ok.c.hs == 1 && ok.c.got == 1000 && !ok.c.bad);
+  }
+  mg_mgr_free(&mgr);
+}
+
 static int s_full_hs;
 static void flood_srv(struct mg_connection *c, int ev, void *ev_data) {
   struct mg_tls_opts *o = (struct mg_tls_opts *) c->fn_data;
@@ -440,6 +493,7 @@ int main(void) {
   if (s_failed == 0) {
     test_loopback();
     test_full_no_spin();
+    test_hs_timeout();
     test_stack();
   }
   cleanup();
