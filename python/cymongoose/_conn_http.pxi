@@ -78,22 +78,36 @@
             limit = <long long>(<size_t>-1 >> 1)
         return mg_http_upload(self._c, hm, NULL, bdir, <size_t>limit)
 
+    cdef uint32_t _http_server_ms(self, milliseconds, str func) except? 0xFFFFFFFF:
+        """Validated milliseconds for a setter of an accepted HTTP connection."""
+        cdef long long ms = _int_arg(milliseconds, func, "milliseconds")
+        if not 0 <= ms <= 0xFFFFFFFF:
+            raise ValueError(f"{func}() argument 'milliseconds' must be "
+                             f"0..4294967295, not {ms}")
+        self._check()
+        if self._c.is_listening or self._c.is_client or self._c.pfn != mg_http_handler:
+            raise ValueError(f"{func}() needs an accepted HTTP connection "
+                             "(e.g. in MG_EV_ACCEPT), not a listener, client or non-HTTP one")
+        return <uint32_t>ms
+
     def http_set_request_timeout(self, milliseconds):
         """Limit for receiving one request on this server connection (our
         extension; default 30000 ms): a request whose head does not complete
         in time, or whose body stalls that long, gets 408 and the connection
-        closes. Idle keep-alive connections are left alone. 0 restores the
-        default."""
-        cdef long long ms = _int_arg(milliseconds, "http_set_request_timeout",
-                                     "milliseconds")
-        if not 0 <= ms <= 0xFFFFFFFF:
-            raise ValueError("http_set_request_timeout() argument 'milliseconds' must be "
-                             f"0..4294967295, not {ms}")
-        self._check()
-        if self._c.is_listening or self._c.is_client or self._c.pfn != mg_http_handler:
-            raise ValueError("http_set_request_timeout() needs an accepted HTTP connection "
-                             "(e.g. in MG_EV_ACCEPT), not a listener, client or non-HTTP one")
-        mg_http_set_request_timeout(self._c, <uint32_t>ms)
+        closes. Idle connections are left to http_set_keepalive_timeout. 0
+        restores the default."""
+        cdef uint32_t ms = self._http_server_ms(milliseconds, "http_set_request_timeout")
+        mg_http_set_request_timeout(self._c, ms)
+
+    def http_set_keepalive_timeout(self, milliseconds):
+        """Limit for an idle server connection (our extension; default 60000
+        ms): with no request pending or unanswered and nothing buffered, a
+        connection quiet that long is closed, without MG_EV_ERROR. This covers
+        a client that connects and never sends, and keep-alive connections
+        between requests; responses still being produced keep it open. 0
+        restores the default."""
+        cdef uint32_t ms = self._http_server_ms(milliseconds, "http_set_keepalive_timeout")
+        mg_http_set_keepalive_timeout(self._c, ms)
 
     def http_chunk(self, data):
         """One chunk of a chunked response; empty data ends the stream."""

@@ -50,6 +50,7 @@ cdef extern from "mg_http.h":
     long mg_http_upload(mg_connection *c, mg_http_message *hm, const mg_fs *fs,
                         const char *dir, size_t max_size)
     void mg_http_set_request_timeout(mg_connection *c, uint32_t ms)
+    void mg_http_set_keepalive_timeout(mg_connection *c, uint32_t ms)
     void mg_http_handler(mg_connection *c, int ev, void *ev_data)
     void mg_http_attach(mg_connection *c)
     mg_connection *mg_http_listen(mg_mgr *mgr, const char *url, mg_event_handler_t fn,

@@ -284,6 +284,8 @@ class Connection:
         """Our extension: store the request body as one chunk of `upload_dir`/NAME at the query's `file=NAME&offset=N` and answer the request (200 with the new size; 400, 413 or 500 with a reason); returns the new size, or -1 when refused."""
     def http_set_request_timeout(self, milliseconds: int) -> None:
         """Our extension: limit for receiving one request on this accepted HTTP connection (default 30000 ms, 0 restores it); past it the client gets 408 and the connection closes."""
+    def http_set_keepalive_timeout(self, milliseconds: int) -> None:
+        """Our extension: limit for an idle accepted HTTP connection (default 60000 ms, 0 restores it); with nothing pending or buffered it is closed after that long without traffic."""
     def close(self) -> None:
         """Close now (pending output is discarded); safe inside the connection's own handlers."""
     def drain(self) -> None:

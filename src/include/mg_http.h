@@ -37,6 +37,15 @@ extern "C" {
 #define MG_HTTP_IDLE_TIMEOUT_MS 30000
 #endif
 
+/* A server connection with nothing to do (no request pending or unanswered,
+ * nothing buffered either way, no file streaming) is closed after this long
+ * without traffic: a fresh connection that never sends, or a keep-alive
+ * connection between requests, cannot hold a slot for ever (firmware has
+ * few). Responses still being produced (long polls, SSE) keep it open. */
+#ifndef MG_HTTP_KEEPALIVE_MS
+#define MG_HTTP_KEEPALIVE_MS 60000
+#endif
+
 /* Longest file system path built by the static file server. */
 #ifndef MG_PATH_MAX
 #define MG_PATH_MAX 512
@@ -247,10 +256,15 @@ void mg_http_attach(struct mg_connection *c);
 /* Per-connection limit for receiving one request (default
  * MG_HTTP_IDLE_TIMEOUT_MS): a request whose head does not complete in time,
  * or whose body stops arriving for that long, gets 408 and the connection
- * closes. Idle keep-alive connections with nothing buffered are left alone.
- * ms 0 restores the default; a request already pending gets the new limit
- * from now on. */
+ * closes. Idle keep-alive connections with nothing buffered are left to
+ * the keep-alive limit below. ms 0 restores the default; a request already
+ * pending gets the new limit from now on. */
 void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms);
+/* Per-connection limit for an idle server connection (default
+ * MG_HTTP_KEEPALIVE_MS, see there); it is closed quietly, without
+ * MG_EV_ERROR, since ending an idle keep-alive connection is normal HTTP.
+ * ms 0 restores the default. */
+void mg_http_set_keepalive_timeout(struct mg_connection *c, uint32_t ms);
 
 struct mg_connection *mg_http_listen(struct mg_mgr *mgr, const char *url,
                                      mg_event_handler_t fn, void *fn_data);

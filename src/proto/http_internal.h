@@ -31,6 +31,8 @@ struct mg_http_state {
   int os_fd;               /* zero-copy: the file's OS descriptor */
   size_t unreported;       /* zero-copy: bytes sent, MG_EV_WRITE pending */
   uint32_t timeout_ms;     /* request timeout, 0 = MG_HTTP_IDLE_TIMEOUT_MS */
+  uint32_t keepalive_ms;   /* idle limit, 0 = MG_HTTP_KEEPALIVE_MS */
+  uint64_t last_io;        /* server: mg_millis() of the last traffic */
   /* Requests parsed but not answered yet, oldest in bit 0, so replies given
    * later (or to pipelined requests) still match their request: */
   uint32_t q_head;         /* it was a HEAD: answer without a body */

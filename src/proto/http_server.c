@@ -89,6 +89,27 @@ void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms) {
   if (st->expire != 0) st->expire = deadline(st); /* a pending request too */
 }
 
+void mg_http_set_keepalive_timeout(struct mg_connection *c, uint32_t ms) {
+  struct mg_http_state *st = mg_http_state(c);
+  if (st != NULL) st->keepalive_ms = ms;
+}
+
+/* A server connection with nothing in flight, quiet for the keep-alive
+ * limit, is closed (see MG_HTTP_KEEPALIVE_MS). */
+static void close_if_idle(struct mg_connection *c, struct mg_http_state *st,
+                          uint64_t now) {
+  uint32_t limit = st->keepalive_ms != 0 ? st->keepalive_ms
+                                         : MG_HTTP_KEEPALIVE_MS;
+  bool idle = !c->is_client && st->q_len == 0 && c->recv.len == 0 &&
+              c->send.len == 0 && st->fd == NULL && !c->is_closing &&
+              !c->is_draining;
+  if (!idle || st->last_io == 0) {
+    st->last_io = now; /* busy, or the first look at this connection */
+  } else if (now - st->last_io > limit) {
+    c->is_closing = 1;
+  }
+}
+
 static uint64_t deadline(struct mg_http_state *st) {
   return mg_millis() +
          (st->timeout_ms != 0 ? st->timeout_ms : MG_HTTP_IDLE_TIMEOUT_MS);
@@ -240,6 +261,7 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
   }
   switch (ev) {
     case MG_EV_READ:
+      st->last_io = mg_millis();
       /* A body that keeps arriving keeps its request alive. */
       if (!c->is_client && st->hdrs_done)
         st->expire = deadline(st);
@@ -254,6 +276,7 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
       }
       break;
     case MG_EV_WRITE:
+      st->last_io = mg_millis();
       if (st->pumping) break; /* our own report of zero-copy bytes */
       if (st->fd != NULL) {
         mg_http_pump(c, st);
@@ -279,6 +302,8 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
         if (st->fd == NULL) process(c, st);
       }
       mg_http_report_sent(c, st);
+      if (c->pfn == mg_http_handler && c->pfn_data == st)
+        close_if_idle(c, st, *(uint64_t *) ev_data);
       break;
     default:
       break;

@@ -1,7 +1,8 @@
 """Our two HTTP extensions of Connection: http_upload (chunked file upload at
 an offset, curl as the client, SHA-256 checked, traversal refused) and
 http_set_request_timeout (a half-sent request gets 408 after the chosen time
-while other clients are served)."""
+while other clients are served) and http_set_keepalive_timeout (idle connections
+closed after the chosen time, busy ones kept)."""
 
 from __future__ import annotations
 
@@ -176,3 +177,69 @@ def test_request_timeout_argument_errors() -> None:
         tcp = mgr.listen("tcp://127.0.0.1:0")
         with pytest.raises(ValueError, match="accepted HTTP connection"):
             tcp.http_set_request_timeout(100)
+
+
+def test_keepalive_timeout_closes_idle_connections() -> None:
+    """A client that never sends and a keep-alive client after its response are
+    closed after 300 ms without traffic; a request answered late is not cut off."""
+    late: list[Any] = []
+
+    def h(conn: Any, ev: int, hm: Any) -> None:
+        if ev == MG_EV_ACCEPT:
+            conn.http_set_keepalive_timeout(300)
+        elif ev == MG_EV_HTTP_MSG and hm.uri == "/late":
+            late.append((conn, time.monotonic() + 1.0))  # answered in a second
+        elif ev == MG_EV_HTTP_MSG:
+            conn.reply(200, "served")
+        elif ev == mg.MG_EV_POLL and late and late[0][0] is conn and time.monotonic() > late[0][1]:
+            late.pop()
+            conn.reply(200, "late")
+
+    def closed_after(s: socket.socket) -> tuple[bytes, float]:
+        t0, got = time.monotonic(), b""
+        while chunk := s.recv(4096):
+            got += chunk
+        return got, time.monotonic() - t0
+
+    with HttpServer(h) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as silent:
+            got, waited = closed_after(silent)
+        assert got == b"" and 0.25 <= waited < 5  # ours, not the 60 s default
+
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as ka:
+            ka.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            got, waited = closed_after(ka)
+        assert got.startswith(b"HTTP/1.1 200 OK") and got.endswith(b"served")
+        assert 0.25 <= waited < 5
+
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as slow:
+            slow.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+            got, waited = closed_after(slow)
+        assert got.endswith(b"late") and waited >= 1.0 + 0.25
+        assert srv.errors == []  # an idle close is no error
+
+
+def test_keepalive_timeout_argument_errors() -> None:
+    with mg.Manager() as mgr:
+        lc = mgr.listen("http://127.0.0.1:0")
+        with pytest.raises(ValueError, match="http_set_keepalive_timeout.*accepted HTTP"):
+            lc.http_set_keepalive_timeout(100)
+        seen: list[str] = []
+
+        def h(conn: Any, ev: int, hm: Any) -> None:
+            if ev == MG_EV_ACCEPT:
+                for bad in (-1, 2**32, "5", None):
+                    try:
+                        conn.http_set_keepalive_timeout(bad)
+                    except (TypeError, ValueError) as e:
+                        seen.append(str(e))
+                conn.http_set_keepalive_timeout(0)
+
+        lc2 = mgr.listen("http://127.0.0.1:0", h)
+        with socket.create_connection(("127.0.0.1", lc2.local_addr[1]), timeout=5):
+            deadline = time.monotonic() + 5
+            while len(seen) < 4 and time.monotonic() < deadline:
+                mgr.poll(20)
+    assert seen[0] == ("http_set_keepalive_timeout() argument 'milliseconds' must be "
+                       "0..4294967295, not -1")
+    assert len(seen) == 4 and "must be int" in seen[2]
