@@ -105,7 +105,9 @@ static void close_if_idle(struct mg_connection *c, struct mg_http_state *st,
               !c->is_draining;
   if (!idle || st->last_io == 0) {
     st->last_io = now; /* busy, or the first look at this connection */
-  } else if (now - st->last_io > limit) {
+  } else if (now > st->last_io && now - st->last_io > limit) {
+    /* now > last_io: events raised inside this MG_EV_POLL (a file's last
+     * bytes) stamp last_io later than the poll's own clock. */
     c->is_closing = 1;
   }
 }
