@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -76,3 +77,59 @@ def median(xs: list[float]) -> float:
 
 def stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time consumed so far by a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Nginx:
+    """nginx with one worker on an ephemeral loopback port, all state in ``tmp``.
+
+    ``http`` is the rest of the configuration's http block (directives and the server
+    block); ``{port}`` in it stands for the port chosen here.
+    """
+
+    def __init__(self, tmp: Path, http: str) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        conf = tmp / "nginx.conf"
+        conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 100000;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+{http.replace("{port}", str(self.port))}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)])
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nginx did not start")
+
+    def worker_pid(self) -> int:
+        """The one worker process (the master only supervises)."""
+        for _ in range(50):
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            if kids:
+                return int(kids[0])
+            time.sleep(0.05)
+        raise RuntimeError("nginx worker not found")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)

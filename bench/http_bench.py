@@ -12,17 +12,25 @@ build/bench-venv-pypi (PyPI cymongoose 0.2.5, uvloop, aiohttp, uvicorn, httptool
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import OURS_PY, PYPI_VENV, ROOT, Server, machine, median, pypi_python, stamp
+from _common import (
+    OURS_PY,
+    PYPI_VENV,
+    ROOT,
+    Nginx,
+    Server,
+    cpu_seconds,
+    machine,
+    median,
+    pypi_python,
+    stamp,
+)
 
 SERVERS = ROOT / "bench" / "servers"
 
@@ -35,59 +43,6 @@ def peers_python() -> str:
         subprocess.run([py, "-m", "pip", "install", "-q", "aiohttp", "uvicorn", "httptools"],
                        check=True)
     return py
-
-
-class Nginx:
-    """nginx with one worker serving root on an ephemeral port, all state in a temp dir."""
-
-    def __init__(self, root: Path, tmp: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        conf = tmp / "nginx.conf"
-        conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
-  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-  server {{ listen 127.0.0.1:{self.port}; root {root}; }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)])
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start")
-
-    def worker_pid(self) -> int:
-        """The one worker process (the master only supervises)."""
-        for _ in range(50):
-            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-            if kids:
-                return int(kids[0])
-            time.sleep(0.05)
-        raise RuntimeError("nginx worker not found")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time consumed so far by a process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(url: str, seconds: int, pid: int) -> tuple[float, float, float]:
@@ -178,7 +133,8 @@ def main() -> int:
             "cymongoose (PyPI 0.2.5)": Server([peers, str(SERVERS / "http_hello.py"),
                                                "cymongoose", "static", str(root)]),
         }
-        ngx = Nginx(root, ngx_tmp)
+        ngx = Nginx(ngx_tmp, "  sendfile on;\n  tcp_nopush on;\n"
+                    f"  server {{ listen 127.0.0.1:{{port}}; root {root}; }}")
         try:
             ports = {k: (s.port, s.proc.pid) for k, s in static.items()}
             ports["nginx (1 worker)"] = (ngx.port, ngx.worker_pid())

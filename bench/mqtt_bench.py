@@ -12,7 +12,6 @@ CMAKE_BUILD_TYPE=Release into build/bench-host.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from _common import ROOT, machine, median, stamp
+from _common import ROOT, cpu_seconds, machine, median, stamp
 
 
 def free_port() -> int:
@@ -42,9 +41,6 @@ def wait_port(port: int) -> None:
     raise RuntimeError(f"broker on {port} did not start")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def c_broker() -> Path:

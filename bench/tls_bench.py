@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import OURS_PY, PYPI_VENV, ROOT, Server, machine, median, pypi_python, stamp
+from _common import OURS_PY, PYPI_VENV, ROOT, Nginx, Server, machine, median, pypi_python, stamp
 
 SERVER = ROOT / "bench" / "servers" / "https_hello.py"
 
@@ -39,47 +38,6 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > srv.ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
   -extfile srv.ext -out srv.pem
 """
-
-
-class Nginx:
-    """nginx, one worker, TLS on an ephemeral port; all state in tmp."""
-
-    def __init__(self, tmp: Path, cert: Path, key: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        conf = tmp / "nginx.conf"
-        conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  keepalive_requests 100000;
-  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
-  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-  server {{
-    listen 127.0.0.1:{self.port} ssl;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate {cert}; ssl_certificate_key {key};
-    location / {{ default_type text/plain; return 200 "Hello, World!"; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)])
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
 
 
 def wrk(port: int, seconds: int, close: bool) -> float:
@@ -133,7 +91,13 @@ def main() -> int:
         if shutil.which("nginx"):
             ngx_dir = tmp / "nginx"
             ngx_dir.mkdir()
-            servers["nginx (1 worker)"] = Nginx(ngx_dir, cert, key)
+            servers["nginx (1 worker)"] = Nginx(ngx_dir, f"""
+  server {{
+    listen 127.0.0.1:{{port}} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    location / {{ default_type text/plain; return 200 "Hello, World!"; }}
+  }}""")
         modes = {"keep-alive req/s": lambda p: wrk(p, args.seconds, False),
                  "handshakes/s (wrk, Connection: close)": lambda p: wrk(p, args.seconds, True),
                  "full handshakes/s (s_time, sequential)": lambda p: s_time(p, args.seconds)}

@@ -20,18 +20,14 @@ import socket
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from _common import OURS_PY, ROOT, Server, machine, median, pypi_python, stamp
+from _common import OURS_PY, ROOT, Server, cpu_seconds, machine, median, pypi_python, stamp
 
 SERVERS = ROOT / "bench" / "servers"
 PAYLOAD = 64
 FRAME_IN = 2 + PAYLOAD  # server -> client, unmasked
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def frame(payload: bytes, mask: bytes) -> bytes:
