@@ -312,7 +312,7 @@ def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
 def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     from .flash import GdbFlasher, QemuLoader, TtyProgress, get_flasher
     from .gdbremote import GdbClient
-    from .image import load_image
+    from .image import load_image_for
     from .labgrid import target_from_cli_args
     from .targets import QemuTarget
 
@@ -324,8 +324,7 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     if not args.board:
         raise DeviceError("give --board NAME (see `cymongoose boards`)")
     board = bmap.get(args.board)
-    image = load_image(args.image, base=args.base, board=board)
-    image.check_board(board)
+    image = load_image_for(args.image, board, base=args.base)
     backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
     if backend is None:
         raise DeviceError(f"board {board.name} has no flash backend (flash = [])")
@@ -385,7 +384,7 @@ def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target) -> int:  # t
     """Flash a leased labgrid place: through its exported gdbstub (default; written,
     verified, reset into the new image) or, with --backend ota, over its console."""
     from .flash import TtyProgress
-    from .image import load_image
+    from .image import load_image_for
     from .labgrid import flash_place, lease_board
 
     backend = args.backend or "gdb"
@@ -398,15 +397,13 @@ def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target) -> int:  # t
     image = None
     if args.board:  # check the image before leasing anything
         board = bmap.get(args.board)
-        image = load_image(args.image, base=args.base, board=board)
-        image.check_board(board)
+        image = load_image_for(args.image, board, base=args.base)
     lease = target.lease
     try:
         lease.acquire()
         if image is None:
             board = lease_board(lease, bmap, None)
-            image = load_image(args.image, base=args.base, board=board)
-            image.check_board(board)
+            image = load_image_for(args.image, board, base=args.base)
         address = lease.require_gdb()
         print(f"[labgrid place {lease.place}: flashing through gdbstub {address}]",
               file=sys.stderr, flush=True)

@@ -156,3 +156,13 @@ def load_image(
             raise ImageError(f"{spath}: a raw binary needs a load address (--base)")
         base = flash[0].start
     return Image(path=spath, format="bin", segments=(Segment(base, data),))
+
+
+def load_image_for(
+    path: str | os.PathLike[str], board: Board, *, base: int | None = None
+) -> Image:
+    """:func:`load_image` for ``board``, refused with :class:`ImageError` when the image
+    cannot run on it (:meth:`Image.check_board`): what every flash path wants."""
+    image = load_image(path, base=base, board=board)
+    image.check_board(board)
+    return image

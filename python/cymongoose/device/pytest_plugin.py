@@ -323,12 +323,10 @@ def _flash_once(done: dict[str, FlashResult], key: str,
 def _flash_real_board(board: Board, firmware: str, backend: str,
                       done: dict[str, FlashResult]) -> FlashResult:
     from .flash import get_flasher
-    from .image import load_image
+    from .image import load_image_for
 
     def flash() -> FlashResult:
-        image = load_image(firmware, board=board)
-        image.check_board(board)
-        return get_flasher(backend, board).flash(image, verify=True)
+        return get_flasher(backend, board).flash(load_image_for(firmware, board), verify=True)
 
     return _flash_once(done, f"{board.name}:{backend}:{os.path.abspath(firmware)}", flash)
 
@@ -336,10 +334,9 @@ def _flash_real_board(board: Board, firmware: str, backend: str,
 def _flash_over_gdb(target: Any, firmware: str) -> FlashResult:
     from .flash import GdbFlasher
     from .gdbremote import GdbClient
-    from .image import load_image
+    from .image import load_image_for
 
-    image = load_image(firmware, board=target.board)
-    image.check_board(target.board)
+    image = load_image_for(firmware, target.board)
     with GdbClient.connect_address(target.gdb) as client:
         return GdbFlasher(client).flash(image, verify=True)
 
@@ -348,14 +345,12 @@ def _flash_leased_place(lease: LabgridLease, board: Board | None, firmware: str,
                         done: dict[str, FlashResult]) -> FlashResult:
     """Once per session: write and verify ``firmware`` through the place's gdbstub."""
     from .boards import load_boards
-    from .image import load_image
+    from .image import load_image_for
     from .labgrid import flash_place, lease_board
 
     def flash() -> FlashResult:
         target_board = board or lease_board(lease, load_boards(), None)  # or a clear error
-        image = load_image(firmware, board=target_board)
-        image.check_board(target_board)
-        return flash_place(lease, image, verify=True)
+        return flash_place(lease, load_image_for(firmware, target_board), verify=True)
 
     return _flash_once(done, f"labgrid:{lease.place}:{os.path.abspath(firmware)}", flash)
 

@@ -264,9 +264,9 @@ class QemuTarget(Target):
         if self.firmware and not self.firmware.is_file():
             raise DeviceError(f"firmware image {self.firmware} does not exist")
         if self.firmware:
-            from .image import load_image  # local: keeps import cost off the hot path
+            from .image import load_image_for  # local: keeps import cost off the hot path
 
-            load_image(self.firmware, board=self.board).check_board(self.board)
+            load_image_for(self.firmware, self.board)
         last_error: Exception | None = None
         for _attempt in range(3):  # a lost race for a TCP port is retried with new ports
             try:
