@@ -342,6 +342,19 @@ static void set_scale(struct mg_tcpip_tcp *t, int ws) {
   t->rcv_scale = ws >= 0 ? OUR_SCALE : 0;
 }
 
+/* Applies the peer's SYN options: window scaling, and its MSS within what
+ * our frames carry (64 at least), which sizes the initial window. */
+static void take_syn_opts(struct mg_tcpip_tcp *t, const uint8_t *seg,
+                          size_t hlen) {
+  int ws;
+  uint16_t mss = parse_syn_opts(seg + TCP_HLEN, hlen - TCP_HLEN, &ws);
+  set_scale(t, ws);
+  if (mss != 0) t->mss = mss;
+  if (t->mss > OUR_MSS) t->mss = OUR_MSS;
+  if (t->mss < 64) t->mss = 64;
+  t->cwnd = 4u * t->mss;
+}
+
 static void rtt_sample(struct mg_tcpip_tcp *t, uint32_t r) {
   uint32_t rto;
   if (t->srtt == 0) {
@@ -508,8 +521,6 @@ static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
   struct mg_tcpip_tcp *t, *oldest = NULL;
   unsigned pending = 0;
   size_t i;
-  uint16_t mss;
-  int ws;
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *c = &ifp->tcp[i];
     if (c->state == MG_TCP_CLOSED || c->listener != li + 1 || c->is_accepted)
@@ -541,12 +552,7 @@ static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
   t->rcv_nxt = t->rcv_adv = t->irs + 1;
   t->snd_wnd = rd16(seg + 14);
   t->snd_wl1 = t->irs;
-  mss = parse_syn_opts(seg + TCP_HLEN, hlen - TCP_HLEN, &ws);
-  set_scale(t, ws);
-  if (mss != 0) t->mss = mss;
-  if (t->mss > OUR_MSS) t->mss = OUR_MSS;
-  if (t->mss < 64) t->mss = 64;
-  t->cwnd = 4u * t->mss;
+  take_syn_opts(t, seg, hlen);
   send_syn(ifp, t);
 }
 
@@ -554,8 +560,6 @@ static void syn_sent_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                            const uint8_t *seg, size_t hlen) {
   uint8_t flags = seg[13];
   uint32_t seq = rd32(seg + 4), ack = rd32(seg + 8);
-  uint16_t mss;
-  int ws;
   if ((flags & TH_ACK) && ack != t->iss + 1) {
     if (!(flags & TH_RST)) {
       xmit(ifp, t, TH_RST, ack, 0, 0);
@@ -573,12 +577,7 @@ static void syn_sent_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
   t->snd_wnd = rd16(seg + 14);
   t->snd_wl1 = seq;
   t->snd_wl2 = ack;
-  mss = parse_syn_opts(seg + TCP_HLEN, hlen - TCP_HLEN, &ws);
-  set_scale(t, ws);
-  if (mss != 0) t->mss = mss;
-  if (t->mss > OUR_MSS) t->mss = OUR_MSS;
-  if (t->mss < 64) t->mss = 64;
-  t->cwnd = 4u * t->mss;
+  take_syn_opts(t, seg, hlen);
   if (flags & TH_ACK) {
     t->state = MG_TCP_ESTABLISHED;
     t->err = MG_TCP_ERR_NONE;
