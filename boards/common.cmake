@@ -51,13 +51,20 @@ endfunction()
 # Links one firmware image: app sources + the board + the core.
 function(mg_add_firmware NAME)
   cmake_parse_arguments(FW "" "" "SOURCES;DEFINES" ${ARGN})
-  get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
   add_executable(${NAME} ${FW_SOURCES})
+  target_link_libraries(${NAME} PRIVATE mg_board mg_core)
+  mg_firmware_image(${NAME} ${FW_DEFINES})
+endfunction()
+
+# What every firmware executable NAME gets: warnings, the version and the
+# extra definitions in ARGN, the board's linker script, a map file, a .bin
+# beside the .elf, and the size report.
+function(mg_firmware_image NAME)
+  get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
   set_target_properties(${NAME} PROPERTIES SUFFIX ".elf" POSITION_INDEPENDENT_CODE OFF
                         LINK_DEPENDS "${ld};${MG_BOARDS_COMMON_DIR}/cortex-m-sections.ld")
-  target_link_libraries(${NAME} PRIVATE mg_board mg_core)
   target_compile_options(${NAME} PRIVATE ${MG_WARNINGS})
-  target_compile_definitions(${NAME} PRIVATE MG_FW_VERSION="${MG_FW_VERSION}" ${FW_DEFINES})
+  target_compile_definitions(${NAME} PRIVATE MG_FW_VERSION="${MG_FW_VERSION}" ${ARGN})
   target_link_options(${NAME} PRIVATE
     -T${ld} -L${MG_BOARDS_COMMON_DIR}
     --specs=nano.specs -nostartfiles

@@ -53,25 +53,11 @@ endfunction()
 # One board image: like mg_add_firmware, but on a private core.
 function(device_app_image NAME)
   cmake_parse_arguments(D "" "FLASH_MAX;RAM_MAX" "CORE_DEFINES;APP_DEFINES" ${ARGN})
-  get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
   device_app_core(${NAME}_core ${D_CORE_DEFINES})
   add_executable(${NAME} ${DEVICE_APP_SOURCES} $<TARGET_OBJECTS:mg_board>)
-  set_target_properties(${NAME} PROPERTIES SUFFIX ".elf" POSITION_INDEPENDENT_CODE OFF
-                        LINK_DEPENDS "${ld};${MG_BOARDS_COMMON_DIR}/cortex-m-sections.ld")
   target_include_directories(${NAME} PRIVATE ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})
   target_link_libraries(${NAME} PRIVATE ${NAME}_core)
-  target_compile_options(${NAME} PRIVATE ${MG_WARNINGS})
-  target_compile_definitions(${NAME} PRIVATE MG_FW_VERSION="${MG_FW_VERSION}" ${D_APP_DEFINES})
-  target_link_options(${NAME} PRIVATE
-    -T${ld} -L${MG_BOARDS_COMMON_DIR}
-    --specs=nano.specs -nostartfiles
-    -Wl,--gc-sections -Wl,-Map=$<TARGET_FILE_DIR:${NAME}>/${NAME}.map)
-  add_custom_command(TARGET ${NAME} POST_BUILD
-    COMMAND ${CMAKE_OBJCOPY} -O binary $<TARGET_FILE:${NAME}>
-            $<TARGET_FILE_DIR:${NAME}>/${NAME}.bin
-    COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
-            -DBOARD=${MG_BOARD} -P ${MG_BOARDS_DIR}/size_report.cmake
-    VERBATIM)
+  mg_firmware_image(${NAME} ${D_APP_DEFINES})
   if(MG_BOARD STREQUAL "mps2-an385") # the targets are for Cortex-M3
     add_custom_command(TARGET ${NAME} POST_BUILD
       COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
