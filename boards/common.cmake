@@ -39,6 +39,7 @@ function(mg_board_setup)
               ${MG_BOARDS_COMMON_DIR}/newlib_syscalls.c
               ${MG_BOARDS_COMMON_DIR}/semihosting.c
               ${MG_BOARDS_COMMON_DIR}/board_console.c
+              ${MG_BOARDS_COMMON_DIR}/board_clock.c
               ${MG_BOARDS_COMMON_DIR}/cortex_m_startup.c)
   set_target_properties(mg_board PROPERTIES POSITION_INDEPENDENT_CODE OFF)
   target_include_directories(mg_board PUBLIC ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})

@@ -1,4 +1,6 @@
 /* The shared console and idle half of board_api.h (see board_console.h). */
+#include <string.h>
+
 #include "board.h"
 #include "board_console.h"
 
@@ -8,6 +10,12 @@ void board_console_write(const void *buf, size_t len) {
     if (p[i] == '\n') board_uart_putc('\r');
     board_uart_putc(p[i]);
   }
+}
+
+/* The core's log lines go to the console, one per line. */
+void mg_log_default_sink(const char *line) {
+  board_console_write(line, strlen(line));
+  board_console_write("\n", 1);
 }
 
 size_t board_console_read(void *buf, size_t len) {

@@ -1,6 +1,7 @@
 /* mps2-an385 board support: SysTick clock, CMSDK UART0 console with an
  * interrupt-driven receive ring, LAN9118 Ethernet, semihosting exit, and the
- * core's platform functions mg_millis(), mg_random(), mg_log_default_sink().
+ * core's platform function mg_random() (the clock and the log sink are in
+ * boards/common).
  *
  * Board state is one static struct: it is hardware state (one UART, one
  * clock), shared by interrupt handlers and the main loop, not core state. */
@@ -15,7 +16,6 @@
 static const uint8_t k_default_mac[6] = {0x02, 0x00, 0x4D, 0x47, 0x00, 0x01};
 
 static struct {
-  volatile uint64_t ms;        /* SysTick count: milliseconds since boot */
   volatile uint32_t entropy;   /* timing jitter collected from interrupts */
   uint64_t prng;               /* mg_random() state */
   bool prng_seeded;
@@ -59,13 +59,8 @@ void board_init(void) {
 }
 
 /* ---- Interrupt handlers (named in startup.c's vector table). ---- */
-void board_systick_isr(void);
 void board_uart0_rx_isr(void);
 void board_lan9118_isr(void);
-
-void board_systick_isr(void) {
-  s_board.ms++;
-}
 
 void board_uart0_rx_isr(void) {
   /* Clear first, then drain: a byte landing after the last read raises the
@@ -140,13 +135,6 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-uint64_t mg_millis(void) {
-  uint32_t mask = cm_irq_save(); /* a 64-bit read is two loads on the M3 */
-  uint64_t ms = s_board.ms;
-  cm_irq_restore(mask);
-  return ms;
-}
-
 /* QEMU's mps2-an385 (and the AN385 image) has no hardware random number
  * generator. This is a splitmix64 generator seeded and re-stirred from what
  * the board has: the SysTick phase and uptime at each call, and interrupt
@@ -163,7 +151,7 @@ bool mg_random(void *buf, size_t len) {
   uint8_t *out = (uint8_t *) buf;
   uint32_t mask = cm_irq_save();
   uint64_t stir = ((uint64_t) CM_REG32(CM_SYST_CVR) << 32) ^ s_board.entropy ^
-                  (s_board.ms << 8);
+                  (mg_millis() << 8);
   if (!s_board.prng_seeded) {
     s_board.prng = stir ^ (uint64_t) (uintptr_t) &s_board;
     s_board.prng_seeded = true;
@@ -179,9 +167,4 @@ bool mg_random(void *buf, size_t len) {
   }
   cm_irq_restore(mask);
   return true;
-}
-
-void mg_log_default_sink(const char *line) {
-  board_console_write(line, strlen(line));
-  board_console_write("\n", 1);
 }

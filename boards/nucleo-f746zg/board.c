@@ -41,7 +41,6 @@ static const struct pin k_console_rx = {F7_GPIOD, 9, GPIO_AF_USART3};
 static struct mg_stm32_eth_dma s_eth_dma __attribute__((section(".eth_dma"), aligned(32)));
 
 static struct {
-  volatile uint64_t ms;
   uint32_t sysclk_hz;
   struct board_console con;    /* receive ring, overruns, wake flag */
   uint8_t rx_storage[F7_CONSOLE_RX_RING];
@@ -129,13 +128,8 @@ void board_init(void) {
 }
 
 /* ---- Interrupt handlers (named in startup.c's vector table). ---- */
-void board_systick_isr(void);
 void board_usart3_isr(void);
 void board_eth_isr(void);
-
-void board_systick_isr(void) {
-  s_board.ms++;
-}
 
 void board_usart3_isr(void) {
   while (USART3(USART_ISR) & USART_ISR_RXNE) {
@@ -220,13 +214,6 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-uint64_t mg_millis(void) {
-  uint32_t mask = cm_irq_save();
-  uint64_t ms = s_board.ms;
-  cm_irq_restore(mask);
-  return ms;
-}
-
 /* The STM32F7's true RNG (analog noise source, 32 bits per 40 RNG clocks).
  * A seed or clock error fails the call rather than returning weak bytes. */
 bool mg_random(void *buf, size_t len) {
@@ -252,9 +239,4 @@ bool mg_random(void *buf, size_t len) {
     len -= n;
   }
   return true;
-}
-
-void mg_log_default_sink(const char *line) {
-  board_console_write(line, strlen(line));
-  board_console_write("\n", 1);
 }

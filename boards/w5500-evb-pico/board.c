@@ -23,7 +23,6 @@
 #define SPI0(off) REG(RP_SPI0_BASE, off)
 
 static struct {
-  volatile uint64_t ms;
   uint32_t sysclk_hz;
   uint64_t prng; /* mixing state of mg_random() */
   struct board_console con;    /* receive ring, overruns, wake flag */
@@ -115,12 +114,7 @@ void board_init(void) {
 }
 
 /* ---- Interrupt handlers (named in startup.c's vector table). ---- */
-void board_systick_isr(void);
 void board_uart0_isr(void);
-
-void board_systick_isr(void) {
-  s_board.ms++;
-}
 
 void board_uart0_isr(void) {
   while ((UART0(UART_FR) & UART_FR_RXFE) == 0) {
@@ -228,13 +222,6 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-uint64_t mg_millis(void) {
-  uint32_t mask = cm_irq_save();
-  uint64_t ms = s_board.ms;
-  cm_irq_restore(mask);
-  return ms;
-}
-
 /* Entropy: the ring oscillator's RANDOMBIT (the ROSC keeps running after the
  * switch to the crystal), sampled RANDOM_FOLD times per bit and XOR-folded,
  * then mixed with SysTick phase and uptime through a splitmix64 step. The
@@ -252,7 +239,7 @@ bool mg_random(void *buf, size_t len) {
       }
       raw = (raw << 1) | b;
     }
-    s_board.prng += SPLITMIX_GAMMA ^ raw ^ CM_REG32(CM_SYST_CVR) ^ s_board.ms;
+    s_board.prng += SPLITMIX_GAMMA ^ raw ^ CM_REG32(CM_SYST_CVR) ^ mg_millis();
     uint64_t z = s_board.prng;
     z = (z ^ (z >> 30)) * SPLITMIX_MUL1;
     z = (z ^ (z >> 27)) * SPLITMIX_MUL2;
@@ -263,9 +250,4 @@ bool mg_random(void *buf, size_t len) {
     len -= n;
   }
   return true;
-}
-
-void mg_log_default_sink(const char *line) {
-  board_console_write(line, strlen(line));
-  board_console_write("\n", 1);
 }
