@@ -16,9 +16,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .boards import Board, BoardMap, load_boards
 from .errors import DeviceError, ExpectTimeoutError, NotAvailableError
+
+if TYPE_CHECKING:
+    from .labgrid import LabgridTarget
+    from .targets import Target
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -347,7 +352,7 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     return EXIT_OK
 
 
-def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target=None) -> int:  # type: ignore[no-untyped-def]
+def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None = None) -> int:
     """OTA into the reference firmware's update bank: the image file as it is, verified by
     the device's SHA-256 check (and ota.status when the console is given). ``target``:
     a console target to use instead of --port (a leased labgrid place)."""
@@ -380,7 +385,7 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target=None) -> int:  #
     return EXIT_OK
 
 
-def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target) -> int:  # type: ignore[no-untyped-def]
+def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarget) -> int:
     """Flash a leased labgrid place: through its exported gdbstub (default; written,
     verified, reset into the new image) or, with --backend ota, over its console."""
     from .flash import TtyProgress
