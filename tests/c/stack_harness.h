@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg.h"
 #include "mg_stack.h"
 #include "mg_test.h"
 
@@ -77,6 +78,19 @@ static struct mg_tcpip_if *make_if(struct cap *cap) {
   if (!mg_tcpip_init(ifp)) abort();
   mg_tcpip_poll(ifp, 1000); /* link up -> READY, gratuitous ARP */
   return ifp;
+}
+
+/* Puts ifp (addresses and options already set) on link end ep and a
+ * manager on the built-in stack over it: one side of a two-stack test. */
+static bool link_manager(struct mg_tcpip_if *ifp, struct mg_link_end *ep,
+                         struct mg_mgr *mgr) {
+  bool ok;
+  ifp->driver = &mg_driver_link;
+  ifp->driver_data = ep;
+  ok = mg_tcpip_init(ifp);
+  mg_mgr_init_net(mgr, &mg_net_stack); /* even so: the test frees it */
+  mg_tcpip_attach(mgr, ifp);
+  return ok;
 }
 
 /* ---- independent byte helpers ---- */

@@ -78,14 +78,8 @@ static void test_waits_for_lease(void) {
   a.enable_dhcp_server = true;
   a.dhcp_pool = IP(192, 168, 60, 50);
   b.enable_dhcp = true;
-  a.driver = b.driver = &mg_driver_link;
-  a.driver_data = &ea;
-  b.driver_data = &eb;
-  CHECK(mg_tcpip_init(&a) && mg_tcpip_init(&b));
-  mg_mgr_init_net(&ma, &mg_net_stack);
-  mg_tcpip_attach(&ma, &a);
-  mg_mgr_init_net(&mb, &mg_net_stack);
-  mg_tcpip_attach(&mb, &b);
+  CHECK(link_manager(&a, &ea, &ma));
+  CHECK(link_manager(&b, &eb, &mb));
   CHECK(mg_listen(&ma, "tcp://0.0.0.0:7", echo_fn, NULL) != NULL);
   CHECK(mg_listen(&ma, "udp://0.0.0.0:9", echo_fn, NULL) != NULL);
 
@@ -124,11 +118,7 @@ static void test_gives_up(void) {
   memcpy(b.mac, MAC_PEER, 6);
   b.enable_dhcp = true;
   b.addr_wait_ms = 300;
-  b.driver = &mg_driver_link;
-  b.driver_data = &eb;
-  CHECK(mg_tcpip_init(&b));
-  mg_mgr_init_net(&mb, &mg_net_stack);
-  mg_tcpip_attach(&mb, &b);
+  CHECK(link_manager(&b, &eb, &mb));
   start = mg_millis();
   CHECK(mg_connect(&mb, "tcp://192.168.60.1:7", client_fn, &tcp) != NULL);
   CHECK(mg_connect(&mb, "udp://192.168.60.1:9", udp_fn, &udp) != NULL);

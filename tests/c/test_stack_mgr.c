@@ -144,14 +144,8 @@ int main(void) {
   a.ip = IP(10, 0, 0, 1);
   b.ip = IP(10, 0, 0, 2);
   a.mask = b.mask = IP(255, 255, 255, 0);
-  a.driver = b.driver = &mg_driver_link;
-  a.driver_data = &ea;
-  b.driver_data = &eb;
-  CHECK(mg_tcpip_init(&a) && mg_tcpip_init(&b));
-  mg_mgr_init_net(&ma, &mg_net_stack);
-  mg_tcpip_attach(&ma, &a);
-  mg_mgr_init_net(&mb, &mg_net_stack);
-  mg_tcpip_attach(&mb, &b);
+  CHECK(link_manager(&a, &ea, &ma));
+  CHECK(link_manager(&b, &eb, &mb));
   mg_mgr_poll(&ma, 0);
   mg_mgr_poll(&mb, 0);
 
