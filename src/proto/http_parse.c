@@ -12,7 +12,14 @@ static bool is_tchar(unsigned char ch) {
   if (ch >= 'a' && ch <= 'z') return true;
   if (ch >= 'A' && ch <= 'Z') return true;
   if (ch >= '0' && ch <= '9') return true;
-  return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+  switch (ch) { /* header names are mostly letters and '-': no strchr */
+    case '-': case '!': case '#': case '$': case '%': case '&': case '\'':
+    case '*': case '+': case '.': case '^': case '_': case '`': case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
 }
 
 /* Field value characters: visible ASCII, obs-text, space and tab. */
@@ -276,7 +283,8 @@ int mg_http_check_request(const struct mg_http_message *hm) {
   if (hm->method.len == 0 || mg_str_starts_with(hm->method, "HTTP/", false))
     return MG_HTTP_ERR_BAD; /* a response where a request belongs */
   for (size_t i = 0; i < MG_MAX_HTTP_HEADERS && hm->headers[i].name.len; i++) {
-    if (!mg_str_ieq(hm->headers[i].name, "Host")) continue;
+    const struct mg_str *name = &hm->headers[i].name;
+    if (name->len != 4 || !mg_str_ieq(*name, "Host")) continue;
     if (host != NULL) return MG_HTTP_ERR_BAD; /* more than one */
     host = &hm->headers[i].value;
     if (!host_ok(*host)) return MG_HTTP_ERR_BAD;
