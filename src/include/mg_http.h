@@ -287,9 +287,10 @@ void mg_http_attach(struct mg_connection *c);
 /* Per-connection limit for receiving one request (default
  * MG_HTTP_IDLE_TIMEOUT_MS): a request whose head does not complete in time,
  * or whose body stops arriving for that long, gets 408 and the connection
- * closes. Idle keep-alive connections with nothing buffered are left to
- * the keep-alive limit below. ms 0 restores the default; a request already
- * pending gets the new limit from now on. */
+ * closes. It is also the window of the body rate check below. Idle
+ * keep-alive connections with nothing buffered are left to the keep-alive
+ * limit below. ms 0 restores the default; a request already pending gets the
+ * new limit from now on. */
 void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms);
 /* Per-connection minimum rate of a request body being received (default
  * MG_HTTP_BODY_MIN_RATE, see there): over each period of the request timeout
