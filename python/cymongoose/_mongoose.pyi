@@ -146,7 +146,7 @@ class Manager:
     def __exit__(self, *exc: object) -> bool:
         """close() the manager; exceptions propagate."""
     def set_send_marks(self, high: int, low: int) -> None:
-        """Our extension: default backpressure marks in bytes (1 MiB / 256 KiB): a connection whose send buffer holds `high` bytes or more stops reading until it drained to `low`; high 0 turns backpressure off."""
+        """Our extension: backpressure marks in bytes (1 MiB / 256 KiB) of accepted connections: one whose send buffer holds `high` bytes or more stops reading until it drained to `low`; high 0 turns backpressure off."""
     @property
     def send_marks(self) -> tuple[int, int]:
         """Our extension: the manager's (high, low) backpressure marks in bytes."""
@@ -200,7 +200,7 @@ class Connection:
         """Our extension: reading is paused because the send buffer passed the high-water mark."""
     @property
     def send_high_water(self) -> int:
-        """Our extension: the backpressure high-water mark in force for this connection (bytes, 0 = off)."""
+        """Our extension: the backpressure high-water mark in force for this connection (bytes; 0 = off, the default of outbound connections)."""
     @property
     def send_low_water(self) -> int:
         """Our extension: the low-water mark at which paused reading resumes (bytes)."""
@@ -258,6 +258,8 @@ class Connection:
         """Answer a WebSocket upgrade request with 101; MG_EV_WS_OPEN is emitted before this returns."""
     def ws_send(self, data: _Data, op: int = 1) -> None:
         """Send one WebSocket frame (FIN set) with opcode `op`."""
+    def ws_set_handshake_timeout(self, milliseconds: int) -> None:
+        """Our extension: a ws_connect() client fails with MG_EV_ERROR "WebSocket handshake timed out" unless the 101 arrives within `milliseconds` from now (default 10000 ms from the connect; 0 = no limit)."""
     def mqtt_pub(
         self,
         topic: str,

@@ -167,8 +167,13 @@ void mg_set_send_marks(struct mg_connection *c, size_t high, size_t low) {
   mg_send_backlogged(c); /* new marks apply at once */
 }
 
+/* The manager's marks apply to accepted connections only: an outbound one
+ * that queued a large upload must keep reading its answers, or two ends in
+ * one process could each wait for the other to read. Marks set on a
+ * connection itself always apply. */
 size_t mg_send_high(const struct mg_connection *c) {
-  return c->send_high != 0 ? c->send_high : c->mgr->send_high;
+  if (c->send_high != 0) return c->send_high;
+  return c->is_client ? 0 : c->mgr->send_high;
 }
 
 size_t mg_send_low(const struct mg_connection *c) {

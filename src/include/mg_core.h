@@ -207,7 +207,9 @@ size_t mg_printf(struct mg_connection *c, const char *fmt, ...);
 size_t mg_vprintf(struct mg_connection *c, const char *fmt, va_list ap);
 /* Backpressure (see MG_SEND_HIGH_WATER): reads of c pause while its send
  * buffer holds high bytes or more, and resume once it drained to low. Marks
- * of 0 fall back to the manager's; high = SIZE_MAX never pauses c. The
+ * of 0 fall back to the manager's, which apply to accepted connections only
+ * (outbound ones are paused only with marks of their own); high = SIZE_MAX
+ * never pauses c. The
  * manager's own marks are set the same way on mgr->send_high/send_low
  * (mg_mgr_set_send_marks); a manager high of 0 turns backpressure off. */
 void mg_set_send_marks(struct mg_connection *c, size_t high, size_t low);

@@ -287,6 +287,15 @@ static void test_marks(void) {
   c->send.len = 150;
   CHECK(!mg_send_backlogged(c));
   c->send.len = 0;
+  /* Outbound connections are throttled only with marks of their own. */
+  mg_mgr_set_send_marks(&mgr, 1000, 100);
+  c->is_client = 1;
+  CHECK(mg_send_high(c) == 0);
+  c->send.len = 5000;
+  CHECK(!mg_send_backlogged(c));
+  mg_set_send_marks(c, 1000, 100);
+  CHECK(mg_send_backlogged(c));
+  c->send.len = 0;
   mg_free_conn(c);
   mg_mgr_free(&mgr);
 }
