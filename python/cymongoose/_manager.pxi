@@ -205,8 +205,15 @@ cdef class Manager:
             try:
                 self._error_handler(exc)
                 return
-            except Exception:
-                pass
+            except Exception as handler_exc:
+                # Neither exception may be lost: chained, Python prints the event
+                # handler's traceback, then "During handling ..." and the
+                # error_handler's own.
+                if handler_exc.__context__ is not exc:
+                    handler_exc.__context__ = exc
+                _traceback.print_exception(type(handler_exc), handler_exc,
+                                           handler_exc.__traceback__)
+                return
         _traceback.print_exception(type(exc), exc, exc.__traceback__)
 
     cdef void _check_open(self) except *:
