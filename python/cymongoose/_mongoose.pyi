@@ -309,7 +309,7 @@ class Connection:
     def drain(self) -> None:
         """Stop reading, flush the send buffer, then close."""
     def tls_init(self, opts: TlsOpts) -> None:
-        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows."""
+        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows. On a listener: check the server certificate and key now (ValueError naming the problem) and mark the listener is_tls."""
     def tls_free(self) -> None:
         """Release the TLS state of this connection."""
 
