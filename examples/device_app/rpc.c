@@ -28,9 +28,11 @@ static void m_info(struct mg_rpc_req *r) {
   char up[24];
   ok_fmt(r,
          "{\"app\":\"device_app\",\"version\":\"%s\",\"board\":\"%s\","
-         "\"uptime_ms\":%s,\"free_ram\":%ld,\"features\":%s}",
+         "\"uptime_ms\":%s,\"free_ram\":%ld,\"features\":%s,"
+         "\"console_dropped\":%lu}",
          MG_FW_VERSION, board_name(), app_u64(app_uptime(app_of(r)), up),
-         platform_free_ram(), app_features_json());
+         platform_free_ram(), app_features_json(),
+         (unsigned long) board_console_dropped());
 }
 
 static void m_reboot(struct mg_rpc_req *r) {
@@ -279,6 +281,16 @@ void rpc_console_frame(struct app *app, struct mg_str json, bool too_long) {
   }
   if (out.len > 1) write_frame(&out);
   mg_iobuf_free(&out);
+}
+
+void rpc_console_overrun(struct app *app, uint32_t lost) {
+  char buf[160];
+  size_t n = mg_snprintf(buf, sizeof(buf),
+                         RS "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
+                            "\"message\":\"console input overrun: %lu bytes lost\"}}\n",
+                         RPC_ERR_OVERRUN, (unsigned long) lost);
+  (void) app;
+  app_console(buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }
 
 void rpc_notify_ready(struct app *app) {
