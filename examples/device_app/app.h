@@ -69,6 +69,11 @@
 #define DEVICE_RPC_FRAME_MAX 2048
 #define DEVICE_LOG_SUBS 4
 #define DEVICE_URL_MAX 80
+#if DEVICE_USE_STACK
+#define DEVICE_TCP_MAX MG_TCPIP_MAX_TCP
+#else
+#define DEVICE_TCP_MAX 0 /* the kernel's sockets: no fixed table */
+#endif
 
 /* JSON-RPC error codes (docs/device-rpc.md). */
 #define RPC_ERR_PARSE (-32700)

@@ -66,8 +66,13 @@ static void m_net_status(struct mg_rpc_req *r) {
   char mac[18] = "00:00:00:00:00:00";
   bool dhcp = false;
   int64_t now = 0;
+  unsigned long tcp_used = 0, tcp_yielded = 0;
 #if DEVICE_USE_STACK
   const uint8_t *m = app->ifp.mac;
+  for (size_t i = 0; i < MG_TCPIP_MAX_TCP; i++) {
+    if (app->ifp.tcp[i].state != MG_TCP_CLOSED) tcp_used++;
+  }
+  tcp_yielded = app->ifp.stats.tcp_yielded;
   mg_tcpip_ntoa(app->ifp.gw, gw, sizeof(gw));
   mg_tcpip_ntoa(app->ifp.mask, mask, sizeof(mask));
   mg_snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
@@ -80,7 +85,8 @@ static void m_net_status(struct mg_rpc_req *r) {
   ok_fmt(r,
          "{\"state\":\"%s\",\"ip\":\"%s\",\"gw\":\"%s\",\"mask\":\"%s\","
          "\"mac\":\"%s\",\"dhcp\":%s,\"mqtt\":\"%s\",\"time_synced\":%s,"
-         "\"time_ms\":%s}",
+         "\"time_ms\":%s,\"tcp_used\":%lu,\"tcp_max\":%d,"
+         "\"tcp_yielded\":%lu}",
          app_net_state(app), app_ip(app, ip, sizeof(ip)), gw, mask, mac,
          dhcp ? "true" : "false",
 #if DEVICE_MQTT
@@ -88,7 +94,8 @@ static void m_net_status(struct mg_rpc_req *r) {
 #else
          "off",
 #endif
-         app->time_synced ? "true" : "false", app_u64((uint64_t) now, t));
+         app->time_synced ? "true" : "false", app_u64((uint64_t) now, t),
+         tcp_used, DEVICE_TCP_MAX, tcp_yielded);
 }
 
 static void m_config_get(struct mg_rpc_req *r) {
