@@ -39,9 +39,11 @@ def dut_firmware(qemu: str) -> str:
 
 
 def read_for(fd: int, seconds: float, until: bytes | None = None) -> bytes:
+    """What the console says within `seconds`, or up to the end of the line holding `until`."""
     out = b""
     end = time.monotonic() + seconds
-    while time.monotonic() < end and (until is None or until not in out):
+    while time.monotonic() < end and (until is None or until not in out
+                                      or b"\n" not in out[out.index(until):]):
         r, _, _ = select.select([fd], [], [], 0.1)
         if r:
             try:
@@ -80,7 +82,7 @@ def test_burst_with_a_slow_reader_loses_nothing(dut_firmware: str) -> None:
             writer = threading.Thread(target=os.write, args=(fd, burst), daemon=True)
             writer.start()
             time.sleep(2.0)  # nobody reads the console meanwhile
-            got = frames(read_for(fd, 3.0))
+            got = frames(read_for(fd, 30, until=b'"id":%d,' % N))
             writer.join(5)
             answered = [f["id"] for f in got if "result" in f]
             errors = [f for f in got if "error" in f]
