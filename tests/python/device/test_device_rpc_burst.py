@@ -88,6 +88,7 @@ def test_burst_with_a_slow_reader_loses_nothing(dut_firmware: str) -> None:
             errors = [f for f in got if "error" in f]
             assert errors == []
             assert answered == list(range(1, N + 1))
+            assert all(f["result"]["app"] == "device_app" for f in got if "result" in f)
             os.write(fd, b'\x1e{"jsonrpc":"2.0","id":"x","method":"info"}\n')
             last = [f for f in frames(read_for(fd, 5, until=b'"id":"x"')) if f.get("id") == "x"]
             assert last and last[0]["result"]["console_dropped"] == 0
