@@ -79,7 +79,8 @@
 #define RPC_ERR_PARSE (-32700)
 #define RPC_ERR_REQUEST (-32600)
 #define RPC_ERR_PARAMS (-32602)
-#define RPC_ERR_OVERRUN (-32010) /* console input lost: requests may be missing */
+/* Console input was lost: some requests may be missing. */
+#define RPC_ERR_OVERRUN (-32010)
 #define OTA_ERR_NO_SESSION (-32000)
 #define OTA_ERR_TOO_BIG (-32001)
 #define OTA_ERR_ORDER (-32002)
@@ -129,7 +130,7 @@ struct app {
   char line[DEVICE_RPC_FRAME_MAX + 2]; /* console input line */
   size_t line_len;
   bool line_too_long;
-  uint32_t con_dropped;              /* board_console_dropped() already reported */
+  uint32_t con_dropped; /* board_console_dropped() already reported */
 };
 
 /* main.c */

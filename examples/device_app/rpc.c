@@ -292,10 +292,12 @@ void rpc_console_frame(struct app *app, struct mg_str json, bool too_long) {
 
 void rpc_console_overrun(struct app *app, uint32_t lost) {
   char buf[160];
-  size_t n = mg_snprintf(buf, sizeof(buf),
-                         RS "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
-                            "\"message\":\"console input overrun: %lu bytes lost\"}}\n",
-                         RPC_ERR_OVERRUN, (unsigned long) lost);
+  size_t n =
+      mg_snprintf(buf, sizeof(buf),
+                  RS
+                  "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
+                  "\"message\":\"console input overrun: %lu bytes lost\"}}\n",
+                  RPC_ERR_OVERRUN, (unsigned long) lost);
   (void) app;
   app_console(buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }

@@ -213,9 +213,9 @@ struct mg_tcpip_if {
   /* One SYN waiting for the slot a yielding connection frees once the
    * application has closed it (tcp.c, passive_open). */
   uint32_t syn_src;
-  uint64_t syn_until;      /* forgotten after this (the peer retries) */
-  uint8_t syn_len;         /* 0: none parked */
-  uint8_t syn_seg[60];     /* its TCP header with options */
+  uint64_t syn_until;  /* forgotten after this (the peer retries) */
+  uint8_t syn_len;     /* 0: none parked */
+  uint8_t syn_seg[60]; /* its TCP header with options */
   /* One frame parked while ARP resolves its next hop. */
   uint32_t pending_ip;
   size_t pending_len;

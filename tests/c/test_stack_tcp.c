@@ -429,14 +429,16 @@ static const uint8_t *rst_to(uint16_t port) {
   size_t i;
   for (i = 0; i < s_cap->n && i < CAP_MAX; i++) {
     const uint8_t *f = s_cap->f[i];
-    if (seg_ok(f) && (tflags(f) & TF_RST) && g16(tcp_of(f) + 2) == port) found = f;
+    if (seg_ok(f) && (tflags(f) & TF_RST) && g16(tcp_of(f) + 2) == port)
+      found = f;
   }
   return found;
 }
 
 static int open_slots(void) {
   int i, n = 0;
-  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) n += s_ifp->tcp[i].state != MG_TCP_CLOSED;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++)
+    n += s_ifp->tcp[i].state != MG_TCP_CLOSED;
   return n;
 }
 
@@ -451,19 +453,22 @@ static void test_full_table_yields(int li) {
   char buf[64];
   int i, n = MG_TCPIP_MAX_TCP - 1;
   CHECK(open_slots() == 0);
-  out = mg_tcpip_tcp_connect(s_ifp, IP(10, 0, 0, 2), 8080, 0); /* never answered */
+  out = mg_tcpip_tcp_connect(s_ifp, IP(10, 0, 0, 2), 8080,
+                             0); /* never answered */
   CHECK(out != NULL);
   advance(10);
   for (i = 0; i < n; i++) {
     conns[i] = open_conn(li, (uint16_t) (41000 + i), &isns[i]);
     CHECK(conns[i] != NULL);
     if (conns[i] == NULL) return;
-    if (i == 0) CHECK(mg_tcpip_tcp_send(s_ifp, conns[0], "HTTP/1.1 200", 12) == 12);
+    if (i == 0)
+      CHECK(mg_tcpip_tcp_send(s_ifp, conns[0], "HTTP/1.1 200", 12) == 12);
     advance(10);
   }
   CHECK(open_slots() == MG_TCPIP_MAX_TCP);
   for (i = 2; i < n; i++) { /* one byte of a request each: recent activity */
-    feed((uint16_t) (41000 + i), PEER_ISN + 1, isns[i] + 1, TF_ACK, 8000, "G", 1);
+    feed((uint16_t) (41000 + i), PEER_ISN + 1, isns[i] + 1, TF_ACK, 8000, "G",
+         1);
     advance(10);
   }
   /* A new client: conns[1] (quiet the longest) is reset, the SYN waits for
@@ -472,7 +477,8 @@ static void test_full_table_yields(int li) {
   feed(42000, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
   r = rst_to(41001);
   CHECK(r != NULL && s_ifp->stats.tcp_yielded == yielded + 1);
-  CHECK(conns[1]->state == MG_TCP_CLOSED && conns[1]->err == MG_TCP_ERR_YIELDED);
+  CHECK(conns[1]->state == MG_TCP_CLOSED &&
+        conns[1]->err == MG_TCP_ERR_YIELDED);
   CHECK(out->state == MG_TCP_SYN_SENT);
   CHECK(conns[0]->state == MG_TCP_ESTABLISHED && conns[0]->tx.len == 12);
   for (i = 2; i < n; i++) CHECK(conns[i]->state == MG_TCP_ESTABLISHED);
@@ -498,7 +504,8 @@ static void test_full_table_yields(int li) {
   if (t == NULL) return;
   /* And served: request in, response out. */
   feed(42000, PEER_ISN + 1, isn + 1, TF_ACK | TF_PSH, 8000, "GET /", 5);
-  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 5 && memcmp(buf, "GET /", 5) == 0);
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 5 &&
+        memcmp(buf, "GET /", 5) == 0);
   s_cap->n = 0;
   CHECK(mg_tcpip_tcp_send(s_ifp, t, "200 OK", 6) == 6);
   r = last();
@@ -533,7 +540,8 @@ static void test_closed_by_app_yields_first(int li) {
   feed(44000, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
   CHECK(rst_to(43003) != NULL && rst_to(43000) == NULL);
   r = last();
-  CHECK(r != NULL && tflags(r) == (TF_SYN | TF_ACK) && g16(tcp_of(r) + 2) == 44000);
+  CHECK(r != NULL && tflags(r) == (TF_SYN | TF_ACK) &&
+        g16(tcp_of(r) + 2) == 44000);
   if (r == NULL) return;
   feed(44000, PEER_ISN + 1, tseq(r) + 1, TF_ACK, 8000, NULL, 0);
   t = mg_tcpip_tcp_accept(s_ifp, li);

@@ -60,15 +60,16 @@ static void poll_both(void) {
 }
 
 /* Polls until cond or 5 s have passed. */
-#define POLL_UNTIL(cond)                                   \
-  do {                                                     \
-    uint64_t end_ = mg_millis() + 5000;                    \
-    while (!(cond) && mg_millis() < end_) poll_both();     \
+#define POLL_UNTIL(cond)                               \
+  do {                                                 \
+    uint64_t end_ = mg_millis() + 5000;                \
+    while (!(cond) && mg_millis() < end_) poll_both(); \
   } while (0)
 
 static int used_slots(const struct mg_tcpip_if *ifp) {
   int i, n = 0;
-  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) n += ifp->tcp[i].state != MG_TCP_CLOSED;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++)
+    n += ifp->tcp[i].state != MG_TCP_CLOSED;
   return n;
 }
 
@@ -108,7 +109,8 @@ int main(void) {
   CHECK(a.stats.tcp_yielded == 0 && s_server_closed == 0);
 
   CHECK(mg_connect(&s_mb, "tcp://10.0.0.1:80", client_fn, NULL) != NULL);
-  POLL_UNTIL(s_reply.len >= 12 && strstr((const char *) s_reply.buf, "served") != NULL);
+  POLL_UNTIL(s_reply.len >= 12 &&
+             strstr((const char *) s_reply.buf, "served") != NULL);
   CHECK(s_reply.len >= 12 && memcmp(s_reply.buf, "HTTP/1.1 200", 12) == 0);
   POLL_UNTIL(silent[0].closed);
   CHECK(silent[0].closed);

@@ -108,8 +108,10 @@ static int st_check_connect(struct mg_connection *c) {
     return 0;
   }
   if (t == NULL || t->state == MG_TCP_CLOSED) {
-    static const char *why[] = {"connection closed", "connection refused",
-                                "connection reset", "connection timed out",
+    static const char *why[] = {"connection closed",
+                                "connection refused",
+                                "connection reset",
+                                "connection timed out",
                                 "no route to host",
                                 "network not ready: the interface got no "
                                 "address (DHCP) in time",
