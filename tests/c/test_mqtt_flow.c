@@ -384,15 +384,118 @@ static void test_connack_deadline(void) {
   mg_mgr_free(&mgr);
 }
 
+/* Broker side: an accepted v5 connection whose CONNECT says Receive Maximum
+ * 2 gets 2 QoS 1 publishes until it acknowledges one. */
+static int s_raw_pubs;
+static void counting_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void) ev_data;
+  if (ev == MG_EV_CONNECT) {
+    /* v5 CONNECT, properties: Receive Maximum 2; client id "r". */
+    static const uint8_t conn[] = {0x10, 0x11, 0, 4, 'M', 'Q', 'T', 'T', 5,
+                                   2, 0, 0, 3, 0x21, 0, 2, 0, 1, 'r'};
+    mg_send(c, conn, sizeof(conn));
+  } else if (ev == MG_EV_READ) {
+    struct mg_mqtt_message mm;
+    while (mg_mqtt_parse(c->recv.buf, c->recv.len, 5, &mm) == MQTT_OK) {
+      if (mm.cmd == MQTT_CMD_PUBLISH && ++s_raw_pubs == 2) {
+        uint8_t ack[4] = {0x40, 2, (uint8_t) (mm.id >> 8), (uint8_t) mm.id};
+        if (c->fn_data != NULL) mg_send(c, ack, sizeof(ack));
+      }
+      mg_iobuf_del(&c->recv, 0, mm.dgram.len);
+    }
+  }
+}
+
+static struct mg_connection *s_accepted;
+static void pub_srv_fn(struct mg_connection *c, int ev, void *ev_data) {
+  if (ev == MG_EV_MQTT_CMD &&
+      ((struct mg_mqtt_message *) ev_data)->cmd == MQTT_CMD_CONNECT) {
+    int i;
+    mg_send(c, "\x20\x03\x00\x00\x00", 5);
+    for (i = 0; i < 5; i++) CHECK(pub(c, 1, "to client") != 0);
+    s_accepted = c;
+  }
+}
+
+static void test_server_honours_client_receive_maximum(void) {
+  struct mg_mgr mgr;
+  struct mg_connection *lc;
+  char url[64];
+  mg_mgr_init(&mgr);
+  lc = mg_mqtt_listen(&mgr, "mqtt://127.0.0.1:0", pub_srv_fn, NULL);
+  CHECK(lc != NULL);
+  if (lc == NULL) return;
+  mg_snprintf(url, sizeof(url), "tcp://127.0.0.1:%u",
+              (unsigned) mg_ntohs(lc->loc.port));
+  mg_connect(&mgr, url, counting_fn, (void *) 1);
+  poll_ms(&mgr, 300);
+  CHECK(s_accepted != NULL);
+  /* 2 sent, the second PUBACKed by the client: one more, then none. */
+  CHECK(s_raw_pubs == 3);
+  mg_mgr_free(&mgr);
+}
+
 int main(void) {
   test_receive_maximum();
   test_queue_limit();
   test_session_resume();
+  test_server_honours_client_receive_maximum();
   test_server_deadlines();
   test_connack_deadline();
   return TEST_REPORT();
 }
 #else
+/* Broker side: an accepted v5 connection whose CONNECT says Receive Maximum
+ * 2 gets 2 QoS 1 publishes until it acknowledges one. */
+static int s_raw_pubs;
+static void counting_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void) ev_data;
+  if (ev == MG_EV_CONNECT) {
+    /* v5 CONNECT, properties: Receive Maximum 2; client id "r". */
+    static const uint8_t conn[] = {0x10, 0x11, 0, 4, 'M', 'Q', 'T', 'T', 5,
+                                   2, 0, 0, 3, 0x21, 0, 2, 0, 1, 'r'};
+    mg_send(c, conn, sizeof(conn));
+  } else if (ev == MG_EV_READ) {
+    struct mg_mqtt_message mm;
+    while (mg_mqtt_parse(c->recv.buf, c->recv.len, 5, &mm) == MQTT_OK) {
+      if (mm.cmd == MQTT_CMD_PUBLISH && ++s_raw_pubs == 2) {
+        uint8_t ack[4] = {0x40, 2, (uint8_t) (mm.id >> 8), (uint8_t) mm.id};
+        if (c->fn_data != NULL) mg_send(c, ack, sizeof(ack));
+      }
+      mg_iobuf_del(&c->recv, 0, mm.dgram.len);
+    }
+  }
+}
+
+static struct mg_connection *s_accepted;
+static void pub_srv_fn(struct mg_connection *c, int ev, void *ev_data) {
+  if (ev == MG_EV_MQTT_CMD &&
+      ((struct mg_mqtt_message *) ev_data)->cmd == MQTT_CMD_CONNECT) {
+    int i;
+    mg_send(c, "\x20\x03\x00\x00\x00", 5);
+    for (i = 0; i < 5; i++) CHECK(pub(c, 1, "to client") != 0);
+    s_accepted = c;
+  }
+}
+
+static void test_server_honours_client_receive_maximum(void) {
+  struct mg_mgr mgr;
+  struct mg_connection *lc;
+  char url[64];
+  mg_mgr_init(&mgr);
+  lc = mg_mqtt_listen(&mgr, "mqtt://127.0.0.1:0", pub_srv_fn, NULL);
+  CHECK(lc != NULL);
+  if (lc == NULL) return;
+  mg_snprintf(url, sizeof(url), "tcp://127.0.0.1:%u",
+              (unsigned) mg_ntohs(lc->loc.port));
+  mg_connect(&mgr, url, counting_fn, (void *) 1);
+  poll_ms(&mgr, 300);
+  CHECK(s_accepted != NULL);
+  /* 2 sent, the second PUBACKed by the client: one more, then none. */
+  CHECK(s_raw_pubs == 3);
+  mg_mgr_free(&mgr);
+}
+
 int main(void) {
   printf("skipped: built with MG_ENABLE_MQTT=0\n");
   return TEST_REPORT();

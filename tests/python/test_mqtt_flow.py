@@ -107,6 +107,28 @@ def test_pub_refused_when_queue_full(mgr: mg.Manager) -> None:
     assert [pid for _, pid in b.seen] == ids[:20]
 
 
+def test_publish_before_connack_goes_after_connect(mgr: mg.Manager) -> None:
+    """Publishes made right after mqtt_connect wait for CONNACK instead of
+    reaching the broker before CONNECT."""
+    stream = bytearray()
+
+    def broker(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == mg.MG_EV_READ:
+            buf = conn.recv_data()
+            if not stream:
+                conn.send(b"\x20\x02\x00\x00")
+            stream.extend(buf)
+
+    lst = mgr.listen("tcp://127.0.0.1:0", broker)
+    c = mgr.mqtt_connect(f"mqtt://127.0.0.1:{lst.local_addr[1]}", Client(), client_id="early")
+    c.mqtt_pub("t", "q0", 0)
+    pid = c.mqtt_pub("t", "q1", 1)
+    assert poll_until(mgr, lambda: b"q1" in stream)
+    assert stream[0] == 0x10  # CONNECT first
+    rest = stream[2 + stream[1]:]
+    assert rest == b"\x30\x05\x00\x01tq0" + b"\x32\x07\x00\x01t" + pid.to_bytes(2, "big") + b"q1"
+
+
 def test_session_resent_with_dup_on_reconnect(mgr: mg.Manager) -> None:
     """clean_session=False: what the first connection left unacknowledged goes
     out again on the next mqtt_connect of that client id (Session Present 1:
