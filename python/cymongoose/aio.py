@@ -1,4 +1,4 @@
-"""asyncio integration: a Manager driven by a daemon thread (API.md 2.10).
+"""asyncio integration: a Manager driven by a daemon thread (docs/api-contract.md#aio).
 
 The event loop of the core runs in its own thread so it never blocks asyncio.
 Every Manager call made through ``AsyncManager`` takes an internal re-entrant
