@@ -181,15 +181,19 @@ static void too_slow(struct mg_connection *c, const char *why) {
 
 /* A body being received must bring body_rate bytes/s on average over each
  * window of the request timeout, so a trickle (which re-arms the deadline
- * with every byte) is cut too. A window in which reading was paused (the
- * receive buffer full) does not count against the client. */
+ * with every byte) is cut too. Time in which we did not read (receive buffer
+ * full, or paused by backpressure) does not count against the client. */
 static bool body_too_slow(struct mg_connection *c, struct mg_http_state *st,
                           uint64_t now) {
   uint64_t window = request_ms(st);
   bool slow;
-  if (st->body_t0 == 0 || st->body_rate == 0 || now < st->body_t0 + window)
+  if (st->body_t0 == 0 || st->body_rate == 0) return false;
+  if (c->is_full || st->paused) { /* not reading or parsing: start over */
+    st->body_t0 = now, st->body_got = 0;
     return false;
-  slow = !c->is_full && st->body_got * 1000 < (uint64_t) st->body_rate * window;
+  }
+  if (now < st->body_t0 + window) return false;
+  slow = st->body_got * 1000 < (uint64_t) st->body_rate * window;
   st->body_t0 = now, st->body_got = 0; /* the next window */
   return slow;
 }
@@ -230,6 +234,12 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
   /* A WebSocket upgrade ends HTTP parsing even if the handler stays. */
   while (!c->is_closing && !c->is_draining && !c->is_websocket &&
          st->fd == NULL && c->recv.len > 0) {
+    /* A peer that pipelines requests but does not read the answers gets no
+     * more of them until it has read enough (see MG_SEND_HIGH_WATER). */
+    if (mg_send_backlogged(c)) {
+      st->paused = 1;
+      return;
+    }
     struct mg_http_message hm;
     int framing;
     long n;
@@ -307,11 +317,18 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     if (c->recv.len != n0) return; /* the handler consumed them */
     mg_iobuf_del(&c->recv, 0, (size_t) n);
     /* Consumed bytes make room again: let the core resume reading. */
-    c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
+    mg_send_backlogged(c);
   }
 }
 
 /* Client whose response body runs until the peer closes: deliver it now. */
+/* Answers the requests that waited for the send buffer to drain. */
+static void resume(struct mg_connection *c, struct mg_http_state *st) {
+  if (!st->paused || st->fd != NULL || mg_send_backlogged(c)) return;
+  st->paused = 0;
+  process(c, st);
+}
+
 static void finish_at_close(struct mg_connection *c, struct mg_http_state *st) {
   struct mg_http_message hm;
   int n = mg_http_parse((const char *) c->recv.buf, c->recv.len, &hm);
@@ -376,6 +393,7 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
         mg_http_pump(c, st);
         if (st->fd == NULL) process(c, st); /* pipelined requests waited */
       }
+      resume(c, st);
       mg_http_report_sent(c, st);
       break;
     case MG_EV_POLL:
@@ -392,7 +410,8 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
        * a file is still streaming out. */
       if (!c->is_client && st->fd == NULL && !c->is_closing &&
           !c->is_draining) {
-        if (st->expire != 0 && c->recv.len > 0 && mg_millis() > st->expire) {
+        if (!st->paused && st->expire != 0 && c->recv.len > 0 &&
+            mg_millis() > st->expire) {
           too_slow(c, "HTTP request timeout");
           break;
         }
@@ -405,6 +424,7 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
         mg_http_pump(c, st);
         if (st->fd == NULL) process(c, st);
       }
+      resume(c, st);
       mg_http_report_sent(c, st);
       if (c->pfn == mg_http_handler && c->pfn_data == st)
         close_if_idle(c, st, *(uint64_t *) ev_data);
