@@ -267,7 +267,7 @@ def test_many_and_huge_headers_are_served() -> None:
         out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + fields(99) + b"\r\n",
                            until=b"\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 200")
-        # More: 431 and close, never a silent cut (issue #22).
+        # More: 431 and close, never a silent cut (D-15, issue #22).
         out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + fields(500) + b"\r\n")
         assert out.startswith(b"HTTP/1.1 431 ")
         out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\nBig: " + b"a" * 100_000
