@@ -1,4 +1,4 @@
-    # ---- HTTP (API.md 2.2); part of `cdef class Connection` ----
+    # ---- HTTP (docs/api-contract.md#connection); part of `cdef class Connection` ----
 
     def reply(self, int status_code, body=b"", headers=None):
         """Queue a complete HTTP/1.1 response (Content-Length added unless a

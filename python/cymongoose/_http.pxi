@@ -1,5 +1,5 @@
-# HTTP: C declarations of mg_http.h, the HttpMessage view (API.md 2.3), header
-# validation and http_parse_multipart (API.md 4.4). Included after _core.pxi.
+# HTTP: C declarations of mg_http.h, the HttpMessage view (docs/api-contract.md#httpmessage), header
+# validation and http_parse_multipart (docs/api-contract.md#http-helpers). Included after _core.pxi.
 import binascii as _binascii
 import json as _json
 
@@ -146,7 +146,7 @@ cdef class HttpMessage:
 
     def query_var(self, str name):
         """URL-decoded query variable; None when absent or empty."""
-        cdef char buf[2048]  # decoded value + NUL (API.md 2.3)
+        cdef char buf[2048]  # decoded value + NUL (docs/api-contract.md#httpmessage)
         cdef int n
         if self._hm == NULL:
             return None

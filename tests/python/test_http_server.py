@@ -1,5 +1,5 @@
 """HTTP server over loopback against real clients: http.client, curl, requests,
-httpx and raw sockets (API.md 2.2, 2.3, C-14, C-20..C-27, D-1, D-6, D-7)."""
+httpx and raw sockets (docs/api-contract.md#connection, 2.3, C-14, C-20..C-27, D-1, D-6, D-7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""serve_dir / serve_file against curl, http.client and raw sockets (API.md 2.2,
+"""serve_dir / serve_file against curl, http.client and raw sockets (docs/api-contract.md#connection,
 C-28): index files, listings, redirects, 404/page404, traversal refusal, MIME
 types, Range, ETag/If-None-Match, Last-Modified/If-Modified-Since, HEAD, gzip."""
 
