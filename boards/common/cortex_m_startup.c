@@ -83,6 +83,13 @@ __attribute__((naked)) void board_hardfault_isr(void) {
       ".ltorg\n\t");
 #else
   __asm__ volatile(
+#if defined(__ARM_ARCH_8M_MAIN__)
+      /* The fault may be the stack limit itself (the frame then stops at
+       * MSPLIM): lift the limit so the report can run below it; the board
+       * stops afterwards anyway. */
+      "movs r0, #0\n\t"
+      "msr msplim, r0\n\t"
+#endif
       "tst lr, #4\n\t"
       "ite eq\n\t"
       "mrseq r0, msp\n\t"

@@ -12,6 +12,7 @@ import http.client
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,29 @@ def test_flash_and_verify_through_the_gdbstub() -> None:
         # Reset onto the written vector table: the image we wrote runs.
         wait_ready(t)
         assert get_info(t.forwarded[80])["board"] == BOARD
+
+
+def test_stack_overflow_hits_the_armv8m_stack_limit() -> None:
+    """ARMv8-M: MSPLIM guards the bottom of the main stack. With the stack pointer
+    moved 16 bytes above the limit, the next exception entry overflows it: a
+    UsageFault STKOF (CFSR bit 20), reported on the console, exit status 125.
+    (Without the limit the frame lands in the heap and the board dies later of
+    something else, e.g. INVSTATE.)"""
+    elf = board_image(BOARD, "hello_fw")
+    nm = shutil.which("arm-none-eabi-nm")
+    if nm is None:
+        pytest.skip("arm-none-eabi-nm is not installed")
+    syms = subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True).stdout
+    limit = int(re.search(r"^([0-9a-f]+) \w __stack_limit$", syms, re.MULTILINE).group(1), 16)  # type: ignore[union-attr]
+    with QemuTarget(elf, BOARD, gdb="unix", log_path=ARTIFACTS / "stack_limit.log") as t:
+        t.console.expect_line(rf"^cymongoose \S+ on {BOARD}$", timeout=BOOT_TIMEOUT)
+        assert t.gdb is not None
+        with GdbClient.connect_address(t.gdb) as c:  # attaching halts the CPU
+            c.write_register_named("sp", limit + 16, 13)
+            c.detach()
+        m = t.console.expect_line(r"^\*\*\* fault: .* cfsr=([0-9a-f]{8}) ", timeout=10)
+        assert int(m.group(1), 16) & (1 << 20), m.group(0)  # UFSR.STKOF
+        assert t.wait(10) == 125
 
 
 def test_an_mps2_an385_image_is_refused(tmp_path: Path) -> None:
