@@ -428,6 +428,7 @@ int main(int argc, char *argv[]) {
   memset(&b, 0, sizeof(b));
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  mg_log_set(MG_LL_ERROR); /* e.g. running out of descriptors, on stderr */
   mg_mgr_init(&mgr);
   if (mg_mqtt_listen(&mgr, url, fn, &b) == NULL) {
     fprintf(stderr, "cannot listen on %s\n", url);

@@ -111,6 +111,14 @@
 #define MG_SOCK_LISTEN_BACKLOG 128
 #endif
 
+/* When accept() fails for lack of descriptors or kernel memory (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM), listeners are not polled for this long, then
+ * accept is retried: the pending connection keeps the listener readable, so
+ * retrying at once would spin a core until a descriptor frees up. */
+#ifndef MG_SOCK_ACCEPT_BACKOFF_MS
+#define MG_SOCK_ACCEPT_BACKOFF_MS 100
+#endif
+
 /* ---- Built-in TCP/IP stack sizing (used when MG_ENABLE_TCPIP). RAM: see
  * mg_stack.h; per TCP connection ~sizeof(struct mg_tcpip_tcp) minus the two
  * buffers below. Timers in milliseconds. ---- */
