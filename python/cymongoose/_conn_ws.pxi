@@ -25,3 +25,17 @@
         self._check()
         if mg_ws_send(self._c, <const char *>b, len(b), op) == 0:
             raise RuntimeError("mg_send failed")
+
+    def ws_set_handshake_timeout(self, milliseconds):
+        """Client of ws_connect(): the server's 101 must arrive within
+        `milliseconds` from now (our extension; default 10000 ms from the
+        connect, 0 = no limit), else MG_EV_ERROR "WebSocket handshake timed
+        out" and the connection closes."""
+        cdef long long ms = _int_arg(milliseconds, "ws_set_handshake_timeout", "milliseconds")
+        if not 0 <= ms <= 0xFFFFFFFF:
+            raise ValueError("ws_set_handshake_timeout() argument 'milliseconds' must be "
+                             f"0..4294967295, not {ms}")
+        self._check()
+        if not self._c.is_client or self._c.pfn != mg_ws_handler:
+            raise ValueError("ws_set_handshake_timeout() needs a connection made by ws_connect()")
+        mg_ws_set_handshake_timeout(self._c, <uint32_t>ms)

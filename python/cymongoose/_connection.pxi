@@ -73,6 +73,26 @@ cdef class Connection:
         return self._c != NULL and bool(self._c.is_full)
 
     @property
+    def is_throttled(self):
+        return self._c != NULL and bool(self._c.is_throttled)
+
+    @property
+    def send_high_water(self):
+        return mg_send_high(self._c) if self._c != NULL else 0
+
+    @property
+    def send_low_water(self):
+        return mg_send_low(self._c) if self._c != NULL else 0
+
+    def set_send_marks(self, high, low):
+        """Backpressure marks of this connection in bytes: reading pauses
+        while the send buffer holds `high` bytes or more and resumes once it
+        drained to `low`. (0, 0) returns to the manager's marks."""
+        h, l = _marks_arg(high, low, "set_send_marks")
+        self._check()
+        mg_set_send_marks(self._c, <size_t>h, <size_t>l)
+
+    @property
     def is_draining(self):
         return self._c != NULL and bool(self._c.is_draining)
 

@@ -44,6 +44,7 @@ cdef extern from "mg.h":
         unsigned is_draining
         unsigned is_closing
         unsigned is_full
+        unsigned is_throttled
         unsigned is_readable
         unsigned is_writable
         unsigned is_wakeup
@@ -56,6 +57,8 @@ cdef extern from "mg.h":
         void (*wait_hook)(mg_mgr *mgr, bint begin) noexcept nogil
         void *userdata
         mg_connection *wakeup_conn
+        size_t send_high
+        size_t send_low
 
     void mg_mgr_init(mg_mgr *mgr)
     void mg_mgr_poll(mg_mgr *mgr, int ms)
@@ -64,6 +67,10 @@ cdef extern from "mg.h":
     mg_connection *mg_connect(mg_mgr *mgr, const char *url, mg_event_handler_t fn, void *fn_data)
     bint mg_send(mg_connection *c, const void *buf, size_t len)
     void mg_close_conn(mg_connection *c)
+    void mg_set_send_marks(mg_connection *c, size_t high, size_t low)
+    void mg_mgr_set_send_marks(mg_mgr *mgr, size_t high, size_t low)
+    size_t mg_send_high(const mg_connection *c)
+    size_t mg_send_low(const mg_connection *c)
     void mg_error(mg_connection *c, const char *fmt, ...)
     void mg_resolve(mg_connection *c, const char *url)
     void mg_resolve_cancel(mg_connection *c)
@@ -197,6 +204,17 @@ cdef object _check_handler(object handler, str func):
         raise TypeError(f"{func}() argument 'handler' must be callable or None, "
                         f"not {type(handler).__name__}")
     return handler
+
+
+cdef tuple _marks_arg(object high, object low, str func):
+    """Validated (high, low) backpressure marks in bytes."""
+    cdef long long h = _int_arg(high, func, "high")
+    cdef long long l = _int_arg(low, func, "low")
+    if h < 0 or l < 0:
+        raise ValueError(f"{func}() marks must be >= 0, not ({h}, {l})")
+    if l > h:
+        raise ValueError(f"{func}() argument 'low' ({l}) must not exceed 'high' ({h})")
+    return (h, l)
 
 
 cdef long long _int_arg(object value, str func, str name) except? -1:

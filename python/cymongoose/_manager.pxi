@@ -333,6 +333,21 @@ cdef class Manager:
         return self._open_with(url, handler, _sntp_connect_opener, NULL,
                                "Failed to connect to SNTP server", "sntp_connect")
 
+    def set_send_marks(self, high, low):
+        """Default backpressure marks (bytes) of this manager's connections:
+        a connection stops reading while its send buffer holds `high` bytes
+        or more, until it drained to `low`. high 0 turns it off."""
+        h, l = _marks_arg(high, low, "set_send_marks")
+        self._check_open()
+        mg_mgr_set_send_marks(&self._mgr, <size_t>h, <size_t>l)
+
+    @property
+    def send_marks(self):
+        """(high, low) default backpressure marks in bytes."""
+        if self._freed or not self._initialized:
+            return (0, 0)
+        return (self._mgr.send_high, self._mgr.send_low)
+
     def set_dns_server(self, str url, int timeout_ms=2000, int retries=2):
         """Use url ("udp://IP:PORT") for host name lookups of this manager,
         waiting timeout_ms per attempt and resending up to retries times."""

@@ -145,6 +145,11 @@ class Manager:
         """Return the manager itself."""
     def __exit__(self, *exc: object) -> bool:
         """close() the manager; exceptions propagate."""
+    def set_send_marks(self, high: int, low: int) -> None:
+        """Our extension: backpressure marks in bytes (1 MiB / 256 KiB) of accepted connections: one whose send buffer holds `high` bytes or more stops reading until it drained to `low`; high 0 turns backpressure off."""
+    @property
+    def send_marks(self) -> tuple[int, int]:
+        """Our extension: the manager's (high, low) backpressure marks in bytes."""
     @property
     def connections(self) -> tuple[Connection, ...]:
         """Snapshot of the live connections (listeners included, wakeup channel excluded)."""
@@ -189,7 +194,18 @@ class Connection:
         """Socket was writable in the last poll."""
     @property
     def is_full(self) -> bool:
-        """Receive buffer reached its limit (reading paused)."""
+        """Reading is paused: the receive buffer reached its limit, or backpressure (is_throttled)."""
+    @property
+    def is_throttled(self) -> bool:
+        """Our extension: reading is paused because the send buffer passed the high-water mark."""
+    @property
+    def send_high_water(self) -> int:
+        """Our extension: the backpressure high-water mark in force for this connection (bytes; 0 = off, the default of outbound connections)."""
+    @property
+    def send_low_water(self) -> int:
+        """Our extension: the low-water mark at which paused reading resumes (bytes)."""
+    def set_send_marks(self, high: int, low: int) -> None:
+        """Our extension: this connection's backpressure marks in bytes; (0, 0) returns to the manager's."""
     @property
     def is_draining(self) -> bool:
         """drain() was requested."""
@@ -242,6 +258,8 @@ class Connection:
         """Answer a WebSocket upgrade request with 101; MG_EV_WS_OPEN is emitted before this returns."""
     def ws_send(self, data: _Data, op: int = 1) -> None:
         """Send one WebSocket frame (FIN set) with opcode `op`."""
+    def ws_set_handshake_timeout(self, milliseconds: int) -> None:
+        """Our extension: a ws_connect() client fails with MG_EV_ERROR "WebSocket handshake timed out" unless the 101 arrives within `milliseconds` from now (default 10000 ms from the connect; 0 = no limit)."""
     def mqtt_pub(
         self,
         topic: str,

@@ -10,6 +10,8 @@ cdef extern from "mg_ws.h":
     mg_connection *mg_ws_connect(mg_mgr *mgr, const char *url, mg_event_handler_t fn,
                                  void *fn_data, const char *extra_headers)
     size_t mg_ws_send(mg_connection *c, const void *buf, size_t len, int op)
+    void mg_ws_set_handshake_timeout(mg_connection *c, uint32_t ms)
+    void mg_ws_handler(mg_connection *c, int ev, void *ev_data) noexcept
 
 
 cdef class WsMessage:

@@ -153,3 +153,44 @@ void mg_connect_done(struct mg_connection *c) {
   c->is_connecting = 0;
   mg_call(c, MG_EV_CONNECT, NULL);
 }
+
+/* ---- Backpressure ---- */
+
+void mg_mgr_set_send_marks(struct mg_mgr *mgr, size_t high, size_t low) {
+  mgr->send_high = high;
+  mgr->send_low = low < high ? low : high;
+}
+
+void mg_set_send_marks(struct mg_connection *c, size_t high, size_t low) {
+  c->send_high = high;
+  c->send_low = low;
+  mg_send_backlogged(c); /* new marks apply at once */
+}
+
+/* The manager's marks apply to accepted connections only: an outbound one
+ * that queued a large upload must keep reading its answers, or two ends in
+ * one process could each wait for the other to read. Marks set on a
+ * connection itself always apply. */
+size_t mg_send_high(const struct mg_connection *c) {
+  if (c->send_high != 0) return c->send_high;
+  return c->is_client ? 0 : c->mgr->send_high;
+}
+
+size_t mg_send_low(const struct mg_connection *c) {
+  size_t high = mg_send_high(c);
+  size_t low = c->send_low != 0 ? c->send_low : c->mgr->send_low;
+  return low < high ? low : high;
+}
+
+bool mg_send_backlogged(struct mg_connection *c) {
+  size_t high = mg_send_high(c);
+  if (high == 0 || c->is_listening || c->is_udp) {
+    c->is_throttled = 0;
+  } else if (c->send.len >= high) {
+    c->is_throttled = 1;
+  } else if (c->send.len <= mg_send_low(c)) {
+    c->is_throttled = 0; /* hysteresis: resume only once well drained */
+  }
+  c->is_full = c->recv.len >= MG_MAX_RECV_SIZE || c->is_throttled;
+  return c->is_throttled;
+}

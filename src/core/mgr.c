@@ -8,6 +8,8 @@
 void mg_mgr_init_net(struct mg_mgr *mgr, const struct mg_net *net) {
   memset(mgr, 0, sizeof(*mgr));
   mgr->net = net;
+  mgr->send_high = MG_SEND_HIGH_WATER;
+  mgr->send_low = MG_SEND_LOW_WATER;
   if (net != NULL && net->init != NULL && !net->init(mgr)) {
     MG_ERROR("transport init failed");
     mgr->net = NULL;
@@ -49,7 +51,7 @@ static bool read_conn(struct mg_connection *c) {
   } else if (n < 0) {
     c->is_closing = 1; /* end of stream or reset */
   }
-  c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
+  mg_send_backlogged(c); /* the handler may have answered: pause if backlogged */
   return n > 0 && (size_t) n == room;
 }
 
@@ -82,6 +84,7 @@ static void write_conn(struct mg_connection *c) {
     mg_iobuf_del(&c->send, 0, done);
     if (c->send.len == 0 && c->send.size > 64 * MG_IO_SIZE)
       mg_iobuf_resize(&c->send, 0); /* give back a burst's memory */
+    mg_send_backlogged(c); /* drained: reads may resume */
     mg_call(c, MG_EV_WRITE, &total);
   }
   if (n < 0) c->is_closing = 1;
@@ -200,8 +203,9 @@ void mg_mgr_poll(struct mg_mgr *mgr, int ms) {
   }
   for (c = mgr->conns; c != NULL; c = next) {
     next = c->next;
-    /* Reads resume once a handler consumed the receive buffer below its cap. */
-    c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
+    /* Reads resume once a handler consumed the receive buffer below its cap
+     * and the send buffer drained below its low-water mark. */
+    mg_send_backlogged(c);
     if (c->is_draining && c->send.len == 0) c->is_closing = 1;
     if (c->is_closing) close_conn(c);
   }

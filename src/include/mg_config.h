@@ -106,6 +106,21 @@
 #define MG_MAX_RECV_SIZE (3UL * 1024UL * 1024UL)
 #endif
 
+/* Backpressure: a connection whose send buffer holds MG_SEND_HIGH_WATER bytes
+ * or more stops reading, and protocol handlers stop answering input already
+ * received (pipelined requests, WebSocket echoes, MQTT), until the buffer has
+ * drained to MG_SEND_LOW_WATER. A peer that sends but never reads therefore
+ * holds at most about this much of our memory. Per manager and per
+ * connection: mg_set_send_marks(); 0 turns it off for a manager. */
+#ifndef MG_SEND_HIGH_WATER
+#define MG_SEND_HIGH_WATER \
+  ((MG_ARCH == MG_ARCH_POSIX) ? (1024UL * 1024UL) : 8192UL)
+#endif
+#ifndef MG_SEND_LOW_WATER
+#define MG_SEND_LOW_WATER \
+  ((MG_ARCH == MG_ARCH_POSIX) ? (256UL * 1024UL) : 2048UL)
+#endif
+
 /* Listen backlog for TCP listeners. */
 #ifndef MG_SOCK_LISTEN_BACKLOG
 #define MG_SOCK_LISTEN_BACKLOG 128

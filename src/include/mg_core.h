@@ -61,6 +61,7 @@ struct mg_connection {
   void *pfn_data;             /* protocol handler's state */
   void *tls;                  /* TLS backend state, NULL for plain */
   uint32_t io_mask;           /* MG_IO_* interest registered by the transport */
+  size_t send_high, send_low; /* backpressure marks; 0 = the manager's */
   unsigned is_listening : 1;  /* accepts connections */
   unsigned is_client : 1;     /* outbound */
   unsigned is_accepted : 1;   /* created by a listener */
@@ -74,7 +75,8 @@ struct mg_connection {
   unsigned is_hexdumping : 1; /* log traffic at MG_LL_DEBUG */
   unsigned is_draining : 1;   /* flush the send buffer, then close */
   unsigned is_closing : 1;    /* close at the end of this poll iteration */
-  unsigned is_full : 1;       /* receive buffer at its cap: reads paused */
+  unsigned is_full : 1;       /* reads paused (receive cap or backpressure) */
+  unsigned is_throttled : 1;  /* send buffer above its high-water mark */
   unsigned is_resp : 1;       /* protocol: a response is in progress */
   unsigned is_readable : 1;   /* readable in the last poll */
   unsigned is_writable : 1;   /* writable in the last poll */
@@ -177,6 +179,7 @@ struct mg_mgr {
   uint16_t mqtt_id;            /* last MQTT packet id (proto/mqtt.c) */
   void *tls;                   /* TLS backend state shared by connections */
   bool polling;                /* inside mg_mgr_poll() */
+  size_t send_high, send_low;  /* default backpressure marks (MG_SEND_*) */
 };
 
 /* ---- Manager ---- */
@@ -202,6 +205,22 @@ struct mg_connection *mg_connect(struct mg_mgr *mgr, const char *url,
 bool mg_send(struct mg_connection *c, const void *buf, size_t len);
 size_t mg_printf(struct mg_connection *c, const char *fmt, ...);
 size_t mg_vprintf(struct mg_connection *c, const char *fmt, va_list ap);
+/* Backpressure (see MG_SEND_HIGH_WATER): reads of c pause while its send
+ * buffer holds high bytes or more, and resume once it drained to low. Marks
+ * of 0 fall back to the manager's, which apply to accepted connections only
+ * (outbound ones are paused only with marks of their own); high = SIZE_MAX
+ * never pauses c. The
+ * manager's own marks are set the same way on mgr->send_high/send_low
+ * (mg_mgr_set_send_marks); a manager high of 0 turns backpressure off. */
+void mg_set_send_marks(struct mg_connection *c, size_t high, size_t low);
+void mg_mgr_set_send_marks(struct mg_mgr *mgr, size_t high, size_t low);
+/* The marks in force for c (0 from mg_send_high: no backpressure). */
+size_t mg_send_high(const struct mg_connection *c);
+size_t mg_send_low(const struct mg_connection *c);
+/* Re-evaluates c->is_throttled and c->is_full after c->send or c->recv
+ * changed; returns c->is_throttled. Protocol handlers call it between the
+ * answers to input already buffered and stop answering while it is true. */
+bool mg_send_backlogged(struct mg_connection *c);
 /* Marks c closing; it is torn down at the end of the current poll iteration,
  * so this is safe from inside any handler. Pending output is discarded. */
 void mg_close_conn(struct mg_connection *c);

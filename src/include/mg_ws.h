@@ -23,6 +23,14 @@ extern "C" {
 #define MG_WS_MAX_MSG_SIZE (1024UL * 1024UL)
 #endif
 
+/* A client whose upgrade request got no 101 answer this long after
+ * mg_ws_connect fails with "WebSocket handshake timed out" (the server side
+ * is bounded by the HTTP head deadline); mg_ws_set_handshake_timeout
+ * changes it per connection. */
+#ifndef MG_WS_HANDSHAKE_MS
+#define MG_WS_HANDSHAKE_MS 10000
+#endif
+
 /* A received message (MG_EV_WS_MSG) or control frame (MG_EV_WS_CTL). data
  * points into the receive buffer and is valid during the event only. flags is
  * the first frame byte: 0x80 (FIN) | opcode. */
@@ -84,6 +92,9 @@ bool mg_ws_upgrade(struct mg_connection *c, struct mg_http_message *hm,
 struct mg_connection *mg_ws_connect(struct mg_mgr *mgr, const char *url,
                                     mg_event_handler_t fn, void *fn_data,
                                     const char *extra_headers);
+
+/* Client: the handshake must complete within ms from now (0 = no limit). */
+void mg_ws_set_handshake_timeout(struct mg_connection *c, uint32_t ms);
 
 /* Sends one frame with FIN set; op may be any opcode 0..15 (a close frame
  * carries a 2-byte big-endian code and a reason). Client frames are masked.

@@ -43,6 +43,7 @@ struct mg_http_state {
   unsigned to_close : 1;   /* client: response body runs until close */
   unsigned zero_copy : 1;  /* the file goes out through net->send_file */
   unsigned pumping : 1;    /* raising MG_EV_WRITE for zero-copy bytes */
+  unsigned paused : 1;     /* buffered requests wait: send is backlogged */
   /* Client: the application writes requests itself, so their methods are
    * read back from c->send before the bytes leave (see http_client.c) and
    * queued in q_head/q_len, letting HEAD responses skip their body. */

@@ -158,6 +158,12 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
   /* A WebSocket upgrade ends HTTP parsing even if the handler stays. */
   while (!c->is_closing && !c->is_draining && !c->is_websocket &&
          st->fd == NULL && c->recv.len > 0) {
+    /* A peer that pipelines requests but does not read the answers gets no
+     * more of them until it has read enough (see MG_SEND_HIGH_WATER). */
+    if (mg_send_backlogged(c)) {
+      st->paused = 1;
+      return;
+    }
     struct mg_http_message hm;
     int framing;
     long n;
@@ -223,11 +229,18 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     if (c->recv.len != n0) return; /* the handler consumed them */
     mg_iobuf_del(&c->recv, 0, (size_t) n);
     /* Consumed bytes make room again: let the core resume reading. */
-    c->is_full = c->recv.len >= MG_MAX_RECV_SIZE;
+    mg_send_backlogged(c);
   }
 }
 
 /* Client whose response body runs until the peer closes: deliver it now. */
+/* Answers the requests that waited for the send buffer to drain. */
+static void resume(struct mg_connection *c, struct mg_http_state *st) {
+  if (!st->paused || st->fd != NULL || mg_send_backlogged(c)) return;
+  st->paused = 0;
+  process(c, st);
+}
+
 static void finish_at_close(struct mg_connection *c, struct mg_http_state *st) {
   struct mg_http_message hm;
   int n = mg_http_parse((const char *) c->recv.buf, c->recv.len, &hm);
@@ -284,14 +297,15 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
         mg_http_pump(c, st);
         if (st->fd == NULL) process(c, st); /* pipelined requests waited */
       }
+      resume(c, st);
       mg_http_report_sent(c, st);
       break;
     case MG_EV_POLL:
       /* A request that stalls half-way (slowloris) is cut off; never while
        * a file is still streaming out. */
       if (!c->is_client && st->expire != 0 && c->recv.len > 0 &&
-          st->fd == NULL && mg_millis() > st->expire && !c->is_closing &&
-          !c->is_draining) {
+          st->fd == NULL && !st->paused && mg_millis() > st->expire &&
+          !c->is_closing && !c->is_draining) {
         mg_printf(c,
                   "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
                   "Connection: close\r\n\r\n");
@@ -303,6 +317,7 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
         mg_http_pump(c, st);
         if (st->fd == NULL) process(c, st);
       }
+      resume(c, st);
       mg_http_report_sent(c, st);
       if (c->pfn == mg_http_handler && c->pfn_data == st)
         close_if_idle(c, st, *(uint64_t *) ev_data);

@@ -13,6 +13,7 @@ struct ws_state {
   uint8_t close_sent;  /* we sent a close frame */
   uint8_t failed;      /* protocol error: ignore further input */
   uint8_t handshake;   /* client: waiting for the 101 response */
+  uint64_t hs_expire;  /* client: mg_millis() deadline of that response */
   uint64_t rng;        /* client: masking key generator */
   char accept[29];     /* client: expected Sec-WebSocket-Accept */
   size_t req_len;      /* client: upgrade request kept until connected */
@@ -136,6 +137,9 @@ static void ws_process(struct mg_connection *c, struct ws_state *st) {
     const char *why = NULL;
     unsigned code = 1002;
     if (hl == 0) break;
+    /* Echoes and pongs for a peer that does not read wait until it has
+     * read enough (MG_SEND_HIGH_WATER); MG_EV_POLL brings us back. */
+    if (mg_send_backlogged(c)) break;
     op = f.b0 & 0x0f;
     if (hl < 0) {
       why = "bad frame length";
@@ -225,6 +229,13 @@ static void ws_handshake(struct mg_connection *c, struct ws_state *st) {
   mg_iobuf_del(&c->recv, 0, (size_t) n);
 }
 
+void mg_ws_set_handshake_timeout(struct mg_connection *c, uint32_t ms) {
+  struct ws_state *st;
+  if (c->pfn != mg_ws_handler || (st = (struct ws_state *) c->pfn_data) == NULL)
+    return;
+  st->hs_expire = ms == 0 ? 0 : mg_millis() + ms;
+}
+
 static void ws_free(struct mg_connection *c) {
   free(c->pfn_data);
   c->pfn_data = NULL;
@@ -232,7 +243,6 @@ static void ws_free(struct mg_connection *c) {
 
 void mg_ws_handler(struct mg_connection *c, int ev, void *ev_data) {
   struct ws_state *st = (struct ws_state *) c->pfn_data;
-  (void) ev_data;
   if (st == NULL || c->is_listening) return;
   switch (ev) {
     case MG_EV_CONNECT:
@@ -241,8 +251,14 @@ void mg_ws_handler(struct mg_connection *c, int ev, void *ev_data) {
         st->req_len = 0;
       }
       break;
-    case MG_EV_READ:
     case MG_EV_POLL:
+      if (st->handshake && st->hs_expire != 0 &&
+          *(uint64_t *) ev_data > st->hs_expire && !c->is_closing) {
+        mg_error(c, "WebSocket handshake timed out");
+        break;
+      }
+      /* fall through */
+    case MG_EV_READ:
       /* POLL covers bytes that arrived together with the upgrade request. */
       if (st->failed || c->recv.len <= st->msg_len) break;
       if (st->handshake) ws_handshake(c, st);
@@ -303,6 +319,7 @@ struct mg_connection *mg_ws_connect(struct mg_mgr *mgr, const char *url,
   if ((st = ws_state_new(cap)) == NULL) return NULL;
   mg_ws_accept_key(mg_str(key), st->accept);
   st->handshake = 1;
+  st->hs_expire = mg_millis() + MG_WS_HANDSHAKE_MS;
   if (port > 0) {
     mg_snprintf(hostport, sizeof(hostport), "%.*s:%ld", (int) host.len,
                 host.buf, port);

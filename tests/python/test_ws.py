@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -442,3 +443,31 @@ def test_every_opcode_from_our_client(server: tuple[mg.Manager, EchoServer]) -> 
     assert got == [(129, b"t"), (130, b"b")]
     assert poll_until(mgr, lambda: sum(1 for e, _ in srv.events if e == MG_EV_WS_CTL) == 2)
     assert srv.errors == []
+
+
+def test_ws_client_handshake_deadline() -> None:
+    """A server that accepts and never answers the upgrade cannot hold a client."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    errors: list[str] = []
+    closed: list[bool] = []
+
+    def handler(conn: mg.Connection, ev: int, data: object) -> None:
+        if ev == mg.MG_EV_ERROR:
+            errors.append(str(data))
+        elif ev == mg.MG_EV_CLOSE:
+            closed.append(True)
+
+    with mg.Manager() as mgr:
+        c = mgr.ws_connect(f"ws://127.0.0.1:{silent.getsockname()[1]}/", handler)
+        c.ws_set_handshake_timeout(300)
+        peer, _ = silent.accept()
+        start = time.monotonic()
+        assert poll_until(mgr, lambda: bool(closed), timeout=5)
+        assert errors == ["WebSocket handshake timed out"]
+        assert time.monotonic() - start < 3
+        with pytest.raises(ValueError):
+            mgr.listen("tcp://127.0.0.1:0").ws_set_handshake_timeout(100)
+        peer.close()
+    silent.close()
