@@ -10,7 +10,8 @@ messages.
 
 During an MG_EV_MQTT_CMD event the packet is at the front of the
 connection's receive buffer, so `conn.recv_data()` gives its raw bytes for
-the fields MqttMessage does not expose (CONNECT payload, topic filters).
+the fields MqttMessage does not expose (CONNECT payload, topic filters),
+followed by whatever the peer pipelined after it.
 """
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ class Reader:
             self.take(self.varint())
 
     def body_start(self) -> None:
-        """Skip the fixed header."""
+        """Skip the fixed header and end the data at the end of this packet: the
+        receive buffer may already hold the packets that follow it."""
         self.pos = 1
-        self.varint()
+        length = self.varint()
+        self.data = self.data[:self.pos + length]
 
 
 @dataclass
