@@ -80,6 +80,17 @@
 #define MG_TLS_HANDSHAKE_MS 10000
 #endif
 
+/* TLS 1.2 cipher suites a server accepts, in its order of preference (it
+ * picks, not the client): forward-secret ECDHE with AEAD only, no CBC and no
+ * static RSA key exchange. OpenSSL cipher-list syntax; TLS 1.3 suites keep
+ * the library's defaults (all AEAD). Clients keep the library's list. */
+#ifndef MG_TLS_SERVER_CIPHERS
+#define MG_TLS_SERVER_CIPHERS                                           \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"          \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"          \
+  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1
