@@ -24,6 +24,9 @@ from typing import Any
 import cymongoose as mg
 
 MAX_QUEUED = 1000  # QoS 1 messages kept for an offline persistent session
+# A subscriber whose send buffer holds more than this many times its high-water
+# mark (Connection.send_high_water) is disconnected; see Broker.slow_subscriber.
+SLOW_DISCONNECT_FACTOR = 4
 
 
 def topic_matches(filt: str, topic: str) -> bool:
@@ -115,6 +118,7 @@ class Client:
     keepalive: int
     last_seen: float
     will: tuple[str, bytes, int, bool] | None = None
+    dropped: int = 0  # QoS 0 deliveries dropped on this connection
 
 
 class Broker:
@@ -133,6 +137,9 @@ class Broker:
     def log(self, *args: Any) -> None:
         if self.verbose:
             print("broker:", *args, file=sys.stderr)
+
+    def warn(self, *args: Any) -> None:
+        print("broker:", *args, file=sys.stderr)
 
     # ---- packet handlers ----
     def on_connect(self, conn: mg.Connection) -> None:
@@ -205,9 +212,37 @@ class Broker:
                 continue
             q = min(granted, qos, 1)
             if sess.conn is not None:
-                sess.conn.mqtt_pub(topic, payload, q)
+                if not self.slow_subscriber(sess, sess.conn, q):
+                    sess.conn.mqtt_pub(topic, payload, q)
             elif q > 0 and len(sess.queue) < MAX_QUEUED:
                 sess.queue.append((topic, payload, q))
+
+    def slow_subscriber(self, sess: Session, conn: mg.Connection, qos: int) -> bool:
+        """Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
+        connection whose send buffer reached its high-water mark is dropped
+        (counted, logged once per connection); a QoS 1 one is queued, and a
+        connection holding more than SLOW_DISCONNECT_FACTOR times the mark is
+        closed. Returns True when the delivery is skipped."""
+        if conn.is_closing:
+            return True
+        high, queued = conn.send_high_water, conn.send_len
+        if high == 0 or queued < high:
+            return False
+        if queued > SLOW_DISCONNECT_FACTOR * high:
+            self.warn(f"client {sess.client_id}: {queued} bytes queued, more than "
+                      f"{SLOW_DISCONNECT_FACTOR} x its {high}-byte high-water mark: "
+                      "disconnecting a subscriber that does not read")
+            conn.close()
+            return True
+        if qos > 0:
+            return False
+        client = self.clients.get(conn.id)
+        if client is not None:
+            if client.dropped == 0:
+                self.warn(f"client {sess.client_id}: send buffer at its high-water mark "
+                          f"({high} bytes), dropping QoS 0 messages for it")
+            client.dropped += 1
+        return True
 
     def on_subscribe(self, conn: mg.Connection, msg: mg.MqttMessage, client: Client) -> None:
         v5 = client.version == 5
@@ -253,6 +288,9 @@ class Broker:
         if client is None:
             return
         sess = client.session
+        if client.dropped:
+            self.warn(f"client {sess.client_id}: {client.dropped} QoS 0 messages were "
+                      "dropped for it")
         if sess.conn is conn:
             sess.conn = None
             if sess.clean:

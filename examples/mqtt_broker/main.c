@@ -15,6 +15,9 @@
 #include "mg.h"
 
 #define MAX_QUEUED 1000
+/* A subscriber whose send buffer holds more than this many times its
+ * high-water mark (mg_send_high) is disconnected; see slow_subscriber(). */
+#define SLOW_DISCONNECT_FACTOR 4
 
 /* A session's subscriptions are a hash table keyed by the filter text, so
  * SUBSCRIBE/UNSUBSCRIBE cost O(1) per filter however many a client holds
@@ -53,6 +56,7 @@ struct session {
   size_t will_topic_len, will_msg_len;
   uint8_t will_qos;
   bool will_retain;
+  unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
 };
 
 struct retained {
@@ -242,6 +246,33 @@ static void set_retained(struct broker *b, struct mg_str topic,
   b->retained = r;
 }
 
+/* Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
+ * connection whose send buffer reached its high-water mark is dropped
+ * (counted, logged once per connection); a QoS 1 one is queued, and a
+ * connection holding more than SLOW_DISCONNECT_FACTOR times the mark is
+ * closed. So a subscriber that never reads costs a bounded amount of memory
+ * instead of all of it. Returns true when the delivery is skipped. */
+static bool slow_subscriber(struct session *s, uint8_t qos) {
+  struct mg_connection *c = s->c;
+  size_t high = mg_send_high(c);
+  if (c->is_closing) return true;
+  if (high == 0 || c->send.len < high) return false; /* no mark, or room */
+  if (c->send.len > SLOW_DISCONNECT_FACTOR * high) {
+    MG_ERROR("client %s: %lu bytes queued, more than %d x its %lu-byte "
+             "high-water mark: disconnecting a subscriber that does not read",
+             s->id, (unsigned long) c->send.len, SLOW_DISCONNECT_FACTOR,
+             (unsigned long) high);
+    mg_close_conn(c);
+    return true;
+  }
+  if (qos > 0) return false;
+  if (s->dropped++ == 0)
+    MG_ERROR("client %s: send buffer at its high-water mark (%lu bytes), "
+             "dropping QoS 0 messages for it",
+             s->id, (unsigned long) high);
+  return true;
+}
+
 static void route(struct broker *b, struct mg_str topic, struct mg_str payload,
                   uint8_t qos, bool retain) {
   struct session *s;
@@ -253,7 +284,7 @@ static void route(struct broker *b, struct mg_str topic, struct mg_str payload,
     q = (uint8_t) (granted < qos ? granted : qos);
     if (q > 1) q = 1;
     if (s->c != NULL) {
-      publish_to(s->c, topic, payload, q, false);
+      if (!slow_subscriber(s, q)) publish_to(s->c, topic, payload, q, false);
     } else if (q > 0) {
       enqueue(s, topic, payload, q);
     }
@@ -266,6 +297,10 @@ static void drop(struct broker *b, struct mg_connection *c, bool will) {
   struct session *s = session_of(b, c);
   if (s == NULL) return;
   s->c = NULL;
+  if (s->dropped > 0)
+    MG_ERROR("client %s: %lu QoS 0 messages were dropped for it", s->id,
+             s->dropped);
+  s->dropped = 0;
   if (will && s->will_topic != NULL) {
     route(b, mg_str_n(s->will_topic, s->will_topic_len),
           mg_str_n(s->will_msg, s->will_msg_len), s->will_qos, s->will_retain);
