@@ -21,7 +21,7 @@ import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import OURS_PY, pypi_python  # noqa: E402
+from _common import OURS_PY, pypi_python
 
 SERVER = textwrap.dedent(
     """

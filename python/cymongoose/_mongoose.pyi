@@ -119,7 +119,7 @@ class Manager:
         will_retain: bool = False,
         properties: list[dict[str, Any]] | None = None,
     ) -> Connection:
-        """Connect an MQTT client; CONNECT is sent automatically and MG_EV_MQTT_OPEN carries the CONNACK code."""
+        """Connect an MQTT client; CONNECT is sent automatically and MG_EV_MQTT_OPEN carries the CONNACK code. With clean_session=False and a client_id, unacknowledged QoS 1/2 messages outlive the connection: the next mqtt_connect of that client_id on this manager sends them again after CONNACK."""
     def mqtt_listen(self, url: str, handler: _Handler | None = None) -> Connection:
         """Listen for MQTT clients (frames parsed into MG_EV_MQTT_CMD/MG_EV_MQTT_MSG; no broker logic)."""
     def sntp_connect(self, url: str, handler: _Handler | None = None) -> Connection:
@@ -269,7 +269,7 @@ class Connection:
         *,
         properties: list[dict[str, Any]] | None = None,
     ) -> int:
-        """Publish `message` on `topic`; returns the packet id (0 for QoS 0)."""
+        """Publish `message` on `topic`; returns the packet id (0 for QoS 0). QoS 1/2 messages beyond the in-flight limit (the broker's Receive Maximum, at most 20) wait in order; RuntimeError when 1000 already wait (never dropped silently)."""
     def mqtt_sub(self, topic: str, qos: int = 0) -> None:
         """Subscribe to `topic`."""
     def mqtt_unsub(self, topic: str) -> None:
@@ -280,6 +280,8 @@ class Connection:
         """Send PINGRESP."""
     def mqtt_disconnect(self) -> None:
         """Send DISCONNECT (does not close the connection)."""
+    def mqtt_set_connect_timeout(self, milliseconds: int) -> None:
+        """Our extension: deadline for CONNECT on an accepted MQTT connection (from accept) or for CONNACK on an MQTT client (default 10000 ms, 0 restores it); past it MG_EV_ERROR and the connection closes."""
     def error(self, message: str) -> None:
         """Emit MG_EV_ERROR(message) to this connection's handler and close it."""
     def recv_data(self, length: int = -1) -> bytes:
@@ -309,7 +311,7 @@ class Connection:
     def drain(self) -> None:
         """Stop reading, flush the send buffer, then close."""
     def tls_init(self, opts: TlsOpts) -> None:
-        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows."""
+        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows. On a listener: check the server certificate and key now (ValueError naming the problem) and mark the listener is_tls."""
     def tls_free(self) -> None:
         """Release the TLS state of this connection."""
 
@@ -386,7 +388,7 @@ class MqttMessage:
         """QoS of PUBLISH/SUBSCRIBE."""
     @property
     def ack(self) -> int:
-        """CONNACK return code."""
+        """CONNACK return code; MQTT 5 reason code of PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT, AUTH (0 = success, >= 0x80 = refused; always 0 on 3.1.1)."""
     def properties(self) -> list[dict[str, Any]]:
         """MQTT v5 properties as dicts {id, iv, key, val} ([] for v3.1.1)."""
 

@@ -10,6 +10,7 @@ cdef extern from "mg_tls.h":
         bint skip_verification
 
     void mg_tls_init(mg_connection *c, const mg_tls_opts *opts)
+    bint mg_tls_check_server(mg_mgr *mgr, const mg_tls_opts *opts, char *err, size_t errlen)
     void mg_tls_free(mg_connection *c)
 
 
