@@ -187,7 +187,7 @@ class Broker:
         self.log("connect", client_id, "v", version, "clean", clean)
         queued, sess.queue = sess.queue, []
         for topic, payload, qos in queued:
-            conn.mqtt_pub(topic, payload, qos)
+            self.publish(conn, topic, payload, qos)
 
     def connack(self, conn: mg.Connection, version: int, present: bool, rc: int) -> None:
         if version == 5:
@@ -213,16 +213,30 @@ class Broker:
             q = min(granted, qos, 1)
             if sess.conn is not None:
                 if not self.slow_subscriber(sess, sess.conn, q):
-                    sess.conn.mqtt_pub(topic, payload, q)
+                    self.publish(sess.conn, topic, payload, q)
             elif q > 0 and len(sess.queue) < MAX_QUEUED:
                 sess.queue.append((topic, payload, q))
+
+    def publish(self, conn: mg.Connection, topic: str, payload: bytes, qos: int,
+                retain: bool = False) -> None:
+        """A QoS 1 message the core refuses (the connection's queue of unacknowledged
+        messages is full: the client stopped acknowledging) closes the connection
+        instead of being lost silently."""
+        if conn.is_closing:
+            return
+        try:
+            conn.mqtt_pub(topic, payload, qos, retain)
+        except RuntimeError as e:
+            self.warn(f"conn {conn.id}: {e}: disconnecting a subscriber that does not read")
+            conn.close()
 
     def slow_subscriber(self, sess: Session, conn: mg.Connection, qos: int) -> bool:
         """Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
         connection whose send buffer reached its high-water mark is dropped
-        (counted, logged once per connection); a QoS 1 one is queued, and a
-        connection holding more than SLOW_DISCONNECT_FACTOR times the mark is
-        closed. Returns True when the delivery is skipped."""
+        (counted, logged once per connection); a QoS 1 one is queued (by the
+        core, see publish), and a connection whose send buffer holds more than
+        SLOW_DISCONNECT_FACTOR times the mark is closed. Returns True when the
+        delivery is skipped."""
         if conn.is_closing:
             return True
         high, queued = conn.send_high_water, conn.send_len
@@ -267,7 +281,7 @@ class Broker:
         for filt, granted in new_filters:
             for topic, (payload, qos) in list(self.retained.items()):
                 if topic_matches(filt, topic):
-                    conn.mqtt_pub(topic, payload, min(qos, granted), True)
+                    self.publish(conn, topic, payload, min(qos, granted), True)
 
     def on_unsubscribe(self, conn: mg.Connection, client: Client) -> None:
         v5 = client.version == 5

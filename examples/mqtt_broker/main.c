@@ -190,15 +190,24 @@ static void free_session(struct broker *b, struct session *s) {
   free(s);
 }
 
+/* A QoS 1 message the core refuses (its per-connection queue,
+ * MG_MQTT_QUEUE_MAX, is full: the client stopped acknowledging) closes the
+ * connection instead of being lost silently. */
 static void publish_to(struct mg_connection *c, struct mg_str topic,
                        struct mg_str payload, uint8_t qos, bool retain) {
   struct mg_mqtt_opts o;
+  if (c->is_closing) return;
   memset(&o, 0, sizeof(o));
   o.topic = topic;
   o.message = payload;
   o.qos = qos;
   o.retain = retain;
-  mg_mqtt_pub(c, &o);
+  if (mg_mqtt_pub(c, &o) == 0 && qos > 0) {
+    MG_ERROR("conn %lu: %d QoS 1/2 messages await acknowledgement: "
+             "disconnecting a subscriber that does not read",
+             c->id, (int) MG_MQTT_QUEUE_MAX);
+    mg_close_conn(c);
+  }
 }
 
 static void enqueue(struct session *s, struct mg_str topic,
@@ -248,10 +257,11 @@ static void set_retained(struct broker *b, struct mg_str topic,
 
 /* Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
  * connection whose send buffer reached its high-water mark is dropped
- * (counted, logged once per connection); a QoS 1 one is queued, and a
- * connection holding more than SLOW_DISCONNECT_FACTOR times the mark is
- * closed. So a subscriber that never reads costs a bounded amount of memory
- * instead of all of it. Returns true when the delivery is skipped. */
+ * (counted, logged once per connection); a QoS 1 one is queued (by the core,
+ * see publish_to), and a connection whose send buffer holds more than
+ * SLOW_DISCONNECT_FACTOR times the mark is closed. So a subscriber that never
+ * reads costs a bounded amount of memory instead of all of it. Returns true
+ * when the delivery is skipped. */
 static bool slow_subscriber(struct session *s, uint8_t qos) {
   struct mg_connection *c = s->c;
   size_t high = mg_send_high(c);
