@@ -203,9 +203,10 @@ static void publish_to(struct mg_connection *c, struct mg_str topic,
   o.qos = qos;
   o.retain = retain;
   if (mg_mqtt_pub(c, &o) == 0 && qos > 0) {
-    MG_ERROR("conn %lu: %d QoS 1/2 messages await acknowledgement: "
-             "disconnecting a subscriber that does not read",
-             c->id, (int) MG_MQTT_QUEUE_MAX);
+    MG_ERROR(
+        "conn %lu: %d QoS 1/2 messages await acknowledgement: "
+        "disconnecting a subscriber that does not read",
+        c->id, (int) MG_MQTT_QUEUE_MAX);
     mg_close_conn(c);
   }
 }
@@ -268,18 +269,20 @@ static bool slow_subscriber(struct session *s, uint8_t qos) {
   if (c->is_closing) return true;
   if (high == 0 || c->send.len < high) return false; /* no mark, or room */
   if (c->send.len > SLOW_DISCONNECT_FACTOR * high) {
-    MG_ERROR("client %s: %lu bytes queued, more than %d x its %lu-byte "
-             "high-water mark: disconnecting a subscriber that does not read",
-             s->id, (unsigned long) c->send.len, SLOW_DISCONNECT_FACTOR,
-             (unsigned long) high);
+    MG_ERROR(
+        "client %s: %lu bytes queued, more than %d x its %lu-byte "
+        "high-water mark: disconnecting a subscriber that does not read",
+        s->id, (unsigned long) c->send.len, SLOW_DISCONNECT_FACTOR,
+        (unsigned long) high);
     mg_close_conn(c);
     return true;
   }
   if (qos > 0) return false;
   if (s->dropped++ == 0)
-    MG_ERROR("client %s: send buffer at its high-water mark (%lu bytes), "
-             "dropping QoS 0 messages for it",
-             s->id, (unsigned long) high);
+    MG_ERROR(
+        "client %s: send buffer at its high-water mark (%lu bytes), "
+        "dropping QoS 0 messages for it",
+        s->id, (unsigned long) high);
   return true;
 }
 

@@ -115,9 +115,9 @@
  * static RSA key exchange. OpenSSL cipher-list syntax; TLS 1.3 suites keep
  * the library's defaults (all AEAD). Clients keep the library's list. */
 #ifndef MG_TLS_SERVER_CIPHERS
-#define MG_TLS_SERVER_CIPHERS                                           \
-  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"          \
-  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"          \
+#define MG_TLS_SERVER_CIPHERS                                  \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #endif
 

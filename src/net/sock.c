@@ -228,9 +228,10 @@ static void accept_starved(struct mg_connection *lc, int err) {
   uint64_t now = mg_millis();
   if (st->accept_failed == 0 ||
       now - st->accept_failed > 10 * (uint64_t) MG_SOCK_ACCEPT_BACKOFF_MS)
-    MG_ERROR("accept: errno %d (out of descriptors or memory), pausing "
-             "listeners for %d ms at a time until it succeeds",
-             err, (int) MG_SOCK_ACCEPT_BACKOFF_MS);
+    MG_ERROR(
+        "accept: errno %d (out of descriptors or memory), pausing "
+        "listeners for %d ms at a time until it succeeds",
+        err, (int) MG_SOCK_ACCEPT_BACKOFF_MS);
   st->accept_failed = now > 0 ? now : 1;
   st->accept_resume = now + MG_SOCK_ACCEPT_BACKOFF_MS;
 }

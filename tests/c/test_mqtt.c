@@ -140,7 +140,8 @@ static void test_connect_and_topics(void) {
   CHECK(!mg_mqtt_filter_valid(mg_str("")));
   CHECK(!mg_mqtt_filter_valid(mg_str("#/a")));
   CHECK(!mg_mqtt_filter_valid(mg_str("a/#/")));
-  CHECK(!mg_mqtt_filter_valid(mg_str("a+")) && !mg_mqtt_filter_valid(mg_str("+a/b")));
+  CHECK(!mg_mqtt_filter_valid(mg_str("a+")) &&
+        !mg_mqtt_filter_valid(mg_str("+a/b")));
   CHECK(!mg_mqtt_filter_valid(mg_str("a/b#")));
   CHECK(!mg_mqtt_match(mg_str("#/a"), mg_str("#/a")));
   CHECK(!mg_mqtt_match(mg_str("x/a"), mg_str("#/a")));

@@ -189,7 +189,6 @@ static void test_loopback(void) {
   mg_mgr_free(&mgr);
 }
 
-
 /* ---- Many tiny fragments, fed without a socket ---- */
 #define FRAG_N 200000
 struct frag_ctx {

@@ -247,8 +247,9 @@ int main(int argc, char **argv) {
     LLVMFuzzerTestOneInput(buf, n);
   }
   if (save_path != NULL) remove(save_path);
-  printf("%s: %zu corpus inputs, %lu mutations (seed %lu) in %.1f s, no crash\n",
-         argv[0], corpus.n, r, seed, now_seconds() - start);
+  printf(
+      "%s: %zu corpus inputs, %lu mutations (seed %lu) in %.1f s, no crash\n",
+      argv[0], corpus.n, r, seed, now_seconds() - start);
   free(buf);
   blobs_free(&corpus);
   blobs_free(&dict);
