@@ -1,5 +1,5 @@
 
-    # ---- MQTT (API.md 2.2); part of `cdef class Connection` ----
+    # ---- MQTT (docs/api-contract.md#connection); part of `cdef class Connection` ----
     # These write packets on any attached connection (also non-MQTT ones) and
     # never raise for that; a detached connection raises as everywhere.
 

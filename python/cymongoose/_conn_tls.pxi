@@ -1,4 +1,4 @@
-    # ---- TLS (API.md 2.2); part of `cdef class Connection` ----
+    # ---- TLS (docs/api-contract.md#connection); part of `cdef class Connection` ----
 
     def tls_init(self, opts):
         """Start TLS on this connection; MG_EV_TLS_HS follows, or MG_EV_ERROR

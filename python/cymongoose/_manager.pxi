@@ -33,7 +33,7 @@ cdef object _addr_tuple(const mg_addr *a):
 
 
 cdef object _event_data(int ev, void *ev_data):
-    """The Python object a handler receives for an event (API.md section 3)."""
+    """The Python object a handler receives for an event (docs/api-contract.md#events)."""
     cdef mg_str *s
     if ev_data == NULL or ev == 2 or ev == 7 or ev == 8:  # hot path: POLL, READ, WRITE
         return None

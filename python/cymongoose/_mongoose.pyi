@@ -1,4 +1,4 @@
-# Type stubs of the compiled extension cymongoose._mongoose (API.md sections 2-4).
+# Type stubs of the compiled extension cymongoose._mongoose (docs/api-contract.md).
 # Kept true to the runtime by tests/python/test_stubs.py (mypy stubtest).
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
@@ -11,7 +11,7 @@ _ErrorHandler: TypeAlias = Callable[[Exception], object]
 _Data: TypeAlias = str | bytes | bytearray | memoryview
 _Addr: TypeAlias = tuple[str, int, bool]
 
-__all__ = [  # noqa: RUF022 - the anchor's order (API.md 1.2)
+__all__ = [  # noqa: RUF022 - the anchor's order (docs/api-contract.md#exported-names)
     "Connection", "HttpMessage", "Manager", "MqttMessage", "Rpc", "RpcReq", "Timer", "TlsOpts",
     "WsMessage", "MG_EV_ERROR", "MG_EV_OPEN", "MG_EV_POLL", "MG_EV_RESOLVE", "MG_EV_CONNECT",
     "MG_EV_ACCEPT", "MG_EV_TLS_HS", "MG_EV_READ", "MG_EV_WRITE", "MG_EV_CLOSE",
@@ -33,7 +33,7 @@ _EVENT_NAMES: dict[int, str]
 def _validate_header(name: str, value: str) -> None:
     """Raise ValueError when a header name or value contains CR, LF or NUL."""
 
-# ---- events (API.md 1.2, 3) ----
+# ---- events (docs/api-contract.md#exported-names, #events) ----
 MG_EV_ERROR: int
 MG_EV_OPEN: int
 MG_EV_POLL: int
@@ -125,7 +125,7 @@ class Manager:
     def sntp_connect(self, url: str, handler: _Handler | None = None) -> Connection:
         """UDP connection to an SNTP server; `sntp_request()` asks for the time (MG_EV_SNTP_TIME)."""
     def set_dns_server(self, url: str, timeout_ms: int = 2000, retries: int = 2) -> None:
-        """Use the DNS server `url` (udp://IP:PORT) for host names, waiting `timeout_ms` per attempt and resending up to `retries` times (beyond API.md)."""
+        """Use the DNS server `url` (udp://IP:PORT) for host names, waiting `timeout_ms` per attempt and resending up to `retries` times (beyond docs/api-contract.md)."""
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
         """Thread-safe: deliver MG_EV_WAKEUP with `data` to connection `connection_id` and interrupt a blocked poll(). False without enable_wakeup."""
     def timer_add(
@@ -413,7 +413,7 @@ class TlsOpts:
 
 @disjoint_base
 class StackInterface:
-    """One interface of the built-in TCP/IP stack (beyond API.md; exported by cymongoose.stack)."""
+    """One interface of the built-in TCP/IP stack (beyond docs/api-contract.md; exported by cymongoose.stack)."""
 
     @staticmethod
     def tap(
@@ -529,7 +529,7 @@ class Rpc:
     def methods(self) -> list[str]:
         """Registered patterns, most recent first."""
 
-# ---- functions (API.md 4) ----
+# ---- functions (docs/api-contract.md#functions) ----
 def event_name(ev: int) -> str:
     """Name of an event number ("MG_EV_HTTP_MSG", "MG_EV_USER+2", "MG_EV_UNKNOWN(21)")."""
 def log_set(level: int) -> None:

@@ -1,4 +1,4 @@
-# MQTT: C declarations of mg_mqtt.h, the MqttMessage view (API.md 2.5) and the
+# MQTT: C declarations of mg_mqtt.h, the MqttMessage view (docs/api-contract.md#mqttmessage) and the
 # conversion of v5 property lists. Included after _http.pxi.
 from libc.stdlib cimport malloc, free
 

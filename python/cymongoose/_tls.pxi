@@ -1,4 +1,4 @@
-# TLS: C declarations of mg_tls.h and the TlsOpts class (API.md 2.6).
+# TLS: C declarations of mg_tls.h and the TlsOpts class (docs/api-contract.md#tlsopts).
 # Included after _core.pxi; Connection.tls_init/tls_free live in _conn_tls.pxi.
 
 cdef extern from "mg_tls.h":

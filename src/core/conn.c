@@ -88,7 +88,7 @@ static bool is_udp_url(const char *url) {
 }
 
 /* Listener address: numeric host or "localhost", empty = any; an explicit
- * port or 0 (API.md: a missing port means an ephemeral one). */
+ * port or 0 (docs/api-contract.md: a missing port means an ephemeral one). */
 static bool listen_addr(const char *url, struct mg_addr *a) {
   struct mg_str host = mg_url_host(url);
   long port = mg_url_port_explicit(url);

@@ -697,6 +697,9 @@ static void process(struct mg_connection *c, struct mqtt_state *st) {
       c->recv.len = 0;
       break;
     }
+    /* Acks and deliveries for a peer that does not read wait until it has
+     * read enough (MG_SEND_HIGH_WATER); MG_EV_POLL brings us back. */
+    if (mg_send_backlogged(c)) break;
     n = mm.dgram.len;
     st->last_rx = mg_millis();
     handle(c, st, &mm);
@@ -771,9 +774,16 @@ void mg_mqtt_handler(struct mg_connection *c, int ev, void *ev_data) {
       break;
     case MG_EV_WRITE:
       st->last_tx = mg_millis();
+      /* Paused by backpressure we cannot see the peer's PINGREQs; that it
+       * reads what we send shows it is alive. */
+      if (c->is_throttled) st->last_rx = st->last_tx;
       break;
     case MG_EV_POLL:
       on_poll(c, st);
+      /* Packets left waiting by backpressure are handled once it lifts. */
+      if (c->recv.len > 0 && !c->is_closing && c->pfn == mg_mqtt_handler &&
+          mstate(c) == st && !mg_send_backlogged(c))
+        process(c, st);
       break;
     default:
       break;

@@ -1,4 +1,4 @@
-"""Manager lifecycle, polling rules and errors (API.md 2.1, C-1..C-8)."""
+"""Manager lifecycle, polling rules and errors (docs/api-contract.md#manager, C-1..C-8)."""
 
 from __future__ import annotations
 
