@@ -46,6 +46,13 @@
 #define MG_ENABLE_DRIVER_STREAM (MG_ARCH == MG_ARCH_POSIX)
 #endif
 
+/* Stellaris LM3S6965 Ethernet MAC (src/drivers/stellaris_enet.c): plain
+ * memory-mapped registers, no OS calls, so it builds on any target; off
+ * unless a board needs it (boards/lm3s6965evb turns it on). */
+#ifndef MG_ENABLE_DRIVER_STELLARIS_ENET
+#define MG_ENABLE_DRIVER_STELLARIS_ENET 0
+#endif
+
 /* Protocols. */
 #ifndef MG_ENABLE_HTTP
 #define MG_ENABLE_HTTP 1
