@@ -8,6 +8,7 @@ set(MG_BOARD_HAS_ETH ON)
 # 4 KiB: 64.6 KiB of .bss), more than the whole SRAM; device_app and
 # device_app_http bring their own, smaller pools.
 set(MG_BOARD_SKIP_APPS net_fw)
+set(MG_BOARD_SIZE_TARGETS ON) # a Cortex-M3: the issue-8 size targets apply
 mg_board_setup(
   CPU_FLAGS -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
   DEFINES MG_ENABLE_DRIVER_STELLARIS_ENET=1
