@@ -39,6 +39,13 @@
 #define MG_ENABLE_TCPIP 1
 #endif
 
+/* Stellaris LM3S6965 Ethernet MAC (src/drivers/stellaris_enet.c): plain
+ * memory-mapped registers, no OS calls, so it builds on any target; off
+ * unless a board needs it (boards/lm3s6965evb turns it on). */
+#ifndef MG_ENABLE_DRIVER_STELLARIS_ENET
+#define MG_ENABLE_DRIVER_STELLARIS_ENET 0
+#endif
+
 /* Stream driver for the stack (src/drivers/stream.c): frames over a socket as
  * QEMU's "-netdev stream" carries them. Its codec is portable; the driver
  * itself needs POSIX sockets. */
