@@ -1,0 +1,56 @@
+"""Distribution metadata: our own name and version, the licence, what users are told to install."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST_NAME = "cymongoose-sdk"
+
+
+def pyproject() -> dict[str, object]:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def project() -> dict[str, object]:
+    table = pyproject()["project"]
+    assert isinstance(table, dict)
+    return table
+
+
+def test_distribution_name_is_ours_and_import_name_stays() -> None:
+    assert project()["name"] == DIST_NAME
+    # The import package is still cymongoose (scripts for the PyPI package run unchanged).
+    skb = pyproject()["tool"]["scikit-build"]  # type: ignore[index]
+    assert skb["wheel"]["packages"] == ["python/cymongoose"]  # type: ignore[index]
+    assert project()["scripts"] == {"cymongoose": "cymongoose.device.cli:main"}
+
+
+def _text_files() -> list[Path]:
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    files += sorted((ROOT / "python").rglob("*.py")) + sorted((ROOT / "scripts").glob("*"))
+    return [f for f in files if f.is_file()]
+
+
+def test_install_instructions_name_our_distribution() -> None:
+    # `pip install cymongoose` / 'cymongoose[device]' would install the other project.
+    wrong = re.compile(r"pip install\s+['\"]?cymongoose(?![-\w])(?!\s+first)")
+    hits = []
+    for f in _text_files():
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            explains = "not this one" in line or "installs a different project" in line
+            if wrong.search(line) and not explains:
+                hits.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert hits == []
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"pip install {DIST_NAME}" in readme
+    assert f"pip install '{DIST_NAME}[device]'" in readme
+    assert "cannot be installed side by side" in readme
