@@ -276,7 +276,8 @@ def test_all_has_exactly_the_contract_names() -> None:
 
 
 def test_package_layout() -> None:
-    assert cymongoose.__version__ == "0.2.5"
+    # The attribute is part of the API; its value is our own version (test_packaging.py).
+    assert isinstance(cymongoose.__version__, str) and cymongoose.__version__ != "0.2.5"
     for cls in CLASSES:
         obj = getattr(cymongoose, cls, None)
         if obj is not None and cls != "AsyncManager":

@@ -54,3 +54,37 @@ def test_install_instructions_name_our_distribution() -> None:
     assert f"pip install {DIST_NAME}" in readme
     assert f"pip install '{DIST_NAME}[device]'" in readme
     assert "cannot be installed side by side" in readme
+
+
+def test_one_version_read_by_package_metadata_and_firmware() -> None:
+    import importlib.metadata
+    import subprocess
+
+    import cymongoose
+
+    version = project()["version"]
+    assert isinstance(version, str)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version) and version != "0.2.5"  # not the PyPI line
+    assert cymongoose.__version__ == version
+    assert importlib.metadata.version(DIST_NAME) == version
+    # A source tree on sys.path reports its own pyproject version, even when an installed copy
+    # with other metadata exists.
+    code = "import cymongoose; print(cymongoose.__version__, cymongoose.__file__)"
+    src = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT / "python")},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert src == [version, str(ROOT / "python" / "cymongoose" / "__init__.py")]
+
+
+def test_firmware_image_carries_the_same_version() -> None:
+    # boards/common.cmake defines MG_FW_VERSION from pyproject's version line; the banner is
+    # checked under QEMU by test_firmware_qemu.py and on the host by test_device_app.py.
+    import os
+
+    import pytest
+
+    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "hello_fw.elf"
+    if not elf.is_file():
+        pytest.skip(f"{elf} is not built (make fw)")
+    version = project()["version"]
+    assert isinstance(version, str)
+    assert b"\0" + version.encode() + b"\0" in elf.read_bytes()
