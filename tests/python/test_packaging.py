@@ -88,3 +88,19 @@ def test_firmware_image_carries_the_same_version() -> None:
     version = project()["version"]
     assert isinstance(version, str)
     assert b"\0" + version.encode() + b"\0" in elf.read_bytes()
+
+
+def test_licence_file_and_metadata() -> None:
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n") and "Copyright (c) 2026 the cymongoose authors" in text
+    p = project()
+    assert p["license"] == "MIT" and p["license-files"] == ["LICENSE"]
+    assert p["requires-python"] == ">=3.10"
+    classifiers = p["classifiers"]
+    assert isinstance(classifiers, list)
+    # PEP 639: the licence expression replaces licence classifiers (tools reject both).
+    assert not [c for c in classifiers if c.startswith("License ::")]
+    minors = sorted(int(c.rsplit(".", 1)[1]) for c in classifiers
+                    if c.startswith("Programming Language :: Python :: 3."))
+    assert minors == [10, 11, 12, 13]
+    assert p["keywords"] and p["authors"] == [{"name": "the cymongoose authors"}]
