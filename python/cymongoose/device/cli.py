@@ -64,6 +64,8 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cymongoose", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=_formatter)
+    p.add_argument("-V", "--version", action="version", version=_version_text(),
+                   help="print the version and exit")
     p.add_argument("--boards-file", action="append", default=[], metavar="TOML",
                    help="extra board map file (may be repeated)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -224,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --firmware: seconds to wait for the 'ready' notification")
     s.add_argument("--log", help="write the console session log to this file")
     return p
+
+
+def _version_text() -> str:
+    from .. import __version__
+
+    py = ".".join(map(str, sys.version_info[:3]))
+    return f"cymongoose {__version__} (distribution cymongoose-sdk, Python {py})"
 
 
 def _target_args(s: argparse.ArgumentParser) -> None:
