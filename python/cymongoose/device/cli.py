@@ -1,8 +1,9 @@
-"""The ``cymongoose`` command: boards, build, flash, console, bridge, rpc, test.
+"""The ``cymongoose`` command: boards, ports, build, flash, console, bridge, rpc, test.
 
 Every subcommand has ``--help`` with examples. Exit codes: 0 success, 1 the
-device or tool failed (timeout, verify mismatch, missing port), 2 bad usage
-(including a missing tool or extension).
+device or tool failed (timeout, verify mismatch, missing port), 2 bad usage: an
+unknown board or command, a missing option or file, a bad value (one line on
+stderr, with a close match when there is one), or a missing tool or extension.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .boards import Board, BoardMap, load_boards
+from .cliutil import (
+    CliParser,
+    UsageError,
+    address,
+    check_board_name,
+    existing_file,
+    list_ports,
+    positive_int,
+    seconds,
+)
 from .errors import DeviceError, ExpectTimeoutError, NotAvailableError
 
 if TYPE_CHECKING:
@@ -39,6 +50,7 @@ everything below works without hardware.
 EPILOG = """\
 examples:
   cymongoose boards                              list the known boards
+  cymongoose ports                               list this machine's serial ports
   cymongoose build --board mps2-an385            build the firmware (build/fw-mps2-an385)
   cymongoose console --board mps2-an385 --firmware build/fw/hello_fw.elf
                                                  boot it in QEMU and attach to UART0
@@ -62,11 +74,11 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cymongoose", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=_formatter)
+    p = CliParser(prog="cymongoose", description=DESCRIPTION, epilog=EPILOG,
+                  formatter_class=_formatter)
     p.add_argument("-V", "--version", action="version", version=_version_text(),
                    help="print the version and exit")
-    p.add_argument("--boards-file", action="append", default=[], metavar="TOML",
+    p.add_argument("--boards-file", action="append", default=[], metavar="TOML", type=existing_file,
                    help="extra board map file (may be repeated)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -76,7 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  cymongoose boards\n  cymongoose boards mps2-an385\n"
                               "  cymongoose boards --json")
     s.add_argument("name", nargs="?", help="board to show")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout instead of the table")
+
+    s = sub.add_parser("ports", help="list this machine's serial ports",
+                       description="List the serial ports of this machine (pyserial): device, "
+                                   "USB VID:PID, serial number, description, and the lab ports "
+                                   "or board consoles of the board map that name each one.",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  cymongoose ports\n  cymongoose ports --json")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout instead of the table")
 
     s = sub.add_parser("build", help="build firmware for a board with CMake",
                        description="Configure and build the firmware apps for a board "
@@ -88,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", default=".", help="source tree (default: current directory)")
     s.add_argument("--build-dir", help="build directory (default: build/fw-BOARD)")
     s.add_argument("--target", help="only build this CMake target, e.g. hello_fw")
-    s.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default 2)")
+    s.add_argument("-j", "--jobs", type=positive_int, default=2, help="parallel jobs (default 2)")
 
     s = sub.add_parser(
         "flash", help="write an image to a board and verify it",
@@ -109,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                "      lease a labgrid place, flash+verify through its exported gdbstub\n"
                "  cymongoose flash --lg-tags board=mps2-an385 --backend ota fw.bin\n"
                "      lease a place, OTA over its exported console")
-    s.add_argument("image", help="firmware image (.elf or .bin)")
+    s.add_argument("image", type=existing_file, help="firmware image (.elf or .bin)")
     s.add_argument("--board", help="board name (required, except that a labgrid place's "
                                     "'board' tag may name it)")
     s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd", "ota"],
@@ -118,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--verify", dest="verify", action="store_true", default=True,
                    help="verify after writing (default)")
     s.add_argument("--no-verify", dest="verify", action="store_false", help="skip verification")
-    s.add_argument("--base", type=lambda v: int(v, 0), help="load address of a .bin image")
+    s.add_argument("--base", type=address, help="load address of a .bin image")
     s.add_argument("--no-run", action="store_true",
                    help="gdb backend: leave the CPU halted after flashing")
     s.add_argument("--url", metavar="URL",
@@ -127,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", metavar="PORT",
                    help="ota backend: the device console (JSON-RPC): uploads over ota.* calls, "
                         "or with --url checks ota.status after the HTTP upload")
-    s.add_argument("--baudrate", type=int, help="ota backend: console baud rate")
+    s.add_argument("--baudrate", type=positive_int, help="ota backend: console baud rate")
     from .labgrid import add_cli_args
 
     add_cli_args(s)  # flash a leased labgrid place (its gdbstub, or OTA over its console)
@@ -149,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send LINE after attaching (may be repeated)")
     s.add_argument("--expect", metavar="REGEX",
                    help="wait for a line matching REGEX, print it, then exit")
-    s.add_argument("--timeout", type=float, default=10.0, help="seconds for --expect (default 10)")
+    s.add_argument("--timeout", type=seconds, default=10.0,
+                   help="seconds for --expect (default 10)")
 
     s = sub.add_parser(
         "test", help="run pytest with the dut fixture bound to a board",
@@ -196,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without --tap: the address our DHCP server leases the board "
                         "(default 10.0.2.15)")
     s.add_argument("--pcap", help="also write every bridged frame to this pcap file")
-    s.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    s.add_argument("--duration", type=seconds,
+                   help="stop after this many seconds (default: Ctrl-C)")
     s.add_argument("--log", help="write the console session log to this file")
 
     s = sub.add_parser(
@@ -220,9 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("params", nargs="*", metavar="KEY=VALUE", help="parameters")
     s.add_argument("--params", dest="params_json", metavar="JSON",
                    help="parameters as one JSON object (or array)")
-    s.add_argument("--timeout", type=float, default=5.0,
+    s.add_argument("--timeout", type=seconds, default=5.0,
                    help="seconds to wait for the response (default 5)")
-    s.add_argument("--ready-timeout", type=float, default=20.0,
+    s.add_argument("--ready-timeout", type=seconds, default=20.0,
                    help="with --firmware: seconds to wait for the 'ready' notification")
     s.add_argument("--log", help="write the console session log to this file")
     return p
@@ -239,8 +263,10 @@ def _target_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--board", help="board name (default: mps2-an385 unless --port is given)")
     s.add_argument("--port", help="serial port: a path, socket://HOST:PORT, rfc2217://HOST:PORT "
                                   "or a lab port name from the board map")
-    s.add_argument("--firmware", help="image to boot (emulated and host boards)")
-    s.add_argument("--baudrate", type=int, help="serial baud rate (default: from the board)")
+    s.add_argument("--firmware", type=existing_file,
+                   help="image to boot (emulated and host boards)")
+    s.add_argument("--baudrate", type=positive_int,
+                   help="serial baud rate (default: from the board)")
     from .labgrid import add_cli_args
 
     add_cli_args(s)  # a labgrid place instead of --port
@@ -279,6 +305,23 @@ def cmd_boards(args: argparse.Namespace, bmap: BoardMap) -> int:
         print("\nlab ports:")
         for p in bmap.ports.values():
             print(f"  {p.name:{width}s} {p.url}" + (f"  ({p.board})" if p.board else ""))
+    return EXIT_OK
+
+
+def cmd_ports(args: argparse.Namespace, bmap: BoardMap) -> int:
+    ports = list_ports(bmap)
+    if args.json:
+        print(json.dumps({"ports": [p.to_dict() for p in ports]}, indent=2))
+        return EXIT_OK
+    if not ports:
+        print("no serial ports found", file=sys.stderr)
+        return EXIT_OK
+    rows = [(p.device, p.vid_pid or "-", p.serial_number or "-", p.description or "-",
+             "; ".join(p.matches)) for p in ports]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        line = "  ".join(f"{r[i]:{widths[i]}s}" for i in range(4))
+        print((line + ("  = " + r[4] if r[4] else "")).rstrip())
     return EXIT_OK
 
 
@@ -336,7 +379,7 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     if args.backend == "ota" or (args.backend is None and (args.url or args.port)):
         return _flash_ota(args, bmap)
     if not args.board:
-        raise DeviceError("give --board NAME (see `cymongoose boards`)")
+        raise UsageError("give --board NAME (see `cymongoose boards`)")
     board = bmap.get(args.board)
     image = load_image_for(args.image, board, base=args.base)
     backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
@@ -345,7 +388,7 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     progress = TtyProgress()
     if backend == "gdb":
         if not args.gdb:
-            raise DeviceError("the gdb backend needs --gdb HOST:PORT or --gdb unix:PATH")
+            raise UsageError("the gdb backend needs --gdb HOST:PORT or --gdb unix:PATH")
         with GdbClient.connect_address(args.gdb) as client:
             result = GdbFlasher(client, run=not args.no_run).flash(
                 image, verify=args.verify, progress=progress)
@@ -372,7 +415,7 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
     from .targets import SerialTarget
 
     if not args.url and not args.port and target is None:
-        raise DeviceError("the ota backend needs --url http://DEVICE/api/ota and/or --port "
+        raise UsageError("the ota backend needs --url http://DEVICE/api/ota and/or --port "
                           "CONSOLE")
     if not Path(args.image).is_file():
         raise DeviceError(f"image {args.image} does not exist")
@@ -403,7 +446,7 @@ def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarge
 
     backend = args.backend or "gdb"
     if backend not in ("gdb", "ota") or args.gdb:
-        raise DeviceError("a labgrid place is flashed through the gdbstub it exports "
+        raise UsageError("a labgrid place is flashed through the gdbstub it exports "
                           "(--backend gdb, the default, without --gdb) or over its console "
                           f"(--backend ota), not {args.gdb or backend}")
     if backend == "ota":
@@ -438,18 +481,19 @@ def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # 
         return leased
     if args.port:
         port = bmap.resolve_port(args.port)
-        board = bmap.get(args.board or port.board) if (args.board or port.board) else None
+        name: str | None = args.board or port.board
+        board = bmap.get(name) if name else None
         baud = args.baudrate or port.baudrate or (board.baudrate if board else 115200)
         return SerialTarget(port.url, baudrate=baud, board=board, log_path=log)
     board = bmap.get(args.board or "mps2-an385")
     if board.boot == "serial":
         if not board.console_port:
-            raise DeviceError(f"board {board.name} is on a serial port: give --port "
+            raise UsageError(f"board {board.name} is on a serial port: give --port "
                               "(or set console.port in your boards.toml)")
         return SerialTarget(board.console_port, baudrate=args.baudrate or board.baudrate,
                             board=board, log_path=log)
     if not args.firmware:
-        raise DeviceError(f"board {board.name} boots an image: give --firmware FILE")
+        raise UsageError(f"board {board.name} boots an image: give --firmware FILE")
     if board.boot == "host":
         return HostProcessTarget([args.firmware], log_path=log)
     return QemuTarget(args.firmware, board, log_path=log)
@@ -531,17 +575,17 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
 def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
     if args.serial:
         if args.tap or args.pcap or args.firmware:
-            raise DeviceError("--serial bridges a board on a serial line: no --tap, --pcap "
+            raise UsageError("--serial bridges a board on a serial line: no --tap, --pcap "
                               "or --firmware")
         return _bridge_stack(args, None)
     board = bmap.get(args.board or "mps2-an385")
     if board.boot != "qemu":
-        raise DeviceError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
+        raise UsageError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
     if not args.firmware:
-        raise DeviceError("give --firmware FILE")
+        raise UsageError("give --firmware FILE")
     if args.tap:
         if args.forward:
-            raise DeviceError("--forward is for the root-free bridge; with --tap use the "
+            raise UsageError("--forward is for the root-free bridge; with --tap use the "
                               "board's address directly")
         return _bridge_tap(args, board)
     return _bridge_stack(args, board)
@@ -592,7 +636,7 @@ def _parse_forwards(specs: Sequence[str]) -> list[tuple[int, int]]:
         host, sep, dev = spec.partition(":")
         if not sep or not host.isdigit() or not dev.isdigit() or not (
                 0 <= int(host) < 65536 and 0 < int(dev) < 65536):
-            raise DeviceError(f"--forward {spec!r}: want HOSTPORT:BOARDPORT, e.g. 8080:80")
+            raise UsageError(f"--forward {spec!r}: want HOSTPORT:BOARDPORT, e.g. 8080:80")
         out.append((int(host), int(dev)))
     return out
 
@@ -650,19 +694,19 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
 def _parse_params(args: argparse.Namespace) -> dict[str, object] | list[object] | None:
     if args.params_json is not None:
         if args.params:
-            raise DeviceError("give KEY=VALUE parameters or --params JSON, not both")
+            raise UsageError("give KEY=VALUE parameters or --params JSON, not both")
         try:
             value = json.loads(args.params_json)
         except ValueError as exc:
-            raise DeviceError(f"--params is not JSON: {exc}") from None
+            raise UsageError(f"--params is not JSON: {exc}") from None
         if not isinstance(value, (dict, list)):
-            raise DeviceError("--params must be a JSON object or array")
+            raise UsageError("--params must be a JSON object or array")
         return value
     params: dict[str, object] = {}
     for item in args.params:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise DeviceError(f"parameter {item!r}: want KEY=VALUE")
+            raise UsageError(f"parameter {item!r}: want KEY=VALUE")
         try:
             params[key] = json.loads(text)
         except ValueError:
@@ -693,7 +737,7 @@ def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 COMMANDS = {
-    "boards": cmd_boards, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
+    "boards": cmd_boards, "ports": cmd_ports, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
     "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
 }
 
@@ -706,7 +750,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         bmap = load_boards(args.boards_file)
+        for name in (getattr(args, "board", None), getattr(args, "name", None)):
+            check_board_name(name, bmap)  # an unknown --board is a usage error, with a hint
         return COMMANDS[args.command](args, bmap)
+    except UsageError as exc:
+        print(f"cymongoose {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except NotAvailableError as exc:
         print(f"cymongoose: {exc}", file=sys.stderr)
         return EXIT_USAGE
