@@ -88,6 +88,10 @@ def main() -> None:
     out = run(exe, "boards", "--json")
     names = [b["name"] for b in json.loads(out.stdout)["boards"]] if out.returncode == 0 else []
     check("cymongoose boards --json", "mps2-an385" in names, names)
+    out = run(exe, "doctor", "--json")
+    checks = {c["name"]: c["status"] for c in json.loads(out.stdout)["checks"]} \
+        if out.returncode in (0, 1) else {}
+    check("cymongoose doctor --json: the extension is ok", checks.get("extension") == "ok", checks)
     print("wheel smoke test passed", flush=True)
 
 

@@ -104,3 +104,11 @@ def test_licence_file_and_metadata() -> None:
                     if c.startswith("Programming Language :: Python :: 3."))
     assert minors == [10, 11, 12, 13]
     assert p["keywords"] and p["authors"] == [{"name": "the cymongoose authors"}]
+
+
+def test_the_command_runs_without_extras() -> None:
+    # Every install gets the `cymongoose` script; what it imports at start must not be an extra.
+    deps = project()["dependencies"]
+    assert deps == ["tomli>=1.1; python_version < '3.11'"]
+    extras = project()["optional-dependencies"]
+    assert isinstance(extras, dict) and extras["device"] == ["pyserial>=3.5"]

@@ -8,6 +8,7 @@ sources: about 10 s incremental after `make ext`, 40 s from nothing). Deselect w
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -19,7 +20,13 @@ from pathlib import Path
 import pytest
 from test_packaging import DIST_NAME, ROOT, project
 
-pytestmark = [pytest.mark.wheel, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.wheel,
+    pytest.mark.timeout(600),
+    # scripts/test_asan_py.sh tests the instrumented build; the release wheel is make test's.
+    pytest.mark.skipif(bool(os.environ.get("MG_ASAN_PRELOADED")),
+                       reason="the release wheel is not the ASan build under test"),
+]
 
 VERSION = str(project()["version"])
 DIST = ROOT / "dist"
@@ -45,15 +52,20 @@ def _artifacts() -> tuple[Path, Path] | None:
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> tuple[Path, Path]:
-    found = _artifacts()
-    if found is None:
-        out = subprocess.run(["make", "-s", "wheel"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=900, check=False)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+def artifacts() -> Iterator[tuple[Path, Path]]:
+    # One build at a time (pytest -n workers share dist/), and none while another worker uses it.
+    (ROOT / "build").mkdir(exist_ok=True)
+    with open(ROOT / "build" / "wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         found = _artifacts()
-        assert found is not None, f"make wheel left no {STEM} wheel for {PY_TAG} in {DIST}"
-    return found
+        if found is None:
+            out = subprocess.run(["make", "-s", "wheel"], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=900, check=False)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+            found = _artifacts()
+            assert found is not None, f"make wheel left no {STEM} wheel for {PY_TAG} in {DIST}"
+        fcntl.flock(lock, fcntl.LOCK_SH)  # others may read it too, but not rebuild
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import shutil
 import subprocess
@@ -51,6 +52,7 @@ EPILOG = """\
 examples:
   cymongoose boards                              list the known boards
   cymongoose ports                               list this machine's serial ports
+  cymongoose doctor                              what this machine has, how to get the rest
   cymongoose build --board mps2-an385            build the firmware (build/fw-mps2-an385)
   cymongoose console --board mps2-an385 --firmware build/fw/hello_fw.elf
                                                  boot it in QEMU and attach to UART0
@@ -97,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or board consoles of the board map that name each one.",
                        formatter_class=_formatter,
                        epilog="examples:\n  cymongoose ports\n  cymongoose ports --json")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout instead of the table")
+
+    s = sub.add_parser("doctor", help="check QEMU, toolchains, serial ports, TUN, ...",
+                       description="Check what the device features need on this machine: the "
+                                   "compiled extension, QEMU and its version, the arm toolchain, "
+                                   "cmake, OpenOCD, pyOCD, pyserial, labgrid, serial port access "
+                                   "and TUN. One line each: ok, missing (the reference board needs "
+                                   "it) or - (optional), with how to get it. Exit status 1 when "
+                                   "something the reference board needs is missing.",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  cymongoose doctor\n  cymongoose doctor --json")
     s.add_argument("--json", action="store_true",
                    help="one JSON object on stdout instead of the table")
 
@@ -323,6 +337,20 @@ def cmd_ports(args: argparse.Namespace, bmap: BoardMap) -> int:
         line = "  ".join(f"{r[i]:{widths[i]}s}" for i in range(4))
         print((line + ("  = " + r[4] if r[4] else "")).rstrip())
     return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, bmap: BoardMap) -> int:
+    from .doctor import MISSING, run_checks
+
+    checks = run_checks(bmap)
+    healthy = not any(c.status == MISSING for c in checks)
+    if args.json:
+        print(json.dumps({"ok": healthy, "checks": [c.to_dict() for c in checks]}, indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            print(c.line(width))
+    return EXIT_OK if healthy else EXIT_FAIL
 
 
 def _board_dict(b: Board) -> dict[str, object]:
@@ -737,7 +765,7 @@ def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 COMMANDS = {
-    "boards": cmd_boards, "ports": cmd_ports, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
+    "boards": cmd_boards, "ports": cmd_ports, "doctor": cmd_doctor, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
     "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
 }
 
@@ -764,6 +792,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cymongoose boards | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":
