@@ -9,6 +9,7 @@ stderr, with a close match when there is one), or a missing tool or extension.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import select
@@ -34,6 +35,7 @@ from .cliutil import (
 from .errors import DeviceError, ExpectTimeoutError, NotAvailableError
 
 if TYPE_CHECKING:
+    from .flash import FlashResult
     from .labgrid import LabgridTarget
     from .targets import Target
 
@@ -164,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ota backend: the device console (JSON-RPC): uploads over ota.* calls, "
                         "or with --url checks ota.status after the HTTP upload")
     s.add_argument("--baudrate", type=positive_int, help="ota backend: console baud rate")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout (human text goes to stderr)")
     from .labgrid import add_cli_args
 
     add_cli_args(s)  # flash a leased labgrid place (its gdbstub, or OTA over its console)
@@ -197,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                "tests/device -x")
     _target_args(s)
     s.add_argument("--artifacts", help="directory for per-test console logs")
+    s.add_argument("--json", action="store_true",
+                   help="print a JSON summary (counts, exit code) on stdout; pytest's own "
+                        "output goes to stderr")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments for pytest")
 
     s = sub.add_parser(
@@ -262,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for the response (default 5)")
     s.add_argument("--ready-timeout", type=seconds, default=20.0,
                    help="with --firmware: seconds to wait for the 'ready' notification")
+    s.add_argument("--json", action="store_true",
+                   help='print {"ok", "method", "result" or "error"} instead of the bare result')
     s.add_argument("--log", help="write the console session log to this file")
     return p
 
@@ -428,7 +437,15 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
             target.stop()
     else:
         result = get_flasher(backend, board).flash(image, verify=args.verify, progress=progress)
-    print(result.summary())
+    return _flash_done(args, result)
+
+
+def _flash_done(args: argparse.Namespace, result: FlashResult) -> int:
+    if args.json:
+        print(result.summary(), file=sys.stderr)
+        print(json.dumps({"ok": True, **dataclasses.asdict(result)}, indent=2))
+    else:
+        print(result.summary())
     return EXIT_OK
 
 
@@ -461,8 +478,7 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
     finally:
         if target is not None:
             target.stop()
-    print(result.summary())
-    return EXIT_OK
+    return _flash_done(args, result)
 
 
 def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarget) -> int:
@@ -496,8 +512,7 @@ def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarge
                              run=not args.no_run)
     finally:
         lease.release()
-    print(result.summary())
-    return EXIT_OK
+    return _flash_done(args, result)
 
 
 def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # type: ignore[no-untyped-def]
@@ -596,8 +611,27 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
     if rest[:1] == ["--"]:
         rest = rest[1:]
     argv += rest
-    print("+ " + " ".join(argv), file=sys.stderr, flush=True)
-    return subprocess.call(argv)
+    if not args.json:
+        print("+ " + " ".join(argv), file=sys.stderr, flush=True)
+        return subprocess.call(argv)
+    import tempfile
+
+    from .cliutil import junit_summary
+
+    with tempfile.TemporaryDirectory(prefix="cymongoose-test-") as tmp:
+        # pytest's report goes to stderr; our summary comes from its JUnit XML.
+        junit = next((a.split("=", 1)[1] for a in rest if a.startswith("--junitxml=")), None)
+        mine = junit is None
+        if junit is None:
+            junit = str(Path(tmp) / "junit.xml")
+            argv.append(f"--junitxml={junit}")
+        print("+ " + " ".join(argv), file=sys.stderr, flush=True)
+        rc = subprocess.call(argv, stdout=sys.stderr)
+        summary = junit_summary(junit)
+        if mine:
+            summary["report"] = None  # a temporary file, gone with this directory
+    print(json.dumps({"ok": rc == 0, "exit_code": rc, **summary}, indent=2))
+    return rc
 
 
 def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
@@ -756,11 +790,20 @@ def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
         except RpcError as exc:
             print(f"cymongoose rpc: {args.method}: error {exc.code}: {exc.message}",
                   file=sys.stderr)
+            if args.json:
+                error = {"code": exc.code, "message": exc.message, "data": exc.data}
+                print(json.dumps({"ok": False, "method": args.method, "error": error}))
             return EXIT_FAIL
         except RpcTimeoutError as exc:
             print(f"cymongoose rpc: {exc}", file=sys.stderr)
+            if args.json:
+                error = {"code": None, "message": f"no response within {args.timeout:g} s"}
+                print(json.dumps({"ok": False, "method": args.method, "error": error}))
             return EXIT_FAIL
-    print(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps({"ok": True, "method": args.method, "result": result}, indent=2))
+    else:
+        print(json.dumps(result, indent=2))
     return EXIT_OK
 
 
@@ -768,6 +811,15 @@ COMMANDS = {
     "boards": cmd_boards, "ports": cmd_ports, "doctor": cmd_doctor, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
     "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
 }
+
+
+def _failed(args: argparse.Namespace, code: int, line: str, exc: Exception) -> int:
+    """Report a failure: the line on stderr, and with --json also a JSON object on stdout."""
+    print(line, file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "exit_code": code, "error": str(exc),
+                          "error_type": type(exc).__name__}))
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -782,14 +834,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_board_name(name, bmap)  # an unknown --board is a usage error, with a hint
         return COMMANDS[args.command](args, bmap)
     except UsageError as exc:
-        print(f"cymongoose {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(args, EXIT_USAGE, f"cymongoose {args.command}: error: {exc}", exc)
     except NotAvailableError as exc:
-        print(f"cymongoose: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(args, EXIT_USAGE, f"cymongoose: {exc}", exc)
     except DeviceError as exc:
-        print(f"cymongoose: error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return _failed(args, EXIT_FAIL, f"cymongoose: error: {exc}", exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `cymongoose boards | head`: the reader left; no traceback

@@ -203,3 +203,24 @@ def list_ports(bmap: BoardMap) -> list[PortInfo]:
                               hwid=p.hwid if p.hwid and p.hwid != "n/a" else "",
                               matches=board_matches(p.device, bmap)))
     return ports
+
+
+def junit_summary(path: str) -> dict[str, Any]:
+    """Counts of a pytest JUnit XML report (all test suites added up)."""
+    import xml.etree.ElementTree as ET
+
+    counts = {"tests": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    seconds = 0.0
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return {**counts, "seconds": None, "report": None}  # pytest died before writing it
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    for s in suites:
+        counts["tests"] += int(s.get("tests", 0))
+        counts["failed"] += int(s.get("failures", 0))
+        counts["errors"] += int(s.get("errors", 0))
+        counts["skipped"] += int(s.get("skipped", 0))
+        seconds += float(s.get("time", 0.0))
+    counts["passed"] = counts["tests"] - counts["failed"] - counts["errors"] - counts["skipped"]
+    return {**counts, "seconds": round(seconds, 3), "report": path}
