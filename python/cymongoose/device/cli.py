@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pcap", help="also write every bridged frame to this pcap file")
     s.add_argument("--duration", type=seconds,
                    help="stop after this many seconds (default: Ctrl-C)")
+    s.add_argument("--lease-timeout", type=seconds, default=5.0, metavar="SECONDS",
+                   help="without --tap: warn when the board has no DHCP lease after this "
+                        "long (default 5)")
     s.add_argument("--log", help="write the console session log to this file")
 
     s = sub.add_parser(
@@ -733,8 +736,9 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
         print(f"[bridging {what} into this process's TCP/IP stack: host {br.host_ip}, "
               f"board {br.device_ip} (leased by our DHCP server); Ctrl-C to stop]",
               file=sys.stderr, flush=True)
-        deadline = time.monotonic() + args.duration if args.duration else None
-        leased = False
+        started = time.monotonic()
+        deadline = started + args.duration if args.duration else None
+        leased = warned = False
         try:
             while deadline is None or time.monotonic() < deadline:
                 fwd.poll(20)
@@ -745,12 +749,29 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
                     leased = True
                     print(f"[board {br.device_ip} has its lease]", file=sys.stderr,
                           flush=True)
+                elif not leased and not warned and \
+                        time.monotonic() - started >= args.lease_timeout:
+                    warned = True
+                    print(_no_lease_warning(br.stats, args.lease_timeout), file=sys.stderr,
+                          flush=True)
         except KeyboardInterrupt:
             pass
         st = br.stats
         print(f"[bridged {st['rx_frames']} frames from the board, {st['tx_frames']} to "
               f"it; {fwd.tunnels} tunnelled connections]", file=sys.stderr)
     return EXIT_OK
+
+
+def _no_lease_warning(stats: dict[str, int], after: float) -> str:
+    """Why a bridged board may have no address yet, from what the bridge saw of it."""
+    if stats.get("rx_frames", 0) == 0:
+        why = ("no frame came from the board at all: does this firmware bring up a network "
+               "interface? (net_fw and device_app do, hello_fw does not)")
+    else:
+        why = (f"{stats['rx_frames']} frames came from the board, but no DHCP request we could "
+               "answer: does its firmware use DHCP, or a static address outside the bridge's "
+               "network?")
+    return f"[warning: the board has no DHCP lease after {after:g} s; {why}]"
 
 
 def _parse_params(args: argparse.Namespace) -> dict[str, object] | list[object] | None:

@@ -171,6 +171,7 @@ def test_bridge_serial_line_without_qemu(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     tunnels = re.search(r"; (\d+) tunnelled connections", err)
     assert tunnels and int(tunnels.group(1)) >= 1, err
+    assert "has its lease" in err and "no DHCP lease" not in err
 
 
 def test_flash_ota_over_the_console_of_a_fake_device(tmp_path: Path) -> None:
