@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from .boards import Board, BoardMap, load_boards
 from .cliutil import (
     CliParser,
+    RateProgress,
     UsageError,
     address,
     check_board_name,
@@ -407,7 +408,7 @@ def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
-    from .flash import GdbFlasher, QemuLoader, TtyProgress, get_flasher
+    from .flash import GdbFlasher, QemuLoader, get_flasher
     from .gdbremote import GdbClient
     from .image import load_image_for
     from .labgrid import target_from_cli_args
@@ -425,7 +426,7 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
     if backend is None:
         raise DeviceError(f"board {board.name} has no flash backend (flash = [])")
-    progress = TtyProgress()
+    progress = RateProgress()
     if backend == "gdb":
         if not args.gdb:
             raise UsageError("the gdb backend needs --gdb HOST:PORT or --gdb unix:PATH")
@@ -456,7 +457,6 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
     """OTA into the reference firmware's update bank: the image file as it is, verified by
     the device's SHA-256 check (and ota.status when the console is given). ``target``:
     a console target to use instead of --port (a leased labgrid place)."""
-    from .flash import TtyProgress
     from .image import Image
     from .ota import OtaFlasher
     from .rpc import RpcClient
@@ -477,7 +477,7 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
             target.start()
             rpc = RpcClient(target.console)
         result = OtaFlasher(rpc, url=args.url).flash(image, verify=args.verify,
-                                                     progress=TtyProgress())
+                                                     progress=RateProgress())
     finally:
         if target is not None:
             target.stop()
@@ -487,7 +487,6 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
 def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarget) -> int:
     """Flash a leased labgrid place: through its exported gdbstub (default; written,
     verified, reset into the new image) or, with --backend ota, over its console."""
-    from .flash import TtyProgress
     from .image import load_image_for
     from .labgrid import flash_place, lease_board
 
@@ -511,7 +510,7 @@ def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarge
         address = lease.require_gdb()
         print(f"[labgrid place {lease.place}: flashing through gdbstub {address}]",
               file=sys.stderr, flush=True)
-        result = flash_place(lease, image, verify=args.verify, progress=TtyProgress(),
+        result = flash_place(lease, image, verify=args.verify, progress=RateProgress(),
                              run=not args.no_run)
     finally:
         lease.release()

@@ -11,10 +11,12 @@ import argparse
 import difflib
 import os
 import re
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from .errors import DeviceError, NotAvailableError
 
@@ -224,3 +226,53 @@ def junit_summary(path: str) -> dict[str, Any]:
         seconds += float(s.get("time", 0.0))
     counts["passed"] = counts["tests"] - counts["failed"] - counts["errors"] - counts["skipped"]
     return {**counts, "seconds": round(seconds, 3), "report": path}
+
+
+# ---- progress of flash and OTA ------------------------------------------------------------------
+def _clock(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class RateProgress:
+    """Progress of a flash or OTA phase on a terminal, esptool style: a bar, bytes, the rate and
+    the time left, redrawn in place; the phase's total time when it ends. Nothing at all when
+    the stream is not a terminal (logs and pipes stay clean). A ``ProgressFn``."""
+
+    def __init__(self, stream: IO[str] | None = None, width: int = 24,
+                 clock: Any = time.monotonic) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.clock = clock
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._phase = ""
+        self._start = 0.0
+        self._start_done = 0
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, phase: str) -> None:
+        if not self.enabled:
+            return
+        now = self.clock()
+        if phase != self._phase:
+            self._phase, self._start, self._start_done, self._last = phase, now, done, 0.0
+        final = done >= total
+        if not final and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * self.width)
+        elapsed = now - self._start
+        moved = done - self._start_done
+        rate = moved / elapsed if elapsed > 0 and moved > 0 else 0.0
+        text = (f"{phase:7s} [{bar:<{self.width}s}] {frac * 100:5.1f}%  "
+                f"{done / 1024:.0f}/{total / 1024:.0f} KiB")
+        if rate:
+            text += f"  {rate / 1024:.1f} KiB/s"
+        if final:
+            text += f"  in {elapsed:.1f} s"
+        elif rate:
+            text += f"  ETA {_clock((total - done) / rate)}"
+        # \r: back to the line start; ESC [K: clear what a longer previous line left.
+        self.stream.write("\r" + text + "\x1b[K" + ("\n" if final else ""))
+        self.stream.flush()

@@ -36,6 +36,7 @@ def test_flash_json_success(qemu: str, testfw: Path) -> None:
     assert data["image"] == str(testfw) and data["bytes_total"] > 0
     assert data["verify_method"] == "read-back"
     assert "verified (read-back)" in err  # the human summary went to stderr
+    assert "\r" not in err and "KiB" not in err  # no progress drawing when not a terminal
 
 
 def test_flash_json_failures(tmp_path: Path) -> None:
