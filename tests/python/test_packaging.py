@@ -112,3 +112,4 @@ def test_the_command_runs_without_extras() -> None:
     assert deps == ["tomli>=1.1; python_version < '3.11'"]
     extras = project()["optional-dependencies"]
     assert isinstance(extras, dict) and extras["device"] == ["pyserial>=3.5"]
+    assert extras["completion"] == ["argcomplete>=3"]

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (shell completion with the optional argcomplete package)
 """The ``cymongoose`` command: boards, ports, build, flash, console, bridge, rpc, test.
 
 Every subcommand has ``--help`` with examples. Exit codes: 0 success, 1 the
@@ -842,8 +843,36 @@ def _failed(args: argparse.Namespace, code: int, line: str, exc: Exception) -> i
     return code
 
 
+def _complete_boards(prefix: str, parsed_args: argparse.Namespace | None = None,
+                     **_: object) -> list[str]:
+    """Board names for tab completion (argcomplete calls this while completing)."""
+    try:
+        bmap = load_boards(getattr(parsed_args, "boards_file", None) or [])
+    except DeviceError:
+        return []
+    return [name for name in sorted(bmap.boards) if name.startswith(prefix)]
+
+
+def _enable_completion(parser: argparse.ArgumentParser) -> None:
+    """Tab completion when argcomplete is installed: commands, options, board names.
+    Without it (an optional dependency) nothing happens."""
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    stack = [parser]
+    while stack:
+        for action in stack.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+            elif action.dest == "board" or action.metavar is None and action.dest == "name":
+                setattr(action, "completer", _complete_boards)  # noqa: B010 - argcomplete's hook
+    argcomplete.autocomplete(parser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _enable_completion(parser)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
