@@ -2,7 +2,8 @@
 without a compiler or libssl-dev and works there, and an sdist with the licence.
 
 The wheel in dist/ is built once (by `make wheel`, here when it is missing or older than the
-sources: about 10 s incremental after `make ext`, 40 s from nothing). Deselect with
+sources): about 10 s after `make ext` (it reuses that build directory), 75 s in a fresh clone
+on a busy 2-core machine; the venv and smoke test add about 15 s. Deselect with
 ``-m "not wheel"``.
 """
 
