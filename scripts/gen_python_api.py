@@ -119,6 +119,11 @@ def generate(stub_path: Path = PKG / "_mongoose.pyi") -> str:
          "object. Message views (`HttpMessage`, `WsMessage`, `MqttMessage`) are valid only "
          "while the handler that received them runs."),
         "",
+        ("This page lists everything the package offers, our extensions included. The "
+         "[API contract](api-contract.md) is the part scripts written for the PyPI package "
+         "`cymongoose` 0.2.5 rely on, with the exact defaults, messages and behaviour rules "
+         "(`C-n`) and the package defects we do not copy (`D-n`)."),
+        "",
         "| Event | `data` |",
         "|---|---|",
         "| `MG_EV_ERROR` | `str` error text |",

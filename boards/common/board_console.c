@@ -19,7 +19,12 @@ void mg_log_default_sink(const char *line) {
 }
 
 size_t board_console_read(void *buf, size_t len) {
-  return ringbuf_pop(&board_console_state()->rx, (uint8_t *) buf, len);
+  struct board_console *con = board_console_state();
+  size_t n = ringbuf_pop(&con->rx, (uint8_t *) buf, len);
+  if (con->rx_paused && con->rx_resume != NULL && !ringbuf_full(&con->rx)) {
+    con->rx_resume();
+  }
+  return n;
 }
 
 uint32_t board_console_dropped(void) {

@@ -15,6 +15,12 @@ struct board_console {
   struct ringbuf rx;             /* filled by the UART receive interrupt */
   volatile uint32_t rx_overruns; /* bytes the UART itself lost */
   volatile bool wake;            /* an interrupt other than the tick signalled work */
+  /* Receive flow control, for a UART that can hold a byte back: when the ring
+   * is full the interrupt leaves the byte in the UART, turns its receive
+   * interrupt off and sets rx_paused; board_console_read() calls rx_resume()
+   * once it made room. A board without it (rx_resume NULL) drops and counts. */
+  volatile bool rx_paused;
+  void (*rx_resume)(void);
 };
 
 /* Board hooks: the board's one console state, and a blocking UART write of

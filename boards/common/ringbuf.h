@@ -27,6 +27,10 @@ static inline uint32_t ringbuf_used(const struct ringbuf *r) {
   return r->head - r->tail;
 }
 
+static inline int ringbuf_full(const struct ringbuf *r) {
+  return r->head - r->tail > r->mask;
+}
+
 /* Producer side. Returns 0 and counts the byte as dropped when full. */
 static inline int ringbuf_push(struct ringbuf *r, uint8_t byte) {
   uint32_t head = r->head;

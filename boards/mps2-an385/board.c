@@ -48,8 +48,11 @@ struct board_console *board_console_state(void) {
 _Static_assert(MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD >= CMSDK_UART_BAUDDIV_MIN,
                "CMSDK UART divider below its minimum");
 
+static void uart0_rx_resume(void);
+
 void board_init(void) {
   ringbuf_init(&s_board.con.rx, s_board.rx_storage, sizeof(s_board.rx_storage));
+  s_board.con.rx_resume = uart0_rx_resume;
   UART0(CMSDK_UART_BAUDDIV) = MPS2_SYSCLK_HZ / MPS2_CONSOLE_BAUD;
   UART0(CMSDK_UART_CTRL) =
       CMSDK_UART_CTRL_TX_EN | CMSDK_UART_CTRL_RX_EN | CMSDK_UART_CTRL_RX_IRQ_EN;
@@ -62,15 +65,42 @@ void board_init(void) {
 void board_uart0_rx_isr(void);
 void board_lan9118_isr(void);
 
-void board_uart0_rx_isr(void) {
-  /* Clear first, then drain: a byte landing after the last read raises the
-   * interrupt again instead of waiting unseen in the holding register. */
-  UART0(CMSDK_UART_INTSTATUS) = CMSDK_UART_INT_RX;
+/* Moves bytes from the UART into the ring while both have some. When the
+ * ring is full the byte stays in the UART's holding register and the receive
+ * interrupt is turned off until the main loop made room: the UART then holds
+ * off its sender (QEMU stops delivering while the register is full; real
+ * hardware without flow control overruns, which is counted), so a burst
+ * larger than the ring waits instead of being dropped. Runs in the interrupt
+ * or with interrupts masked: it is the ring's only producer. */
+static void uart0_rx_drain(void) {
   while (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_RX_FULL) {
+    if (ringbuf_full(&s_board.con.rx)) {
+      UART0(CMSDK_UART_CTRL) &= ~CMSDK_UART_CTRL_RX_IRQ_EN;
+      s_board.con.rx_paused = true;
+      return;
+    }
     uint8_t byte = (uint8_t) UART0(CMSDK_UART_DATA);
     ringbuf_push(&s_board.con.rx, byte);
     entropy_mix(byte);
   }
+}
+
+/* Main loop, after a pop made room. The interrupt is turned on before the
+ * drain: a byte that arrived while it was off raised no interrupt and is
+ * taken here; one arriving after raises it (and waits for the unmasking). */
+static void uart0_rx_resume(void) {
+  uint32_t mask = cm_irq_save();
+  s_board.con.rx_paused = false;
+  UART0(CMSDK_UART_CTRL) |= CMSDK_UART_CTRL_RX_IRQ_EN;
+  uart0_rx_drain();
+  cm_irq_restore(mask);
+}
+
+void board_uart0_rx_isr(void) {
+  /* Clear first, then drain: a byte landing after the last read raises the
+   * interrupt again instead of waiting unseen in the holding register. */
+  UART0(CMSDK_UART_INTSTATUS) = CMSDK_UART_INT_RX;
+  uart0_rx_drain();
   if (UART0(CMSDK_UART_STATE) & CMSDK_UART_STATE_RX_OVERRUN) {
     UART0(CMSDK_UART_STATE) = CMSDK_UART_STATE_RX_OVERRUN; /* write 1 clears */
     s_board.con.rx_overruns++;

@@ -69,11 +69,18 @@
 #define DEVICE_RPC_FRAME_MAX 2048
 #define DEVICE_LOG_SUBS 4
 #define DEVICE_URL_MAX 80
+#if DEVICE_USE_STACK
+#define DEVICE_TCP_MAX MG_TCPIP_MAX_TCP
+#else
+#define DEVICE_TCP_MAX 0 /* the kernel's sockets: no fixed table */
+#endif
 
 /* JSON-RPC error codes (docs/device-rpc.md). */
 #define RPC_ERR_PARSE (-32700)
 #define RPC_ERR_REQUEST (-32600)
 #define RPC_ERR_PARAMS (-32602)
+/* Console input was lost: some requests may be missing. */
+#define RPC_ERR_OVERRUN (-32010)
 #define OTA_ERR_NO_SESSION (-32000)
 #define OTA_ERR_TOO_BIG (-32001)
 #define OTA_ERR_ORDER (-32002)
@@ -123,6 +130,7 @@ struct app {
   char line[DEVICE_RPC_FRAME_MAX + 2]; /* console input line */
   size_t line_len;
   bool line_too_long;
+  uint32_t con_dropped; /* board_console_dropped() already reported */
 };
 
 /* main.c */
@@ -172,6 +180,7 @@ void rpc_init(struct app *app);
 /* Runs one console frame (the JSON after the RS byte) and writes the framed
  * response to the console; too_long: the frame was cut (answers -32600). */
 void rpc_console_frame(struct app *app, struct mg_str json, bool too_long);
+void rpc_console_overrun(struct app *app, uint32_t lost);
 /* Runs one request and writes the JSON response (without framing) to out;
  * out->len stays 0 for a notification. */
 void rpc_call(struct app *app, struct mg_str frame, struct mg_iobuf *out);

@@ -165,11 +165,33 @@ static void console_input(struct app *app, const char *buf, size_t len) {
   }
 }
 
+/* Console input lost before it reached us (receive ring full on a board
+ * without flow control, or a UART overrun) is never silent: an RPC client
+ * gets an error frame with id null, a person a log line. The partial line is
+ * dropped since bytes of it may be missing. */
+static void console_check_lost(struct app *app) {
+  uint32_t dropped = board_console_dropped();
+  if (dropped == app->con_dropped) return;
+  uint32_t lost = dropped - app->con_dropped;
+  app->con_dropped = dropped;
+  app->line_len = 0;
+  app->line_too_long = false;
+#if DEVICE_RPC
+  rpc_console_overrun(app, lost);
+#else
+  app_log(app, "console: input overrun, %lu bytes lost", (unsigned long) lost);
+#endif
+}
+
+/* Every byte received so far, and so every complete line, is handled in one
+ * call (not one line per main-loop turn). */
 static void console_poll(struct app *app) {
   char buf[128];
   size_t n;
+  console_check_lost(app);
   while ((n = board_console_read(buf, sizeof(buf))) > 0) {
     console_input(app, buf, n);
+    console_check_lost(app);
   }
 }
 

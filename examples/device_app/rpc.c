@@ -28,9 +28,11 @@ static void m_info(struct mg_rpc_req *r) {
   char up[24];
   ok_fmt(r,
          "{\"app\":\"device_app\",\"version\":\"%s\",\"board\":\"%s\","
-         "\"uptime_ms\":%s,\"free_ram\":%ld,\"features\":%s}",
+         "\"uptime_ms\":%s,\"free_ram\":%ld,\"features\":%s,"
+         "\"console_dropped\":%lu}",
          MG_FW_VERSION, board_name(), app_u64(app_uptime(app_of(r)), up),
-         platform_free_ram(), app_features_json());
+         platform_free_ram(), app_features_json(),
+         (unsigned long) board_console_dropped());
 }
 
 static void m_reboot(struct mg_rpc_req *r) {
@@ -64,8 +66,13 @@ static void m_net_status(struct mg_rpc_req *r) {
   char mac[18] = "00:00:00:00:00:00";
   bool dhcp = false;
   int64_t now = 0;
+  unsigned long tcp_used = 0, tcp_yielded = 0;
 #if DEVICE_USE_STACK
   const uint8_t *m = app->ifp.mac;
+  for (size_t i = 0; i < MG_TCPIP_MAX_TCP; i++) {
+    if (app->ifp.tcp[i].state != MG_TCP_CLOSED) tcp_used++;
+  }
+  tcp_yielded = app->ifp.stats.tcp_yielded;
   mg_tcpip_ntoa(app->ifp.gw, gw, sizeof(gw));
   mg_tcpip_ntoa(app->ifp.mask, mask, sizeof(mask));
   mg_snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
@@ -78,7 +85,8 @@ static void m_net_status(struct mg_rpc_req *r) {
   ok_fmt(r,
          "{\"state\":\"%s\",\"ip\":\"%s\",\"gw\":\"%s\",\"mask\":\"%s\","
          "\"mac\":\"%s\",\"dhcp\":%s,\"mqtt\":\"%s\",\"time_synced\":%s,"
-         "\"time_ms\":%s}",
+         "\"time_ms\":%s,\"tcp_used\":%lu,\"tcp_max\":%d,"
+         "\"tcp_yielded\":%lu}",
          app_net_state(app), app_ip(app, ip, sizeof(ip)), gw, mask, mac,
          dhcp ? "true" : "false",
 #if DEVICE_MQTT
@@ -86,7 +94,8 @@ static void m_net_status(struct mg_rpc_req *r) {
 #else
          "off",
 #endif
-         app->time_synced ? "true" : "false", app_u64((uint64_t) now, t));
+         app->time_synced ? "true" : "false", app_u64((uint64_t) now, t),
+         tcp_used, DEVICE_TCP_MAX, tcp_yielded);
 }
 
 static void m_config_get(struct mg_rpc_req *r) {
@@ -279,6 +288,18 @@ void rpc_console_frame(struct app *app, struct mg_str json, bool too_long) {
   }
   if (out.len > 1) write_frame(&out);
   mg_iobuf_free(&out);
+}
+
+void rpc_console_overrun(struct app *app, uint32_t lost) {
+  char buf[160];
+  size_t n =
+      mg_snprintf(buf, sizeof(buf),
+                  RS
+                  "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
+                  "\"message\":\"console input overrun: %lu bytes lost\"}}\n",
+                  RPC_ERR_OVERRUN, (unsigned long) lost);
+  (void) app;
+  app_console(buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }
 
 void rpc_notify_ready(struct app *app) {

@@ -1,11 +1,14 @@
 
-    # ---- MQTT (API.md 2.2); part of `cdef class Connection` ----
+    # ---- MQTT (docs/api-contract.md#connection); part of `cdef class Connection` ----
     # These write packets on any attached connection (also non-MQTT ones) and
     # never raise for that; a detached connection raises as everywhere.
 
     def mqtt_pub(self, str topic not None, message, int qos=0, bint retain=False, *, properties=None):
         """Publish; returns the packet id (0 for QoS 0). properties: v5 only,
-        a list of {"id", "iv", "key", "val"} dicts."""
+        a list of {"id", "iv", "key", "val"} dicts. A QoS 1/2 message beyond
+        the in-flight limit waits in order; when that queue is full it is
+        refused with RuntimeError (never dropped)."""
+        cdef uint16_t pid
         cdef mg_mqtt_opts o
         cdef bytes t = topic.encode("utf-8")
         cdef bytes m = _to_bytes(message)
@@ -21,7 +24,11 @@
         o.retain = retain
         o.props = props.arr
         o.num_props = props.n
-        return mg_mqtt_pub(self._c, &o)
+        pid = mg_mqtt_pub(self._c, &o)
+        if pid == 0 and qos > 0:
+            raise RuntimeError("MQTT publish refused: the connection's queue of messages "
+                               "waiting for an in-flight slot is full (or out of memory)")
+        return pid
 
     def mqtt_sub(self, str topic not None, int qos=0):
         """Subscribe to a topic filter (consumes a packet id)."""
@@ -51,6 +58,21 @@
         """Send PINGRESP."""
         self._check()
         mg_mqtt_pong(self._c)
+
+    def mqtt_set_connect_timeout(self, milliseconds):
+        """Our extension: deadline for CONNECT on an accepted MQTT connection
+        (from accept) or for CONNACK on a client (from sending CONNECT);
+        default 10000 ms, 0 restores it. Past it: MG_EV_ERROR and close."""
+        cdef long long ms = _int_arg(milliseconds, "mqtt_set_connect_timeout",
+                                     "milliseconds")
+        if not 0 <= ms <= 0xFFFFFFFF:
+            raise ValueError("mqtt_set_connect_timeout() argument 'milliseconds' must be "
+                             f"0..4294967295, not {ms}")
+        self._check()
+        if self._c.is_listening or self._c.pfn != mg_mqtt_handler:
+            raise ValueError("mqtt_set_connect_timeout() needs an MQTT client or an accepted "
+                             "MQTT connection, not a listener or non-MQTT one")
+        mg_mqtt_set_connect_timeout(self._c, <uint32_t>ms)
 
     def mqtt_disconnect(self):
         """Send DISCONNECT (the connection stays open)."""

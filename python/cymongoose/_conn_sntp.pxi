@@ -1,5 +1,5 @@
 
-    # ---- SNTP (API.md 2.2); part of `cdef class Connection` ----
+    # ---- SNTP (docs/api-contract.md#connection); part of `cdef class Connection` ----
 
     def sntp_request(self):
         """Send one SNTP request; MG_EV_SNTP_TIME follows the reply."""

@@ -1,4 +1,4 @@
-    # ---- TLS (API.md 2.2); part of `cdef class Connection` ----
+    # ---- TLS (docs/api-contract.md#connection); part of `cdef class Connection` ----
 
     def tls_init(self, opts):
         """Start TLS on this connection; MG_EV_TLS_HS follows, or MG_EV_ERROR
@@ -14,11 +14,14 @@
                 elif ev == MG_EV_TLS_HS:
                     conn.send(b"GET / HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n")
 
-        On a listener this is a no-op (its accepted connections call tls_init
-        themselves).
+        On a listener it checks the server options at once (a certificate or
+        key that cannot be used raises ValueError naming the problem) and
+        marks the listener `is_tls`; its accepted connections still call
+        tls_init themselves.
         """
         cdef TlsOpts o
         cdef mg_tls_opts c_opts
+        cdef char err[160]
         if not isinstance(opts, TlsOpts):
             raise TypeError(f"opts must be a TlsOpts, not {type(opts).__name__}")
         o = <TlsOpts>opts
@@ -31,6 +34,9 @@
         c_opts.key = _tls_view(key)
         c_opts.name = _tls_view(name)
         c_opts.skip_verification = o.skip_verification
+        if self._c.is_listening and not self._c.is_udp:
+            if not mg_tls_check_server(self._c.mgr, &c_opts, err, sizeof(err)):
+                raise ValueError(err.decode("utf-8", "replace"))
         mg_tls_init(self._c, &c_opts)
 
     def tls_free(self):

@@ -1,5 +1,5 @@
 
-    # ---- WebSocket (API.md 2.2); part of `cdef class Connection` ----
+    # ---- WebSocket (docs/api-contract.md#connection); part of `cdef class Connection` ----
 
     def ws_upgrade(self, message, extra_headers=None):
         """Answer an upgrade request with 101 and switch to WebSocket;

@@ -98,7 +98,7 @@ cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
 
 
-# ---- Constants (API.md 1.2) ----
+# ---- Constants (docs/api-contract.md#exported-names) ----
 MG_EV_ERROR = 0
 MG_EV_OPEN = 1
 MG_EV_POLL = 2
@@ -176,7 +176,7 @@ def millis():
 
 
 cdef bytes _to_bytes(object data):
-    """API.md input rule: str -> UTF-8, anything else -> bytes(x)."""
+    """docs/api-contract.md#data-arguments: str -> UTF-8, anything else -> bytes(x)."""
     if type(data) is bytes:
         return <bytes>data
     if isinstance(data, str):

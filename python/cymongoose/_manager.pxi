@@ -33,7 +33,7 @@ cdef object _addr_tuple(const mg_addr *a):
 
 
 cdef object _event_data(int ev, void *ev_data):
-    """The Python object a handler receives for an event (API.md section 3)."""
+    """The Python object a handler receives for an event (docs/api-contract.md#events)."""
     cdef mg_str *s
     if ev_data == NULL or ev == 2 or ev == 7 or ev == 8:  # hot path: POLL, READ, WRITE
         return None
@@ -131,6 +131,7 @@ cdef class Manager:
     cdef object _pending_handler
     cdef object _pending_exc
     cdef bint _has_wakeup
+    cdef dict _mqtt_sessions
     cdef object __weakref__
 
     def __cinit__(self, *args, **kwargs):
@@ -139,6 +140,7 @@ cdef class Manager:
         self._polling = False
         self._conns = {}
         self._timers = {}
+        self._mqtt_sessions = {}
 
     def __init__(self, handler=None, enable_wakeup=False, error_handler=None):
         if self._initialized:
@@ -205,8 +207,15 @@ cdef class Manager:
             try:
                 self._error_handler(exc)
                 return
-            except Exception:
-                pass
+            except Exception as handler_exc:
+                # Neither exception may be lost: chained, Python prints the event
+                # handler's traceback, then "During handling ..." and the
+                # error_handler's own.
+                if handler_exc.__context__ is not exc:
+                    handler_exc.__context__ = exc
+                _traceback.print_exception(type(handler_exc), handler_exc,
+                                           handler_exc.__traceback__)
+                return
         _traceback.print_exception(type(exc), exc, exc.__traceback__)
 
     cdef void _check_open(self) except *:
@@ -294,8 +303,12 @@ cdef class Manager:
                      clean_session=True, keepalive=60, *, version=4, will_topic="",
                      will_message=b"", will_qos=0, will_retain=False, properties=None):
         """MQTT client (3.1.1, or 5 with version=5): CONNECT is sent once
-        connected, MG_EV_MQTT_OPEN(return code) follows the CONNACK."""
+        connected, MG_EV_MQTT_OPEN(return code) follows the CONNACK. With
+        clean_session=False and a client_id, unacknowledged QoS 1/2 messages
+        outlive the connection: the next mqtt_connect of that client_id on
+        this manager sends them again after CONNACK."""
         cdef mg_mqtt_opts o
+        cdef _MqttSession sess = None
         cdef _MqttProps props = _MqttProps()
         cdef bytes bid = str(client_id).encode("utf-8")
         cdef bytes buser = str(username).encode("utf-8")
@@ -319,6 +332,13 @@ cdef class Manager:
         o.version = <uint8_t>version
         o.props = props.arr
         o.num_props = props.n
+        if clean_session or not bid:
+            self._mqtt_sessions.pop(bid, None)  # a clean start forgets it
+        else:
+            sess = self._mqtt_sessions.get(bid)
+            if sess is None:
+                sess = self._mqtt_sessions[bid] = _MqttSession()
+            o.session = sess.s
         return self._open_with(url, handler, _mqtt_connect_opener, &o,
                                "Failed to connect to MQTT broker", "mqtt_connect")
 
@@ -440,6 +460,7 @@ cdef class Manager:
         for conn in list(self._conns.values()):
             (<Connection>conn)._c = NULL
         self._conns.clear()
+        self._mqtt_sessions.clear()
         self._raise_pending()
 
     def __enter__(self):

@@ -1,4 +1,4 @@
-# Type stubs of the compiled extension cymongoose._mongoose (API.md sections 2-4).
+# Type stubs of the compiled extension cymongoose._mongoose (docs/api-contract.md).
 # Kept true to the runtime by tests/python/test_stubs.py (mypy stubtest).
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
@@ -11,7 +11,7 @@ _ErrorHandler: TypeAlias = Callable[[Exception], object]
 _Data: TypeAlias = str | bytes | bytearray | memoryview
 _Addr: TypeAlias = tuple[str, int, bool]
 
-__all__ = [  # noqa: RUF022 - the anchor's order (API.md 1.2)
+__all__ = [  # noqa: RUF022 - the anchor's order (docs/api-contract.md#exported-names)
     "Connection", "HttpMessage", "Manager", "MqttMessage", "Rpc", "RpcReq", "Timer", "TlsOpts",
     "WsMessage", "MG_EV_ERROR", "MG_EV_OPEN", "MG_EV_POLL", "MG_EV_RESOLVE", "MG_EV_CONNECT",
     "MG_EV_ACCEPT", "MG_EV_TLS_HS", "MG_EV_READ", "MG_EV_WRITE", "MG_EV_CLOSE",
@@ -33,7 +33,7 @@ _EVENT_NAMES: dict[int, str]
 def _validate_header(name: str, value: str) -> None:
     """Raise ValueError when a header name or value contains CR, LF or NUL."""
 
-# ---- events (API.md 1.2, 3) ----
+# ---- events (docs/api-contract.md#exported-names, #events) ----
 MG_EV_ERROR: int
 MG_EV_OPEN: int
 MG_EV_POLL: int
@@ -119,13 +119,13 @@ class Manager:
         will_retain: bool = False,
         properties: list[dict[str, Any]] | None = None,
     ) -> Connection:
-        """Connect an MQTT client; CONNECT is sent automatically and MG_EV_MQTT_OPEN carries the CONNACK code."""
+        """Connect an MQTT client; CONNECT is sent automatically and MG_EV_MQTT_OPEN carries the CONNACK code. With clean_session=False and a client_id, unacknowledged QoS 1/2 messages outlive the connection: the next mqtt_connect of that client_id on this manager sends them again after CONNACK."""
     def mqtt_listen(self, url: str, handler: _Handler | None = None) -> Connection:
         """Listen for MQTT clients (frames parsed into MG_EV_MQTT_CMD/MG_EV_MQTT_MSG; no broker logic)."""
     def sntp_connect(self, url: str, handler: _Handler | None = None) -> Connection:
         """UDP connection to an SNTP server; `sntp_request()` asks for the time (MG_EV_SNTP_TIME)."""
     def set_dns_server(self, url: str, timeout_ms: int = 2000, retries: int = 2) -> None:
-        """Use the DNS server `url` (udp://IP:PORT) for host names, waiting `timeout_ms` per attempt and resending up to `retries` times (beyond API.md)."""
+        """Use the DNS server `url` (udp://IP:PORT) for host names, waiting `timeout_ms` per attempt and resending up to `retries` times (beyond docs/api-contract.md)."""
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
         """Thread-safe: deliver MG_EV_WAKEUP with `data` to connection `connection_id` and interrupt a blocked poll(). False without enable_wakeup."""
     def timer_add(
@@ -269,7 +269,7 @@ class Connection:
         *,
         properties: list[dict[str, Any]] | None = None,
     ) -> int:
-        """Publish `message` on `topic`; returns the packet id (0 for QoS 0)."""
+        """Publish `message` on `topic`; returns the packet id (0 for QoS 0). QoS 1/2 messages beyond the in-flight limit (the broker's Receive Maximum, at most 20) wait in order; RuntimeError when 1000 already wait (never dropped silently)."""
     def mqtt_sub(self, topic: str, qos: int = 0) -> None:
         """Subscribe to `topic`."""
     def mqtt_unsub(self, topic: str) -> None:
@@ -280,6 +280,8 @@ class Connection:
         """Send PINGRESP."""
     def mqtt_disconnect(self) -> None:
         """Send DISCONNECT (does not close the connection)."""
+    def mqtt_set_connect_timeout(self, milliseconds: int) -> None:
+        """Our extension: deadline for CONNECT on an accepted MQTT connection (from accept) or for CONNACK on an MQTT client (default 10000 ms, 0 restores it); past it MG_EV_ERROR and the connection closes."""
     def error(self, message: str) -> None:
         """Emit MG_EV_ERROR(message) to this connection's handler and close it."""
     def recv_data(self, length: int = -1) -> bytes:
@@ -309,7 +311,7 @@ class Connection:
     def drain(self) -> None:
         """Stop reading, flush the send buffer, then close."""
     def tls_init(self, opts: TlsOpts) -> None:
-        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows."""
+        """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows. On a listener: check the server certificate and key now (ValueError naming the problem) and mark the listener is_tls."""
     def tls_free(self) -> None:
         """Release the TLS state of this connection."""
 
@@ -386,7 +388,7 @@ class MqttMessage:
         """QoS of PUBLISH/SUBSCRIBE."""
     @property
     def ack(self) -> int:
-        """CONNACK return code."""
+        """CONNACK return code; MQTT 5 reason code of PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT, AUTH (0 = success, >= 0x80 = refused; always 0 on 3.1.1)."""
     def properties(self) -> list[dict[str, Any]]:
         """MQTT v5 properties as dicts {id, iv, key, val} ([] for v3.1.1)."""
 
@@ -411,7 +413,7 @@ class TlsOpts:
 
 @disjoint_base
 class StackInterface:
-    """One interface of the built-in TCP/IP stack (beyond API.md; exported by cymongoose.stack)."""
+    """One interface of the built-in TCP/IP stack (beyond docs/api-contract.md; exported by cymongoose.stack)."""
 
     @staticmethod
     def tap(
@@ -527,7 +529,7 @@ class Rpc:
     def methods(self) -> list[str]:
         """Registered patterns, most recent first."""
 
-# ---- functions (API.md 4) ----
+# ---- functions (docs/api-contract.md#functions) ----
 def event_name(ev: int) -> str:
     """Name of an event number ("MG_EV_HTTP_MSG", "MG_EV_USER+2", "MG_EV_UNKNOWN(21)")."""
 def log_set(level: int) -> None:

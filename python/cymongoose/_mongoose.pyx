@@ -13,7 +13,7 @@ include "_protocols.pxi"
 include "_connection_gen.pxi"
 include "_manager.pxi"
 include "_stack.pxi"
-# Public names of the API contract (API.md 1.2), minus AsyncManager which lives
+# Public names of the API contract (docs/api-contract.md#exported-names), minus AsyncManager which lives
 # in cymongoose.aio. Names not implemented yet are left out rather than faked.
 _PUBLIC_NAMES = (
     "Connection", "HttpMessage", "Manager", "MqttMessage", "Rpc", "RpcReq", "Timer",

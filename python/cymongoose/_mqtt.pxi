@@ -1,8 +1,11 @@
-# MQTT: C declarations of mg_mqtt.h, the MqttMessage view (API.md 2.5) and the
+# MQTT: C declarations of mg_mqtt.h, the MqttMessage view (docs/api-contract.md#mqttmessage) and the
 # conversion of v5 property lists. Included after _http.pxi.
 from libc.stdlib cimport malloc, free
 
 cdef extern from "mg_mqtt.h":
+    struct mg_mqtt_session:
+        pass
+
     struct mg_mqtt_prop:
         uint8_t id
         uint32_t iv
@@ -25,6 +28,7 @@ cdef extern from "mg_mqtt.h":
         size_t num_props
         const mg_mqtt_prop *will_props
         size_t num_will_props
+        mg_mqtt_session *session
 
     struct mg_mqtt_message:
         mg_str topic
@@ -49,6 +53,11 @@ cdef extern from "mg_mqtt.h":
     void mg_mqtt_ping(mg_connection *c)
     void mg_mqtt_pong(mg_connection *c)
     void mg_mqtt_disconnect(mg_connection *c, const mg_mqtt_opts *opts)
+    void mg_mqtt_set_connect_timeout(mg_connection *c, uint32_t ms)
+    void mg_mqtt_handler(mg_connection *c, int ev, void *ev_data)
+    mg_mqtt_session *mg_mqtt_session_new()
+    void mg_mqtt_session_free(mg_mqtt_session *s)
+    size_t mg_mqtt_session_pending(const mg_mqtt_session *s)
 
 
 cdef class MqttMessage:
@@ -94,7 +103,11 @@ cdef class MqttMessage:
 
     @property
     def ack(self):
-        return self._mm.ack if self._mm != NULL and self._mm.cmd == 2 else 0
+        """CONNACK return code, or the MQTT 5 reason code of PUBACK, PUBREC,
+        PUBREL, PUBCOMP, DISCONNECT and AUTH (0 = success; 3.1.1 has none)."""
+        if self._mm == NULL or self._mm.cmd not in (2, 4, 5, 6, 7, 14, 15):
+            return 0
+        return self._mm.ack
 
     def properties(self):
         """v5 properties in wire order: [{"id", "iv", "key", "val"}, ...]."""
@@ -116,6 +129,24 @@ cdef MqttMessage _mqtt_message_new(mg_mqtt_message *mm):
     cdef MqttMessage m = MqttMessage.__new__(MqttMessage)
     m._mm = mm
     return m
+
+
+cdef class _MqttSession:
+    """A C session (mg_mqtt_session): the unacknowledged QoS 1/2 messages of
+    one client id, kept by the Manager across its connections."""
+    cdef mg_mqtt_session *s
+
+    def __cinit__(self):
+        self.s = mg_mqtt_session_new()
+        if self.s == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        mg_mqtt_session_free(self.s)
+
+    @property
+    def pending(self):
+        return mg_mqtt_session_pending(self.s)
 
 
 cdef class _MqttProps:

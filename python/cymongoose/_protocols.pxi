@@ -5,7 +5,7 @@
 cdef object _protocol_event_data(int ev, void *ev_data):
     if ev == 10 or ev == 11 or ev == 12:  # HTTP_HDRS, HTTP_MSG, WS_OPEN
         return _http_message_new(<mg_http_message *>ev_data)
-    if ev == 13:  # WS_MSG (WS_CTL carries None, API.md section 3)
+    if ev == 13:  # WS_MSG (WS_CTL carries None, docs/api-contract.md#events)
         return _ws_message_new(<mg_ws_message *>ev_data)
     if ev == 15 or ev == 16:  # MQTT_CMD, MQTT_MSG
         return _mqtt_message_new(<mg_mqtt_message *>ev_data)

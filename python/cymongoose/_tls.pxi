@@ -1,4 +1,4 @@
-# TLS: C declarations of mg_tls.h and the TlsOpts class (API.md 2.6).
+# TLS: C declarations of mg_tls.h and the TlsOpts class (docs/api-contract.md#tlsopts).
 # Included after _core.pxi; Connection.tls_init/tls_free live in _conn_tls.pxi.
 
 cdef extern from "mg_tls.h":
@@ -10,6 +10,7 @@ cdef extern from "mg_tls.h":
         bint skip_verification
 
     void mg_tls_init(mg_connection *c, const mg_tls_opts *opts)
+    bint mg_tls_check_server(mg_mgr *mgr, const mg_tls_opts *opts, char *err, size_t errlen)
     void mg_tls_free(mg_connection *c)
 
 

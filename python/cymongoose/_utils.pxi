@@ -1,4 +1,4 @@
-# Utility functions of the API contract (API.md section 4: encodings, hashes,
+# Utility functions of the API contract (docs/api-contract.md#functions: encodings, hashes,
 # JSON, URL, glob, key=value lookup, randomness) and the JSON-RPC dispatcher
 # Rpc/RpcReq (section 2.8), as thin wrappers over src/core/util_*.c.
 # Included by _mongoose.pyx after _core.pxi (uses mg_str and _to_bytes).
@@ -77,7 +77,7 @@ cdef extern from "mg.h":
 
 cdef enum:
     _UTIL_NOGIL_MIN = 65536  # inputs at least this long are hashed without the GIL
-    _UTIL_MAX_CAPS = 20      # maximum number of match() captures (API.md 4.5)
+    _UTIL_MAX_CAPS = 20      # maximum number of match() captures (docs/api-contract.md#match)
 
 cdef inline mg_str _util_str(bytes b):
     cdef mg_str s
@@ -468,7 +468,7 @@ def random_str(size_t length):
     return res.decode("ascii")
 
 
-# ---- JSON-RPC (API.md 2.8) ----
+# ---- JSON-RPC (docs/api-contract.md#rpc) ----
 
 cdef class _RpcCall:
     """State of one Rpc.process() call: output pieces and a pending BaseException."""
@@ -555,7 +555,7 @@ cdef class Rpc:
         self._entries = []
 
     def __init__(self):
-        # Rpc() takes no arguments (API.md 2.8); without __init__ Cython would
+        # Rpc() takes no arguments (docs/api-contract.md#rpc); without __init__ Cython would
         # silently ignore any given.
         pass
 

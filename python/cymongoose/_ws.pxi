@@ -1,4 +1,4 @@
-# WebSocket: C declarations of mg_ws.h and the WsMessage view (API.md 2.4).
+# WebSocket: C declarations of mg_ws.h and the WsMessage view (docs/api-contract.md#wsmessage).
 # Included after _http.pxi.
 
 cdef extern from "mg_ws.h":

@@ -1,4 +1,4 @@
-"""asyncio integration: a Manager driven by a daemon thread (API.md 2.10).
+"""asyncio integration: a Manager driven by a daemon thread (docs/api-contract.md#aio).
 
 The event loop of the core runs in its own thread so it never blocks asyncio.
 Every Manager call made through ``AsyncManager`` takes an internal re-entrant
@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._mongoose import (
     MG_EV_CLOSE,
@@ -31,6 +31,8 @@ from ._mongoose import (
     Manager,
     Timer,
 )
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -165,47 +167,51 @@ class AsyncManager:
         return t is not None and t.is_alive() and not self._stop.is_set()
 
     # ---- delegating methods (thread-safe) ----
-    def _call_on(self, fn: Callable[[], Any]) -> Any:
+    def _call_on(self, fn: Callable[[], _T]) -> _T:
         """Run fn() under the manager lock (after waking the poll thread)."""
         self._started()
         self._wake()
         with self._lock:
             return fn()
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(self._started(), name)
-        return self._call_on(lambda: method(*args, **kwargs))
 
     def listen(self, url: str, handler: Handler | None = None, *,
                http: bool | None = None) -> Connection:
         """Manager.listen() under the lock."""
-        return self._call("listen", url, handler, http=http)
+        m = self._started()
+        return self._call_on(lambda: m.listen(url, handler, http=http))
 
     def connect(self, url: str, handler: Handler | None = None, *,
                 http: bool | None = None) -> Connection:
         """Manager.connect() under the lock."""
-        return self._call("connect", url, handler, http=http)
+        m = self._started()
+        return self._call_on(lambda: m.connect(url, handler, http=http))
 
     def ws_connect(self, url: str, handler: Handler | None = None) -> Connection:
         """Outbound WebSocket (extension over the PyPI package)."""
-        return self._call("ws_connect", url, handler)
+        m = self._started()
+        return self._call_on(lambda: m.ws_connect(url, handler))
 
     def mqtt_connect(self, url: str, **kwargs: Any) -> Connection:
         """Manager.mqtt_connect() under the lock."""
-        return self._call("mqtt_connect", url, **kwargs)
+        m = self._started()
+        return self._call_on(lambda: m.mqtt_connect(url, **kwargs))
 
     def mqtt_listen(self, url: str, handler: Handler | None = None) -> Connection:
         """Manager.mqtt_listen() under the lock."""
-        return self._call("mqtt_listen", url, handler)
+        m = self._started()
+        return self._call_on(lambda: m.mqtt_listen(url, handler))
 
     def sntp_connect(self, url: str, handler: Handler | None = None) -> Connection:
         """Manager.sntp_connect() under the lock."""
-        return self._call("sntp_connect", url, handler)
+        m = self._started()
+        return self._call_on(lambda: m.sntp_connect(url, handler))
 
     def timer_add(self, ms: int, callback: Callable[[], Any], *, repeat: bool = False,
                   run_now: bool = False) -> Timer:
         """Manager.timer_add() under the lock (the callback runs on the poll thread)."""
-        return self._call("timer_add", ms, callback, repeat=repeat, run_now=run_now)
+        m = self._started()
+        return self._call_on(lambda: m.timer_add(ms, callback, repeat=repeat, run_now=run_now))
 
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
         """Thread-safe MG_EV_WAKEUP delivery (no lock needed)."""

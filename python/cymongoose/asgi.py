@@ -1,4 +1,4 @@
-"""Serve an ASGI 3 application with cymongoose (API.md 2.12).
+"""Serve an ASGI 3 application with cymongoose (docs/api-contract.md#asgi).
 
 The Manager is polled by a daemon thread; the application runs as asyncio
 tasks on the loop that called :meth:`ASGIServer.start`. The poll thread builds
@@ -54,7 +54,7 @@ _NOT_STARTED = "ASGIServer is not started"
 _MAX_INFLIGHT = 16           # chunks queued ahead of the socket per connection
 _SEND_MARK = 262144          # refill the send buffer while it holds less than this
 _POLL_MS = 100
-_WS_OP_CLOSE = 8             # no exported constant for the close opcode (API.md 1.2)
+_WS_OP_CLOSE = 8             # no exported constant for the close opcode (docs/api-contract.md#exported-names)
 _ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
               b"Content-Length: 21\r\n\r\nInternal Server Error")
 

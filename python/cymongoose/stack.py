@@ -1,4 +1,4 @@
-"""The built-in TCP/IP stack for Managers (beyond API.md; see docs/stack.md).
+"""The built-in TCP/IP stack for Managers (beyond docs/api-contract.md; see docs/stack.md).
 
     from cymongoose import Manager
     from cymongoose.stack import StackInterface

@@ -1,4 +1,4 @@
-"""Serve a WSGI (PEP 3333) application with cymongoose (API.md 2.11).
+"""Serve a WSGI (PEP 3333) application with cymongoose (docs/api-contract.md#wsgi).
 
 The Manager runs on one thread (the *poll thread*); applications run in a
 thread pool. Everything that touches a connection happens on the poll thread:

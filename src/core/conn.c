@@ -88,7 +88,7 @@ static bool is_udp_url(const char *url) {
 }
 
 /* Listener address: numeric host or "localhost", empty = any; an explicit
- * port or 0 (API.md: a missing port means an ephemeral one). */
+ * port or 0 (docs/api-contract.md: a missing port means an ephemeral one). */
 static bool listen_addr(const char *url, struct mg_addr *a) {
   struct mg_str host = mg_url_host(url);
   long port = mg_url_port_explicit(url);
@@ -118,6 +118,9 @@ struct mg_connection *mg_listen(struct mg_mgr *mgr, const char *url,
   c->loc = a;
   c->is_listening = 1;
   c->is_udp = is_udp_url(url);
+  /* https://, wss://, mqtts://: a TLS listener (its accepted connections
+   * start TLS with mg_tls_init in MG_EV_ACCEPT). */
+  c->is_tls = !c->is_udp && mg_url_is_ssl(url);
   if (!mgr->net->listen(c)) {
     MG_ERROR("cannot listen on [%s]", url);
     mg_free_conn(c);

@@ -1,5 +1,5 @@
 /* Levelled logging. The level and sink are process-wide configuration chosen
- * by the application (API.md: log_set/log_get are module functions, not
+ * by the application (docs/api-contract.md: log_set/log_get are module functions, not
  * manager methods); they are the core's only writable statics and default to
  * silence. */
 #include <stdio.h>

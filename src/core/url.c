@@ -1,5 +1,5 @@
 /* URL pieces: scheme://user:pass@host:port/uri. The authority ends at the
- * first '/', so "http://h?x=1" has host "h?x=1" (API.md quirk kept). */
+ * first '/', so "http://h?x=1" has host "h?x=1" (contract quirk kept). */
 #include <string.h>
 
 #include "mg_core.h"

@@ -60,6 +60,36 @@
 #define MG_ENABLE_SNTP 1
 #endif
 
+/* ---- MQTT (src/proto/mqtt.c) ---- */
+/* Largest packet accepted (fixed header included); larger ones close the
+ * connection. Must stay below MG_MAX_RECV_SIZE. */
+#ifndef MG_MQTT_MAX_PACKET
+#define MG_MQTT_MAX_PACKET (1024UL * 1024UL)
+#endif
+/* Outgoing QoS 1/2 exchanges in flight (sent, not yet finished) per
+ * connection; the peer's Receive Maximum (MQTT 5) lowers it. 20 is what
+ * mosquitto and paho use by default, so a 3.1.1 broker, which cannot
+ * announce a limit, is not overrun. Also the number of inbound QoS 2 ids
+ * remembered between PUBREC and PUBREL for duplicate suppression. */
+#ifndef MG_MQTT_INFLIGHT_MAX
+#define MG_MQTT_INFLIGHT_MAX 20
+#endif
+/* Publishes waiting per connection for an in-flight slot (or, on a client,
+ * for CONNACK); one more is refused: mg_mqtt_pub returns 0. */
+#ifndef MG_MQTT_QUEUE_MAX
+#define MG_MQTT_QUEUE_MAX ((MG_ARCH == MG_ARCH_POSIX) ? 1000 : 16)
+#endif
+/* MQTT 3.1.1 only: resend an unacknowledged QoS 1/2 packet (DUP set) after
+ * this long. MQTT 5 resends only on reconnection (spec 4.4). */
+#ifndef MG_MQTT_RETRANSMIT_MS
+#define MG_MQTT_RETRANSMIT_MS 5000
+#endif
+/* An accepted MQTT connection must send CONNECT, and a client must get
+ * CONNACK, within this long (mg_mqtt_set_connect_timeout per connection). */
+#ifndef MG_MQTT_CONNECT_TIMEOUT_MS
+#define MG_MQTT_CONNECT_TIMEOUT_MS 10000
+#endif
+
 /* Asynchronous DNS resolver over UDP (src/proto/dns.c). */
 #ifndef MG_ENABLE_DNS
 #define MG_ENABLE_DNS 1

@@ -8,7 +8,7 @@
 extern "C" {
 #endif
 
-/* Event numbers are part of the public contract (API.md, section 3). */
+/* Event numbers are part of the public contract (docs/api-contract.md#events). */
 enum {
   MG_EV_ERROR = 0,      /* ev_data: const char *error message */
   MG_EV_OPEN = 1,       /* connection created */

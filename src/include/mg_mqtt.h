@@ -72,19 +72,13 @@ enum {
   MQTT_PROP_SHARED_SUBSCRIPTION_AVAILABLE = 0x2A
 };
 
-/* Largest packet accepted (fixed header included); larger ones close the
- * connection. Must stay below MG_MAX_RECV_SIZE. */
-#ifndef MG_MQTT_MAX_PACKET
-#define MG_MQTT_MAX_PACKET (1024UL * 1024UL)
-#endif
-/* Outgoing QoS 1/2 exchanges remembered for retransmission per connection. */
-#ifndef MG_MQTT_MAX_INFLIGHT
-#define MG_MQTT_MAX_INFLIGHT 16
-#endif
-/* Resend an unacknowledged QoS 1/2 packet (DUP set) after this long. */
-#ifndef MG_MQTT_RETRANSMIT_MS
-#define MG_MQTT_RETRANSMIT_MS 5000
-#endif
+/* Limits and deadlines (MG_MQTT_MAX_PACKET, MG_MQTT_INFLIGHT_MAX,
+ * MG_MQTT_QUEUE_MAX, MG_MQTT_RETRANSMIT_MS, MG_MQTT_CONNECT_TIMEOUT_MS) are
+ * documented in mg_config.h. */
+
+/* Outgoing QoS 1/2 state that can outlive a connection (see
+ * mg_mqtt_session_new). */
+struct mg_mqtt_session;
 
 /* One v5 property. iv holds BYTE/SHORT/INT/VARIABLE_INT values, val the
  * STRING/BINARY value or the value of a user property, key its name. */
@@ -112,6 +106,7 @@ struct mg_mqtt_opts {
   size_t num_props;
   const struct mg_mqtt_prop *will_props; /* CONNECT (v5): will properties */
   size_t num_will_props;
+  struct mg_mqtt_session *session; /* CONNECT: keep QoS state there (or NULL) */
 };
 
 /* A parsed packet. Views point into the parsed buffer. */
@@ -185,7 +180,15 @@ struct mg_connection *mg_mqtt_listen(struct mg_mgr *mgr, const char *url,
                                      mg_event_handler_t fn, void *fn_data);
 /* Sends CONNECT on any connection (e.g. one made with mg_connect). */
 void mg_mqtt_login(struct mg_connection *c, const struct mg_mqtt_opts *opts);
-/* PUBLISH; returns the packet id (0 for QoS 0). */
+/* PUBLISH; returns the packet id (0 for QoS 0), or 0 when a QoS 1/2 message
+ * is refused (out of memory, or MG_MQTT_QUEUE_MAX messages already waiting).
+ * On an MQTT connection a QoS 1/2 message is sent at once while fewer than
+ * min(the peer's Receive Maximum, MG_MQTT_INFLIGHT_MAX) exchanges are in
+ * flight, else it waits in order in the connection's queue and goes out when
+ * an exchange ends (PUBACK, PUBCOMP, or a PUBREC with a reason >= 0x80, after
+ * which no PUBREL is sent). A client also holds every publish, QoS 0
+ * included, until CONNACK. The application sees each acknowledgement as
+ * MG_EV_MQTT_CMD (id, and mm->ack the MQTT 5 reason code; 0 on 3.1.1). */
 uint16_t mg_mqtt_pub(struct mg_connection *c, const struct mg_mqtt_opts *opts);
 /* SUBSCRIBE / UNSUBSCRIBE of opts->topic; return the packet id. */
 uint16_t mg_mqtt_sub(struct mg_connection *c, const struct mg_mqtt_opts *opts);
@@ -201,6 +204,32 @@ void mg_mqtt_send_header(struct mg_connection *c, uint8_t cmd, uint8_t flags,
                          uint32_t len);
 /* Next packet id of the manager (never 0). */
 uint16_t mg_mqtt_next_id(struct mg_mgr *mgr);
+
+/* Deadline for the CONNECT of an accepted connection (from accept), and for
+ * the CONNACK of a client (from sending CONNECT); past it the connection gets
+ * MG_EV_ERROR "MQTT CONNECT timeout" / "MQTT CONNACK timeout" and closes.
+ * ms 0 restores MG_MQTT_CONNECT_TIMEOUT_MS. After CONNECT, an accepted
+ * connection whose client announced a keep-alive of K > 0 seconds is closed
+ * ("MQTT keep-alive timeout") after 1.5 K without a packet from it. */
+void mg_mqtt_set_connect_timeout(struct mg_connection *c, uint32_t ms);
+
+/* Sessions: the outgoing QoS 1/2 messages of a client (in flight and queued)
+ * and its inbound QoS 2 ids, kept by the application across connections.
+ * Pass one as mg_mqtt_opts.session to mg_mqtt_connect (or mg_mqtt_login);
+ * when that connection closes the session keeps what was not acknowledged.
+ * A later connection given the same session sends it first once CONNACK
+ * arrives: with Session Present 1 as it was (PUBLISH with DUP, or PUBREL),
+ * with Session Present 0 (the server forgot) unacknowledged PUBLISHes as new
+ * ones, while those the server already took (PUBREC) are done. Without a
+ * session, a connection's messages die with it. One session serves one
+ * connection at a time (a new one takes it over). */
+struct mg_mqtt_session *mg_mqtt_session_new(void);
+/* Frees s and its messages; a connection using it goes on without them. */
+void mg_mqtt_session_free(struct mg_mqtt_session *s);
+/* Messages of s in flight or waiting. */
+size_t mg_mqtt_session_pending(const struct mg_mqtt_session *s);
+/* Attaches s to the MQTT connection c (what c queued so far follows). */
+void mg_mqtt_session_use(struct mg_connection *c, struct mg_mqtt_session *s);
 
 void mg_mqtt_handler(struct mg_connection *c, int ev, void *ev_data);
 

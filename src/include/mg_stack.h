@@ -71,7 +71,8 @@ enum {
   MG_TCP_ERR_RESET,   /* peer reset an open connection */
   MG_TCP_ERR_TIMEOUT, /* retransmissions or keep-alives exhausted */
   MG_TCP_ERR_NOROUTE, /* ARP for the next hop failed */
-  MG_TCP_ERR_NOADDR   /* connect waited for an address (DHCP) in vain */
+  MG_TCP_ERR_NOADDR,  /* connect waited for an address (DHCP) in vain */
+  MG_TCP_ERR_YIELDED  /* reset to give its slot to a new connection */
 };
 
 /* Counters, all monotonic. */
@@ -86,6 +87,7 @@ struct mg_tcpip_stats {
   uint32_t icmp_echo;     /* echo requests answered */
   uint32_t tcp_rst_sent, tcp_retransmits, tcp_fast_retransmits;
   uint32_t tcp_accepted, tcp_syn_dropped;
+  uint32_t tcp_yielded;   /* connections reset to make room (docs/stack.md) */
   uint32_t dhcp_leases;   /* ACKs accepted */
   uint32_t dhcps_acks;    /* ACKs our DHCP server sent */
 };
@@ -208,6 +210,12 @@ struct mg_tcpip_if {
   struct mg_tcpip_listener listeners[MG_TCPIP_MAX_LISTEN];
   struct mg_tcpip_udp udp[MG_TCPIP_MAX_UDP];
   struct mg_tcpip_tcp tcp[MG_TCPIP_MAX_TCP];
+  /* One SYN waiting for the slot a yielding connection frees once the
+   * application has closed it (tcp.c, passive_open). */
+  uint32_t syn_src;
+  uint64_t syn_until;  /* forgotten after this (the peer retries) */
+  uint8_t syn_len;     /* 0: none parked */
+  uint8_t syn_seg[60]; /* its TCP header with options */
   /* One frame parked while ARP resolves its next hop. */
   uint32_t pending_ip;
   size_t pending_len;

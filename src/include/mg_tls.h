@@ -24,8 +24,15 @@ struct mg_tls_opts {
 /* Starts TLS on c (server side if c->is_accepted, else client) and begins the
  * handshake at once (a client sends its hello). Sets c->is_tls and
  * c->is_tls_hs. When the handshake completes the backend clears is_tls_hs and
- * emits MG_EV_TLS_HS; on failure it calls mg_error() with the reason. */
+ * emits MG_EV_TLS_HS; on failure it calls mg_error() with the reason. On a
+ * listener it only checks opts as server options (mg_tls_check_server) and
+ * marks the listener is_tls; its accepted connections still call
+ * mg_tls_init themselves. A check that fails is mg_error() on the listener. */
 void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts);
+/* Checks that opts can serve TLS: certificate and key parse and match, the
+ * CA bundle (if any) parses. False with the reason in err otherwise. */
+bool mg_tls_check_server(struct mg_mgr *mgr, const struct mg_tls_opts *opts,
+                         char *err, size_t errlen);
 /* Releases TLS state; c is plain again afterwards. */
 void mg_tls_free(struct mg_connection *c);
 /* Advances a handshake in progress; called by the core while c->is_tls_hs. */

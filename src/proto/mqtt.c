@@ -8,25 +8,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An outgoing QoS exchange waiting for its acknowledgement. */
-struct inflight {
-  uint8_t *pkt; /* copy of the PUBLISH or PUBREL to resend */
+/* An outgoing message of a session: a QoS 1/2 PUBLISH until its exchange
+ * ends, or (client, before CONNACK) a QoS 0 one waiting to go out. */
+struct outmsg {
+  struct outmsg *next;
+  uint8_t *pkt; /* the PUBLISH as first sent (DUP clear) */
   size_t len;
-  uint64_t sent;
+  uint64_t sent; /* mg_millis() of the last transmission */
   uint16_t id;
+  uint8_t qos;
+  bool dup; /* sent before: a resend carries DUP */
+  bool rel; /* PUBREC seen: PUBREL sent, waiting for PUBCOMP */
+};
+
+struct outlist {
+  struct outmsg *head, *tail;
+  size_t n;
+};
+
+/* The QoS state that outlives a connection when the application keeps it
+ * (mg_mqtt_session_new): messages in flight (sent, exchange not finished;
+ * in send order), messages waiting for a slot, and inbound QoS 2 ids. */
+struct mg_mqtt_session {
+  struct outlist fl;    /* in flight */
+  struct outlist queue; /* waiting for a slot or for CONNACK */
+  /* Inbound QoS 2 ids between PUBREC and PUBREL: a resent PUBLISH with one
+   * of them is acknowledged again but not delivered twice. */
+  uint16_t rx_qos2[MG_MQTT_INFLIGHT_MAX];
+  struct mg_connection *conn; /* the connection using it, or NULL */
 };
 
 struct mqtt_state {
   uint8_t version;    /* 4 or 5 */
-  uint8_t connected;  /* client: CONNACK accepted */
-  uint16_t keepalive; /* client: seconds */
+  uint8_t connected;  /* client: CONNACK accepted; server: CONNECT seen */
+  uint16_t keepalive; /* seconds: ours (client) or the client's (server) */
+  uint16_t rx_max;    /* the peer's Receive Maximum (65535 when absent) */
+  uint32_t connect_ms; /* CONNECT / CONNACK deadline; 0 = default */
   uint64_t last_tx, last_rx;
-  uint8_t *login;     /* client: CONNECT kept until the transport is up */
+  uint64_t start; /* accepted (server) or CONNECT sent (client); 0 = not yet */
+  uint8_t *login; /* client: CONNECT kept until the transport is up */
   size_t login_len;
-  struct inflight fl[MG_MQTT_MAX_INFLIGHT];
-  /* Inbound QoS 2 ids between PUBREC and PUBREL: a resent PUBLISH with one
-   * of them is acknowledged again but not delivered twice. */
-  uint16_t rx_qos2[MG_MQTT_MAX_INFLIGHT];
+  struct mg_mqtt_session own; /* used when the application gives none */
+  struct mg_mqtt_session *sess;
 };
 
 uint16_t mg_mqtt_next_id(struct mg_mgr *mgr) {
@@ -34,15 +57,26 @@ uint16_t mg_mqtt_next_id(struct mg_mgr *mgr) {
   return mgr->mqtt_id;
 }
 
+static struct mqtt_state *state_new(void) {
+  struct mqtt_state *st =
+      (struct mqtt_state *) calloc(1, sizeof(struct mqtt_state));
+  if (st == NULL) return NULL;
+  st->version = 4;
+  st->rx_max = 65535;
+  st->last_rx = st->last_tx = mg_millis();
+  st->sess = &st->own;
+  return st;
+}
+
 static struct mqtt_state *mstate(struct mg_connection *c) {
   if (c->pfn != mg_mqtt_handler || c->is_listening) return NULL;
   if (c->pfn_data == NULL) {
-    /* Accepted children inherit the listener's NULL state. */
-    struct mqtt_state *st =
-        (struct mqtt_state *) calloc(1, sizeof(struct mqtt_state));
+    /* Accepted children inherit the listener's NULL state: the CONNECT
+     * deadline runs from here. */
+    struct mqtt_state *st = state_new();
     if (st == NULL) return NULL;
-    st->version = 4;
-    st->last_rx = st->last_tx = mg_millis();
+    st->own.conn = c;
+    if (!c->is_client) st->start = st->last_rx;
     c->pfn_data = st;
   }
   return (struct mqtt_state *) c->pfn_data;
@@ -147,9 +181,29 @@ static void flush(struct mg_connection *c, struct mg_iobuf *io) {
   mg_iobuf_free(io);
 }
 
-static void build_connect(struct mg_iobuf *io, const struct mg_mqtt_opts *o,
+static void build_connect(struct mg_iobuf *io, const struct mg_mqtt_opts *opts,
                           struct mg_str cid) {
+  struct mg_mqtt_opts with_rm = *opts;
+  const struct mg_mqtt_opts *o = opts;
+  struct mg_mqtt_prop *props = NULL;
   uint8_t v = o->version == 5 ? 5 : 4, flags = 0;
+  size_t i;
+  /* v5: announce Receive Maximum (inbound QoS 2 ids we can remember) unless
+   * the application sets its own. */
+  for (i = 0; v == 5 && i < o->num_props; i++)
+    if (o->props[i].id == MQTT_PROP_RECEIVE_MAXIMUM) break;
+  if (v == 5 && i == o->num_props &&
+      (props = (struct mg_mqtt_prop *) calloc(o->num_props + 1,
+                                              sizeof(*props))) != NULL) {
+    if (o->num_props > 0)
+      memcpy(props, o->props, o->num_props * sizeof(*props));
+    props[o->num_props].id = MQTT_PROP_RECEIVE_MAXIMUM;
+    props[o->num_props].iv =
+        MG_MQTT_INFLIGHT_MAX < 65535 ? MG_MQTT_INFLIGHT_MAX : 65535;
+    with_rm.props = props;
+    with_rm.num_props = o->num_props + 1;
+    o = &with_rm;
+  }
   size_t len = str_len(mg_str("MQTT")) + 1 + 1 + 2 +
                props_total(v, o->props, o->num_props) + str_len(cid);
   if (o->topic.len > 0) {
@@ -174,6 +228,7 @@ static void build_connect(struct mg_iobuf *io, const struct mg_mqtt_opts *o,
   }
   if (o->user.len > 0) put_str(io, o->user);
   if (o->pass.len > 0) put_str(io, o->pass);
+  free(props);
 }
 
 /* Client id for an empty one: "mg-" and 16 random alphanumerics. */
@@ -203,45 +258,170 @@ void mg_mqtt_login(struct mg_connection *c, const struct mg_mqtt_opts *o) {
   if (st != NULL) {
     st->version = version_of(c);
     st->keepalive = o->keepalive;
+    st->start = mg_millis(); /* the CONNACK deadline runs from here */
+    if (o->session != NULL) mg_mqtt_session_use(c, o->session);
   }
   build_connect(&io, o, cid);
   flush(c, &io);
 }
 
-/* Remembers a QoS exchange for retransmission (best effort when full). */
-static void track(struct mg_connection *c, uint16_t id, const uint8_t *pkt,
-                  size_t len) {
-  struct mqtt_state *st = mstate(c);
-  size_t i;
-  if (st == NULL) return;
-  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++) {
-    struct inflight *f = &st->fl[i];
-    if (f->pkt != NULL && f->id != id) continue;
-    free(f->pkt);
-    if ((f->pkt = (uint8_t *) malloc(len)) == NULL) {
-      f->id = 0;
-      return;
+/* ---- Outgoing QoS 1/2 messages: in flight, queued, sessions ---- */
+
+static void out_push(struct outlist *l, struct outmsg *m) {
+  m->next = NULL;
+  if (l->tail != NULL) {
+    l->tail->next = m;
+  } else {
+    l->head = m;
+  }
+  l->tail = m;
+  l->n++;
+}
+
+static struct outmsg *out_pop(struct outlist *l) {
+  struct outmsg *m = l->head;
+  if (m != NULL) {
+    l->head = m->next;
+    if (l->head == NULL) l->tail = NULL;
+    l->n--;
+  }
+  return m;
+}
+
+/* Unlinks the message with packet id from l; NULL when not there. */
+static struct outmsg *out_take(struct outlist *l, uint16_t id) {
+  struct outmsg **pp, *prev = NULL;
+  for (pp = &l->head; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+    struct outmsg *m = *pp;
+    if (m->id != id || m->qos == 0) continue;
+    *pp = m->next;
+    if (l->tail == m) l->tail = prev;
+    l->n--;
+    return m;
+  }
+  return NULL;
+}
+
+static struct outmsg *out_find(struct outlist *l, uint16_t id) {
+  struct outmsg *m;
+  for (m = l->head; m != NULL; m = m->next)
+    if (m->id == id && m->qos > 0) return m;
+  return NULL;
+}
+
+static void out_free(struct outmsg *m) {
+  free(m->pkt);
+  free(m);
+}
+
+static void out_clear(struct outlist *l) {
+  struct outmsg *m;
+  while ((m = out_pop(l)) != NULL) out_free(m);
+}
+
+struct mg_mqtt_session *mg_mqtt_session_new(void) {
+  return (struct mg_mqtt_session *) calloc(1, sizeof(struct mg_mqtt_session));
+}
+
+/* The state of the connection using s, if any. */
+static struct mqtt_state *session_user(struct mg_mqtt_session *s) {
+  struct mg_connection *c = s->conn;
+  if (c == NULL || c->pfn != mg_mqtt_handler || c->pfn_data == NULL) return NULL;
+  return (struct mqtt_state *) c->pfn_data;
+}
+
+void mg_mqtt_session_free(struct mg_mqtt_session *s) {
+  struct mqtt_state *st;
+  if (s == NULL) return;
+  if ((st = session_user(s)) != NULL && st->sess == s) {
+    st->sess = &st->own; /* the connection goes on with an empty store */
+    st->own.conn = s->conn;
+  }
+  out_clear(&s->fl);
+  out_clear(&s->queue);
+  free(s);
+}
+
+size_t mg_mqtt_session_pending(const struct mg_mqtt_session *s) {
+  return s == NULL ? 0 : s->fl.n + s->queue.n;
+}
+
+void mg_mqtt_session_use(struct mg_connection *c, struct mg_mqtt_session *s) {
+  struct mqtt_state *st = mstate(c), *prev;
+  if (st == NULL || s == NULL || st->sess == s) return;
+  /* A session serves one connection: an older one goes on without it, and
+   * a session c used before is left detached. */
+  if ((prev = session_user(s)) != NULL && prev->sess == s) {
+    prev->sess = &prev->own;
+    prev->own.conn = s->conn;
+  }
+  if (st->sess != &st->own) st->sess->conn = NULL;
+  /* What this connection queued so far goes behind the session's messages. */
+  while (st->own.fl.head != NULL) out_push(&s->queue, out_pop(&st->own.fl));
+  while (st->own.queue.head != NULL)
+    out_push(&s->queue, out_pop(&st->own.queue));
+  s->conn = c;
+  st->sess = s;
+}
+
+/* In-flight limit of c: the peer's Receive Maximum, at most our own. */
+static size_t quota(const struct mqtt_state *st) {
+  return st->rx_max < MG_MQTT_INFLIGHT_MAX ? st->rx_max : MG_MQTT_INFLIGHT_MAX;
+}
+
+/* Sends one message: PUBREL when its PUBREC was seen, else the PUBLISH
+ * (DUP set when it went out before). */
+static void transmit(struct mg_connection *c, struct outmsg *m) {
+  if (m->rel) {
+    uint8_t b[4] = {MQTT_CMD_PUBREL << 4 | 2, 2, (uint8_t) (m->id >> 8),
+                    (uint8_t) m->id};
+    mg_send(c, b, sizeof(b));
+  } else {
+    uint8_t b0 = (uint8_t) (m->pkt[0] | (m->dup ? 0x08 : 0));
+    mg_send(c, &b0, 1);
+    mg_send(c, m->pkt + 1, m->len - 1);
+    m->dup = true;
+  }
+  m->sent = mg_millis();
+}
+
+/* Whether c may send publishes now (a client only after CONNACK). */
+static bool ready(struct mg_connection *c, const struct mqtt_state *st) {
+  return !c->is_client || st->connected;
+}
+
+/* Moves queued messages out while the in-flight limit allows, in order. */
+static void pump(struct mg_connection *c, struct mqtt_state *st) {
+  struct mg_mqtt_session *s = st->sess;
+  if (!ready(c, st) || c->is_closing) return;
+  while (s->queue.head != NULL &&
+         (s->queue.head->qos == 0 || s->fl.n < quota(st))) {
+    struct outmsg *m = out_pop(&s->queue);
+    transmit(c, m);
+    if (m->qos == 0) {
+      out_free(m);
+    } else {
+      out_push(&s->fl, m);
     }
-    memcpy(f->pkt, pkt, len);
-    f->len = len;
-    f->id = id;
-    f->sent = mg_millis();
-    return;
   }
 }
 
-static void untrack(struct mqtt_state *st, uint16_t id) {
-  size_t i;
-  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++) {
-    if (st->fl[i].pkt != NULL && st->fl[i].id == id) {
-      free(st->fl[i].pkt);
-      memset(&st->fl[i], 0, sizeof(st->fl[i]));
-    }
+/* A packet id not used by a message of this session (0: none left). */
+static uint16_t free_id(struct mg_connection *c, struct mg_mqtt_session *s) {
+  size_t tries;
+  for (tries = 0; tries < 65535; tries++) {
+    uint16_t id = mg_mqtt_next_id(c->mgr);
+    if (out_find(&s->fl, id) == NULL && out_find(&s->queue, id) == NULL)
+      return id;
   }
+  return 0;
 }
 
 uint16_t mg_mqtt_pub(struct mg_connection *c, const struct mg_mqtt_opts *o) {
   struct mg_iobuf io = {NULL, 0, 0, 0};
+  struct mqtt_state *st = mstate(c);
+  struct mg_mqtt_session *s = st == NULL ? NULL : st->sess;
+  struct outmsg *m = NULL;
   uint8_t v = version_of(c), qos = o->qos & 3;
   uint16_t id = 0;
   size_t len = str_len(o->topic) + props_total(v, o->props, o->num_props) +
@@ -249,8 +429,13 @@ uint16_t mg_mqtt_pub(struct mg_connection *c, const struct mg_mqtt_opts *o) {
   uint8_t b0 = (uint8_t) (MQTT_CMD_PUBLISH << 4 | qos << 1 |
                           (o->retain ? 1 : 0));
   if (qos > 0) {
-    id = o->retransmit_id ? o->retransmit_id : mg_mqtt_next_id(c->mgr);
-    if (o->retransmit_id) b0 |= 0x08; /* DUP */
+    if (s != NULL && o->retransmit_id == 0 && s->queue.n >= MG_MQTT_QUEUE_MAX &&
+        !(ready(c, st) && s->queue.n == 0 && s->fl.n < quota(st)))
+      return 0; /* refused: it would have to wait and the queue is full */
+    id = o->retransmit_id ? o->retransmit_id
+         : s != NULL      ? free_id(c, s)
+                          : mg_mqtt_next_id(c->mgr);
+    if (id == 0) return 0;
     len += 2;
   }
   put_header(&io, b0, len);
@@ -258,15 +443,40 @@ uint16_t mg_mqtt_pub(struct mg_connection *c, const struct mg_mqtt_opts *o) {
   if (qos > 0) put_u16(&io, id);
   if (v == 5) put_props(&io, o->props, o->num_props);
   put(&io, o->message.buf, o->message.len);
-  if (qos > 0 && io.len > 0) {
-    io.buf[0] |= 0x08; /* a resend is a duplicate */
-    track(c, id, io.buf, io.len);
-    io.buf[0] = b0;
+  if (io.len == 0) return 0; /* out of memory */
+  if (s == NULL) {
+    /* Not an MQTT connection: just the bytes, nothing tracked. */
+    if (o->retransmit_id) io.buf[0] |= 0x08;
+    flush(c, &io);
+    return id;
   }
-  flush(c, &io);
-  return id;
+  if (qos > 0 && o->retransmit_id != 0 &&
+      ((m = out_find(&s->fl, id)) != NULL ||
+       (m = out_find(&s->queue, id)) != NULL)) {
+    /* The application resends a message we hold: replace its bytes. */
+    free(m->pkt);
+    m->pkt = io.buf, m->len = io.len, m->rel = false;
+    if (out_find(&s->fl, id) == m) transmit(c, m);
+    return id;
+  }
+  if (qos == 0 && ready(c, st)) { /* QoS 0 needs no slot */
+    flush(c, &io);
+    return 0;
+  }
+  if (qos == 0 && s->queue.n >= MG_MQTT_QUEUE_MAX) { /* dropped: QoS 0 */
+    mg_iobuf_free(&io);
+    return 0;
+  }
+  if ((m = (struct outmsg *) calloc(1, sizeof(*m))) == NULL) {
+    mg_iobuf_free(&io);
+    return 0;
+  }
+  m->pkt = io.buf, m->len = io.len, m->id = id, m->qos = qos;
+  m->dup = o->retransmit_id != 0;
+  out_push(&s->queue, m);
+  pump(c, st);
+  return qos > 0 ? id : 0;
 }
-
 static uint16_t sub_unsub(struct mg_connection *c, const struct mg_mqtt_opts *o,
                           uint8_t cmd) {
   struct mg_iobuf io = {NULL, 0, 0, 0};
@@ -321,51 +531,105 @@ void mg_mqtt_disconnect(struct mg_connection *c,
   }
 }
 
-/* PUBACK / PUBREC / PUBREL / PUBCOMP with id (v5: reason 0 is implied). */
+/* PUBACK / PUBREC / PUBCOMP for an inbound PUBLISH or PUBREL (reason 0 is
+ * implied in v5). */
 static void send_ack(struct mg_connection *c, uint8_t cmd, uint16_t id) {
-  uint8_t b[4] = {(uint8_t) (cmd << 4 | (cmd == MQTT_CMD_PUBREL ? 2 : 0)), 2,
-                  (uint8_t) (id >> 8), (uint8_t) id};
+  uint8_t b[4] = {(uint8_t) (cmd << 4), 2, (uint8_t) (id >> 8), (uint8_t) id};
   mg_send(c, b, sizeof(b));
-  if (cmd == MQTT_CMD_PUBREL) track(c, id, b, sizeof(b));
 }
 
 /* ---- Inbound ---- */
 
 /* Records an inbound QoS 2 id; false when it is already recorded. When the
  * table is full the oldest slot is reused (delivery then may repeat). */
-static bool rx_qos2_add(struct mqtt_state *st, uint16_t id) {
-  size_t i, free_slot = MG_MQTT_MAX_INFLIGHT;
+static bool rx_qos2_add(struct mg_mqtt_session *s, uint16_t id) {
+  size_t i, free_slot = MG_MQTT_INFLIGHT_MAX;
   if (id == 0) return true;
-  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++) {
-    if (st->rx_qos2[i] == id) return false;
-    if (st->rx_qos2[i] == 0 && free_slot == MG_MQTT_MAX_INFLIGHT) free_slot = i;
+  for (i = 0; i < MG_MQTT_INFLIGHT_MAX; i++) {
+    if (s->rx_qos2[i] == id) return false;
+    if (s->rx_qos2[i] == 0 && free_slot == MG_MQTT_INFLIGHT_MAX) free_slot = i;
   }
-  if (free_slot == MG_MQTT_MAX_INFLIGHT) {
-    memmove(st->rx_qos2, st->rx_qos2 + 1,
-            sizeof(st->rx_qos2) - sizeof(st->rx_qos2[0]));
-    free_slot = MG_MQTT_MAX_INFLIGHT - 1;
+  if (free_slot == MG_MQTT_INFLIGHT_MAX) {
+    memmove(s->rx_qos2, s->rx_qos2 + 1,
+            sizeof(s->rx_qos2) - sizeof(s->rx_qos2[0]));
+    free_slot = MG_MQTT_INFLIGHT_MAX - 1;
   }
-  st->rx_qos2[free_slot] = id;
+  s->rx_qos2[free_slot] = id;
   return true;
 }
 
-static void rx_qos2_del(struct mqtt_state *st, uint16_t id) {
+static void rx_qos2_del(struct mg_mqtt_session *s, uint16_t id) {
   size_t i;
-  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++)
-    if (st->rx_qos2[i] == id) st->rx_qos2[i] = 0;
+  for (i = 0; i < MG_MQTT_INFLIGHT_MAX; i++)
+    if (s->rx_qos2[i] == id) s->rx_qos2[i] = 0;
 }
+
+/* The peer's Receive Maximum from the properties of a CONNECT / CONNACK. */
+static uint16_t receive_maximum(const struct mg_mqtt_message *mm) {
+  struct mg_mqtt_prop p;
+  size_t ofs = 0;
+  while ((ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0)
+    if (p.id == MQTT_PROP_RECEIVE_MAXIMUM && p.iv > 0) return (uint16_t) p.iv;
+  return 65535;
+}
+
+/* CONNACK accepted: the messages of the session go out again. With the
+ * server's session present they are resent as they were (PUBLISH with DUP,
+ * or PUBREL); without it the server forgot them, so a PUBLISH it never
+ * acknowledged is sent as a new one, and one it took (PUBREC) is done. All
+ * wait in the queue in front of newer ones, within the new Receive Maximum. */
+static void resume(struct mg_connection *c, struct mqtt_state *st,
+                   bool present) {
+  struct mg_mqtt_session *s = st->sess;
+  struct outlist again = {NULL, NULL, 0};
+  struct outmsg *m;
+  while ((m = out_pop(&s->fl)) != NULL) {
+    if (!present && m->rel) {
+      out_free(m);
+      continue;
+    }
+    if (!present) m->dup = false;
+    out_push(&again, m);
+  }
+  if (!present) memset(s->rx_qos2, 0, sizeof(s->rx_qos2));
+  if (again.head != NULL) {
+    again.tail->next = s->queue.head;
+    if (s->queue.tail == NULL) s->queue.tail = again.tail;
+    s->queue.head = again.head;
+    s->queue.n += again.n;
+  }
+  pump(c, st);
+}
+
 static void handle(struct mg_connection *c, struct mqtt_state *st,
                    struct mg_mqtt_message *mm) {
+  struct mg_mqtt_session *s = st->sess;
+  struct outmsg *m;
   switch (mm->cmd) {
     case MQTT_CMD_CONNECT:
       if (!c->is_client) {
+        struct mg_mqtt_connect_info ci;
         c->is_mqtt5 = mm->version == 5;
         st->version = version_of(c);
+        st->connected = 1;
+        if (mg_mqtt_parse_connect(mm, &ci)) st->keepalive = ci.keepalive;
+        if (c->is_mqtt5) st->rx_max = receive_maximum(mm);
       }
       break;
     case MQTT_CMD_CONNACK: {
       int code = mm->ack;
+      /* Session Present: bit 0 of the byte after the fixed header. */
+      uint32_t rl = 0;
+      int n = mg_mqtt_decode_varint((const uint8_t *) mm->dgram.buf + 1,
+                                    mm->dgram.len - 1, &rl);
+      bool present = n > 0 && (size_t) n + 1 < mm->dgram.len &&
+                     (mm->dgram.buf[n + 1] & 1);
+      if (!c->is_client) break;
       st->connected = code == 0;
+      if (code == 0) {
+        if (c->is_mqtt5) st->rx_max = receive_maximum(mm);
+        resume(c, st, present);
+      }
       mg_call(c, MG_EV_MQTT_OPEN, &code);
       if (code != 0 && !c->is_closing)
         mg_error(c, "MQTT connection refused, code %d", code);
@@ -375,20 +639,43 @@ static void handle(struct mg_connection *c, struct mqtt_state *st,
       if (mm->qos == 1) send_ack(c, MQTT_CMD_PUBACK, mm->id);
       if (mm->qos == 2) {
         send_ack(c, MQTT_CMD_PUBREC, mm->id);
-        if (!rx_qos2_add(st, mm->id)) break; /* a duplicate: already had it */
+        if (!rx_qos2_add(s, mm->id)) break; /* a duplicate: already had it */
       }
       mg_call(c, MG_EV_MQTT_MSG, mm);
       break;
     case MQTT_CMD_PUBACK:
-    case MQTT_CMD_PUBCOMP:
-      untrack(st, mm->id);
+      if ((m = out_find(&s->fl, mm->id)) != NULL && m->qos == 1) {
+        out_free(out_take(&s->fl, mm->id));
+        pump(c, st);
+      }
       break;
     case MQTT_CMD_PUBREC:
-      untrack(st, mm->id);
-      send_ack(c, MQTT_CMD_PUBREL, mm->id);
+      m = out_find(&s->fl, mm->id);
+      if (m != NULL && m->qos == 2 && mm->ack >= 0x80) {
+        /* Refused: the exchange ends here, no PUBREL (MQTT 5, 4.3.3). */
+        out_free(out_take(&s->fl, mm->id));
+        pump(c, st);
+      } else if (m != NULL && m->qos == 2) {
+        free(m->pkt);
+        m->pkt = NULL, m->len = 0, m->rel = true;
+        transmit(c, m);
+      } else if (m == NULL && mm->ack < 0x80) {
+        /* Unknown id (e.g. a repeated PUBREC after PUBCOMP): release it so
+         * the peer can finish; v5 says why. */
+        uint8_t b[5] = {MQTT_CMD_PUBREL << 4 | 2, 2, (uint8_t) (mm->id >> 8),
+                        (uint8_t) mm->id, 0x92};
+        if (c->is_mqtt5) b[1] = 3;
+        mg_send(c, b, c->is_mqtt5 ? 5 : 4);
+      }
+      break;
+    case MQTT_CMD_PUBCOMP:
+      if ((m = out_find(&s->fl, mm->id)) != NULL && m->rel) {
+        out_free(out_take(&s->fl, mm->id));
+        pump(c, st);
+      }
       break;
     case MQTT_CMD_PUBREL:
-      rx_qos2_del(st, mm->id);
+      rx_qos2_del(s, mm->id);
       send_ack(c, MQTT_CMD_PUBCOMP, mm->id);
       break;
     case MQTT_CMD_PINGREQ:
@@ -410,6 +697,9 @@ static void process(struct mg_connection *c, struct mqtt_state *st) {
       c->recv.len = 0;
       break;
     }
+    /* Acks and deliveries for a peer that does not read wait until it has
+     * read enough (MG_SEND_HIGH_WATER); MG_EV_POLL brings us back. */
+    if (mg_send_backlogged(c)) break;
     n = mm.dgram.len;
     st->last_rx = mg_millis();
     handle(c, st, &mm);
@@ -422,31 +712,37 @@ static void process(struct mg_connection *c, struct mqtt_state *st) {
 
 static void on_poll(struct mg_connection *c, struct mqtt_state *st) {
   uint64_t now = mg_millis();
-  size_t i;
-  if (c->is_client && !st->connected) return;
-  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++) {
-    struct inflight *f = &st->fl[i];
-    if (f->pkt != NULL && now - f->sent >= MG_MQTT_RETRANSMIT_MS) {
-      mg_send(c, f->pkt, f->len);
-      f->sent = now;
-    }
+  uint64_t ka = (uint64_t) st->keepalive * 1000;
+  uint32_t cto = st->connect_ms ? st->connect_ms : MG_MQTT_CONNECT_TIMEOUT_MS;
+  struct outmsg *m;
+  if (!st->connected) {
+    /* Server: CONNECT must come; client: CONNACK must answer ours. */
+    if (st->start != 0 && now - st->start > cto)
+      mg_error(c, c->is_client ? "MQTT CONNACK timeout" : "MQTT CONNECT timeout");
+    return;
   }
-  if (c->is_client && st->keepalive > 0) {
-    uint64_t ka = (uint64_t) st->keepalive * 1000;
-    if (now - st->last_rx > ka + ka / 2) {
-      mg_error(c, "MQTT keep-alive timeout");
-    } else if (now - st->last_tx >= ka) {
-      mg_mqtt_ping(c);
-      st->last_tx = now;
-    }
+  /* Timed resends are a 3.1.1 practice; MQTT 5 forbids them (4.4). */
+  if (!c->is_mqtt5) {
+    for (m = st->sess->fl.head; m != NULL; m = m->next)
+      if (now - m->sent >= MG_MQTT_RETRANSMIT_MS) transmit(c, m);
+  }
+  if (ka == 0) return;
+  if (now - st->last_rx > ka + ka / 2) {
+    /* A server allows 1.5 keep-alives of silence (MQTT 3.1.2.10); a client
+     * gets no PINGRESP to its pings for as long. */
+    mg_error(c, "MQTT keep-alive timeout");
+  } else if (c->is_client && now - st->last_tx >= ka) {
+    mg_mqtt_ping(c);
+    st->last_tx = now;
   }
 }
 
 static void state_free(struct mg_connection *c) {
   struct mqtt_state *st = (struct mqtt_state *) c->pfn_data;
-  size_t i;
   if (st == NULL) return;
-  for (i = 0; i < MG_MQTT_MAX_INFLIGHT; i++) free(st->fl[i].pkt);
+  if (st->sess != &st->own) st->sess->conn = NULL; /* the application's */
+  out_clear(&st->own.fl);
+  out_clear(&st->own.queue);
   free(st->login);
   free(st);
   c->pfn_data = NULL;
@@ -470,7 +766,7 @@ void mg_mqtt_handler(struct mg_connection *c, int ev, void *ev_data) {
         mg_send(c, st->login, st->login_len);
         free(st->login);
         st->login = NULL;
-        st->last_rx = st->last_tx = mg_millis();
+        st->last_rx = st->last_tx = st->start = mg_millis();
       }
       break;
     case MG_EV_READ:
@@ -478,13 +774,25 @@ void mg_mqtt_handler(struct mg_connection *c, int ev, void *ev_data) {
       break;
     case MG_EV_WRITE:
       st->last_tx = mg_millis();
+      /* Paused by backpressure we cannot see the peer's PINGREQs; that it
+       * reads what we send shows it is alive. */
+      if (c->is_throttled) st->last_rx = st->last_tx;
       break;
     case MG_EV_POLL:
       on_poll(c, st);
+      /* Packets left waiting by backpressure are handled once it lifts. */
+      if (c->recv.len > 0 && !c->is_closing && c->pfn == mg_mqtt_handler &&
+          mstate(c) == st && !mg_send_backlogged(c))
+        process(c, st);
       break;
     default:
       break;
   }
+}
+
+void mg_mqtt_set_connect_timeout(struct mg_connection *c, uint32_t ms) {
+  struct mqtt_state *st = mstate(c);
+  if (st != NULL) st->connect_ms = ms;
 }
 
 struct mg_connection *mg_mqtt_connect(struct mg_mgr *mgr, const char *url,
@@ -497,7 +805,7 @@ struct mg_connection *mg_mqtt_connect(struct mg_mgr *mgr, const char *url,
   char idbuf[24];
   memset(&dflt, 0, sizeof(dflt));
   if (opts == NULL) opts = &dflt;
-  if ((st = (struct mqtt_state *) calloc(1, sizeof(*st))) == NULL) return NULL;
+  if ((st = state_new()) == NULL) return NULL;
   st->version = opts->version == 5 ? 5 : 4;
   st->keepalive = opts->keepalive;
   if (opts->client_id.len == 0) {
@@ -518,6 +826,8 @@ struct mg_connection *mg_mqtt_connect(struct mg_mgr *mgr, const char *url,
   c->is_mqtt5 = st->version == 5;
   c->pfn = mg_mqtt_handler;
   c->pfn_data = st;
+  st->own.conn = c;
+  if (opts->session != NULL) mg_mqtt_session_use(c, opts->session);
   /* A connect that completed inside mg_connect() missed MG_EV_CONNECT. */
   if (c->fd != NULL && !c->is_connecting && !c->is_resolving &&
       !c->is_closing)

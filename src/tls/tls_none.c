@@ -7,6 +7,13 @@ void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts) {
   mg_error(c, "TLS is not built in (MG_TLS=MG_TLS_NONE)");
 }
 
+bool mg_tls_check_server(struct mg_mgr *mgr, const struct mg_tls_opts *opts,
+                         char *err, size_t errlen) {
+  (void) mgr, (void) opts;
+  mg_snprintf(err, errlen, "TLS is not built in (MG_TLS=MG_TLS_NONE)");
+  return false;
+}
+
 void mg_tls_free(struct mg_connection *c) {
   c->tls = NULL;
   c->is_tls = c->is_tls_hs = 0;

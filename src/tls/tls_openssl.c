@@ -316,6 +316,22 @@ static SSL_CTX *get_ctx(struct tls_mgr *m, const struct mg_tls_opts *o,
   return e->ctx;
 }
 
+bool mg_tls_check_server(struct mg_mgr *mgr, const struct mg_tls_opts *opts,
+                         char *err, size_t errlen) {
+  struct tls_mgr *m = tls_mgr(mgr);
+  if (m == NULL) {
+    mg_snprintf(err, errlen, "TLS: out of memory");
+    return false;
+  }
+  if (opts->cert.len == 0 || opts->key.len == 0) {
+    mg_snprintf(err, errlen, "TLS: a server needs a certificate and its key");
+    return false;
+  }
+  ERR_clear_error();
+  /* The context is cached, so the accepted connections reuse this work. */
+  return get_ctx(m, opts, true, err, errlen) != NULL;
+}
+
 /* ---- Connections ---- */
 static struct tls_conn *conn_state(struct mg_connection *c) {
   if (c->tls == NULL) c->tls = calloc(1, sizeof(struct tls_conn));
@@ -368,7 +384,16 @@ void mg_tls_init(struct mg_connection *c, const struct mg_tls_opts *opts) {
   const char *nm;
   SSL_CTX *ctx;
   BIO *bio;
-  if (c->is_listening) return; /* accepted children call mg_tls_init */
+  if (c->is_listening && !c->is_udp) {
+    /* Accepted children call mg_tls_init; here the options are checked now,
+     * so a bad certificate is reported before the first client comes. */
+    if (mg_tls_check_server(c->mgr, opts, err, sizeof(err))) {
+      c->is_tls = 1;
+    } else {
+      mg_error(c, "%s", err);
+    }
+    return;
+  }
   if (c->is_udp) {
     mg_error(c, "TLS over UDP is not supported");
     return;

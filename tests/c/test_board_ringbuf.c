@@ -29,9 +29,11 @@ static void test_overflow_drops_newest(void) {
   ringbuf_init(&r, storage, sizeof(storage));
   for (int i = 0; i < 6; i++) ringbuf_push(&r, (uint8_t) i);
   CHECK(ringbuf_used(&r) == 4);
+  CHECK(ringbuf_full(&r));
   CHECK(r.dropped == 2);
   CHECK(ringbuf_pop(&r, out, sizeof(out)) == 4);
   CHECK(memcmp(out, "\x00\x01\x02\x03", 4) == 0);
+  CHECK(!ringbuf_full(&r));
   CHECK(ringbuf_push(&r, 9) == 1); /* room again after the pop */
 }
 

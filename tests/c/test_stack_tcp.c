@@ -1,7 +1,9 @@
 /* TCP layer with crafted segments: handshake and MSS, data both ways,
  * retransmission and back-off, fast retransmit, out-of-order reassembly,
  * zero-window probing, keep-alive, FIN/RST/TIME_WAIT, RFC 5961 challenge
- * ACKs, bogus flags and SYN floods. The test plays the peer 10.0.0.2. */
+ * ACKs, bogus flags, SYN floods, and a full connection table where the
+ * least recently active quiet connection yields its slot to a new one. The
+ * test plays the peer 10.0.0.2. */
 #include "stack_harness.h"
 
 #if MG_ENABLE_TCPIP
@@ -421,6 +423,137 @@ static void test_active_open(void) {
   mg_tcpip_tcp_close(s_ifp, t);
 }
 
+/* The frame captured last that went to the peer's port with RST set. */
+static const uint8_t *rst_to(uint16_t port) {
+  const uint8_t *found = NULL;
+  size_t i;
+  for (i = 0; i < s_cap->n && i < CAP_MAX; i++) {
+    const uint8_t *f = s_cap->f[i];
+    if (seg_ok(f) && (tflags(f) & TF_RST) && g16(tcp_of(f) + 2) == port)
+      found = f;
+  }
+  return found;
+}
+
+static int open_slots(void) {
+  int i, n = 0;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++)
+    n += s_ifp->tcp[i].state != MG_TCP_CLOSED;
+  return n;
+}
+
+/* Every slot taken: our own connect (oldest), a connection we are sending a
+ * response on (next oldest), a silent one, then peers trickling a request.
+ * A new SYN makes the silent one yield (RST, "reset to make room"), never
+ * the connect or the sender, and is served once the application let go. */
+static void test_full_table_yields(int li) {
+  struct mg_tcpip_tcp *conns[MG_TCPIP_MAX_TCP], *out, *t;
+  uint32_t isns[MG_TCPIP_MAX_TCP], isn, yielded = s_ifp->stats.tcp_yielded;
+  const uint8_t *r;
+  char buf[64];
+  int i, n = MG_TCPIP_MAX_TCP - 1;
+  CHECK(open_slots() == 0);
+  out = mg_tcpip_tcp_connect(s_ifp, IP(10, 0, 0, 2), 8080,
+                             0); /* never answered */
+  CHECK(out != NULL);
+  advance(10);
+  for (i = 0; i < n; i++) {
+    conns[i] = open_conn(li, (uint16_t) (41000 + i), &isns[i]);
+    CHECK(conns[i] != NULL);
+    if (conns[i] == NULL) return;
+    if (i == 0)
+      CHECK(mg_tcpip_tcp_send(s_ifp, conns[0], "HTTP/1.1 200", 12) == 12);
+    advance(10);
+  }
+  CHECK(open_slots() == MG_TCPIP_MAX_TCP);
+  for (i = 2; i < n; i++) { /* one byte of a request each: recent activity */
+    feed((uint16_t) (41000 + i), PEER_ISN + 1, isns[i] + 1, TF_ACK, 8000, "G",
+         1);
+    advance(10);
+  }
+  /* A new client: conns[1] (quiet the longest) is reset, the SYN waits for
+   * its slot while the application still holds the connection. */
+  s_cap->n = 0;
+  feed(42000, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
+  r = rst_to(41001);
+  CHECK(r != NULL && s_ifp->stats.tcp_yielded == yielded + 1);
+  CHECK(conns[1]->state == MG_TCP_CLOSED &&
+        conns[1]->err == MG_TCP_ERR_YIELDED);
+  CHECK(out->state == MG_TCP_SYN_SENT);
+  CHECK(conns[0]->state == MG_TCP_ESTABLISHED && conns[0]->tx.len == 12);
+  for (i = 2; i < n; i++) CHECK(conns[i]->state == MG_TCP_ESTABLISHED);
+  /* Its retransmission and another client's SYN meanwhile evict nobody. */
+  s_cap->n = 0;
+  feed(42000, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
+  feed(42001, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
+  CHECK(s_cap->n == 0 && s_ifp->stats.tcp_yielded == yielded + 1);
+  /* The application sees the end of the stream and closes: the SYN-ACK
+   * goes out at the next poll. */
+  CHECK(mg_tcpip_tcp_recv(s_ifp, conns[1], buf, sizeof(buf)) == -1);
+  mg_tcpip_tcp_close(s_ifp, conns[1]);
+  s_cap->n = 0;
+  advance(10);
+  r = last();
+  CHECK(s_cap->n == 1 && seg_ok(r) && tflags(r) == (TF_SYN | TF_ACK) &&
+        g16(tcp_of(r) + 2) == 42000 && tack(r) == PEER_ISN + 1);
+  if (r == NULL) return;
+  isn = tseq(r);
+  feed(42000, PEER_ISN + 1, isn + 1, TF_ACK, 8000, NULL, 0);
+  t = mg_tcpip_tcp_accept(s_ifp, li);
+  CHECK(t != NULL && t->rport == 42000);
+  if (t == NULL) return;
+  /* And served: request in, response out. */
+  feed(42000, PEER_ISN + 1, isn + 1, TF_ACK | TF_PSH, 8000, "GET /", 5);
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 5 &&
+        memcmp(buf, "GET /", 5) == 0);
+  s_cap->n = 0;
+  CHECK(mg_tcpip_tcp_send(s_ifp, t, "200 OK", 6) == 6);
+  r = last();
+  CHECK(r != NULL && tdlen(r) == 6 && memcmp(tcp_of(r) + 20, "200 OK", 6) == 0);
+  /* Clean up: every connection reset. */
+  mg_tcpip_tcp_abort(s_ifp, t);
+  mg_tcpip_tcp_abort(s_ifp, out);
+  for (i = 0; i < n; i++)
+    if (i != 1) mg_tcpip_tcp_abort(s_ifp, conns[i]);
+  CHECK(open_slots() == 0);
+}
+
+/* A connection the application already closed (FIN sent and acknowledged,
+ * waiting for the peer's FIN) yields before any open one, and its slot is
+ * free at once: the new SYN is answered in the same call. */
+static void test_closed_by_app_yields_first(int li) {
+  struct mg_tcpip_tcp *conns[MG_TCPIP_MAX_TCP], *t;
+  uint32_t isns[MG_TCPIP_MAX_TCP];
+  const uint8_t *r;
+  int i, n = MG_TCPIP_MAX_TCP;
+  CHECK(open_slots() == 0);
+  for (i = 0; i < n; i++) {
+    conns[i] = open_conn(li, (uint16_t) (43000 + i), &isns[i]);
+    CHECK(conns[i] != NULL);
+    if (conns[i] == NULL) return;
+    advance(10);
+  }
+  mg_tcpip_tcp_close(s_ifp, conns[3]); /* FIN out; the peer ACKs it */
+  feed(43003, PEER_ISN + 1, isns[3] + 2, TF_ACK, 8000, NULL, 0);
+  CHECK(conns[3]->state == MG_TCP_FIN_WAIT_2);
+  s_cap->n = 0;
+  feed(44000, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
+  CHECK(rst_to(43003) != NULL && rst_to(43000) == NULL);
+  r = last();
+  CHECK(r != NULL && tflags(r) == (TF_SYN | TF_ACK) &&
+        g16(tcp_of(r) + 2) == 44000);
+  if (r == NULL) return;
+  feed(44000, PEER_ISN + 1, tseq(r) + 1, TF_ACK, 8000, NULL, 0);
+  t = mg_tcpip_tcp_accept(s_ifp, li);
+  CHECK(t != NULL && t->rport == 44000);
+  for (i = 0; i < n; i++)
+    if (i != 3) CHECK(conns[i]->state == MG_TCP_ESTABLISHED);
+  if (t != NULL) mg_tcpip_tcp_abort(s_ifp, t);
+  for (i = 0; i < n; i++)
+    if (i != 3) mg_tcpip_tcp_abort(s_ifp, conns[i]);
+  CHECK(open_slots() == 0);
+}
+
 int main(void) {
   int li;
   s_cap = calloc(1, sizeof(*s_cap));
@@ -436,6 +569,8 @@ int main(void) {
   test_keepalive(li);
   test_syn_flood(li);
   test_active_open();
+  test_full_table_yields(li);
+  test_closed_by_app_yields_first(li);
   free(s_ifp);
   free(s_cap);
   return TEST_REPORT();

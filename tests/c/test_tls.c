@@ -251,8 +251,16 @@ static void test_loopback(void) {
   lc = mg_listen(&mgr, "tcp://127.0.0.1:0", srv_fn, NULL);
   CHECK(lc != NULL);
   if (lc == NULL) return;
-  mg_tls_init(lc, &srv); /* on a listener: a documented no-op */
-  CHECK(!lc->is_closing && !lc->is_tls);
+  {
+    /* On a listener: the options are only checked, and it is marked TLS. */
+    char err[160];
+    struct mg_tls_opts bad = opts(none, mg_str("junk"), s_srv_key, "", false);
+    CHECK(!mg_tls_check_server(&mgr, &bad, err, sizeof(err)));
+    CHECK(strstr(err, "bad certificate") != NULL);
+    CHECK(mg_tls_check_server(&mgr, &srv, err, sizeof(err)));
+  }
+  mg_tls_init(lc, &srv);
+  CHECK(!lc->is_closing && lc->is_tls && !lc->is_tls_hs);
   mg_snprintf(url, sizeof(url), "tcp://localhost:%u", mg_ntohs(lc->loc.port));
   mg_snprintf(url_ip, sizeof(url_ip), "tcp://127.0.0.1:%u",
               mg_ntohs(lc->loc.port));

@@ -1,4 +1,4 @@
-"""cymongoose.aio.AsyncManager (API.md 2.10) driven by real asyncio clients."""
+"""cymongoose.aio.AsyncManager (docs/api-contract.md#aio) driven by real asyncio clients."""
 
 from __future__ import annotations
 

@@ -369,3 +369,36 @@ def test_serve_banner_and_sigint() -> None:
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_raw_asgi_websocket_keeps_binary_and_text() -> None:
+    """A message sent as bytes goes out as a binary frame and arrives as bytes (also when
+    empty); text stays text. Raw ASGI app, `websockets` client."""
+    from websockets.asyncio.client import connect
+
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        while True:
+            m = await receive()
+            if m["type"] == "websocket.disconnect":
+                return
+            seen.append(m)
+            await send({"type": "websocket.send", "bytes": m.get("bytes"), "text": m.get("text")})
+
+    async def main() -> None:
+        async with serving(app) as (_, url), connect(url.replace("http", "ws") + "/") as ws:
+            await ws.send(b"\x00\x01binary\xff")
+            assert await ws.recv() == b"\x00\x01binary\xff"
+            await ws.send("text \u00e9")
+            assert await ws.recv() == "text \u00e9"
+            await ws.send(b"")
+            assert await ws.recv() == b""
+
+    run(main())
+    assert [(m.get("bytes"), m.get("text")) for m in seen] == [
+        (b"\x00\x01binary\xff", None), (None, "text \u00e9"), (b"", None)]

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import cymongoose as mg
@@ -185,3 +186,70 @@ def test_marks_api() -> None:
         c.set_send_marks(0, 0)
         assert c.send_high_water == 4096
         peer.close()
+
+
+def _mqtt_packet(b0: int, body: bytes) -> bytes:
+    n, enc = len(body), bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        enc.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes([b0]) + bytes(enc) + body
+
+
+@pytest.mark.parametrize("kind", ["c", "python"])
+def test_mqtt_subscriber_publishing_to_itself_never_reads(kind: str) -> None:
+    """A client subscribed to the topic it floods, never reading: the broker stops reading
+    from it (its deliveries pile up on that connection) instead of growing."""
+    from mqttpeers import ROOT, free_port, wait_port
+
+    port = free_port()
+    if kind == "c":
+        exe = ROOT / "build" / "host" / "mqtt_broker"
+        if not exe.exists():
+            pytest.skip(f"C example broker not built ({exe}; run `make host`)")
+        argv = [str(exe), f"mqtt://127.0.0.1:{port}"]
+    else:
+        argv = [sys.executable, str(ROOT / "examples" / "mqtt_broker.py"),
+                f"mqtt://127.0.0.1:{port}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        before = rss(proc.pid)
+        connect = _mqtt_packet(0x10, b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x02bp")
+        subscribe = _mqtt_packet(0x82, b"\x00\x01\x00\x01t\x00")
+        publish = _mqtt_packet(0x30, b"\x00\x01t" + b"p" * 100)
+        s, sent = flood(port, connect + subscribe, publish)
+        growth = rss(proc.pid) - before
+        assert growth < RSS_GROWTH_LIMIT, f"broker grew {growth >> 20} MiB"
+        assert proc.poll() is None
+        # Once the client reads, the broker serves it again: a PINGREQ (written while a
+        # thread reads, since the broker first answers the flood) gets its PINGRESP.
+        s.setblocking(True)
+        s.settimeout(30)
+        tail = bytearray()
+        ponged = threading.Event()
+
+        def read() -> None:
+            deadline = time.monotonic() + 60
+            while not ponged.is_set() and time.monotonic() < deadline:
+                try:
+                    b = s.recv(1 << 20)
+                except OSError:
+                    return
+                if not b:
+                    return
+                tail[:] = (bytes(tail) + b)[-4:]
+                if tail.endswith(b"\xd0\x00"):
+                    ponged.set()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        rest = publish[sent % len(publish):] if sent % len(publish) else b""
+        s.sendall(rest + b"\xc0\x00")  # the flood's last PUBLISH completed, then PINGREQ
+        reader.join(70)
+        s.close()
+        assert ponged.is_set()
+    finally:
+        proc.kill()
+        proc.wait()

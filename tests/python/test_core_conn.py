@@ -1,4 +1,4 @@
-"""Connections over loopback with real peers (API.md 2.2, C-10..C-19)."""
+"""Connections over loopback with real peers (docs/api-contract.md#connection, C-10..C-19)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Manager lifecycle, polling rules and errors (API.md 2.1, C-1..C-8)."""
+"""Manager lifecycle, polling rules and errors (docs/api-contract.md#manager, C-1..C-8)."""
 
 from __future__ import annotations
 
@@ -278,6 +278,31 @@ print("still running")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert "still running" in r.stdout
     assert "visible-in-stderr" in r.stderr and "Traceback" in r.stderr
+
+
+def test_failing_error_handler_loses_neither_traceback() -> None:
+    code = """
+import socket, cymongoose as mg
+def h(c, ev, d):
+    if ev == mg.MG_EV_ACCEPT:
+        raise KeyError("original-failure")
+def report(exc):
+    raise RuntimeError("reporter-failure")
+m = mg.Manager(h, error_handler=report)
+p = m.listen("tcp://127.0.0.1:0").local_addr[1]
+s = socket.create_connection(("127.0.0.1", p))
+for _ in range(20): m.poll(10)
+print("still running")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       check=False)
+    assert "still running" in r.stdout
+    err = r.stderr
+    assert "reporter-failure" in err and "original-failure" in err, err
+    assert err.count("Traceback") == 2
+    assert err.index("original-failure") < err.index("reporter-failure")
+    assert "During handling of the above exception" in err
+    assert "in report" in err and "in h" in err  # both tracebacks name their own frames
 
 
 def test_keyboard_interrupt_in_handler_propagates_from_poll() -> None:

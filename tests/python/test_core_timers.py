@@ -1,4 +1,4 @@
-"""Timers (API.md 2.7, C-35..C-37)."""
+"""Timers (docs/api-contract.md#timer, C-35..C-37)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cross-thread wakeup (API.md 2.1 wakeup, C-9, defects D-4/D-5)."""
+"""Cross-thread wakeup (docs/api-contract.md#manager wakeup, C-9, defects D-4/D-5)."""
 
 from __future__ import annotations
 

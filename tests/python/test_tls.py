@@ -107,8 +107,9 @@ class Server:
             self.errors.append(data)
 
     def start(self) -> Server:
+        # Plain listener; each accepted connection starts TLS in MG_EV_ACCEPT (so
+        # options that cannot work are reported per connection, see the bad PEM test).
         lst = self.mgr.listen("http://127.0.0.1:0", self.handler)
-        lst.tls_init(self.opts)  # on a listener: allowed, a no-op
         assert not lst.is_tls and not lst.is_closing
         self.port = lst.local_addr[1]
         return self
@@ -201,7 +202,8 @@ def test_tls_init_argument_checks(mgr: mg.Manager) -> None:
         lst.tls_init({"ca": b""})
     with pytest.raises(TypeError):
         lst.tls_init(None)
-    lst.tls_init(TlsOpts())  # listener: no error, nothing started
+    with pytest.raises(ValueError, match="needs a certificate and its key"):
+        lst.tls_init(TlsOpts())  # a listener checks its server options at once
     assert not lst.is_tls and not lst.is_closing
     detached = mg.Connection()
     with pytest.raises(RuntimeError, match="closed"):
@@ -722,3 +724,37 @@ def test_client_bad_servers(mgr: mg.Manager, reply: bytes, reason: str) -> None:
     ls.close()
     assert cl.errors == [f"TLS handshake failed: {reason}"]
     assert MG_EV_TLS_HS not in cl.events and cl.closed
+
+
+def test_listener_tls_flags_and_option_checks(mgr: mg.Manager, certs: Certs) -> None:
+    """https/wss/mqtts listeners and listeners given tls_init() report is_tls (also in
+    their MG_EV_OPEN); options a server cannot use raise ValueError at tls_init, naming
+    the problem, and leave the listener open; the listener still serves TLS."""
+    opened: list[tuple[bool, bool]] = []
+
+    def on_open(conn: mg.Connection, ev: int, data: Any) -> None:
+        if ev == mg.MG_EV_OPEN:
+            opened.append((conn.is_listening, conn.is_tls))
+
+    for scheme in ("https", "wss", "mqtts"):
+        assert mgr.listen(f"{scheme}://127.0.0.1:0", on_open).is_tls
+    assert not mgr.listen("http://127.0.0.1:0", on_open).is_tls
+    assert opened == [(True, True)] * 3 + [(True, False)]
+
+    lst = mgr.listen("tcp://127.0.0.1:0")
+    bad = [
+        (TlsOpts(cert=b"garbage", key=certs.pem("srv.key")), "bad certificate"),
+        (TlsOpts(cert=certs.pem("srv.pem"), key=b"garbage"), "key"),
+        (TlsOpts(cert=certs.pem("srv.pem"), key=certs.pem("cli.key")), "key"),
+    ]
+    for opts, why in bad:
+        with pytest.raises(ValueError, match=why):
+            lst.tls_init(opts)
+        assert not lst.is_tls and not lst.is_closing
+    srv = Server(mgr, srv_opts(certs)).start()
+    listener = next(c for c in mgr.connections if c.is_listening and
+                    c.local_addr is not None and c.local_addr[1] == srv.port)
+    listener.tls_init(srv.opts)
+    assert listener.is_tls and not listener.is_closing
+    cl = fetch(mgr, f"https://localhost:{srv.port}/", TlsOpts(ca=certs.pem("ca.pem")))
+    assert cl.status == 200 and srv.tls_seen == [True]

@@ -1,4 +1,4 @@
-"""Utility functions and Rpc of the API contract (API.md sections 2.8 and 4, C-38..C-40).
+"""Utility functions and Rpc of the API contract (docs/api-contract.md#rpc and #functions, C-38..C-40).
 
 Reference results come from the standard library (hashlib, hmac, base64, binascii, json,
 urllib.parse, re) and are compared on fixed vectors and on hypothesis-generated inputs.

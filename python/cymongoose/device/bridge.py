@@ -84,8 +84,8 @@ class TapBridge:
         sock = self.link.sock
         try:
             while not self._stop.is_set():
-                r, _, _ = select.select([sock, self.tap.fd], [], [], 0.1)
-                if sock in r:
+                r, _, _ = select.select([sock.fileno(), self.tap.fd], [], [], 0.1)
+                if sock.fileno() in r:
                     # Drain every complete frame the emulator sent.
                     frame = self.link.recv(timeout=0)
                     while frame is not None:

@@ -195,6 +195,9 @@ class _Session:
         session_host, session_user = self.host, user
 
         class Session(lg.ClientSession):  # type: ignore[misc, name-defined]
+            channel: Any  # set by labgrid's ClientSession, replaced below
+            stub: Any
+
             def __attrs_post_init__(self) -> None:
                 super().__attrs_post_init__()
                 # The coordinator tells clients apart by their TCP peer; gRPC would share
@@ -440,7 +443,7 @@ class LabgridLease:
         req = pb2.CreateReservationRequest(
             filters={"main": pb2.Reservation.Filter(filter=dict(filters))}, prio=0.0)
         res = Reservation.from_pb2(session.call("CreateReservation", req, "reserving").reservation)
-        token = res.token
+        token = str(res.token)
         self.token = token
         deadline = time.monotonic() + self.wait
         while True:

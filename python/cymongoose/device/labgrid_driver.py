@@ -38,8 +38,8 @@ class CymongooseConsoleDriver(Driver):  # type: ignore[misc]
     """Our console (expect, send_line, log) and ``rpc`` on a labgrid serial port."""
 
     bindings = {"port": {"SerialPort", "NetworkSerialPort"}}  # noqa: RUF012 - labgrid reads it
-    timeout = attr.ib(default=5.0, validator=attr.validators.instance_of(float))
-    log_path = attr.ib(default=None)
+    timeout: float = attr.ib(default=5.0, validator=attr.validators.instance_of(float))
+    log_path: str | None = attr.ib(default=None)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

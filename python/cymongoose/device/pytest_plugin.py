@@ -9,8 +9,10 @@ Options: ``--board`` (default mps2-an385), ``--port`` (serial URL or lab port
 name; then no emulator is started), ``--firmware`` (image to boot),
 ``--baudrate``, ``--flash BACKEND`` (openocd/pyocd: flash and verify a real
 board once per session; gdb: write and verify a halted QEMU through its
-gdbstub for each test), ``--device-artifacts DIR`` (per-test console logs; default
-``artifacts/device`` under the rootdir). Each option also exists with a
+gdbstub for each test), ``--device-log-dir DIR`` (per-test console logs and
+pcaps; also spelled ``--device-artifacts``; default ``device`` under pytest's
+basetemp, printed once at the end of the run), ``--board-required`` (a missing
+emulator is an error, not a skip; the default when ``CI`` is set). Each option also exists with a
 ``--dut-`` prefix, which is the only spelling when another plugin already
 owns the short one. ``CYMONGOOSE_BOARD``, ``CYMONGOOSE_PORT`` and
 ``CYMONGOOSE_FIRMWARE`` provide defaults.
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +102,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                             help=full)
         except ValueError:  # another plugin owns --NAME: keep only the prefixed spelling
             group.addoption(f"--dut-{name}", dest=f"dut_{name}", default=None, help=full)
-    group.addoption("--device-artifacts", dest="dut_artifacts", default=None,
-                    help="directory for per-test console logs (default: artifacts/device)")
+    group.addoption("--device-log-dir", "--device-artifacts", dest="dut_artifacts",
+                    default=None, help="directory for per-test console logs and pcaps "
+                    "(default: 'device' under pytest's basetemp)")
+    group.addoption("--board-required", dest="dut_board_required", action="store_true",
+                    default=None, help="a dut test whose emulator or board is missing is an "
+                    "error, not a skip (default when the CI environment variable is set)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -113,12 +119,69 @@ def pytest_configure(config: pytest.Config) -> None:
     flash = _opt(config, "flash")
     if flash and flash not in FLASH_CHOICES:
         raise pytest.UsageError(f"--flash must be one of {', '.join(FLASH_CHOICES)}, not {flash!r}")
+    _check_board_and_firmware(config)
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption(
         "numprocesses", default=None)
     if port and workers and str(workers) not in ("0", "1") and not _labgrid_asked(config):
         raise pytest.UsageError(
             f"--port {port} is one device but pytest-xdist started {workers} workers; "
             "run with -n 1, or give each worker its own device (QEMU boards do this for you)")
+
+
+def _check_board_and_firmware(config: pytest.Config) -> None:
+    """A bad --board or --firmware is one usage error for the session, not one
+    failure per test."""
+    import difflib
+
+    firmware = _opt(config, "firmware")
+    if firmware and not os.path.exists(firmware):
+        raise pytest.UsageError(f"--firmware {firmware}: no such file")
+    name = _opt(config, "board")
+    if not name:
+        return
+    from .boards import load_boards
+    from .errors import DeviceError
+
+    try:
+        names = sorted(load_boards().boards)
+    except DeviceError as exc:  # a broken user board file
+        raise pytest.UsageError(f"--board {name}: {exc}") from None
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(names)})"
+        raise pytest.UsageError(f"unknown board {name!r}{hint}")
+
+
+def board_required(config: pytest.Config) -> bool:
+    """Missing emulators fail dut tests instead of skipping them (CI by default)."""
+    flag = config.getoption("dut_board_required", default=None)
+    return bool(flag) or bool(os.environ.get("CI"))
+
+
+def log_dir(config: pytest.Config) -> Path:
+    """Where per-test console logs and pcaps go (one directory for the session)."""
+    opt = config.getoption("dut_artifacts", default=None)
+    if opt:
+        return Path(opt).resolve()
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return Path(config.rootpath) / "device-logs"
+    base = Path(factory.getbasetemp())
+    if hasattr(config, "workerinput"):  # xdist worker: basetemp/popen-gwN; share one dir
+        base = base.parent
+    return base / "device"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The log directory, once, at the end where a person looks first."""
+    path = log_dir(config)
+    if path.is_dir():
+        terminalreporter.write_line(f"cymongoose device logs: {path}")
+
+
+def _xunit2(config: pytest.Config) -> bool:
+    """pytest's default JUnit family, which allows no per-test properties."""
+    return str(config.getini("junit_family")) == "xunit2"
 
 
 def _labgrid_asked(config: pytest.Config) -> bool:
@@ -154,12 +217,15 @@ class Dut:
         return self.target.console
 
     def expect(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        __tracebackhide__ = True
         return self.console.expect(pattern, timeout)
 
     def expect_line(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        __tracebackhide__ = True
         return self.console.expect_line(pattern, timeout)
 
     def send_line(self, line: str) -> None:
+        __tracebackhide__ = True
         self.console.send_line(line)
 
     @property
@@ -241,9 +307,10 @@ def dut_firmware(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def dut_artifacts(request: pytest.FixtureRequest) -> Path:
-    """Directory for this session's per-test device artifacts."""
-    opt = request.config.getoption("dut_artifacts", default=None)
-    return Path(opt) if opt else Path(request.config.rootpath) / "artifacts" / "device"
+    """Directory for this session's per-test device logs and pcaps (--device-log-dir)."""
+    path = log_dir(request.config)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -357,7 +424,7 @@ def _flash_leased_place(lease: LabgridLease, board: Board | None, firmware: str,
 
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
-        dut_artifacts: Path, record_property: Any,
+        dut_artifacts: Path, record_testsuite_property: Any,
         dut_session_flash: dict[str, FlashResult],
         dut_serial_consoles: SerialConsoles) -> Iterator[Dut]:
     """A started (and, with --flash, flashed and verified) device for one test."""
@@ -366,8 +433,18 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     from .boards import load_boards
     from .targets import HostProcessTarget, QemuTarget, SerialTarget
 
+    __tracebackhide__ = True
     config = request.config
     bmap = load_boards()
+
+    def record_property(name: str, value: str) -> None:
+        # xunit2 (pytest's default) has no per-test properties: the session's log
+        # directory is a suite property there and the file names follow the test ids.
+        if _xunit2(config):
+            record_testsuite_property("dut_log_dir", str(dut_artifacts))
+        else:
+            request.node.user_properties.append((name, value))
+
     port = _opt(config, "port")
     lease = _labgrid_lease(config)
     port = _labgrid_port(config) or port  # a leased labgrid place: its rfc2217:// URL
@@ -404,7 +481,11 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         else:
             qemu = str(board.qemu.get("binary", "qemu-system-arm"))
             if shutil.which(qemu) is None:
-                pytest.skip(f"{qemu} is not installed")
+                why = f"{qemu} is not installed (board {board.name})"
+                if board_required(config):
+                    pytest.fail(f"dut: {why}; --board-required (or CI) makes this an error",
+                                pytrace=False)
+                pytest.skip(why)
             marker = request.node.get_closest_marker("dut")
             kwargs = dict(marker.kwargs) if marker else {}
             if flash == "gdb":
@@ -478,7 +559,8 @@ def _labgrid_lease(config: pytest.Config) -> LabgridLease | None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     log_path = item.stash.get(_DUT_KEY, None)

@@ -24,6 +24,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,12 @@ OTA_OUT_OF_ORDER = -32002
 OTA_SHA_MISMATCH = -32003
 OTA_INCOMPLETE = -32004
 OTA_NO_MEMORY = -32005
+CONSOLE_OVERRUN = -32010  # the device lost console input: requests may be missing
+
+# call_many() pacing: requests outstanding at once, and their bytes. The
+# reference boards buffer 512 received bytes while they write an answer.
+DEFAULT_WINDOW = 8
+DEFAULT_WINDOW_BYTES = 384
 
 # One frame: RS up to the end of its line. A new RS inside restarts the frame
 # (the device drops a partial frame followed by RS; so do we).
@@ -208,6 +215,84 @@ class RpcClient:
                     raise RpcError(int(err.get("code", INTERNAL_ERROR)),
                                    str(err.get("message", "")), err.get("data"), method)
                 return msg["result"]
+
+    def call_many(
+        self,
+        calls: Iterable[tuple[str, dict[str, Any] | list[Any] | None] | str],
+        *,
+        window: int = DEFAULT_WINDOW,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+        timeout: float | None = None,
+    ) -> list[Any]:
+        """Pipelined calls: ``[(method, params), ...]`` (or bare method names).
+
+        At most ``window`` requests, and at most ``window_bytes`` bytes of
+        them, are outstanding at once (one request is always allowed), so a
+        device that holds few received bytes while it writes an answer is
+        never overrun. Returns one entry per call, in order: the result, or
+        the :class:`RpcError` the device answered (not raised, so one failing
+        call does not hide the others' results). Raises :class:`RpcError`
+        with code ``CONSOLE_OVERRUN`` when the device reports lost input and
+        :class:`RpcTimeoutError` when no answer comes for ``timeout`` seconds.
+        """
+        if window < 1 or window_bytes < 1:
+            raise ValueError("window and window_bytes must be at least 1")
+        wait = self.timeout if timeout is None else timeout
+        todo: list[tuple[str, dict[str, Any] | list[Any] | None]] = [
+            (c, None) if isinstance(c, str) else (c[0], c[1]) for c in calls]
+        results: list[Any] = [None] * len(todo)
+        with self._lock:
+            frames: list[bytes] = []
+            ids: list[int] = []
+            for method, params in todo:
+                if not isinstance(method, str) or not method:
+                    raise ValueError("method must be a non-empty string")
+                req_id = next(self._ids)
+                req: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
+                if params is not None:
+                    req["params"] = params
+                frames.append(self.framer.encode(req))
+                ids.append(req_id)
+            index = {rid: i for i, rid in enumerate(ids)}
+            pending: dict[int, int] = {}  # id -> frame bytes outstanding
+            sent = done = 0
+            while done < len(todo):
+                while sent < len(todo) and (not pending or (
+                        len(pending) < window
+                        and sum(pending.values()) + len(frames[sent]) <= window_bytes)):
+                    self.console.write(frames[sent])
+                    pending[ids[sent]] = len(frames[sent])
+                    sent += 1
+                first = min(pending)
+                method = todo[index[first]][0]
+                msg = self._next_frame(time.monotonic() + wait, method, first, wait)
+                if msg is None:
+                    continue
+                if "method" in msg:
+                    self.notifications.append(msg)
+                    continue
+                _check_response(msg)
+                rid = msg.get("id")
+                if rid is None:  # the device could not read (or lost) a request
+                    err = msg.get("error") or {}
+                    raise RpcError(int(err.get("code", INTERNAL_ERROR)),
+                                   str(err.get("message", "")), err.get("data"), method)
+                if rid not in pending:
+                    self.stale_responses += 1
+                    continue
+                del pending[rid]
+                done += 1
+                i = index[rid]
+                if "error" in msg:
+                    err = msg["error"]
+                    if not isinstance(err, dict):
+                        raise RpcProtocolError(f"error member is not an object: {err!r}")
+                    results[i] = RpcError(int(err.get("code", INTERNAL_ERROR)),
+                                          str(err.get("message", "")), err.get("data"),
+                                          todo[i][0])
+                else:
+                    results[i] = msg["result"]
+        return results
 
     def notify(self, method: str, /, **params: Any) -> None:
         """Send a notification (no id: the device does not answer)."""

@@ -177,13 +177,13 @@ class SerialTransport:
                 r, _, _ = select.select([self._fd], [], [], timeout)
                 if not r:
                     return b""
-                data = self.port.read(size)
+                data = bytes(self.port.read(size))
                 if not data and self._is_socket:
                     raise EOFError(f"{self.name} closed by the other side")
                 return data
             if self.port.timeout != timeout:
                 self.port.timeout = timeout
-            data = self.port.read(1)
+            data = bytes(self.port.read(1))
             waiting = self.port.in_waiting if data else 0
             if waiting:
                 data += self.port.read(min(size - 1, waiting))

@@ -91,6 +91,7 @@ bool mg_tcpip_init(struct mg_tcpip_if *ifp) {
   }
   memset(ifp->udp, 0, sizeof(ifp->udp));
   memset(ifp->listeners, 0, sizeof(ifp->listeners));
+  ifp->syn_len = 0;
   memset(ifp->arp, 0, sizeof(ifp->arp));
   memset(&ifp->dhcp, 0, sizeof(ifp->dhcp));
   if (ifp->driver->init != NULL &&
@@ -115,6 +116,7 @@ void mg_tcpip_free(struct mg_tcpip_if *ifp) {
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) ifp->tcp[i].state = MG_TCP_CLOSED;
   memset(ifp->udp, 0, sizeof(ifp->udp));
   memset(ifp->listeners, 0, sizeof(ifp->listeners));
+  ifp->syn_len = 0;
   ifp->initialised = false;
   ifp->state = MG_TCPIP_STATE_DOWN;
 }

@@ -108,13 +108,16 @@ static int st_check_connect(struct mg_connection *c) {
     return 0;
   }
   if (t == NULL || t->state == MG_TCP_CLOSED) {
-    static const char *why[] = {"connection closed", "connection refused",
-                                "connection reset", "connection timed out",
+    static const char *why[] = {"connection closed",
+                                "connection refused",
+                                "connection reset",
+                                "connection timed out",
                                 "no route to host",
                                 "network not ready: the interface got no "
-                                "address (DHCP) in time"};
+                                "address (DHCP) in time",
+                                "connection reset to make room for a new one"};
     /* The reason itself, rather than the core's generic "socket error". */
-    mg_error(c, "%s", why[t != NULL && t->err < 6 ? t->err : 0]);
+    mg_error(c, "%s", why[t != NULL && t->err < 7 ? t->err : 0]);
     return 0;
   }
   if (!mg_tcpip_tcp_is_open(t)) return 0;

@@ -516,11 +516,96 @@ static int find_listener(struct mg_tcpip_if *ifp, uint16_t port) {
   return -1;
 }
 
+/* A new connection from a SYN (header and options at seg) in the slot t. */
+static void open_from_syn(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
+                          int li, uint32_t src, const uint8_t *seg,
+                          size_t hlen) {
+  pcb_init(ifp, t, src, rd16(seg), rd16(seg + 2));
+  t->state = MG_TCP_SYN_RCVD;
+  t->listener = (uint8_t) (li + 1);
+  t->irs = rd32(seg + 4);
+  t->rcv_nxt = t->rcv_adv = t->irs + 1;
+  t->snd_wnd = rd16(seg + 14);
+  t->snd_wl1 = t->irs;
+  take_syn_opts(t, seg, hlen);
+  send_syn(ifp, t);
+}
+
+/* Which connection gives its slot to a new one when every slot is taken
+ * (docs/stack.md, "Full connection table"). Lower ranks yield first, and
+ * within a rank the least recently active (oldest idle_since). Only
+ * connections that came in through a listener ever yield; the
+ * application's own connects never do. -1: not a candidate. */
+static int yield_rank(const struct mg_tcpip_tcp *t) {
+  bool passive = t->listener != 0 || t->is_accepted;
+  /* Data or a FIN of ours not yet acknowledged: a response on its way. */
+  bool sending = t->tx.len > 0 || t->snd_una != t->snd_max;
+  if (!passive || t->state == MG_TCP_CLOSED || t->state == MG_TCP_TIME_WAIT)
+    return -1;
+  if (t->state == MG_TCP_SYN_RCVD) return 1; /* half-open */
+  if (t->is_accepted && !t->is_attached && !sending)
+    return 0; /* the application closed it: only the teardown is left */
+  if (!sending) return 2; /* quiet, or trickling a request */
+  return 3;               /* in the middle of sending: last resort */
+}
+
+static struct mg_tcpip_tcp *pick_yielder(struct mg_tcpip_if *ifp) {
+  struct mg_tcpip_tcp *best = NULL;
+  int best_rank = 4;
+  size_t i;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
+    struct mg_tcpip_tcp *t = &ifp->tcp[i];
+    int r = yield_rank(t);
+    if (r < 0) continue;
+    if (r < best_rank || (r == best_rank && t->idle_since < best->idle_since)) {
+      best = t;
+      best_rank = r;
+    }
+  }
+  return best;
+}
+
+/* Resets t (RST to its peer) so its slot can go to a new connection. The
+ * slot is free at once unless the application still holds the connection:
+ * then it sees "connection reset" and frees it when it closes. */
+static void yield_slot(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
+  ifp->stats.tcp_yielded++;
+  send_rst(ifp, t);
+  fail(t, MG_TCP_ERR_YIELDED);
+  if (!t->is_attached) t->listener = 0;
+}
+
+/* A slot closed but still held by the application: free on its close. */
+static bool slot_being_freed(const struct mg_tcpip_if *ifp) {
+  size_t i;
+  for (i = 0; i < MG_TCPIP_MAX_TCP; i++)
+    if (ifp->tcp[i].state == MG_TCP_CLOSED && ifp->tcp[i].is_attached)
+      return true;
+  return false;
+}
+
+/* Keeps the SYN until a slot frees (replayed by mg_tcp_timer): the peer
+ * gets its SYN-ACK within a poll instead of after its SYN retransmission. */
+static void park_syn(struct mg_tcpip_if *ifp, uint32_t src, const uint8_t *seg,
+                     size_t hlen) {
+  ifp->syn_src = src;
+  ifp->syn_len = (uint8_t) hlen;
+  memcpy(ifp->syn_seg, seg, hlen);
+  ifp->syn_until = ifp->now + MG_TCPIP_RTO_INIT_MS;
+}
+
+static bool is_parked(const struct mg_tcpip_if *ifp, uint32_t src,
+                      const uint8_t *seg) {
+  return ifp->syn_len != 0 && ifp->syn_src == src &&
+         memcmp(ifp->syn_seg, seg, 4) == 0; /* both ports */
+}
+
 static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
                          const uint8_t *seg, size_t hlen) {
   struct mg_tcpip_tcp *t, *oldest = NULL;
   unsigned pending = 0;
   size_t i;
+  if (is_parked(ifp, src, seg)) return; /* its retransmission: still waiting */
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *c = &ifp->tcp[i];
     if (c->state == MG_TCP_CLOSED || c->listener != li + 1 || c->is_accepted)
@@ -542,18 +627,41 @@ static void passive_open(struct mg_tcpip_if *ifp, int li, uint32_t src,
     oldest->state = MG_TCP_CLOSED;
   }
   if ((t = pcb_alloc(ifp)) == NULL) {
-    ifp->stats.tcp_syn_dropped++;
+    /* Every slot taken: one yields (a few slow or silent peers must not
+     * keep a server unreachable), one SYN at a time. */
+    struct mg_tcpip_tcp *y;
+    if (ifp->syn_len != 0) {
+      ifp->stats.tcp_syn_dropped++;
+      return;
+    }
+    if (!slot_being_freed(ifp)) {
+      if ((y = pick_yielder(ifp)) == NULL) {
+        ifp->stats.tcp_syn_dropped++;
+        return;
+      }
+      yield_slot(ifp, y);
+    }
+    if ((t = pcb_alloc(ifp)) == NULL) {
+      park_syn(ifp, src, seg, hlen);
+      return;
+    }
+  }
+  open_from_syn(ifp, t, li, src, seg, hlen);
+}
+
+/* The parked SYN takes the slot freed since, if its listener is still
+ * there; after MG_TCPIP_RTO_INIT_MS it is left to the peer's retry. */
+static void replay_syn(struct mg_tcpip_if *ifp) {
+  struct mg_tcpip_tcp *t;
+  int li = find_listener(ifp, rd16(ifp->syn_seg + 2));
+  if (li < 0 || ifp->now > ifp->syn_until) {
+    ifp->syn_len = 0;
     return;
   }
-  pcb_init(ifp, t, src, rd16(seg), rd16(seg + 2));
-  t->state = MG_TCP_SYN_RCVD;
-  t->listener = (uint8_t) (li + 1);
-  t->irs = rd32(seg + 4);
-  t->rcv_nxt = t->rcv_adv = t->irs + 1;
-  t->snd_wnd = rd16(seg + 14);
-  t->snd_wl1 = t->irs;
-  take_syn_opts(t, seg, hlen);
-  send_syn(ifp, t);
+  if ((t = pcb_alloc(ifp)) == NULL) return;
+  ifp->syn_len = 0;
+  open_from_syn(ifp, t, li, ifp->syn_src, ifp->syn_seg,
+                (size_t) (ifp->syn_seg[12] >> 4) * 4);
 }
 
 static void syn_sent_input(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
@@ -844,6 +952,7 @@ static void on_keepalive(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
 
 void mg_tcp_timer(struct mg_tcpip_if *ifp) {
   size_t i;
+  if (ifp->syn_len != 0) replay_syn(ifp);
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *t = &ifp->tcp[i];
     if (t->state == MG_TCP_CLOSED) continue;

@@ -4,7 +4,9 @@ Run on a pty by the RPC client tests (HostProcessTarget). Implemented from the d
 independently of cymongoose.device.rpc: lines starting with RS (0x1E) are requests, other
 lines are text commands; log lines are printed around responses like the firmware does.
 Test-only extras: ``test.silent`` never answers, ``test.garbage`` answers after a broken
-frame and some noise, ``test.logs`` prints N log lines before its response.
+frame and some noise, ``test.logs`` prints N log lines before its response,
+``test.overrun`` answers like a device that lost console input (error -32010, id null),
+``test.maxqueue`` returns the most request lines ever waiting unread at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ BANK = 64 * 1024
 CHUNK_MAX = 768
 
 out = sys.stdout.buffer
-state = {"led": False}
+state = {"led": False, "maxqueue": 0}
 ota: dict[str, object] = {"state": "idle", "size": 0, "received": 0, "error": "", "bank": 0,
                           "source": "", "sha": "", "data": bytearray()}
 
@@ -60,6 +62,8 @@ def handle(method: str, params: dict) -> object:
         return {"on": state["led"]}
     if method == "test.garbage":
         return "ok"
+    if method == "test.maxqueue":
+        return state["maxqueue"]
     if method == "test.logs":
         for i in range(int(params.get("n", 3))):
             log(f"log line {i}")
@@ -120,6 +124,10 @@ def run_frame(text: bytes) -> None:
     method, rid = req["method"], req.get("id")
     if method == "test.silent":
         return
+    if method == "test.overrun":
+        frame({"jsonrpc": "2.0", "id": None,
+               "error": {"code": -32010, "message": "console input overrun: 9 bytes lost"}})
+        return
     if method == "test.garbage":
         write(b"noise without newline " + RS + b"{\"jsonrpc\":\"2.0\",\"id\":")  # cut short
         write(RS + b"not json at all\n")
@@ -145,6 +153,7 @@ def main() -> None:
         if not data:
             return
         buf += data
+        state["maxqueue"] = max(state["maxqueue"], buf.count(b"\n"))
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
             line = line.rstrip(b"\r")

@@ -168,10 +168,12 @@ def test_failing_bridged_test_names_its_pcap(dut_firmware: str, tmp_path: Path) 
            if not k.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-o",
-         "addopts=", "--rootdir", str(tmp_path), "-q", "--junitxml", "j.xml", "test_gen.py"],
+         "addopts=", "--rootdir", str(tmp_path), "-q", "--junitxml", "j.xml",
+         "-o", "junit_family=xunit1", "--device-log-dir", str(tmp_path / "logs"),
+         "test_gen.py"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert "1 failed" in out.stdout, out.stdout + out.stderr
-    pcap = tmp_path / "artifacts" / "device" / "test_gen.py_test_fails.pcap"
+    pcap = tmp_path / "logs" / "test_gen.py_test_fails.pcap"
     assert f"bridged frames: {pcap}" in out.stdout
     props = {p.get("name"): p.get("value")
              for p in ET.parse(tmp_path / "j.xml").iter("property")}

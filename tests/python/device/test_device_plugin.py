@@ -43,17 +43,45 @@ def test_dut_fixture_boots_qemu_and_writes_artifacts(qemu: str, testfw: Path,
         def test_fails(dut):
             dut.expect_line("ready")
             assert False, "deliberate"
-        """, "--firmware", str(testfw), "--junitxml", str(tmp_path / "junit.xml"))
+        """, "--firmware", str(testfw), "--junitxml", str(tmp_path / "junit.xml"),
+        "--basetemp", str(tmp_path / "bt"), "-W", "error::pytest.PytestWarning")
     assert "1 failed, 1 passed" in out.stdout, out.stdout + out.stderr
-    # The failure report carries the tail of the console log.
+    # The failure report carries the tail of the console log; the test's own line
+    # is shown, the SDK's frames are not.
     assert "dut console (last lines)" in out.stdout and "testfw 1.0 ready" in out.stdout
-    logs = sorted((tmp_path / "artifacts" / "device").glob("*.log"))
+    assert 'assert False, "deliberate"' in out.stdout
+    assert "def expect_line" not in out.stdout
+    # Logs go under pytest's basetemp by default, named once in the header.
+    log_dir = tmp_path / "bt" / "device"
+    assert f"cymongoose device logs: {log_dir}" in out.stdout
+    logs = sorted(log_dir.glob("*.log"))
     assert [p.name for p in logs] == ["test_generated.py_test_add.log",
                                       "test_generated.py_test_fails.log"]
     assert ">>> 'add 1 2\\n'" in logs[0].read_text() and "sum=3" in logs[0].read_text()
+    # xunit2 (the default family): no record_property warning (-W error above), the
+    # log directory is a suite property.
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    suite_props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert suite_props == {"dut_log_dir": str(log_dir)}
+    # xunit1 allows per-test properties: the log path of each test is one.
+    out = run_pytest(tmp_path, "def test_one(dut):\n    dut.expect_line('ready')\n",
+                     "--firmware", str(testfw), "--junitxml", str(tmp_path / "j1.xml"),
+                     "-o", "junit_family=xunit1", "--device-log-dir", str(tmp_path / "logs"))
+    assert "1 passed" in out.stdout, out.stdout + out.stderr
     props = {p.get("name"): p.get("value")
-             for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")}
-    assert props["dut_console_log"].endswith(".log")
+             for p in ET.parse(tmp_path / "j1.xml").getroot().iter("property")}
+    assert props["dut_console_log"] == str(tmp_path / "logs" / "test_generated.py_test_one.log")
+
+
+def test_bad_board_or_firmware_is_one_usage_error(tmp_path: Path) -> None:
+    body = "def test_a(dut):\n    pass\n\ndef test_b(dut):\n    pass\n"
+    out = run_pytest(tmp_path, body, "--board", "mps2", "--firmware", __file__, timeout=60)
+    assert out.returncode == 4, out.stdout + out.stderr  # pytest's usage-error status
+    assert "unknown board 'mps2'; did you mean mps2-an385?" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    out = run_pytest(tmp_path, body, "--firmware", str(tmp_path / "missing.elf"), timeout=60)
+    assert out.returncode == 4
+    assert f"--firmware {tmp_path / 'missing.elf'}: no such file" in out.stderr
 
 
 def test_each_xdist_worker_gets_its_own_qemu(qemu: str, testfw: Path, tmp_path: Path) -> None:
@@ -97,11 +125,18 @@ def test_missing_firmware_and_missing_qemu(tmp_path: Path) -> None:
     out = run_pytest(tmp_path, body)
     assert "1 passed, 1 error" in out.stdout  # a setup error, reported without a traceback
     assert "needs an image: pass --firmware" in out.stdout
-    # Without QEMU on PATH the plugin still loads; dut tests skip naming the emulator.
+    # Without QEMU on PATH the plugin still loads; dut tests skip naming the emulator...
+    (tmp_path / "fw.elf").write_bytes(b"\x7fELF")
     out = run_pytest(tmp_path, body, "-rs", "--firmware", "fw.elf",
-                     env={"PATH": "/nonexistent"})
+                     env={"PATH": "/nonexistent", "CI": ""})
     assert "1 passed, 1 skipped" in out.stdout, out.stdout + out.stderr
     assert "qemu-system-arm is not installed" in out.stdout
+    # ...unless the board is required (--board-required, or CI set): then it is an error.
+    for extra, env in ((["--board-required"], {"CI": ""}), ([], {"CI": "true"})):
+        out = run_pytest(tmp_path, body, "--firmware", "fw.elf", *extra,
+                         env={"PATH": "/nonexistent", **env})
+        assert "1 passed, 1 error" in out.stdout, out.stdout + out.stderr
+        assert "--board-required (or CI) makes this an error" in out.stdout
 
 
 def test_marker_forwards_ports_and_help_lists_options(qemu: str, testfw: Path,
@@ -125,5 +160,6 @@ def test_marker_forwards_ports_and_help_lists_options(qemu: str, testfw: Path,
         """, "--firmware", str(testfw))
     assert "1 passed" in out.stdout, out.stdout + out.stderr
     helptext = run_pytest(tmp_path, "", "--help").stdout
-    for opt in ("--board", "--port", "--firmware", "--device-artifacts", "--dut-board"):
+    for opt in ("--board", "--port", "--firmware", "--device-artifacts", "--device-log-dir",
+                "--board-required", "--dut-board"):
         assert re.search(rf"^\s+{re.escape(opt)}\b|, {re.escape(opt)}\b", helptext, re.MULTILINE)

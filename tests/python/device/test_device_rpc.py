@@ -14,6 +14,7 @@ from cymongoose.device import HostProcessTarget
 from cymongoose.device.errors import TargetExitedError
 from cymongoose.device.ota import OtaError, OtaFlasher, ota_rpc
 from cymongoose.device.rpc import (
+    CONSOLE_OVERRUN,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
     OTA_NOT_STARTED,
@@ -178,3 +179,27 @@ def test_framer_survives_random_garbage() -> None:
             pos += n
             assert len(f._buf) <= 4 * f.max_frame + 64
         assert [g for g in got if g in want] == want
+
+
+def test_call_many_paced_in_order_with_errors_in_place(fake: HostProcessTarget) -> None:
+    rpc = RpcClient(fake.console, timeout=5)
+    rpc.wait_notification("ready", timeout=10)
+    calls: list = [("led.set", {"on": i % 2 == 0}) for i in range(60)]
+    calls[7] = ("no.such", None)
+    calls[30] = "led.get"
+    got = rpc.call_many(calls, window=3)
+    assert len(got) == 60
+    assert isinstance(got[7], RpcError) and got[7].code == METHOD_NOT_FOUND
+    assert got[30] == {"on": False}  # the state left by call 29
+    assert all(got[i] == {"on": i % 2 == 0} for i in range(60) if i not in (7, 30))
+    # Never more than `window` requests were waiting unread on the device's input.
+    assert 1 <= rpc.call("test.maxqueue") <= 3
+    # window_bytes alone also paces: frames of ~60 bytes, 100 bytes allowed -> one at a time.
+    rpc.call_many(["led.get"] * 20, window=50, window_bytes=100)
+    assert rpc.call("test.maxqueue") <= 3
+    # A device that lost input says so (id null): the batch fails loudly, not silently short.
+    with pytest.raises(RpcError) as e:
+        rpc.call_many(["led.get", "test.overrun", "led.get"], window=1)
+    assert e.value.code == CONSOLE_OVERRUN
+    with pytest.raises(ValueError):
+        rpc.call_many(["info"], window=0)
