@@ -192,7 +192,7 @@ def board_matches(device: str, bmap: BoardMap) -> list[str]:
 def list_ports(bmap: BoardMap) -> list[PortInfo]:
     """The serial ports pyserial sees, sorted by device name."""
     try:
-        from serial.tools import list_ports as lp  # type: ignore[import-untyped]
+        from serial.tools import list_ports as lp
     except ImportError:
         raise NotAvailableError("listing serial ports needs pyserial: "
                                 "pip install 'cymongoose-sdk[device]'") from None
