@@ -8,8 +8,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PY := $(CURDIR)/.venv/bin/python
 JOBS ?= 2
 GEN := -G Ninja
-FW_BOARD ?= mps2-an385
-FW_TOOLCHAIN := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/boards/toolchain-arm-none-eabi.cmake
+FW_BOARDS ?=
 PYTEST_ARGS ?=
 
 .PHONY: all setup ext host asan fw flags test test-c test-py test-asan demo lint clean
@@ -34,10 +33,20 @@ asan: setup
 	@cmake -S . -B build/asan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMG_SANITIZE=ON >/dev/null
 	@cmake --build build/asan -j $(JOBS)
 
-# Firmware for the reference board (and the build-only boards when present).
+# Firmware for every emulated board of the SDK's board map (boot = "qemu" and not
+# build_only, listed by scripts/fw_boards.py with its toolchain file), each into its
+# own build/fw-<board>; the reference board mps2-an385 into build/fw as before, with
+# build/fw-mps2-an385 a link to it. FW_BOARDS="a b" builds only those boards.
 fw: setup
-	@cmake -S . -B build/fw $(GEN) -DMG_BOARD=$(FW_BOARD) $(FW_TOOLCHAIN) -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
-	@cmake --build build/fw -j $(JOBS)
+	@set -e; boards=$$($(PY) scripts/fw_boards.py --only "$(FW_BOARDS)"); \
+	while read -r board toolchain; do \
+	  dir=build/fw-$$board; [ "$$board" = mps2-an385 ] && dir=build/fw; \
+	  echo "== firmware $$board -> $$dir"; \
+	  cmake -S . -B $$dir $(GEN) -DMG_BOARD=$$board -DCMAKE_TOOLCHAIN_FILE=$$toolchain \
+	    -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null; \
+	  cmake --build $$dir -j $(JOBS); \
+	done <<< "$$boards"; \
+	if [ -d build/fw ] && [ ! -e build/fw-mps2-an385 ]; then ln -s fw build/fw-mps2-an385; fi
 
 # Each feature flag of mg_config.h builds alone (0 and 1), -Werror.
 flags: setup

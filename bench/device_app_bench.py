@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Numbers of the reference firmware examples/device_app on mps2-an385:
+"""Numbers of the reference firmware examples/device_app on an emulated board
+(mps2-an385 unless --board says otherwise):
 
 * image sizes (text/data/bss) of the full image and of the HTTP-only image,
   against the issue's Cortex-M3 targets, and where the bytes go (per app
@@ -9,7 +10,8 @@
 * HTTP requests/s with wrk (GET /api/info) through a user-networking port
   forward on 127.0.0.1.
 
-    python bench/device_app_bench.py --firmware build/fw [--runs 5] [--wrk-seconds 5]
+    python bench/device_app_bench.py [--board mps2-an505] [--firmware build/fw-BOARD]
+                                     [--runs 5] [--wrk-seconds 5]
 
 Prints a Markdown section for bench/RESULTS.md.
 """
@@ -32,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-from cymongoose.device import QemuTarget
+from cymongoose.device import Board, QemuTarget, load_boards
 
 KIB = 1024
 # Issue 8 targets on Cortex-M3 -Os: (flash, RAM) in bytes.
@@ -40,8 +42,11 @@ TARGETS = {"device_app_http": (48 * KIB, 24 * KIB), "device_app": (112 * KIB, 48
 TIMEOUT_S = 15.0
 
 
+SIZE_TOOL = "arm-none-eabi-size"
+
+
 def sizes(elf: Path) -> tuple[int, int, int]:
-    out = subprocess.run(["arm-none-eabi-size", "-B", "-d", str(elf)], check=True,
+    out = subprocess.run([SIZE_TOOL, "-B", "-d", str(elf)], check=True,
                          capture_output=True, text=True).stdout.splitlines()
     text, data, bss = (int(x) for x in out[1].split()[:3])
     return text, data, bss
@@ -106,7 +111,7 @@ def map_breakdown(map_path: Path) -> dict[str, list[int]]:
     return dict(out)
 
 
-def boot_to_ready_ms(elf: Path) -> tuple[float, float]:
+def boot_to_ready_ms(elf: Path, board: Board) -> tuple[float, float]:
     """(from the QEMU process start, from the console attaching) to the ready frame.
 
     QEMU holds the CPU until the console client attaches; the console log stamps
@@ -115,7 +120,7 @@ def boot_to_ready_ms(elf: Path) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as d:
         log = Path(d) / "console.log"
         t0 = time.perf_counter()
-        with QemuTarget(elf, nic="user", hostfwd=[80], log_path=log) as t:
+        with QemuTarget(elf, board, nic="user", hostfwd=[80], log_path=log) as t:
             t.console.expect_line(r"^net: ready ip=", timeout=TIMEOUT_S)
             t.console.expect_line(r"^\x1e\{\"jsonrpc\":\"2.0\",\"method\":\"ready\"",
                                   timeout=TIMEOUT_S)
@@ -127,11 +132,11 @@ def boot_to_ready_ms(elf: Path) -> tuple[float, float]:
         return total, float(m.group(1)) * 1000.0
 
 
-def wrk(elf: Path, seconds: int) -> str:
+def wrk(elf: Path, board: Board, seconds: int) -> str:
     exe = shutil.which("wrk")
     if exe is None:
         return "wrk is not installed (Debian package wrk)"
-    with QemuTarget(elf, nic="user", hostfwd=[80]) as t:
+    with QemuTarget(elf, board, nic="user", hostfwd=[80]) as t:
         t.console.expect_line(r"^http: listening on ", timeout=TIMEOUT_S)
         url = f"http://127.0.0.1:{t.forwarded[80]}/api/info"
         out = subprocess.run([exe, "-t1", "-c4", f"-d{seconds}s", url], capture_output=True,
@@ -145,17 +150,27 @@ def wrk(elf: Path, seconds: int) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--firmware", type=Path, default=REPO / "build" / "fw")
+    ap.add_argument("--board", default="mps2-an385", help="an emulated board of boards.toml")
+    ap.add_argument("--firmware", type=Path,
+                    help="image directory (default: build/fw for mps2-an385, else build/fw-BOARD)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--wrk-seconds", type=int, default=5)
     a = ap.parse_args()
-    qemu = subprocess.run(["qemu-system-arm", "--version"], capture_output=True, text=True,
+    board = load_boards().get(a.board)
+    if a.firmware is None:
+        a.firmware = REPO / "build" / ("fw" if board.name == "mps2-an385" else f"fw-{board.name}")
+    if board.arch.startswith("riscv"):
+        global SIZE_TOOL  # one tool per run, chosen by the board
+        SIZE_TOOL = "riscv64-unknown-elf-size"
+    qemu_bin = str(board.qemu.get("binary", "qemu-system-arm"))
+    qemu = subprocess.run([qemu_bin, "--version"], capture_output=True, text=True,
                           check=True).stdout.splitlines()[0]
 
-    print("## Reference firmware device_app (mps2-an385)\n")
-    print("Cortex-M3, arm-none-eabi-gcc -Os, newlib-nano, --gc-sections; flash = text + data, "
+    print(f"## Reference firmware device_app ({board.name})\n")
+    print(f"{board.cpu} ({board.arch}), -Os, --gc-sections; flash = text + data, "
           "RAM = data + bss (heap and the 16 KiB stack come on top). `device_app_http` is HTTP + "
           "REST API only; `device_app` adds WebSocket, MQTT, SNTP, console JSON-RPC and OTA.\n")
+    print("The targets are the issue's Cortex-M3 ones.\n")
     print("| image | text | data | bss | flash | RAM | target flash / RAM | met |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for name, (tf, tr) in TARGETS.items():
@@ -179,7 +194,7 @@ def main() -> int:
           "plus three 1514-byte frame buffers and the 2 KiB console line buffer.\n")
 
     full = a.firmware / "device_app.elf"
-    runs = [boot_to_ready_ms(full) for _ in range(a.runs)]
+    runs = [boot_to_ready_ms(full, board) for _ in range(a.runs)]
     total, fw = [r[0] for r in runs], [r[1] for r in runs]
     print(f"Boot to ready (DHCP done, HTTP listening, the console's `ready` frame received), "
           f"{a.runs} runs: from the QEMU process start median {statistics.median(total):.0f} ms "
@@ -187,8 +202,8 @@ def main() -> int:
           f"starts the CPU then) median {statistics.median(fw):.0f} ms (min {min(fw):.0f}, "
           f"max {max(fw):.0f}).\n")
     print(f"HTTP GET /api/info with `wrk -t1 -c4 -d{a.wrk_seconds}s` through the 127.0.0.1 port "
-          f"forward: {wrk(full, a.wrk_seconds)}.\n")
-    print(f"Reproduce: `make fw && .venv/bin/python bench/device_app_bench.py --firmware build/fw`. "
+          f"forward: {wrk(full, board, a.wrk_seconds)}.\n")
+    print(f"Reproduce: `make fw && .venv/bin/python bench/device_app_bench.py --board {board.name}`. "
           f"{qemu}; {platform.machine()}, shared host (load average "
           f"{os.getloadavg()[0]:.1f} at the end), {time.strftime('%Y-%m-%d')}.")
     return 0

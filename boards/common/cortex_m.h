@@ -1,4 +1,5 @@
-/* ARMv7-M architecture facts shared by every Cortex-M3/M4/M7 board:
+/* ARMv7-M architecture facts shared by every Cortex-M3/M4/M7 board (and
+ * ARMv8-M Mainline, Cortex-M33, where its registers are the same):
  * System Control Space registers (SysTick, NVIC, SCB), interrupt masking,
  * sleep, and Arm semihosting. Board-specific facts live in boards/<name>/. */
 #ifndef BOARDS_CORTEX_M_H
@@ -30,6 +31,7 @@
 #define CM_SCB_AIRCR 0xE000ED0Cu
 #define CM_SCB_CFSR 0xE000ED28u /* configurable fault status */
 #define CM_SCB_HFSR 0xE000ED2Cu /* hard fault status */
+#define CM_SCB_SFSR 0xE000EDE4u /* ARMv8-M with TrustZone: secure fault status */
 #define CM_SCB_CPACR 0xE000ED88u /* coprocessor access control */
 #define CM_SCB_CPACR_CP10_CP11_FULL (0xFu << 20)
 #define CM_SCB_AIRCR_VECTKEY (0x05FAu << 16)

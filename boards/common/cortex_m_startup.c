@@ -8,6 +8,7 @@
 
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start[], __bss_end[];
+extern uint32_t __stack_limit[];
 
 int main(void);
 void __libc_init_array(void);
@@ -24,6 +25,12 @@ void board_reset_handler(void) {
    * floating-point instruction runs. */
   CM_REG32(CM_SCB_CPACR) |= CM_SCB_CPACR_CP10_CP11_FULL;
   __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
+#if defined(__ARM_ARCH_8M_MAIN__)
+  /* ARMv8-M Mainline checks the main stack against a limit register: a
+   * stack overflow then faults (UsageFault STKOF) instead of silently
+   * overwriting the heap below it. */
+  __asm__ volatile("msr msplim, %0" ::"r"(__stack_limit) : "memory");
 #endif
   /* Interrupts use this table wherever the boot alias put us. */
   CM_REG32(CM_SCB_VTOR) = (uint32_t) (uintptr_t) board_vector_table;
@@ -76,6 +83,13 @@ __attribute__((naked)) void board_hardfault_isr(void) {
       ".ltorg\n\t");
 #else
   __asm__ volatile(
+#if defined(__ARM_ARCH_8M_MAIN__)
+      /* The fault may be the stack limit itself (the frame then stops at
+       * MSPLIM): lift the limit so the report can run below it; the board
+       * stops afterwards anyway. */
+      "movs r0, #0\n\t"
+      "msr msplim, r0\n\t"
+#endif
       "tst lr, #4\n\t"
       "ite eq\n\t"
       "mrseq r0, msp\n\t"
@@ -100,6 +114,9 @@ void board_fault_report(const uint32_t *frame) {
 #if !defined(__ARM_ARCH_6M__) /* ARMv6-M has no fault status registers */
   put_hex(" cfsr=", CM_REG32(CM_SCB_CFSR));
   put_hex(" hfsr=", CM_REG32(CM_SCB_HFSR));
+#endif
+#if defined(__ARM_ARCH_8M_MAIN__) /* TrustZone: Secure fault status */
+  put_hex(" sfsr=", CM_REG32(CM_SCB_SFSR));
 #endif
   board_console_write("\n", 1);
   board_exit(BOARD_EXIT_FAULT);

@@ -6,6 +6,6 @@ set(MG_BOARD_HAS_ETH ON)
 mg_board_setup(
   CPU_FLAGS -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
   DEFINES MG_ENABLE_DRIVER_LAN9118=1
-  SOURCES ${MG_BOARD_DIR}/board.c ${MG_BOARD_DIR}/startup.c
+  SOURCES ${MG_BOARDS_COMMON_DIR}/mps2_board.c ${MG_BOARD_DIR}/startup.c
   LINKER_SCRIPT ${MG_BOARD_DIR}/mps2-an385.ld)
 mg_add_board_apps()

@@ -4,6 +4,7 @@
 #define BOARD_MPS2_AN385_H
 
 #include "board_api.h"
+#include "cmsdk_uart.h"
 #include "cortex_m.h"
 
 #define BOARD_NAME "mps2-an385"
@@ -21,24 +22,6 @@
 #define MPS2_IRQ_UART0_TX 1u
 #define MPS2_IRQ_LAN9118 13u
 #define MPS2_NUM_IRQS 32u
-
-/* CMSDK APB UART registers (byte offsets) and bits. */
-#define CMSDK_UART_DATA 0x00u
-#define CMSDK_UART_STATE 0x04u
-#define CMSDK_UART_CTRL 0x08u
-#define CMSDK_UART_INTSTATUS 0x0Cu /* read: status, write 1: clear */
-#define CMSDK_UART_BAUDDIV 0x10u
-#define CMSDK_UART_STATE_TX_FULL (1u << 0)
-#define CMSDK_UART_STATE_RX_FULL (1u << 1)
-#define CMSDK_UART_STATE_TX_OVERRUN (1u << 2)
-#define CMSDK_UART_STATE_RX_OVERRUN (1u << 3)
-#define CMSDK_UART_CTRL_TX_EN (1u << 0)
-#define CMSDK_UART_CTRL_RX_EN (1u << 1)
-#define CMSDK_UART_CTRL_TX_IRQ_EN (1u << 2)
-#define CMSDK_UART_CTRL_RX_IRQ_EN (1u << 3)
-#define CMSDK_UART_INT_TX (1u << 0)
-#define CMSDK_UART_INT_RX (1u << 1)
-#define CMSDK_UART_BAUDDIV_MIN 16u
 
 /* Console settings. */
 #define MPS2_CONSOLE_BAUD 115200u

@@ -1,4 +1,4 @@
-    # ---- HTTP (API.md 2.2); part of `cdef class Connection` ----
+    # ---- HTTP (docs/api-contract.md#connection); part of `cdef class Connection` ----
 
     def reply(self, int status_code, body=b"", headers=None):
         """Queue a complete HTTP/1.1 response (Content-Length added unless a
@@ -78,11 +78,12 @@
             limit = <long long>(<size_t>-1 >> 1)
         return mg_http_upload(self._c, hm, NULL, bdir, <size_t>limit)
 
-    cdef uint32_t _http_server_ms(self, milliseconds, str func) except? 0xFFFFFFFF:
-        """Validated milliseconds for a setter of an accepted HTTP connection."""
-        cdef long long ms = _int_arg(milliseconds, func, "milliseconds")
+    cdef uint32_t _http_server_ms(self, milliseconds, str func,
+                                  str arg="milliseconds") except? 0xFFFFFFFF:
+        """Validated uint32 argument for a setter of an accepted HTTP connection."""
+        cdef long long ms = _int_arg(milliseconds, func, arg)
         if not 0 <= ms <= 0xFFFFFFFF:
-            raise ValueError(f"{func}() argument 'milliseconds' must be "
+            raise ValueError(f"{func}() argument '{arg}' must be "
                              f"0..4294967295, not {ms}")
         self._check()
         if self._c.is_listening or self._c.is_client or self._c.pfn != mg_http_handler:
@@ -94,8 +95,9 @@
         """Limit for receiving one request on this server connection (our
         extension; default 30000 ms): a request whose head does not complete
         in time, or whose body stalls that long, gets 408 and the connection
-        closes. Idle connections are left to http_set_keepalive_timeout. 0
-        restores the default."""
+        closes. It is also the window of the body rate check
+        (http_set_body_min_rate). Idle connections are left to
+        http_set_keepalive_timeout. 0 restores the default."""
         cdef uint32_t ms = self._http_server_ms(milliseconds, "http_set_request_timeout")
         mg_http_set_request_timeout(self._c, ms)
 
@@ -108,6 +110,16 @@
         restores the default."""
         cdef uint32_t ms = self._http_server_ms(milliseconds, "http_set_keepalive_timeout")
         mg_http_set_keepalive_timeout(self._c, ms)
+
+    def http_set_body_min_rate(self, bytes_per_second):
+        """Minimum rate of a request body on this server connection (our
+        extension; default 1024 B/s): over each period of the request timeout
+        the body must bring that many bytes per second on average, else 408,
+        MG_EV_ERROR "HTTP body too slow" and the connection closes. 0 switches
+        the check off for this connection."""
+        cdef uint32_t rate = self._http_server_ms(bytes_per_second, "http_set_body_min_rate",
+                                                  "bytes_per_second")
+        mg_http_set_body_min_rate(self._c, rate)
 
     def http_chunk(self, data):
         """One chunk of a chunked response; empty data ends the stream."""

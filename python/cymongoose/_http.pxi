@@ -1,5 +1,5 @@
-# HTTP: C declarations of mg_http.h, the HttpMessage view (API.md 2.3), header
-# validation and http_parse_multipart (API.md 4.4). Included after _core.pxi.
+# HTTP: C declarations of mg_http.h, the HttpMessage view (docs/api-contract.md#httpmessage), header
+# validation and http_parse_multipart (docs/api-contract.md#http-helpers). Included after _core.pxi.
 import binascii as _binascii
 import json as _json
 
@@ -15,7 +15,7 @@ cdef extern from "mg_http.h":
         mg_str uri
         mg_str query
         mg_str proto
-        mg_http_header headers[30]
+        mg_http_header headers[30]  # really MG_MAX_HTTP_HEADERS; only indexed
         mg_str body
         mg_str head
         mg_str message
@@ -51,6 +51,7 @@ cdef extern from "mg_http.h":
                         const char *dir, size_t max_size)
     void mg_http_set_request_timeout(mg_connection *c, uint32_t ms)
     void mg_http_set_keepalive_timeout(mg_connection *c, uint32_t ms)
+    void mg_http_set_body_min_rate(mg_connection *c, uint32_t bytes_per_s)
     void mg_http_handler(mg_connection *c, int ev, void *ev_data)
     void mg_http_attach(mg_connection *c)
     mg_connection *mg_http_listen(mg_mgr *mgr, const char *url, mg_event_handler_t fn,
@@ -130,7 +131,8 @@ cdef class HttpMessage:
         return _mgstr_text(v[0])
 
     def headers(self):
-        """All exposed headers (at most 30) in wire order, original case."""
+        """All headers in wire order, original case (a request with more than
+        MG_MAX_HTTP_HEADERS, 100 on hosts, is refused with 431 before any event)."""
         cdef int i
         out = []
         if self._hm == NULL:
@@ -144,7 +146,7 @@ cdef class HttpMessage:
 
     def query_var(self, str name):
         """URL-decoded query variable; None when absent or empty."""
-        cdef char buf[2048]  # decoded value + NUL (API.md 2.3)
+        cdef char buf[2048]  # decoded value + NUL (docs/api-contract.md#httpmessage)
         cdef int n
         if self._hm == NULL:
             return None

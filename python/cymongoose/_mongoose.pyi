@@ -304,6 +304,8 @@ class Connection:
         """Our extension: store the request body as one chunk of `upload_dir`/NAME at the query's `file=NAME&offset=N` and answer the request (200 with the new size; 400, 413 or 500 with a reason); returns the new size, or -1 when refused."""
     def http_set_request_timeout(self, milliseconds: int) -> None:
         """Our extension: limit for receiving one request on this accepted HTTP connection (default 30000 ms, 0 restores it); past it the client gets 408 and the connection closes."""
+    def http_set_body_min_rate(self, bytes_per_second: int) -> None:
+        """Our extension: minimum rate of a request body on this accepted HTTP connection (default 1024 B/s, 0 = off); a body slower than that over a whole request-timeout period gets 408 and the connection closes."""
     def http_set_keepalive_timeout(self, milliseconds: int) -> None:
         """Our extension: limit for an idle accepted HTTP connection (default 60000 ms, 0 restores it); with nothing pending or buffered it is closed after that long without traffic."""
     def close(self) -> None:
@@ -342,7 +344,7 @@ class HttpMessage:
     def header(self, name: str, default: str | None = None) -> str | None:
         """First header called `name` (case-insensitive), else `default`."""
     def headers(self) -> list[tuple[str, str]]:
-        """All headers (at most 30) in wire order."""
+        """All headers in wire order (more than 100 on hosts: the request is refused with 431)."""
     def query_var(self, name: str) -> str | None:
         """URL-decoded query variable; None when absent or empty."""
     def status(self) -> int | None:

@@ -110,6 +110,16 @@
 #define MG_TLS_HANDSHAKE_MS 10000
 #endif
 
+/* HTTP server: a request body being received must bring at least this many
+ * bytes per second on average over each period of the request timeout
+ * (MG_HTTP_IDLE_TIMEOUT_MS, 30 s: 30 KiB per 30 s), else 408 and the
+ * connection closes. A trickling body re-arms the timeout with every byte,
+ * so without a minimum rate it could hold a connection for ever.
+ * mg_http_set_body_min_rate changes it per connection; 0 = no minimum. */
+#ifndef MG_HTTP_BODY_MIN_RATE
+#define MG_HTTP_BODY_MIN_RATE 1024
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1

@@ -10,10 +10,18 @@
 extern "C" {
 #endif
 
-/* At most this many headers are exposed per message; further headers are
- * parsed for validity but otherwise ignored. */
+/* Most header fields a message may carry; all of them are exposed. A request
+ * with more gets 431 and the connection closes, a response with more is an
+ * error: a field past the limit must never be ignored, since a framing field
+ * (Content-Length, Transfer-Encoding) left unseen would let a body be read as
+ * a second request. Each field costs 32 bytes (64-bit) of every
+ * struct mg_http_message, which lives on the stack. */
 #ifndef MG_MAX_HTTP_HEADERS
-#define MG_MAX_HTTP_HEADERS 30
+#if MG_ARCH == MG_ARCH_POSIX
+#define MG_MAX_HTTP_HEADERS 100
+#else
+#define MG_MAX_HTTP_HEADERS 30 /* small stacks */
+#endif
 #endif
 
 /* Largest accepted request/status line plus headers, in bytes (431 past it).
@@ -26,13 +34,21 @@ extern "C" {
 #endif
 #endif
 
+/* Longest request method accepted (400 past it), so junk made of token
+ * characters is refused without waiting for a line end. */
+#ifndef MG_HTTP_MAX_METHOD
+#define MG_HTTP_MAX_METHOD 32
+#endif
+
 /* Largest body held in memory for one message (413 past it). The whole
  * message must fit in the receive buffer, so keep it below MG_MAX_RECV_SIZE. */
 #ifndef MG_HTTP_MAX_BODY_SIZE
 #define MG_HTTP_MAX_BODY_SIZE (MG_MAX_RECV_SIZE - MG_HTTP_MAX_HEAD_SIZE)
 #endif
 
-/* A connection with no complete request for this long is closed (server). */
+/* A connection with no complete request for this long is closed (server).
+ * While a body arrives, each such period must also bring at least
+ * MG_HTTP_BODY_MIN_RATE bytes per second (mg_config.h). */
 #ifndef MG_HTTP_IDLE_TIMEOUT_MS
 #define MG_HTTP_IDLE_TIMEOUT_MS 30000
 #endif
@@ -72,7 +88,9 @@ enum {
   MG_HTTP_ERR_BAD = -1,      /* malformed: 400 */
   MG_HTTP_ERR_HEAD_BIG = -2, /* start line + headers too large: 431 */
   MG_HTTP_ERR_BODY_BIG = -3, /* declared body too large: 413 */
-  MG_HTTP_ERR_TE = -4        /* unsupported transfer coding: 501 */
+  MG_HTTP_ERR_TE = -4,       /* unsupported transfer coding: 501 */
+  MG_HTTP_ERR_FIELDS = -5,   /* more than MG_MAX_HTTP_HEADERS fields: 431 */
+  MG_HTTP_ERR_VERSION = -6   /* request names a major version other than 1: 505 */
 };
 
 /* Body framing of a parsed head. */
@@ -86,8 +104,21 @@ enum {
  * head's length including the blank line, 0 when it is not complete yet, or an
  * MG_HTTP_ERR_* value. On success hm->head is set, hm->body is empty and
  * hm->message equals hm->head. Leading empty lines are skipped (and counted).
- * Responses are recognised by a start line beginning with "HTTP/". */
+ * Responses are recognised by a start line beginning with "HTTP/".
+ * An incomplete head is checked as far as it goes, so input that cannot
+ * become a valid head (a TLS hello, binary, a bad method character, a
+ * complete but malformed start line or header line, too many fields) is an
+ * error at once rather than "need more". A method is at most
+ * MG_HTTP_MAX_METHOD characters; a request naming an HTTP major version
+ * other than 1 is MG_HTTP_ERR_VERSION. */
 int mg_http_parse(const char *buf, size_t len, struct mg_http_message *hm);
+
+/* RFC 9112 rules a server applies to a parsed request head beyond its syntax:
+ * a request with more than one Host field or an invalid Host value
+ * (uri-host [":" port], RFC 9110 7.2; empty is allowed), an HTTP/1.1 request
+ * without Host, or a response where a request belongs is MG_HTTP_ERR_BAD.
+ * Returns 0 when the request is acceptable. */
+int mg_http_check_request(const struct mg_http_message *hm);
 
 /* Works out how the body following a successfully parsed head is framed:
  * returns one of MG_HTTP_BODY_* and stores the Content-Length (0 otherwise)
@@ -256,10 +287,18 @@ void mg_http_attach(struct mg_connection *c);
 /* Per-connection limit for receiving one request (default
  * MG_HTTP_IDLE_TIMEOUT_MS): a request whose head does not complete in time,
  * or whose body stops arriving for that long, gets 408 and the connection
- * closes. Idle keep-alive connections with nothing buffered are left to
- * the keep-alive limit below. ms 0 restores the default; a request already
- * pending gets the new limit from now on. */
+ * closes. It is also the window of the body rate check below. Idle
+ * keep-alive connections with nothing buffered are left to the keep-alive
+ * limit below. ms 0 restores the default; a request already pending gets the
+ * new limit from now on. */
 void mg_http_set_request_timeout(struct mg_connection *c, uint32_t ms);
+/* Per-connection minimum rate of a request body being received (default
+ * MG_HTTP_BODY_MIN_RATE, see there): over each period of the request timeout
+ * the body must bring bytes_per_s bytes per second on average, else the
+ * request gets 408, the connection closes and MG_EV_ERROR reports "HTTP body
+ * too slow". Every byte read counts, also bytes a handler removes from
+ * c->recv itself. 0 switches the check off for this connection. */
+void mg_http_set_body_min_rate(struct mg_connection *c, uint32_t bytes_per_s);
 /* Per-connection limit for an idle server connection (default
  * MG_HTTP_KEEPALIVE_MS, see there); it is closed quietly, without
  * MG_EV_ERROR, since ending an idle keep-alive connection is normal HTTP.

@@ -21,6 +21,18 @@
 #define MG_HTTP_SENDFILE_MAX (1024UL * 1024UL)
 #endif
 
+/* A server that refuses a request (400, 408, 413, 431, 505...) keeps reading
+ * and discarding input until the client has been quiet for
+ * MG_HTTP_LINGER_QUIET_MS, at most MG_HTTP_LINGER_MS, before it closes:
+ * closing with unread input makes the kernel send a reset, which can destroy
+ * the answer before the client reads it. */
+#ifndef MG_HTTP_LINGER_MS
+#define MG_HTTP_LINGER_MS 1000
+#endif
+#ifndef MG_HTTP_LINGER_QUIET_MS
+#define MG_HTTP_LINGER_QUIET_MS 100
+#endif
+
 struct mg_http_state {
   uint64_t expire;         /* mg_millis() deadline for the pending request */
   size_t scanned;          /* recv bytes searched for the end of the head */
@@ -33,12 +45,22 @@ struct mg_http_state {
   uint32_t timeout_ms;     /* request timeout, 0 = MG_HTTP_IDLE_TIMEOUT_MS */
   uint32_t keepalive_ms;   /* idle limit, 0 = MG_HTTP_KEEPALIVE_MS */
   uint64_t last_io;        /* server: mg_millis() of the last traffic */
+  /* Server: the body being received must bring body_rate bytes/s over each
+   * window of the request timeout, counted from body_t0 (0 = no body
+   * pending). */
+  uint32_t body_rate;      /* bytes/s, 0 = no minimum */
+  uint64_t body_t0;        /* mg_millis() when this window began */
+  uint64_t body_got;       /* bytes received in this window */
+  /* Server, after a refusal: input is discarded until linger_quiet (pushed
+   * back by each read), at most until linger_end; 0 = not lingering. */
+  uint64_t linger_quiet, linger_end;
   /* Requests parsed but not answered yet, oldest in bit 0, so replies given
    * later (or to pipelined requests) still match their request: */
   uint32_t q_head;         /* it was a HEAD: answer without a body */
   uint32_t q_close;        /* it asked to close after its response */
   uint8_t q_len;
   unsigned hdrs_done : 1;  /* MG_EV_HTTP_HDRS delivered for current message */
+  unsigned line_seen : 1;  /* a line end of the current head has arrived */
   unsigned continued : 1;  /* "100 Continue" sent for current message */
   unsigned to_close : 1;   /* client: response body runs until close */
   unsigned zero_copy : 1;  /* the file goes out through net->send_file */

@@ -12,7 +12,14 @@ static bool is_tchar(unsigned char ch) {
   if (ch >= 'a' && ch <= 'z') return true;
   if (ch >= 'A' && ch <= 'Z') return true;
   if (ch >= '0' && ch <= '9') return true;
-  return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+  switch (ch) { /* header names are mostly letters and '-': no strchr */
+    case '-': case '!': case '#': case '$': case '%': case '&': case '\'':
+    case '*': case '+': case '.': case '^': case '_': case '`': case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
 }
 
 /* Field value characters: visible ASCII, obs-text, space and tab. */
@@ -49,7 +56,8 @@ static bool is_http_version(struct mg_str v) {
 static bool parse_request_line(struct mg_str l, struct mg_http_message *hm) {
   size_t i = 0, j;
   while (i < l.len && is_tchar((unsigned char) l.buf[i])) i++;
-  if (i == 0 || i >= l.len || l.buf[i] != ' ') return false;
+  if (i == 0 || i > MG_HTTP_MAX_METHOD || i >= l.len || l.buf[i] != ' ')
+    return false;
   hm->method = mg_str_n(l.buf, i);
   j = ++i;
   while (i < l.len && l.buf[i] != ' ') {
@@ -102,8 +110,85 @@ static bool parse_header(struct mg_str l, struct mg_http_header *h) {
   return true;
 }
 
+/* The start of s (no line end in it yet) matches pattern, where 'D' stands
+ * for a digit: true while it still can become the pattern. */
+static bool prefix_matches(const char *s, size_t len, const char *pattern) {
+  for (size_t i = 0; i < len && pattern[i] != '\0'; i++) {
+    bool digit = s[i] >= '0' && s[i] <= '9';
+    if (pattern[i] == 'D' ? !digit : s[i] != pattern[i]) return false;
+  }
+  return true;
+}
+
+/* A start line whose end has not arrived: can it still become valid? */
+static bool start_line_prefix_ok(const char *s, size_t len) {
+  size_t i = 0, j;
+  if (len >= 5 && memcmp(s, "HTTP/", 5) == 0) { /* status line */
+    if (!prefix_matches(s, len, "HTTP/D.D DDD")) return false;
+    if (len > 12 && s[12] != ' ' && s[12] != '\r') return false;
+    for (i = 12; i < len; i++) { /* the reason; a CR only last */
+      if (s[i] == '\r' ? i + 1 < len : !is_vchar((unsigned char) s[i]))
+        return false;
+    }
+    return true;
+  }
+  while (i < len && is_tchar((unsigned char) s[i])) i++;
+  if (i == len) return i <= MG_HTTP_MAX_METHOD; /* the method so far */
+  if (i == 0 || i > MG_HTTP_MAX_METHOD || s[i] != ' ') return false;
+  for (j = ++i; i < len && s[i] != ' '; i++) { /* the request target */
+    unsigned char ch = (unsigned char) s[i];
+    if (ch <= 0x20 || ch == 0x7f) return false;
+  }
+  if (i == len) return true;
+  if (i == j) return false; /* empty target */
+  s += i + 1, len -= i + 1; /* the version */
+  if (!prefix_matches(s, len, "HTTP/D.D")) return false;
+  return len <= 8 || (len == 9 && s[8] == '\r');
+}
+
+/* The request line names HTTP/1.x (checked once the line is parsed). */
+static int check_version(const struct mg_http_message *hm) {
+  if (hm->method.len >= 5 && memcmp(hm->method.buf, "HTTP/", 5) == 0) return 0;
+  return hm->proto.buf[5] == '1' ? 0 : MG_HTTP_ERR_VERSION;
+}
+
+/* A head whose blank line has not arrived: checks the complete lines and the
+ * start of the last one, so what cannot become a valid head is refused now.
+ * Every field line, complete or not, is checked against the field count. */
+static int check_partial(const char *s, size_t len, struct mg_http_message *hm) {
+  const char *p = s, *e = s + len, *lf = (const char *) memchr(s, '\n', len);
+  size_t n = 0, i;
+  int rc;
+  if (lf == NULL) return start_line_prefix_ok(s, len) ? 0 : MG_HTTP_ERR_BAD;
+  if (memchr(s, 0, len) != NULL) return MG_HTTP_ERR_BAD;
+  struct mg_str l = next_line(&p, e);
+  bool ok = (l.len >= 5 && memcmp(l.buf, "HTTP/", 5) == 0)
+                ? parse_status_line(l, hm)
+                : parse_request_line(l, hm);
+  if (!ok) return MG_HTTP_ERR_BAD;
+  if ((rc = check_version(hm)) != 0) return rc;
+  while (memchr(p, '\n', (size_t) (e - p)) != NULL) {
+    struct mg_http_header h;
+    if (!parse_header(next_line(&p, e), &h)) return MG_HTTP_ERR_BAD;
+    if (++n > MG_MAX_HTTP_HEADERS) return MG_HTTP_ERR_FIELDS;
+  }
+  /* The last line so far: a field name up to ':', then its value, or the
+   * CR of the blank line. */
+  if (p == e || (e - p == 1 && *p == '\r')) return 0;
+  if (++n > MG_MAX_HTTP_HEADERS) return MG_HTTP_ERR_FIELDS;
+  for (i = 0; p + i < e && is_tchar((unsigned char) p[i]); i++) (void) 0;
+  if (p + i == e) return 0;
+  if (i == 0 || p[i] != ':') return MG_HTTP_ERR_BAD;
+  for (p += i + 1; p < e; p++) {
+    if (*p == '\r' ? p + 1 < e : !is_vchar((unsigned char) *p))
+      return MG_HTTP_ERR_BAD;
+  }
+  return 0;
+}
+
 int mg_http_parse(const char *buf, size_t len, struct mg_http_message *hm) {
   size_t skip = 0, end;
+  int rc;
   memset(hm, 0, sizeof(*hm));
   /* Tolerate empty lines before the start line (RFC 9112 2.2). */
   while (skip < len && (buf[skip] == '\r' || buf[skip] == '\n')) skip++;
@@ -112,11 +197,9 @@ int mg_http_parse(const char *buf, size_t len, struct mg_http_message *hm) {
   if (end == 0) {
     /* Bytes that can never start a message end it early (a TLS hello on a
      * plain port, binary junk): no point waiting for a blank line. */
-    for (size_t i = skip; i < len && i < skip + 16; i++) {
-      unsigned char ch = (unsigned char) buf[i];
-      if (ch == ' ' || ch == '/') break;
-      if (!is_tchar(ch)) return MG_HTTP_ERR_BAD;
-    }
+    rc = check_partial(buf + skip, len - skip, hm);
+    memset(hm, 0, sizeof(*hm));
+    if (rc != 0) return rc;
     return len - skip > MG_HTTP_MAX_HEAD_SIZE ? MG_HTTP_ERR_HEAD_BIG : 0;
   }
   if (end > MG_HTTP_MAX_HEAD_SIZE) return MG_HTTP_ERR_HEAD_BIG;
@@ -128,18 +211,89 @@ int mg_http_parse(const char *buf, size_t len, struct mg_http_message *hm) {
                 ? parse_status_line(l, hm)
                 : parse_request_line(l, hm);
   if (!ok) return MG_HTTP_ERR_BAD;
+  if ((rc = check_version(hm)) != 0) return rc;
   size_t n = 0;
   for (;;) {
     l = next_line(&p, e);
     if (l.len == 0) break; /* the blank line */
     struct mg_http_header h;
     if (!parse_header(l, &h)) return MG_HTTP_ERR_BAD;
-    if (n < MG_MAX_HTTP_HEADERS) hm->headers[n++] = h;
+    /* Never drop a field: one past the limit could change the framing. */
+    if (n == MG_MAX_HTTP_HEADERS) return MG_HTTP_ERR_FIELDS;
+    hm->headers[n++] = h;
   }
   hm->head = mg_str_n(buf + skip, end);
   hm->message = mg_str_n(buf + skip, end);
   hm->body = mg_str_n(buf + skip + end, 0);
   return (int) (skip + end);
+}
+
+static bool is_hex(char ch) {
+  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+         (ch >= 'A' && ch <= 'F');
+}
+
+/* RFC 3986 unreserved and sub-delims characters. */
+static bool is_host_char(unsigned char ch) {
+  if (ch >= 'a' && ch <= 'z') return true;
+  if (ch >= 'A' && ch <= 'Z') return true;
+  if (ch >= '0' && ch <= '9') return true;
+  return ch != 0 && strchr("-._~!$&'()*+,;=", ch) != NULL;
+}
+
+/* What a reg-name (with colon_ok: the inside of an IP literal) consists of:
+ * host characters and pct-encoded triplets. */
+static bool host_chars_ok(struct mg_str v, bool colon_ok) {
+  for (size_t i = 0; i < v.len; i++) {
+    unsigned char ch = (unsigned char) v.buf[i];
+    if (ch == '%') {
+      if (i + 2 >= v.len || !is_hex(v.buf[i + 1]) || !is_hex(v.buf[i + 2]))
+        return false;
+      i += 2;
+    } else if (!is_host_char(ch) && !(colon_ok && ch == ':')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* host = uri-host [":" port], port = *DIGIT (RFC 9110 7.2, RFC 3986 3.2). */
+static bool host_ok(struct mg_str v) {
+  size_t i = 0;
+  if (v.len > 0 && v.buf[0] == '[') { /* IP-literal: IPv6 or IPvFuture */
+    while (i < v.len && v.buf[i] != ']') i++;
+    if (i == v.len || i == 1 ||
+        !host_chars_ok(mg_str_n(v.buf + 1, i - 1), true))
+      return false;
+    i++;
+  } else {
+    while (i < v.len && v.buf[i] != ':') i++;
+    if (!host_chars_ok(mg_str_n(v.buf, i), false)) return false;
+  }
+  if (i == v.len) return true;
+  if (v.buf[i++] != ':') return false;
+  for (; i < v.len; i++) {
+    if (v.buf[i] < '0' || v.buf[i] > '9') return false;
+  }
+  return true;
+}
+
+int mg_http_check_request(const struct mg_http_message *hm) {
+  const struct mg_str *host = NULL;
+  if (hm->method.len == 0 || mg_str_starts_with(hm->method, "HTTP/", false))
+    return MG_HTTP_ERR_BAD; /* a response where a request belongs */
+  for (size_t i = 0; i < MG_MAX_HTTP_HEADERS && hm->headers[i].name.len; i++) {
+    const struct mg_str *name = &hm->headers[i].name;
+    if (name->len != 4 || !mg_str_ieq(*name, "Host")) continue;
+    if (host != NULL) return MG_HTTP_ERR_BAD; /* more than one */
+    host = &hm->headers[i].value;
+    if (!host_ok(*host)) return MG_HTTP_ERR_BAD;
+  }
+  /* From HTTP/1.1 on Host is required (parse_request_line checked the form
+   * HTTP/D.D, check_version the major version). */
+  if (host == NULL && hm->proto.len == 8 && hm->proto.buf[7] != '0')
+    return MG_HTTP_ERR_BAD;
+  return 0;
 }
 
 struct mg_str *mg_http_get_header(struct mg_http_message *hm,

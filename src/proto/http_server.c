@@ -13,7 +13,11 @@
 struct mg_http_state *mg_http_state(struct mg_connection *c) {
   if (c->pfn != mg_http_handler || c->is_listening) return NULL;
   /* Accepted children inherit the listener's pfn_data, which stays NULL. */
-  if (c->pfn_data == NULL) c->pfn_data = calloc(1, sizeof(struct mg_http_state));
+  if (c->pfn_data == NULL) {
+    struct mg_http_state *st = calloc(1, sizeof(*st));
+    if (st != NULL) st->body_rate = MG_HTTP_BODY_MIN_RATE;
+    c->pfn_data = st;
+  }
   return (struct mg_http_state *) c->pfn_data;
 }
 
@@ -94,6 +98,11 @@ void mg_http_set_keepalive_timeout(struct mg_connection *c, uint32_t ms) {
   if (st != NULL) st->keepalive_ms = ms;
 }
 
+void mg_http_set_body_min_rate(struct mg_connection *c, uint32_t bytes_per_s) {
+  struct mg_http_state *st = mg_http_state(c);
+  if (st != NULL) st->body_rate = bytes_per_s;
+}
+
 /* A server connection with nothing in flight, quiet for the keep-alive
  * limit, is closed (see MG_HTTP_KEEPALIVE_MS). */
 static void close_if_idle(struct mg_connection *c, struct mg_http_state *st,
@@ -112,19 +121,42 @@ static void close_if_idle(struct mg_connection *c, struct mg_http_state *st,
   }
 }
 
+static uint32_t request_ms(struct mg_http_state *st) {
+  return st->timeout_ms != 0 ? st->timeout_ms : MG_HTTP_IDLE_TIMEOUT_MS;
+}
+
 static uint64_t deadline(struct mg_http_state *st) {
-  return mg_millis() +
-         (st->timeout_ms != 0 ? st->timeout_ms : MG_HTTP_IDLE_TIMEOUT_MS);
+  return mg_millis() + request_ms(st);
+}
+
+/* After a refusal: no more parsing; close once the answer is out and the
+ * client stopped sending (see MG_HTTP_LINGER_MS). */
+static void linger(struct mg_connection *c) {
+  struct mg_http_state *st = mg_http_state(c);
+  uint64_t now = mg_millis();
+  c->recv.len = 0;
+  if (st == NULL) {
+    c->is_draining = 1;
+    return;
+  }
+  st->linger_quiet = now + MG_HTTP_LINGER_QUIET_MS;
+  st->linger_end = now + MG_HTTP_LINGER_MS;
 }
 
 /* Answers a request we cannot parse, reports why, and closes once sent. */
 static void fail(struct mg_connection *c, long err) {
-  int code = err == MG_HTTP_ERR_HEAD_BIG   ? 431
-             : err == MG_HTTP_ERR_BODY_BIG ? 413
-             : err == MG_HTTP_ERR_TE       ? 501
-                                           : 400;
+  int code = err == MG_HTTP_ERR_HEAD_BIG || err == MG_HTTP_ERR_FIELDS ? 431
+             : err == MG_HTTP_ERR_BODY_BIG                          ? 413
+             : err == MG_HTTP_ERR_TE                                ? 501
+             : err == MG_HTTP_ERR_VERSION                           ? 505
+                                                                    : 400;
   if (c->is_client) {
-    mg_error(c, "bad HTTP response");
+    mg_error(c, "bad HTTP response: %s",
+             err == MG_HTTP_ERR_FIELDS     ? "too many header fields"
+             : err == MG_HTTP_ERR_HEAD_BIG ? "head too large"
+             : err == MG_HTTP_ERR_BODY_BIG ? "body too large"
+             : err == MG_HTTP_ERR_TE       ? "unknown transfer coding"
+                                           : "malformed");
     return;
   }
   const char *reason = mg_http_reason(code);
@@ -132,11 +164,54 @@ static void fail(struct mg_connection *c, long err) {
             "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
             "Content-Length: %u\r\nConnection: close\r\n\r\n%s\n",
             code, reason, (unsigned) strlen(reason) + 1, reason);
-  c->recv.len = 0;
-  c->is_draining = 1;
+  linger(c);
   char msg[64];
   mg_snprintf(msg, sizeof(msg), "HTTP %d %s", code, reason);
   mg_call(c, MG_EV_ERROR, msg);
+}
+
+/* Answers a request that is too slow with 408 and closes once sent. */
+static void too_slow(struct mg_connection *c, const char *why) {
+  mg_printf(c,
+            "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n");
+  linger(c);
+  mg_call(c, MG_EV_ERROR, (void *) why);
+}
+
+/* A body being received must bring body_rate bytes/s on average over each
+ * window of the request timeout, so a trickle (which re-arms the deadline
+ * with every byte) is cut too. Time in which we did not read (receive buffer
+ * full, or paused by backpressure) does not count against the client. */
+static bool body_too_slow(struct mg_connection *c, struct mg_http_state *st,
+                          uint64_t now) {
+  uint64_t window = request_ms(st);
+  bool slow;
+  if (st->body_t0 == 0 || st->body_rate == 0) return false;
+  if (c->is_full || st->paused) { /* not reading or parsing: start over */
+    st->body_t0 = now, st->body_got = 0;
+    return false;
+  }
+  if (now < st->body_t0 + window) return false;
+  slow = st->body_got * 1000 < (uint64_t) st->body_rate * window;
+  st->body_t0 = now, st->body_got = 0; /* the next window */
+  return slow;
+}
+
+/* Bytes of an incomplete head checked at every read until this many have
+ * arrived (junk is refused at once); later the head is checked again when
+ * its first line end arrives, and when complete. Bounds the work a sender
+ * trickling a large head can cause to linear. */
+#define EARLY_CHECK_BYTES 1024
+
+static bool early_check_due(struct mg_connection *c, struct mg_http_state *st,
+                            size_t seen) {
+  bool lf = false;
+  if (!st->line_seen && seen < c->recv.len) {
+    lf = memchr(c->recv.buf + seen, '\n', c->recv.len - seen) != NULL;
+    st->line_seen = lf;
+  }
+  return seen < EARLY_CHECK_BYTES || lf || c->recv.len > MG_HTTP_MAX_HEAD_SIZE;
 }
 
 /* Looks for the blank line ending the head from where the last search
@@ -155,6 +230,7 @@ static bool head_complete(struct mg_connection *c, struct mg_http_state *st) {
 }
 
 static void process(struct mg_connection *c, struct mg_http_state *st) {
+  if (st->linger_end != 0) return; /* refused: input is discarded */
   /* A WebSocket upgrade ends HTTP parsing even if the handler stays. */
   while (!c->is_closing && !c->is_draining && !c->is_websocket &&
          st->fd == NULL && c->recv.len > 0) {
@@ -167,10 +243,11 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     struct mg_http_message hm;
     int framing;
     long n;
+    size_t seen = st->scanned; /* head bytes looked at before this read */
     if (!st->hdrs_done && !head_complete(c, st)) {
-      /* Still let the parser see short or oversized input so junk and
-       * floods are refused without waiting for a blank line. */
-      if (c->recv.len <= 32 || c->recv.len > MG_HTTP_MAX_HEAD_SIZE) {
+      /* Still let the parser see incomplete input so junk and floods are
+       * refused without waiting for a blank line. */
+      if (early_check_due(c, st, seen)) {
         n = mg_http_parse((const char *) c->recv.buf, c->recv.len, &hm);
         if (n < 0) fail(c, n);
       }
@@ -188,6 +265,11 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     if (hm.head.len == 0) return; /* cannot happen once the head is there */
     if (!st->hdrs_done) {
       struct mg_http_message h = hm;
+      int bad = c->is_client ? 0 : mg_http_check_request(&hm);
+      if (bad != 0) {
+        fail(c, bad);
+        return;
+      }
       st->hdrs_done = 1;
       h.body = mg_str_n(h.head.buf + h.head.len, 0);
       h.message = h.head;
@@ -198,6 +280,11 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     }
     if (n == 0) {
       if (c->is_client && framing == MG_HTTP_BODY_TO_CLOSE) st->to_close = 1;
+      /* Server: the body is due now; its first rate window begins. */
+      if (!c->is_client && st->body_t0 == 0) {
+        st->body_t0 = mg_millis();
+        st->body_got = 0;
+      }
       /* The client waits for our go-ahead before sending a body. */
       struct mg_str *ex = mg_http_get_header(&hm, "Expect");
       if (!c->is_client && !st->continued && ex != NULL &&
@@ -217,9 +304,10 @@ static void process(struct mg_connection *c, struct mg_http_state *st) {
     } else if (mg_http_status(&hm) >= 200 && st->q_len > 0) {
       st->q_head >>= 1, st->q_len--; /* its request is answered */
     }
-    st->hdrs_done = st->continued = 0;
+    st->hdrs_done = st->continued = st->line_seen = 0;
     st->scanned = 0;
     st->expire = 0;
+    st->body_t0 = 0;
     mg_call(c, MG_EV_HTTP_MSG, &hm);
     if (switched(c, st)) {
       /* Bytes after the upgrade request belong to the new protocol. */
@@ -277,9 +365,17 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
   switch (ev) {
     case MG_EV_READ:
       st->last_io = mg_millis();
+      if (st->linger_end != 0) {
+        c->recv.len = 0;
+        st->linger_quiet = st->last_io + MG_HTTP_LINGER_QUIET_MS;
+        break;
+      }
       /* A body that keeps arriving keeps its request alive. */
       if (!c->is_client && st->hdrs_done)
         st->expire = deadline(st);
+      /* What arrived counts for the body rate, even bytes a handler takes
+       * out of c->recv itself. */
+      if (st->body_t0 != 0) st->body_got += (uint64_t) *(long *) ev_data;
       process(c, st);
       if (c->pfn == mg_http_handler && c->pfn_data == st && !c->is_client) {
         /* Partial request bytes left over start (or keep) a deadline. */
@@ -301,17 +397,28 @@ void mg_http_handler(struct mg_connection *c, int ev, void *ev_data) {
       mg_http_report_sent(c, st);
       break;
     case MG_EV_POLL:
+      if (st->linger_end != 0) {
+        uint64_t now = *(uint64_t *) ev_data;
+        if (now >= st->linger_end) {
+          c->is_closing = 1;
+        } else if (now >= st->linger_quiet && c->send.len == 0) {
+          c->is_draining = 1;
+        }
+        break;
+      }
       /* A request that stalls half-way (slowloris) is cut off; never while
        * a file is still streaming out. */
-      if (!c->is_client && st->expire != 0 && c->recv.len > 0 &&
-          st->fd == NULL && !st->paused && mg_millis() > st->expire &&
-          !c->is_closing && !c->is_draining) {
-        mg_printf(c,
-                  "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
-                  "Connection: close\r\n\r\n");
-        c->is_draining = 1;
-        mg_call(c, MG_EV_ERROR, (void *) "HTTP request timeout");
-        break;
+      if (!c->is_client && st->fd == NULL && !c->is_closing &&
+          !c->is_draining) {
+        if (!st->paused && st->expire != 0 && c->recv.len > 0 &&
+            mg_millis() > st->expire) {
+          too_slow(c, "HTTP request timeout");
+          break;
+        }
+        if (body_too_slow(c, st, *(uint64_t *) ev_data)) {
+          too_slow(c, "HTTP body too slow");
+          break;
+        }
       }
       if (st->fd != NULL) {
         mg_http_pump(c, st);

@@ -41,7 +41,7 @@ static void client_fn(struct mg_connection *c, int ev, void *ev_data) {
 static struct mg_connection *s_timer_conn;
 static void timer_fn(void *arg) {
   (void) arg;
-  mg_printf(s_timer_conn, "HEAD /t HTTP/1.1\r\n\r\nGET /u HTTP/1.1\r\n\r\n");
+  mg_printf(s_timer_conn, "HEAD /t HTTP/1.1\r\nHost: h\r\n\r\nGET /u HTTP/1.1\r\nHost: h\r\n\r\n");
 }
 
 static void run(struct mg_mgr *mgr, struct cli *k, int want) {
@@ -59,12 +59,12 @@ int main(void) {
   snprintf(url, sizeof(url), "http://127.0.0.1:%u", mg_ntohs(lc->loc.port));
 
   /* Pipelined: HEAD, GET, POST whose body is a HEAD request, HEAD, GET. */
-  struct cli a = {"HEAD /1 HTTP/1.1\r\n\r\n"
-                  "GET /2 HTTP/1.1\r\n\r\n"
-                  "POST /3 HTTP/1.1\r\nContent-Length: 20\r\n\r\n"
+  struct cli a = {"HEAD /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n"
                   "HEAD /x HTTP/1.1\r\n\r\n"
-                  "HEAD /4 HTTP/1.1\r\n\r\n"
-                  "GET /5 HTTP/1.1\r\n\r\n",
+                  "HEAD /4 HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /5 HTTP/1.1\r\nHost: h\r\n\r\n",
                   0,
                   {{0}},
                   {0}};
@@ -87,10 +87,10 @@ int main(void) {
   CHECK(strcmp(a.got[6], "200:uri=/u body=") == 0);
 
   /* A complete chunked request body is stepped over too. */
-  struct cli b = {"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+  struct cli b = {"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
                   "4\r\nab\r\n\r\n0\r\n\r\n"
-                  "HEAD /d HTTP/1.1\r\n\r\n"
-                  "GET /e HTTP/1.1\r\n\r\n",
+                  "HEAD /d HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /e HTTP/1.1\r\nHost: h\r\n\r\n",
                   0,
                   {{0}},
                   {0}};

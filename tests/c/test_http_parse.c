@@ -76,8 +76,33 @@ static void test_header_limits(void) {
     n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "H%d: %d\r\n", i, i);
   }
   n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "\r\n");
-  CHECK(mg_http_parse(buf, n, &hm) == (int) n);
-  CHECK(eq(hm.headers[MG_MAX_HTTP_HEADERS - 1].name, "H29"));
+  /* More fields than the limit: refused, never cut (a framing field past
+   * the limit would go unseen). */
+  CHECK(mg_http_parse(buf, n, &hm) == MG_HTTP_ERR_FIELDS);
+  CHECK(hm.head.len == 0);
+  /* Exactly the limit is fine and every field is exposed. */
+  char last[16];
+  mg_snprintf(last, sizeof(last), "H%d", MG_MAX_HTTP_HEADERS - 1);
+  n = (size_t) mg_snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\n");
+  for (int i = 0; i < MG_MAX_HTTP_HEADERS; i++) {
+    n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "H%d: %d\r\n", i, i);
+  }
+  CHECK(mg_http_parse(buf, n, &hm) == 0); /* no blank line yet */
+  memcpy(buf + n, "\r\n", 2);
+  CHECK(mg_http_parse(buf, n + 2, &hm) == (int) n + 2);
+  CHECK(eq(hm.headers[MG_MAX_HTTP_HEADERS - 1].name, last));
+  /* One more field line, even incomplete, is refused before the blank line. */
+  size_t k = (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "Content-Le");
+  CHECK(mg_http_parse(buf, n + k, &hm) == MG_HTTP_ERR_FIELDS);
+  k = (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "Content-Length: 5\r\n\r\n");
+  CHECK(mg_http_parse(buf, n + k, &hm) == MG_HTTP_ERR_FIELDS);
+  /* The same for a response. */
+  n = (size_t) mg_snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n");
+  for (int i = 0; i <= MG_MAX_HTTP_HEADERS; i++) {
+    n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "H%d: %d\r\n", i, i);
+  }
+  n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "\r\n");
+  CHECK(mg_http_parse(buf, n, &hm) == MG_HTTP_ERR_FIELDS);
 
   /* A 100 KB header value is accepted. */
   n = (size_t) mg_snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nBig: ");
@@ -94,6 +119,107 @@ static void test_header_limits(void) {
   CHECK(mg_http_parse(buf, n, &hm) == MG_HTTP_ERR_HEAD_BIG);
   n += (size_t) mg_snprintf(buf + n, sizeof(buf) - n, "\r\n\r\n");
   CHECK(mg_http_parse(buf, n, &hm) == MG_HTTP_ERR_HEAD_BIG);
+}
+
+/* Input whose head is not complete yet: refused when it cannot become valid,
+ * "need more" (0) while it still can. */
+static void test_partial(void) {
+  static const char *need_more[] = {
+      "G", "GE", "GET", "GET ", "GET /pa", "GET /pa ", "GET /pa HTTP/1.",
+      "GET /pa HTTP/1.1", "GET /pa HTTP/1.1\r", "GET /pa HTTP/1.1\r\n",
+      "GET /pa HTTP/1.1\r\nHo", "GET /pa HTTP/1.1\r\nHost: a b",
+      "GET /pa HTTP/1.1\r\nHost: a\r", "GET /pa HTTP/1.1\r\nHost: a\r\n\r",
+      "GET /pa HTTP/1.1\nA: b\n", "\r\nGET /", "OPTIONS * HTTP/1.1\r\n",
+      "H", "HTTP", "HTTP/", "HTTP/1.1 2", "HTTP/1.1 200", "HTTP/1.1 200 O",
+      "HTTP/1.1 200\r", "HTTP/1.1 200 OK\r\nA: 1\r\n",
+      "0123456789abcdefghijklmnopqrstuv", /* a 32-character method so far */
+      NULL};
+  static const char *junk[] = {
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", /* TLS ClientHello */
+      "\xff\xfe", "G(T", " GET", "GET  /", "GET /\x01",
+      "GET /\r", "GET /a\r\n", "GET / HTTP/1.1 x", "GET / HTTP/1.1\rx",
+      "GET / FTP/1.1", "GET / HTTP/11", "GET / HTTPS", "GET / HTTP/1.1\r\n x",
+      "GET / HTTP/1.1\r\nA b: c", "GET / HTTP/1.1\r\nA: \x01",
+      "GET / HTTP/1.1\r\nA: b\rc", "GET / HTTP/1.1\r\nNo colon\r\n",
+      "GET / HTTP/1.1 extra\r\n", "SSH-2.0-OpenSSH_9.2p1\r\n",
+      "0123456789abcdefghijklmnopqrstuvw", /* 33 token characters */
+      "HTTP/x", "HTTP/1.1 2x", "HTTP/1.1 200X", "HTTP/1.1 200 O\x01",
+      "HTTP/1.1 200\rX", NULL};
+  struct mg_http_message hm;
+  for (int i = 0; need_more[i] != NULL; i++) {
+    int n = mg_http_parse(need_more[i], strlen(need_more[i]), &hm);
+    if (n != 0) printf("  need_more %d -> %d\n", i, n);
+    CHECK(n == 0 && hm.method.len == 0);
+  }
+  for (int i = 0; junk[i] != NULL; i++) {
+    int n = mg_http_parse(junk[i], strlen(junk[i]), &hm);
+    if (n != MG_HTTP_ERR_BAD) printf("  junk %d -> %d\n", i, n);
+    CHECK(n == MG_HTTP_ERR_BAD);
+  }
+  /* A NUL anywhere in an incomplete head. */
+  CHECK(mg_http_parse("GET /\0", 6, &hm) == MG_HTTP_ERR_BAD);
+  CHECK(mg_http_parse("GET / HTTP/1.1\r\nA: \0", 20, &hm) == MG_HTTP_ERR_BAD);
+  /* The same limits hold for a complete head, whatever the packets were. */
+  const char *r = "0123456789abcdefghijklmnopqrstuvw / HTTP/1.1\r\n\r\n";
+  CHECK(mg_http_parse(r, strlen(r), &hm) == MG_HTTP_ERR_BAD);
+  r++; /* 32 characters */
+  CHECK(mg_http_parse(r, strlen(r), &hm) == (int) strlen(r));
+}
+
+static void test_version(void) {
+  static const char *v505[] = {"GET / HTTP/2.0\r\n\r\n", "GET / HTTP/3.1\r\n\r\n",
+                               "GET / HTTP/0.9\r\n\r\n", "PRI * HTTP/2.0\r\n",
+                               "GET / HTTP/9.9\r\nHost: a\r\n", NULL};
+  struct mg_http_message hm;
+  for (int i = 0; v505[i] != NULL; i++) {
+    int n = mg_http_parse(v505[i], strlen(v505[i]), &hm);
+    if (n != MG_HTTP_ERR_VERSION) printf("  v505 %d -> %d\n", i, n);
+    CHECK(n == MG_HTTP_ERR_VERSION);
+  }
+  /* 1.x minor versions are served as 1.1; responses are not checked. */
+  CHECK(mg_http_parse("GET / HTTP/1.2\r\n\r\n", 18, &hm) == 18);
+  CHECK(mg_http_parse("HTTP/2.0 200 OK\r\n\r\n", 19, &hm) == 19);
+}
+
+static int check_req(const char *r) {
+  struct mg_http_message hm;
+  int n = mg_http_parse(r, strlen(r), &hm);
+  if (n <= 0) return 99;
+  return mg_http_check_request(&hm);
+}
+
+static void test_check_request(void) {
+  static const char *ok[] = {
+      "GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET / HTTP/1.1\r\nhOsT: example.com:8080\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: [v1.fe80::a+en1]\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a:\r\n\r\n", "GET / HTTP/1.1\r\nHost: a%41b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a-b_c~d!$&'()*+,;=e\r\n\r\n",
+      "GET / HTTP/1.2\r\nHost: a\r\n\r\n", "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+      NULL};
+  static const char *bad[] = {
+      "GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.2\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+      "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", "GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: []\r\n\r\n", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: %zz\r\n\r\n", "GET / HTTP/1.1\r\nHost: a%4\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n", "GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nHost: a\r\n\r\n", NULL};
+  for (int i = 0; ok[i] != NULL; i++) {
+    int n = check_req(ok[i]);
+    if (n != 0) printf("  ok %d -> %d\n", i, n);
+    CHECK(n == 0);
+  }
+  for (int i = 0; bad[i] != NULL; i++) {
+    int n = check_req(bad[i]);
+    if (n != MG_HTTP_ERR_BAD) printf("  bad %d -> %d\n", i, n);
+    CHECK(n == MG_HTTP_ERR_BAD);
+  }
 }
 
 static void test_response(void) {
@@ -260,6 +386,9 @@ int main(void) {
   test_request_line();
   test_malformed();
   test_header_limits();
+  test_partial();
+  test_version();
+  test_check_request();
   test_response();
   test_framing();
   test_chunked();

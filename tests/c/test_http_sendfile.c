@@ -168,17 +168,17 @@ static void test_zero_copy(struct mg_mgr *mgr, uint16_t port) {
 
   /* A range on the same path, starting mid-file. */
   snprintf(req, sizeof(req),
-           "GET /big.bin HTTP/1.1\r\nRange: bytes=1000001-2500000\r\n\r\n");
+           "GET /big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=1000001-2500000\r\n\r\n");
   reset_counters();
   CHECK(fetch(mgr, port, req, "Content-Range: bytes 1000001-2500000/6291473", 1000001,
               1500000, 0));
   CHECK(s_max_send < 1024);
-  snprintf(req, sizeof(req), "GET /big.bin HTTP/1.1\r\nRange: bytes=-70000\r\n\r\n");
+  snprintf(req, sizeof(req), "GET /big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=-70000\r\n\r\n");
   CHECK(fetch(mgr, port, req, "206 Partial Content", BIG_SIZE - 70000, 70000, 0));
 
   /* A reader with a tiny receive buffer: the server waits for the socket
    * to drain, never buffering the file in memory. */
-  snprintf(req, sizeof(req), "GET /big.bin HTTP/1.1\r\n\r\n");
+  snprintf(req, sizeof(req), "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n");
   reset_counters();
   CHECK(fetch(mgr, port, req, "200 OK", 0, BIG_SIZE, 4096));
   CHECK(s_max_send < 1024);
@@ -194,7 +194,7 @@ static void test_stalled_reader(struct mg_mgr *mgr, uint16_t port) {
   CHECK(s >= 0);
   if (s < 0) return;
   reset_counters();
-  CHECK(send(s, "GET /big.bin HTTP/1.1\r\n\r\n", 25, 0) == 25);
+  CHECK(send(s, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", 34, 0) == 34);
   for (int i = 0; i < 50; i++) mg_mgr_poll(mgr, 1);
   long stuck = s_written;
   CHECK(stuck > 0 && stuck < (long) BIG_SIZE); /* the socket pushed back */
@@ -220,8 +220,8 @@ static void test_stalled_reader(struct mg_mgr *mgr, uint16_t port) {
  * response complete and in order. */
 static void test_pipelined(struct mg_mgr *mgr, uint16_t port) {
   const char *req =
-      "GET /big.bin HTTP/1.1\r\nRange: bytes=0-99999\r\n\r\n"
-      "GET /small.txt HTTP/1.1\r\n\r\n";
+      "GET /big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=0-99999\r\n\r\n"
+      "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n";
   struct mg_iobuf io = {NULL, 0, 0, 65536};
   int s = client(port, 0);
   CHECK(s >= 0);
@@ -239,7 +239,7 @@ static void test_pipelined(struct mg_mgr *mgr, uint16_t port) {
   }
   /* Keep-alive: the connection still answers. */
   io.len = 0;
-  CHECK(send(s, "GET /small.txt HTTP/1.1\r\n\r\n", 27, 0) == 27);
+  CHECK(send(s, "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", 36, 0) == 36);
   for (int i = 0; i < 200 && !ends_with(&io, "tiny file\n"); i++)
     collect(mgr, s, &io, io.len + 1, 65536);
   CHECK(io.len > 10 && memcmp(io.buf, "HTTP/1.1 200 OK", 15) == 0);
@@ -258,7 +258,7 @@ static void test_vanishing(struct mg_mgr *mgr, uint16_t port) {
   CHECK(s >= 0);
   if (s < 0) return;
   reset_counters();
-  CHECK(send(s, "GET /big.bin HTTP/1.1\r\n\r\n", 25, 0) == 25);
+  CHECK(send(s, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", 34, 0) == 34);
   collect(mgr, s, &io, 100000, 4096);
   CHECK(io.len >= 100000);
   setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -268,13 +268,13 @@ static void test_vanishing(struct mg_mgr *mgr, uint16_t port) {
   CHECK(s_written < (long) BIG_SIZE); /* it really stopped mid-file */
   CHECK(open_fds() == fds);          /* the file descriptor went back */
   mg_iobuf_free(&io);
-  CHECK(fetch(mgr, port, "GET /big.bin HTTP/1.1\r\n\r\n", "200 OK", 0, BIG_SIZE, 0));
+  CHECK(fetch(mgr, port, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", "200 OK", 0, BIG_SIZE, 0));
 
   /* The same with an orderly close mid-file. */
   s = client(port, 8192);
   io.len = 0;
   reset_counters();
-  CHECK(s >= 0 && send(s, "GET /big.bin HTTP/1.1\r\n\r\n", 25, 0) == 25);
+  CHECK(s >= 0 && send(s, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", 34, 0) == 34);
   collect(mgr, s, &io, 50000, 4096);
   close(s);
   for (int i = 0; i < 500 && s_closed == 0; i++) mg_mgr_poll(mgr, 1);
@@ -289,7 +289,7 @@ static void test_fallbacks(void) {
   struct mg_net net = mg_net_sock;
   struct mg_mgr mgr;
   char req[128];
-  snprintf(req, sizeof(req), "GET /big.bin HTTP/1.1\r\nRange: bytes=5-2000004\r\n\r\n");
+  snprintf(req, sizeof(req), "GET /big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=5-2000004\r\n\r\n");
 
   s_nofd = mg_fs_posix;
   s_nofd.os_fd = NULL;
@@ -299,7 +299,7 @@ static void test_fallbacks(void) {
   CHECK(lc != NULL);
   if (lc == NULL) return;
   reset_counters();
-  CHECK(fetch(&mgr, lc->loc.port, "GET /big.bin HTTP/1.1\r\n\r\n", "200 OK", 0,
+  CHECK(fetch(&mgr, lc->loc.port, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", "200 OK", 0,
               BIG_SIZE, 0));
   CHECK(s_max_send > 64 * 1024); /* copied: the file went through c->send */
   CHECK(fetch(&mgr, lc->loc.port, req, "206", 5, 2000000, 0));
@@ -312,7 +312,7 @@ static void test_fallbacks(void) {
   CHECK(lc != NULL);
   if (lc == NULL) return;
   reset_counters();
-  CHECK(fetch(&mgr, lc->loc.port, "GET /big.bin HTTP/1.1\r\n\r\n", "200 OK", 0,
+  CHECK(fetch(&mgr, lc->loc.port, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", "200 OK", 0,
               BIG_SIZE, 0));
   CHECK(s_max_send > 64 * 1024);
   CHECK(fetch(&mgr, lc->loc.port, req, "206", 5, 2000000, 0));

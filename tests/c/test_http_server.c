@@ -157,9 +157,9 @@ static void test_basic(struct mg_mgr *mgr, struct srv *s) {
 
   /* Pipelined requests in one write are answered in order. */
   client(mgr, &k,
-         "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-         "GET /b HTTP/1.1\r\n\r\n"
-         "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+         "GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+         "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
          "4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n");
   run(mgr, &k, 3);
   CHECK(k.msgs == 3);
@@ -178,24 +178,24 @@ static void test_bad_input(struct mg_mgr *mgr, struct srv *s) {
   done(mgr, &k);
 
   raw_client(mgr, &k,
-             "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 0);
+             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 0);
   run(mgr, &k, 99);
   CHECK(k.closed && raw_has(&k, " 400 "));
   done(mgr, &k);
 
-  raw_client(mgr, &k, "POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 0);
+  raw_client(mgr, &k, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n", 0);
   run(mgr, &k, 99);
   CHECK(k.closed && raw_has(&k, " 413 "));
   done(mgr, &k);
 
-  raw_client(mgr, &k, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0);
+  raw_client(mgr, &k, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0);
   run(mgr, &k, 99);
   CHECK(k.closed && raw_has(&k, " 400 "));
   done(mgr, &k);
 
   /* 100-continue: the interim response comes before the body is sent. */
   raw_client(mgr, &k,
-             "PUT /u HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n", 0);
+             "PUT /u HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n", 0);
   for (int i = 0; i < 100 && !raw_has(&k, "100 Continue"); i++) mg_mgr_poll(mgr, 5);
   CHECK(raw_has(&k, "HTTP/1.1 100 Continue\r\n\r\n"));
   done(mgr, &k);
@@ -204,7 +204,7 @@ static void test_bad_input(struct mg_mgr *mgr, struct srv *s) {
 static void test_close_in_handlers(struct mg_mgr *mgr, struct srv *s) {
   struct cli k;
   s->close_in_hdrs = true;
-  raw_client(mgr, &k, "GET /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\n\r\n", 0);
+  raw_client(mgr, &k, "GET /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   int msgs = s->msgs;
   run(mgr, &k, 99);
   CHECK(k.closed && s->msgs == msgs); /* no MSG after close in HDRS */
@@ -212,7 +212,7 @@ static void test_close_in_handlers(struct mg_mgr *mgr, struct srv *s) {
   s->close_in_hdrs = false;
 
   s->close_in_msg = true;
-  raw_client(mgr, &k, "GET /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\n\r\n", 0);
+  raw_client(mgr, &k, "GET /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   msgs = s->msgs;
   run(mgr, &k, 99);
   CHECK(k.closed && s->msgs == msgs + 1); /* pipelined rest dropped */
@@ -229,7 +229,7 @@ static void test_connection_close(struct mg_mgr *mgr, struct srv *s) {
   done(mgr, &k);
   /* "Connection: close" ends the pipeline after its response. */
   raw_client(mgr, &k,
-             "GET /one HTTP/1.1\r\nConnection: close\r\n\r\nGET /two HTTP/1.1\r\n\r\n", 0);
+             "GET /one HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   run(mgr, &k, 99);
   CHECK(k.closed && raw_has(&k, "/one:0") && !raw_has(&k, "/two"));
   done(mgr, &k);
@@ -239,7 +239,7 @@ static void test_connection_close(struct mg_mgr *mgr, struct srv *s) {
   CHECK(!k.closed && raw_has(&k, "/ka:0"));
   done(mgr, &k);
   /* HEAD: the length of the GET, no body. */
-  raw_client(mgr, &k, "HEAD /h HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n", 0);
+  raw_client(mgr, &k, "HEAD /h HTTP/1.1\r\nHost: h\r\n\r\nGET /g HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   for (int i = 0; i < 100 && !raw_has(&k, "/g:0"); i++) mg_mgr_poll(mgr, 5);
   CHECK(raw_has(&k, "Content-Length: 4\r\n\r\nHTTP/1.1 200"));
   CHECK(!raw_has(&k, "/h:0"));
@@ -251,7 +251,7 @@ static void test_request_timeout(struct mg_mgr *mgr, struct srv *s) {
   struct cli k;
   int errors = s->errors;
   /* A head that never completes: 408 after the (300 ms) request timeout. */
-  raw_client(mgr, &k, "GET /slow HTTP/1.1\r\nX-A: 1\r\n", 0);
+  raw_client(mgr, &k, "GET /slow HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n", 0);
   uint64_t t0 = mg_millis();
   for (int i = 0; i < 400 && !k.closed; i++) mg_mgr_poll(mgr, 5);
   CHECK(k.closed && raw_has(&k, "HTTP/1.1 408 Request Timeout"));
@@ -259,7 +259,7 @@ static void test_request_timeout(struct mg_mgr *mgr, struct srv *s) {
   CHECK(s->errors == errors + 1);
   done(mgr, &k);
   /* An idle keep-alive connection with nothing pending is left open. */
-  raw_client(mgr, &k, "GET /ok HTTP/1.1\r\n\r\n", 0);
+  raw_client(mgr, &k, "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   t0 = mg_millis();
   while (mg_millis() - t0 < 500) mg_mgr_poll(mgr, 5);
   CHECK(!k.closed && raw_has(&k, "/ok:0"));
@@ -272,8 +272,8 @@ static void test_deferred_replies(struct mg_mgr *mgr, struct srv *s) {
    * request: HEAD gets no body, Connection: close closes after its reply. */
   s->deferred_n = 0;
   raw_client(mgr, &k,
-             "GET /defer1 HTTP/1.1\r\n\r\nHEAD /defer2 HTTP/1.1\r\n\r\n"
-             "GET /defer3 HTTP/1.1\r\nConnection: close\r\n\r\n", 0);
+             "GET /defer1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /defer2 HTTP/1.1\r\nHost: h\r\n\r\n"
+             "GET /defer3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 0);
   for (int i = 0; i < 100 && s->deferred_n < 3; i++) mg_mgr_poll(mgr, 5);
   CHECK(s->deferred_n == 3);
   if (s->deferred_n == 3) {
@@ -292,7 +292,7 @@ static void test_deferred_replies(struct mg_mgr *mgr, struct srv *s) {
 static void test_takeover_in_hdrs(struct mg_mgr *mgr, struct srv *s) {
   struct cli k;
   int msgs = s->msgs;
-  raw_client(mgr, &k, "PUT /takeover HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 0);
+  raw_client(mgr, &k, "PUT /takeover HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", 0);
   for (int i = 0; i < 100 && !raw_has(&k, "took 10"); i++) mg_mgr_poll(mgr, 5);
   CHECK(raw_has(&k, "took 10") && s->msgs == msgs);
   done(mgr, &k);
@@ -317,14 +317,14 @@ static void test_static(struct mg_mgr *mgr, struct srv *s, const char *dir) {
   write_file(path, "<h1>hi</h1>", 11);
   s->root = dir;
 
-  raw_client(mgr, &k, "GET /static/ HTTP/1.1\r\n\r\n", 0);
+  raw_client(mgr, &k, "GET /static/ HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   for (int i = 0; i < 100 && !raw_has(&k, "<h1>hi</h1>"); i++) mg_mgr_poll(mgr, 5);
   CHECK(raw_has(&k, "HTTP/1.1 200 OK") && raw_has(&k, "text/html"));
   done(mgr, &k);
 
   /* A large file streams through the send buffer, and a pipelined request
    * behind it is answered afterwards, in order. */
-  raw_client(mgr, &k, "GET /static/big.bin HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n", 0);
+  raw_client(mgr, &k, "GET /static/big.bin HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n", 0);
   /* Poll until both responses are in: a 3 MiB body plus two small heads. */
   for (int i = 0; i < 4000 && k.raw.len < big + 200 && !k.closed; i++)
     mg_mgr_poll(mgr, 1);

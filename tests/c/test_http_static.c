@@ -131,40 +131,40 @@ static bool ends_with(const char *s, const char *suffix) {
 
 int main(void) {
   char *r;
-  EXPECT("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n",
+  EXPECT("GET / HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 200 OK\r\n",
          "Content-Type: text/html; charset=utf-8\r\n", "X-Extra: 1\r\n",
          "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
          "Content-Length: 12\r\n\r\n<p>index</p>");
-  EXPECT("GET /a.txt HTTP/1.1\r\n\r\n", "text/plain", "\r\n\r\n0123456789");
-  EXPECT("GET /docs/x.mine HTTP/1.1\r\n\r\n", "Content-Type: text/x-mine\r\n");
-  EXPECT("GET /docs?q=1 HTTP/1.1\r\n\r\n", "301 Moved Permanently",
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n", "text/plain", "\r\n\r\n0123456789");
+  EXPECT("GET /docs/x.mine HTTP/1.1\r\nHost: h\r\n\r\n", "Content-Type: text/x-mine\r\n");
+  EXPECT("GET /docs?q=1 HTTP/1.1\r\nHost: h\r\n\r\n", "301 Moved Permanently",
          "Location: /docs/?q=1\r\n");
-  EXPECT("GET /docs/ HTTP/1.1\r\n\r\n", "200 OK", "href=\"x.mine\"", "Index of /docs/");
-  EXPECT("GET /nope HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found");
+  EXPECT("GET /docs/ HTTP/1.1\r\nHost: h\r\n\r\n", "200 OK", "href=\"x.mine\"", "Index of /docs/");
+  EXPECT("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 404 Not Found");
   s_page404 = "/r/404.html";
-  EXPECT("GET /nope HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found", "text/html",
+  EXPECT("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 404 Not Found", "text/html",
          "\r\n\r\nnothing here");
   s_page404 = NULL;
-  EXPECT("GET /../etc/passwd HTTP/1.1\r\n\r\n", "400 Bad Request", "Invalid path");
-  EXPECT("GET /%2e%2e/x HTTP/1.1\r\n\r\n", "Invalid path");
-  EXPECT("GET /a%00 HTTP/1.1\r\n\r\n", "Invalid path");
-  EXPECT("GET /file?x HTTP/1.1\r\n\r\n", "\r\n\r\n0123456789");
+  EXPECT("GET /../etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n", "400 Bad Request", "Invalid path");
+  EXPECT("GET /%2e%2e/x HTTP/1.1\r\nHost: h\r\n\r\n", "Invalid path");
+  EXPECT("GET /a%00 HTTP/1.1\r\nHost: h\r\n\r\n", "Invalid path");
+  EXPECT("GET /file?x HTTP/1.1\r\nHost: h\r\n\r\n", "\r\n\r\n0123456789");
 
   /* Ranges. */
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=2-4\r\n\r\n", "206 Partial Content",
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\n\r\n", "206 Partial Content",
          "Content-Range: bytes 2-4/10\r\n", "Content-Length: 3\r\n\r\n234");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=-3\r\n\r\n", "\r\n\r\n789");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=7-\r\n\r\n", "\r\n\r\n789");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=5-100\r\n\r\n", "bytes 5-9/10", "\r\n\r\n56789");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=10-\r\n\r\n", "416 Range Not Satisfiable",
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=-3\r\n\r\n", "\r\n\r\n789");
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=7-\r\n\r\n", "\r\n\r\n789");
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=5-100\r\n\r\n", "bytes 5-9/10", "\r\n\r\n56789");
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=10-\r\n\r\n", "416 Range Not Satisfiable",
          "Content-Range: bytes */10");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=1-2,4-5\r\n\r\n", "200 OK", "0123456789");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: lines=1-2\r\n\r\n", "200 OK");
-  EXPECT("GET /a.txt HTTP/1.1\r\nRange: bytes=0-1\r\nIf-Range: \"nope\"\r\n\r\n",
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=1-2,4-5\r\n\r\n", "200 OK", "0123456789");
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: lines=1-2\r\n\r\n", "200 OK");
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nIf-Range: \"nope\"\r\n\r\n",
          "200 OK", "0123456789");
 
   /* Conditional requests. */
-  r = exchange("GET /a.txt HTTP/1.1\r\n\r\n");
+  r = exchange("GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n");
   const char *e = strstr(r, "Etag: ");
   CHECK(e != NULL);
   if (e != NULL) {
@@ -172,26 +172,26 @@ int main(void) {
     size_t n = strcspn(e + 6, "\r");
     memcpy(etag, e + 6, n);
     etag[n] = '\0';
-    snprintf(req, sizeof(req), "GET /a.txt HTTP/1.1\r\nIf-None-Match: \"x\", %s\r\n\r\n", etag);
+    snprintf(req, sizeof(req), "GET /a.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"x\", %s\r\n\r\n", etag);
     EXPECT(req, "304 Not Modified", "Content-Length: 0\r\n\r\n");
-    snprintf(req, sizeof(req), "GET /a.txt HTTP/1.1\r\nIf-None-Match: W/%s\r\n\r\n", etag);
+    snprintf(req, sizeof(req), "GET /a.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: W/%s\r\n\r\n", etag);
     EXPECT(req, "304 Not Modified");
   }
   free(r);
-  EXPECT("GET /a.txt HTTP/1.1\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
          "304 Not Modified");
-  EXPECT("GET /a.txt HTTP/1.1\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n\r\n",
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n\r\n",
          "200 OK");
-  EXPECT("GET /a.txt HTTP/1.1\r\nIf-Modified-Since: garbage\r\n\r\n", "200 OK");
+  EXPECT("GET /a.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: garbage\r\n\r\n", "200 OK");
 
   /* HEAD: headers with the full length, no body; also for errors. */
-  r = exchange("HEAD /a.txt HTTP/1.1\r\n\r\n");
+  r = exchange("HEAD /a.txt HTTP/1.1\r\nHost: h\r\n\r\n");
   CHECK(has(r, "Content-Length: 10\r\n") && ends_with(r, "\r\n\r\n"));
   free(r);
-  r = exchange("HEAD /nope HTTP/1.1\r\n\r\n");
+  r = exchange("HEAD /nope HTTP/1.1\r\nHost: h\r\n\r\n");
   CHECK(has(r, "404") && ends_with(r, "\r\n\r\n"));
   free(r);
-  r = exchange("HEAD /docs/ HTTP/1.1\r\n\r\n");
+  r = exchange("HEAD /docs/ HTTP/1.1\r\nHost: h\r\n\r\n");
   CHECK(has(r, "200 OK") && ends_with(r, "\r\n\r\n"));
   free(r);
 

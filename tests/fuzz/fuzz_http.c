@@ -101,6 +101,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int h = mg_http_parse(s, size, &hm);
   if (h > 0 && ((size_t) h > size || hm.head.len == 0)) abort();
   if (h > 0) check_message(&hm, s, size);
+  if (h > 0) {
+    struct mg_http_message part;
+    const char *lf = (const char *) memchr(s, '\n', (size_t) h);
+    int rc = mg_http_check_request(&hm);
+    if (rc != 0 && rc != MG_HTTP_ERR_BAD) abort();
+    /* The early checks never refuse a prefix of a valid head. */
+    if (mg_http_parse(s, (size_t) h - 1, &part) != 0) abort();
+    if (mg_http_parse(s, (size_t) h / 2, &part) != 0) abort();
+    if (lf != NULL && lf + 1 < s + h &&
+        mg_http_parse(s, (size_t) (lf + 1 - s), &part) != 0)
+      abort();
+  }
   long n = mg_http_frame(s, size, false, &hm, &framing);
   if (n > 0 && ((size_t) n > size || hm.message.len > (size_t) n)) abort();
   if (n >= 0) check_message(&hm, s, size);

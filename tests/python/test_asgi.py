@@ -1,4 +1,4 @@
-"""cymongoose.asgi (API.md 2.12): a real Starlette app and raw ASGI apps behind
+"""cymongoose.asgi (docs/api-contract.md#asgi): a real Starlette app and raw ASGI apps behind
 ASGIServer, driven by httpx, raw sockets and the websockets client."""
 
 from __future__ import annotations

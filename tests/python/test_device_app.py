@@ -1,5 +1,11 @@
-"""The reference firmware examples/device_app under qemu-system-arm (no root),
-and its host build as a process on kernel sockets.
+"""The reference firmware examples/device_app on every emulated board (QEMU, no
+root), and its host build as a process on kernel sockets.
+
+The QEMU tests run once per board of the SDK's board map with `boot = "qemu"` and
+not `build_only` (the `board` fixture, ids = board names), so a board added to
+boards.toml gets the whole suite. A board whose RAM only fits the HTTP-only image
+says so with `[boards.X.test] app = "device_app_http"`: the tests that need the
+full app skip it, naming the reason.
 
 The device gets QEMU user networking with its port 80 forwarded from
 127.0.0.1; guest -> host traffic (MQTT, SNTP) goes to the user-net gateway
@@ -8,8 +14,9 @@ the cymongoose HTTP client, curl, the `websockets` client, mosquitto + paho,
 a UDP SNTP server in the test. The console speaks JSON-RPC framed as in
 docs/device-rpc.md (RS + JSON + LF).
 
-Images come from `make fw` (build/fw, or $MG_FW_DIR) and `make host`
-(build/host, or $MG_HOST_DIR).
+Images come from `make fw` (build/fw-<board>, or $MG_FW_DIR_<BOARD>; the reference
+board mps2-an385 from build/fw, or $MG_FW_DIR; a missing image directory fails the
+board's tests) and `make host` (build/host, or $MG_HOST_DIR).
 """
 
 from __future__ import annotations
@@ -30,24 +37,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cymongoose.device import HostProcessTarget, QemuTarget
+from cymongoose.device import Board, HostProcessTarget, QemuTarget
 from httpsrv import curl, raw_exchange
-from mgtest import free_port, poll_until
+from mgtest import board_image, emulated_boards, free_port, poll_until
 
 pytestmark = pytest.mark.qemu
 
 REPO = Path(__file__).resolve().parents[2]
-FW_DIR = Path(os.environ.get("MG_FW_DIR", REPO / "build" / "fw"))
 HOST_DIR = Path(os.environ.get("MG_HOST_DIR", REPO / "build" / "host"))
 ARTIFACTS = REPO / "artifacts" / "device_app"
 BOOT_TIMEOUT = 15.0
 RS = "\x1e"
 GUEST_IP = "10.0.2.15"  # QEMU user networking's DHCP lease
 GATEWAY = "10.0.2.2"    # the host's loopback as seen from the guest
-
-if shutil.which("qemu-system-arm") is None:
-    pytest.skip("qemu-system-arm is not installed (Debian package qemu-system-arm)",
-                allow_module_level=True)
+QEMU_DEFAULT_MAC = "52:54:00:12:34:56"  # the first NIC's, unless macaddr= says otherwise
+BOARDS = {b.name: b for b in emulated_boards()}
 
 
 def project_version() -> str:
@@ -56,11 +60,29 @@ def project_version() -> str:
     return m.group(1)
 
 
-def image(name: str) -> Path:
-    elf = FW_DIR / f"{name}.elf"
-    if not elf.is_file():
-        pytest.fail(f"{elf} is missing: build the firmware first with `make fw`")
-    return elf
+@pytest.fixture(scope="module", params=sorted(BOARDS))
+def board(request: pytest.FixtureRequest) -> Board:
+    """One emulated board of the matrix."""
+    b = BOARDS[request.param]
+    binary = str(b.qemu.get("binary", "qemu-system-arm"))
+    if shutil.which(binary) is None:
+        pytest.skip(f"{binary} is not installed (make setup installs it)")
+    return b
+
+
+def suite_app(board: Board) -> str:
+    """The reference image the suite runs on the board (boards.toml [test] app)."""
+    return str(board.test.get("app", "device_app"))
+
+
+def need_full_app(board: Board) -> None:
+    app = suite_app(board)
+    if app != "device_app":
+        pytest.skip(f"board {board.name} runs {app} (RAM)")
+
+
+def ram_size(board: Board) -> int:
+    return max(r.size for r in board.memory if r.kind == "ram")
 
 
 class Device:
@@ -68,6 +90,7 @@ class Device:
 
     def __init__(self, target: Any, http_port: int) -> None:
         self.target = target
+        self.board: Board | None = getattr(target, "board", None)
         self.console = target.console
         self.port = http_port
         self._id = 0
@@ -121,9 +144,9 @@ class Device:
             conn.close()
 
 
-def boot(name: str, log: str) -> QemuTarget:
-    t = QemuTarget(image(name), nic="user", restrict=False, hostfwd=[80],
-                   log_path=ARTIFACTS / log)
+def boot(board: Board, name: str, log: str) -> QemuTarget:
+    t = QemuTarget(board_image(board.name, name), board, nic="user", restrict=False,
+                   hostfwd=[80], log_path=ARTIFACTS / board.name / log)
     t.start()
     return t
 
@@ -138,8 +161,9 @@ def wait_ready(dev: Device) -> float:
 
 
 @pytest.fixture(scope="module")
-def dev() -> Iterator[Device]:
-    t = boot("device_app", "device_app.log")
+def dev(board: Board) -> Iterator[Device]:
+    need_full_app(board)
+    t = boot(board, "device_app", "device_app.log")
     try:
         d = Device(t, t.forwarded[80])
         wait_ready(d)
@@ -178,10 +202,10 @@ def test_info_with_cymongoose_client(dev: Device) -> None:
     info = json.loads(body)
     assert info["app"] == "device_app"
     assert info["version"] == project_version()
-    assert info["board"] == "mps2-an385"
+    assert dev.board is not None and info["board"] == dev.board.name
     assert info["ip"] == GUEST_IP
     assert info["uptime_ms"] > 0
-    assert 0 < info["free_ram"] <= 4 * 1024 * 1024
+    assert 0 < info["free_ram"] <= ram_size(dev.board)
     assert info["features"] == ["http", "ws", "mqtt", "sntp", "rpc", "ota"]
 
 
@@ -347,12 +371,13 @@ def test_sntp_sync(dev: Device) -> None:
 # ---- JSON-RPC on the console ----------------------------------------------------------------
 
 def test_rpc_methods(dev: Device) -> None:
+    assert dev.board is not None
     info = dev.result("info")
-    assert info["version"] == project_version() and info["board"] == "mps2-an385"
+    assert info["version"] == project_version() and info["board"] == dev.board.name
     assert info["free_ram"] > 0
     st = dev.result("net.status")
     assert st["state"] == "ready" and st["ip"] == GUEST_IP and st["dhcp"] is True
-    assert st["mac"] == "52:54:00:12:34:56" and st["gw"] == GATEWAY
+    assert st["mac"] == dev.board.network.get("mac", QEMU_DEFAULT_MAC) and st["gw"] == GATEWAY
     assert st["mask"] == "255.255.255.0"
     resp = dev.call("no.such.method")
     assert resp["error"]["code"] == -32601 and "no.such.method" in resp["error"]["message"]
@@ -502,8 +527,9 @@ def test_ota_over_rpc(dev: Device) -> None:
 
 # ---- reboot, the HTTP-only image, the host build ------------------------------------------------
 
-def test_reboot_over_rpc() -> None:
-    t = boot("device_app", "device_app_reboot.log")
+def test_reboot_over_rpc(board: Board) -> None:
+    need_full_app(board)
+    t = boot(board, "device_app", "device_app_reboot.log")
     try:
         d = Device(t, t.forwarded[80])
         wait_ready(d)
@@ -512,7 +538,8 @@ def test_reboot_over_rpc() -> None:
         assert before >= 400
         assert d.result("reboot", {"delay_ms": 50}) is True
         d.console.expect_line(r"^device: rebooting$", timeout=10)
-        d.console.expect_line(r"^cymongoose \S+ on mps2-an385: device_app$", timeout=BOOT_TIMEOUT)
+        d.console.expect_line(rf"^cymongoose \S+ on {re.escape(board.name)}: device_app$",
+                              timeout=BOOT_TIMEOUT)
         wait_ready(d)
         assert d.result("info")["uptime_ms"] < before
         assert d.get_json("/api/info")[0] == 200
@@ -520,14 +547,18 @@ def test_reboot_over_rpc() -> None:
         t.stop()
 
 
-def test_http_only_image() -> None:
-    t = boot("device_app_http", "device_app_http.log")
+def test_http_only_image(board: Board) -> None:
+    t = boot(board, "device_app_http", "device_app_http.log")
     try:
         d = Device(t, t.forwarded[80])
+        # The HTTP-only image names itself by its features, not its banner.
+        d.console.expect_line(rf"^cymongoose \S+ on {re.escape(board.name)}: device_app$",
+                              timeout=BOOT_TIMEOUT)
         d.console.expect_line(rf"^net: ready ip={re.escape(GUEST_IP)}", timeout=BOOT_TIMEOUT)
         d.console.expect_line(r"^http: listening on ", timeout=BOOT_TIMEOUT)
         status, info = d.get_json("/api/info")
         assert status == 200 and info["features"] == ["http"]
+        assert info["board"] == board.name and info["app"] == "device_app"
         assert d.post("/api/led", b'{"on":true}') == (200, {"on": True})
         assert d.get_json("/ws")[0] == 404
         # No JSON-RPC in this image: a frame gets a plain log line back.

@@ -1,5 +1,5 @@
 """HTTP server over loopback against real clients: http.client, curl, requests,
-httpx and raw sockets (API.md 2.2, 2.3, C-14, C-20..C-27, D-1, D-6, D-7)."""
+httpx and raw sockets (docs/api-contract.md#connection, 2.3, C-14, C-20..C-27, D-1, D-6, D-7)."""
 
 from __future__ import annotations
 
@@ -55,17 +55,17 @@ def test_reply_wire_format_and_nul_body() -> None:
                 conn.reply(code)
 
     with HttpServer(h) as srv:
-        out = raw_exchange(srv.port, b"GET /nul HTTP/1.1\r\n\r\n", until=b"cd")
+        out = raw_exchange(srv.port, b"GET /nul HTTP/1.1\r\nHost: x\r\n\r\n", until=b"cd")
         assert out == (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                        b"Content-Length: 5\r\n\r\nab\x00cd")
-        out = raw_exchange(srv.port, b"GET /x?code=299 HTTP/1.1\r\n\r\n",
+        out = raw_exchange(srv.port, b"GET /x?code=299 HTTP/1.1\r\nHost: x\r\n\r\n",
                            until=b"\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 299 \r\n")
         for code, reason in ((201, b"Created"), (404, b"Not Found")):
-            out = raw_exchange(srv.port, f"GET /?code={code} HTTP/1.1\r\n\r\n".encode(),
+            out = raw_exchange(srv.port, f"GET /?code={code} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
                                until=b"\r\n\r\n")
             assert out.startswith(b"HTTP/1.1 %d %s\r\n" % (code, reason))
-        out = raw_exchange(srv.port, b"GET /hdr HTTP/1.1\r\n\r\n", until=b"\r\n\r\nx")
+        out = raw_exchange(srv.port, b"GET /hdr HTTP/1.1\r\nHost: x\r\n\r\n", until=b"\r\n\r\nx")
         assert out == (b"HTTP/1.1 200 OK\r\nX-One: 1\r\ncontent-type: text/html\r\n"
                        b"Content-Length: 1\r\n\r\nx")
 
@@ -88,7 +88,7 @@ def test_header_validation_sends_nothing() -> None:
             conn.reply(204)
 
     with HttpServer(h) as srv:
-        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\n\r\n", until=b"\r\n\r\n")
+        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", until=b"\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 204 No Content\r\n")
     assert len(results) == 5
     assert results[0].startswith("Header name contains illegal character")
@@ -108,7 +108,7 @@ def test_chunked_and_sse_responses() -> None:
             conn.http_chunk(b"")
 
     with HttpServer(h) as srv:
-        raw = raw_exchange(srv.port, b"GET / HTTP/1.1\r\n\r\n", until=b"0\r\n\r\n")
+        raw = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", until=b"0\r\n\r\n")
         head, _, body = raw.partition(b"\r\n\r\n")
         assert b"Content-Length" not in head  # D-7
         assert body == (b"6\r\nfirst;\r\n16\r\nevent: tick\ndata: 42\n\n\r\n0\r\n\r\n")
@@ -133,7 +133,7 @@ def test_keep_alive_and_pipelining() -> None:
 def test_chunked_request_body_decoded() -> None:
     with HttpServer(echo_handler) as srv:
         body = b"4\r\nwiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\n"
-        out = raw_exchange(srv.port, b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        out = raw_exchange(srv.port, b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                            + body, until=b"}")
         assert b'"body": "wikipedia"' in out
 
@@ -186,7 +186,7 @@ def test_hdrs_event_then_msg_and_view_invalidation() -> None:
                 conn.reply(200, "ok")
 
     with HttpServer(h) as srv:
-        out = raw_exchange(srv.port, b"PUT / HTTP/1.1\r\nContent-Length: 3\r\nA: b\r\n\r\nxyz",
+        out = raw_exchange(srv.port, b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nA: b\r\n\r\nxyz",
                            until=b"ok")
         assert out.endswith(b"ok")
     assert seen == [(MG_EV_HTTP_HDRS, b""), (MG_EV_HTTP_MSG, b"xyz")]
@@ -242,7 +242,7 @@ def test_query_var_limit_and_header_var() -> None:
             conn.reply(200)
 
     big = "%41" * 2048
-    req = (f"GET /?a={'b' * 2047}&e=&big={big} HTTP/1.1\r\n"
+    req = (f"GET /?a={'b' * 2047}&e=&big={big} HTTP/1.1\r\nHost: x\r\n"
            'Content-Type: multipart/form-data; boundary="q q"; charset=utf-8\r\n\r\n')
     with HttpServer(h) as srv:
         raw_exchange(srv.port, req.encode(), until=b"\r\n\r\n")
@@ -259,25 +259,33 @@ def test_many_and_huge_headers_are_served() -> None:
             counts.append(len(hm.headers()))
             conn.reply(200, str(len(hm.header("Big", ""))))
 
-    many = "".join(f"H{i}: {i}\r\n" for i in range(500))
+    def fields(n: int) -> bytes:
+        return b"".join(b"H%d: %d\r\n" % (i, i) for i in range(n))
+
     with HttpServer(h) as srv:
-        out = raw_exchange(srv.port, f"GET / HTTP/1.1\r\n{many}\r\n".encode(), until=b"\r\n\r\n")
+        # 100 fields (MG_MAX_HTTP_HEADERS on hosts): served, every one exposed.
+        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + fields(99) + b"\r\n",
+                           until=b"\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 200")
-        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nBig: " + b"a" * 100_000 + b"\r\n\r\n",
-                           until=b"100000")
+        # More: 431 and close, never a silent cut (D-15, issue #22).
+        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + fields(500) + b"\r\n")
+        assert out.startswith(b"HTTP/1.1 431 ")
+        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\nBig: " + b"a" * 100_000
+                           + b"\r\n\r\n", until=b"100000")
         assert out.endswith(b"100000")
         # Past the head limit: 431 and close.
-        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nBig: " + b"a" * 300_000 + b"\r\n\r\n")
+        out = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\nBig: " + b"a" * 300_000
+                           + b"\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 431 ")
-    assert counts == [30, 1]
+    assert counts == [100, 2]
 
 
 @pytest.mark.parametrize("req", [
     b"GARBAGE\r\n\r\n",
-    b"GET /a\x00b HTTP/1.1\r\n\r\n",
-    b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-    b"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
-    b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
 ])
 def test_bad_requests_rejected_and_server_survives(req: bytes) -> None:
@@ -294,10 +302,10 @@ def test_slow_sender_idle_sockets_and_abrupt_disconnects() -> None:
     with HttpServer(echo_handler) as srv:
         idle = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(50)]
         half = socket.create_connection(("127.0.0.1", srv.port))
-        half.sendall(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
+        half.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
         half.close()  # vanishes mid-body
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
-            for b in b"GET /slow?x=7 HTTP/1.1\r\n\r\n":
+            for b in b"GET /slow?x=7 HTTP/1.1\r\nHost: x\r\n\r\n":
                 s.sendall(bytes([b]))
             data = b""
             while b"}" not in data:
@@ -324,8 +332,8 @@ def test_close_inside_handlers_is_safe(where: str) -> None:
 
     with HttpServer(h) as srv:
         for _ in range(3):
-            raw_exchange(srv.port, b"GET /close HTTP/1.1\r\n\r\nGET /close HTTP/1.1\r\n\r\n")
-        out = raw_exchange(srv.port, b"GET /fine HTTP/1.1\r\n\r\n", until=b"bye")
+            raw_exchange(srv.port, b"GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = raw_exchange(srv.port, b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n", until=b"bye")
         assert out.endswith(b"bye")
 
 
@@ -335,7 +343,7 @@ def test_http_false_and_tcp_do_not_parse() -> None:
         lst = m.listen("http://127.0.0.1:0", http=False)
         port = lst.local_addr[1]
         s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         for _ in range(50):
             m.poll(10)
             if mg.MG_EV_READ in events:
@@ -354,7 +362,7 @@ def test_basic_auth_header_bytes() -> None:
             conn.reply(200, hm.header("Authorization", ""))
 
     with HttpServer(h) as srv:
-        raw_exchange(srv.port, b"GET / HTTP/1.1\r\n\r\n", until=b"\r\n\r\n")
+        raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", until=b"\r\n\r\n")
     assert got == [b"Authorization: Basic dXNlcjpww6Rzc3dvcmQ=\r\n"]
 
 
@@ -385,7 +393,7 @@ def test_large_body_and_413() -> None:
         for _ in range(2):  # twice on one connection
             c.request("POST", "/big", body=body)
             assert c.getresponse().read() == str(sum(body[::4096])).encode()
-        out = raw_exchange(srv.port, b"POST / HTTP/1.1\r\nContent-Length: 4000000\r\n\r\nab")
+        out = raw_exchange(srv.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\nab")
         assert out.startswith(b"HTTP/1.1 413 ")
     assert sizes == [len(body), len(body)]
 

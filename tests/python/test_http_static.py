@@ -1,4 +1,4 @@
-"""serve_dir / serve_file against curl, http.client and raw sockets (API.md 2.2,
+"""serve_dir / serve_file against curl, http.client and raw sockets (docs/api-contract.md#connection,
 C-28): index files, listings, redirects, 404/page404, traversal refusal, MIME
 types, Range, ETag/If-None-Match, Last-Modified/If-Modified-Since, HEAD, gzip."""
 
@@ -95,7 +95,7 @@ def test_not_found_and_page404(site: Path, tmp_path: Path) -> None:
     with dir_server(site) as srv:
         assert get(srv.port, "/missing.txt").status == 404
     with dir_server(site, page404=str(tmp_path / "404.html")) as srv:
-        out = raw_exchange(srv.port, b"GET /nope HTTP/1.1\r\n\r\n", until=b"page")
+        out = raw_exchange(srv.port, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", until=b"page")
         assert out.startswith(b"HTTP/1.1 404 ") and out.endswith(b"custom not found page")
         assert b"Content-Type: text/html" in out
 
@@ -107,7 +107,7 @@ def test_not_found_and_page404(site: Path, tmp_path: Path) -> None:
 ])
 def test_traversal_refused(site: Path, path: bytes) -> None:
     with dir_server(site) as srv:
-        out = raw_exchange(srv.port, b"GET " + path + b" HTTP/1.1\r\n\r\n",
+        out = raw_exchange(srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n",
                            until=b"Invalid path")
         assert out.startswith(b"HTTP/1.1 400 ") and out.endswith(b"Invalid path")
         assert b"top secret" not in out
@@ -136,7 +136,7 @@ def test_symlinks_inside_root_served_escapes_refused(tmp_path: Path) -> None:
             r.close()
         for path in (b"/sub/escape/secret.txt", b"/alias/escape/secret.txt", b"/sub/up.txt",
                      b"/sub/escape/", b"/sub/escape", b"/idx/"):
-            out = raw_exchange(srv.port, b"GET " + path + b" HTTP/1.1\r\n\r\n",
+            out = raw_exchange(srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n",
                                until=b"Invalid path")
             assert out.startswith(b"HTTP/1.1 400 ") and b"top secret" not in out, path
 

@@ -101,7 +101,7 @@ def test_upload_argument_errors(tmp_path: Path) -> None:
         conn.reply(200, "checked")
 
     with HttpServer(h) as srv:
-        out = raw_exchange(srv.port, b"POST /?file=a HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+        out = raw_exchange(srv.port, b"POST /?file=a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
                            until=b"checked")
         assert out.startswith(b"HTTP/1.1 200 OK")
     assert seen == [
@@ -124,7 +124,7 @@ def timeout_server(ms: int) -> HttpServer:
 
 
 @pytest.mark.parametrize("partial", [b"GET /slow HTTP/1.1\r\nHost: x\r\n",
-                                     b"POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc"])
+                                     b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"])
 def test_request_timeout_answers_slow_client(partial: bytes) -> None:
     with timeout_server(400) as srv:
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)

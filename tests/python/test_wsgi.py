@@ -1,4 +1,4 @@
-"""cymongoose.wsgi (API.md 2.11): a real Flask app and raw WSGI apps behind
+"""cymongoose.wsgi (docs/api-contract.md#wsgi): a real Flask app and raw WSGI apps behind
 WSGIServer, driven by requests, http.client and raw sockets."""
 
 from __future__ import annotations

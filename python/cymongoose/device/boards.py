@@ -78,6 +78,7 @@ class Board:
     qemu: Mapping[str, Any] = field(default_factory=dict)
     openocd: Mapping[str, Any] = field(default_factory=dict)
     pyocd: Mapping[str, Any] = field(default_factory=dict)
+    test: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
     def region_of(self, addr: int, length: int = 1) -> MemoryRegion | None:
@@ -220,6 +221,7 @@ def _board_from_table(name: str, t: Mapping[str, Any], source: str) -> Board:
         qemu=_table(t.get("qemu"), f"{where}: qemu"),
         openocd=_table(t.get("openocd"), f"{where}: openocd"),
         pyocd=_table(t.get("pyocd"), f"{where}: pyocd"),
+        test=_table(t.get("test"), f"{where}: test"),
         source=source,
     )
 

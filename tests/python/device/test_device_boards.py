@@ -131,3 +131,16 @@ def test_device_package_imports_without_the_compiled_extension() -> None:
                          timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "cortex-m3"
+
+
+def test_test_table_picks_the_device_suite_app(tmp_path: Path) -> None:
+    f = tmp_path / "lab.toml"
+    f.write_text('[boards.mps2-an505.test]\napp = "device_app_http"\n'
+                 '[boards.bad]\ncpu = "x"\nboot = "serial"\ntest = 3\n')
+    with pytest.raises(BoardError, match=r"board 'bad' .*: test must be a table"):
+        load(f)
+    f.write_text('[boards.mps2-an505.test]\napp = "device_app_http"\n')
+    m = load(f)
+    assert m.get("mps2-an505").test == {"app": "device_app_http"}
+    assert m.get("mps2-an505").cpu == "cortex-m33"  # the rest of the board is kept
+    assert load().get("mps2-an505").test == {}

@@ -1,7 +1,9 @@
-/* mps2-an385 board support: SysTick clock, CMSDK UART0 console with an
- * interrupt-driven receive ring, LAN9118 Ethernet, semihosting exit, and the
- * core's platform function mg_random() (the clock and the log sink are in
- * boards/common).
+/* Board support shared by the Arm MPS2 FPGA images QEMU models (mps2-an385,
+ * mps2-an505): SysTick clock, CMSDK UART0 console with an interrupt-driven
+ * receive ring, LAN9118 Ethernet, semihosting exit, and the core's platform
+ * function mg_random() (the clock and the log sink are in boards/common).
+ * The images differ in facts only (addresses, interrupt numbers, clock),
+ * which come from the board's board.h as MPS2_* constants.
  *
  * Board state is one static struct: it is hardware state (one UART, one
  * clock), shared by interrupt handlers and the main loop, not core state. */
@@ -165,8 +167,8 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-/* QEMU's mps2-an385 (and the AN385 image) has no hardware random number
- * generator. This is a splitmix64 generator seeded and re-stirred from what
+/* QEMU's MPS2 machines (and the AN385/AN505 images) have no hardware random
+ * number generator. This is a splitmix64 generator seeded and re-stirred from what
  * the board has: the SysTick phase and uptime at each call, and interrupt
  * timing jitter (console bytes, Ethernet frames). Good for IDs, nonces that
  * only need to differ, and TCP initial sequence numbers; NOT for keys. */
