@@ -28,25 +28,34 @@ class UsageError(DeviceError):
     """The command line is wrong: the command exits with status 2 and one line on stderr."""
 
 
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice ``word`` most likely meant, or None when none is close.
+def close_matches(word: str, choices: Iterable[str]) -> list[str]:
+    """The choices ``word`` most likely meant, best first; empty when none is close.
 
-    A single choice that starts with ``word`` (``mps2`` -> ``mps2-an385``) wins; otherwise the
-    best difflib match, so typos (``bords``) are caught too."""
+    Choices that start with ``word`` (``mps2`` -> ``mps2-an385``, ``mps2-an505``) win when
+    there are at most three; otherwise the best difflib match, so typos (``bords``) are
+    caught too."""
     options = sorted(set(choices) - {word})
     if not word or not options:
-        return None
+        return []
     prefixed = [c for c in options if c.startswith(word)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    close = difflib.get_close_matches(word, prefixed or options, n=1, cutoff=0.6)
-    return close[0] if close else None
+    if 0 < len(prefixed) <= 3:
+        return prefixed
+    return difflib.get_close_matches(word, prefixed or options, n=1, cutoff=0.6)
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The first of :func:`close_matches`, or None."""
+    matches = close_matches(word, choices)
+    return matches[0] if matches else None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``"; did you mean X?"`` for the closest choice, or ``""``."""
-    match = closest(word, choices)
-    return f"; did you mean {match}?" if match else ""
+    """``"; did you mean X?"`` (or ``X or Y``) for the close matches, or ``""``."""
+    matches = close_matches(word, choices)
+    if not matches:
+        return ""
+    said = matches[0] if len(matches) == 1 else ", ".join(matches[:-1]) + " or " + matches[-1]
+    return f"; did you mean {said}?"
 
 
 _INVALID_CHOICE = re.compile(r"invalid choice: '?([^'(]*?)'? \(choose from (.*)\)$")

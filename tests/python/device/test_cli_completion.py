@@ -30,6 +30,7 @@ def test_commands_options_and_board_names_complete(tmp_path: Path) -> None:
     assert complete("cymongoose bo", tmp_path) == ["boards"]
     assert complete("cymongoose d", tmp_path) == ["doctor"]
     assert "--no-verify" in complete("cymongoose flash --no", tmp_path)
-    assert complete("cymongoose flash --board mp", tmp_path) == ["mps2-an385"]
+    assert complete("cymongoose flash --board mps2-an3", tmp_path) == ["mps2-an385"]
+    assert complete("cymongoose flash --board mp", tmp_path) == ["mps2-an385", "mps2-an505"]
     assert complete("cymongoose console --board n", tmp_path) == ["nucleo-f746zg"]
     assert complete("cymongoose boards w", tmp_path) == ["w5500-evb-pico"]
