@@ -35,7 +35,9 @@ fi
 stamp=.venv/.requirements.stamp
 if [ ! -f "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages into .venv"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements-dev.txt
+  # "python -m pip", not .venv/bin/pip: a copied venv's pip script would still
+  # install into the venv it was copied from.
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
   touch "$stamp"
 fi

@@ -131,8 +131,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def _check_board_and_firmware(config: pytest.Config) -> None:
     """A bad --board or --firmware is one usage error for the session, not one
     failure per test."""
-    import difflib
-
     firmware = _opt(config, "firmware")
     if firmware and not os.path.exists(firmware):
         raise pytest.UsageError(f"--firmware {firmware}: no such file")
@@ -147,8 +145,9 @@ def _check_board_and_firmware(config: pytest.Config) -> None:
     except DeviceError as exc:  # a broken user board file
         raise pytest.UsageError(f"--board {name}: {exc}") from None
     if name not in names:
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(names)})"
+        from .cliutil import did_you_mean
+
+        hint = did_you_mean(name, names) or f" (known: {', '.join(names)})"
         raise pytest.UsageError(f"unknown board {name!r}{hint}")
 
 
