@@ -15,6 +15,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -870,7 +871,15 @@ def _enable_completion(parser: argparse.ArgumentParser) -> None:
     argcomplete.autocomplete(parser)
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    # SystemExit unwinds the command: targets stop, emulators and temporary files go.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
     parser = build_parser()
     _enable_completion(parser)
     args = parser.parse_args(argv)

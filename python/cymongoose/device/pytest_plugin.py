@@ -120,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if flash and flash not in FLASH_CHOICES:
         raise pytest.UsageError(f"--flash must be one of {', '.join(FLASH_CHOICES)}, not {flash!r}")
     _check_board_and_firmware(config)
+    _interrupt_on_signals()
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption(
         "numprocesses", default=None)
     if port and workers and str(workers) not in ("0", "1") and not _labgrid_asked(config):
@@ -149,6 +150,24 @@ def _check_board_and_firmware(config: pytest.Config) -> None:
 
         hint = did_you_mean(name, names) or f" (known: {', '.join(names)})"
         raise pytest.UsageError(f"unknown board {name!r}{hint}")
+
+
+def _interrupt_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM and SIGHUP end the run like Ctrl-C: pytest tears the fixtures down, so
+    every emulator a ``dut`` started stops and its temporary files go. (Even a SIGKILL
+    leaves no emulator behind: they die with this process, see targets.dies_with_us.)"""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _interrupt_on_signal)
 
 
 def board_required(config: pytest.Config) -> bool:

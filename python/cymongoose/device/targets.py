@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Sequence
@@ -68,6 +69,18 @@ def _read_text(path: Path, limit: int = 16384) -> str:
     except OSError:
         return ""
     return data[-limit:].decode("utf-8", errors="replace")
+
+
+def dies_with_us(cmd: Sequence[str]) -> list[str]:
+    """``cmd`` so that the child is killed when this process dies, even by SIGKILL
+    (when finalizers cannot run): Linux's parent-death signal, set by util-linux
+    ``setpriv`` before it executes the command. The kernel ties that signal to the
+    thread that started the child, so it is used only from the main thread."""
+    setpriv = shutil.which("setpriv")
+    if (setpriv is None or os.uname().sysname != "Linux"
+            or threading.current_thread() is not threading.main_thread()):
+        return list(cmd)
+    return [setpriv, "--pdeathsig", "KILL", "--", *cmd]
 
 
 def _kill_process(proc: subprocess.Popen[bytes] | None, grace: float = STOP_GRACE) -> None:
@@ -296,7 +309,8 @@ class QemuTarget(Target):
         (self.workdir / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True
+                dies_with_us(cmd), stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                start_new_session=True
             )
         self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir)
         transport = self._connect_console()
@@ -515,8 +529,8 @@ class HostProcessTarget(Target):
         self._stderr_path = Path(name)
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=slave, stdout=slave, stderr=fd, cwd=self.cwd, env=self.env,
-                start_new_session=True,
+                dies_with_us(self.argv), stdin=slave, stdout=slave, stderr=fd, cwd=self.cwd,
+                env=self.env, start_new_session=True,
             )
         except OSError as exc:
             os.close(master)
