@@ -46,6 +46,12 @@
 #define MG_ENABLE_DRIVER_STREAM (MG_ARCH == MG_ARCH_POSIX)
 #endif
 
+/* virtio-net driver over virtio-mmio (src/drivers/virtio_net.c), for
+ * emulated boards such as QEMU's RISC-V virt; the board turns it on. */
+#ifndef MG_ENABLE_DRIVER_VIRTIO_NET
+#define MG_ENABLE_DRIVER_VIRTIO_NET 0
+#endif
+
 /* Protocols. */
 #ifndef MG_ENABLE_HTTP
 #define MG_ENABLE_HTTP 1
