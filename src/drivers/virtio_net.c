@@ -145,8 +145,10 @@ static bool queue_setup(struct mg_virtio_net *nd, uint32_t q, struct mg_virtq *v
   memset(vq, 0, sizeof(*vq));
   wr(nd, VMMIO_QUEUE_NUM, QSIZE);
   if (nd->version == 1u) {
+    uint64_t pfn = (uint64_t) (uintptr_t) vq / LEGACY_PAGE;
+    if (pfn > 0xFFFFFFFFu) return false; /* beyond a 32-bit page number */
     wr(nd, VMMIO_QUEUE_ALIGN, LEGACY_ALIGN);
-    wr(nd, VMMIO_QUEUE_PFN, (uint32_t) ((uint64_t) (uintptr_t) vq / LEGACY_PAGE));
+    wr(nd, VMMIO_QUEUE_PFN, (uint32_t) pfn);
   } else {
     set_addr(nd, VMMIO_QUEUE_DESC_LOW, vq->desc);
     set_addr(nd, VMMIO_QUEUE_DRIVER_LOW, &vq->avail);
