@@ -45,7 +45,7 @@ void board_init(void) {
   UART(UART_DLL) = (uint8_t) div;
   UART(UART_DLM) = (uint8_t) (div >> 8);
   UART(UART_LCR) = UART_LCR_8N1;
-  UART(UART_FCR) = UART_FCR_ENABLE;
+  UART(UART_FCR) = UART_FCR_ENABLE_TRIG14;
   rv_timer_start(RV_MTIME_HZ / VIRT_TICK_HZ);
 }
 

@@ -38,7 +38,10 @@
 #define UART_LSR 5u
 #define UART_LCR_8N1 0x03u
 #define UART_LCR_DLAB 0x80u
-#define UART_FCR_ENABLE 0x01u /* FIFOs on (not cleared: input may wait) */
+/* FIFOs on (not cleared: input may already wait), receive trigger level 14
+ * bytes: QEMU hands over up to the trigger level at a time, so a level of 1
+ * would deliver one byte per poll. */
+#define UART_FCR_ENABLE_TRIG14 0xC1u
 #define UART_LSR_DR 0x01u           /* a byte is waiting */
 #define UART_LSR_OE 0x02u           /* overrun: a byte was lost */
 #define UART_LSR_THRE 0x20u         /* transmit holding register empty */
