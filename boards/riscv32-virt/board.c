@@ -3,9 +3,10 @@
  * and reset, and the core's platform function mg_random(). The clock, the
  * startup code and the C-library glue are in boards/common/riscv.
  *
- * No PLIC set-up: the tick wakes board_idle() every millisecond, drains the
- * UART and lets the main loop poll the network. QEMU holds console input
- * back while the UART's 16-byte FIFO is full, so polling loses nothing. */
+ * The tick wakes board_idle() every millisecond and drains the UART (QEMU
+ * holds console input back while the FIFO is full, so polling loses
+ * nothing). The virtio-net interrupt comes through the PLIC: a received
+ * frame ends the sleep at once instead of at the next tick. */
 #include <string.h>
 
 #include "board.h"
@@ -22,6 +23,10 @@ static struct {
   struct board_console con;  /* receive ring, overruns, wake flag */
   uint8_t rx_storage[VIRT_CONSOLE_RX_RING];
   bool eth_probed;
+  uint32_t eth_irq;          /* PLIC source of the NIC's slot, 0 = none */
+  struct mg_virtio_net *eth; /* s_eth once initialised (keeps s_eth out of
+                                images that never ask for the network) */
+  struct mg_driver eth_driver; /* mg_driver_virtio_net with a board-aware init */
 } s_board;
 
 /* Apart from s_board, so images without networking leave its 16 KiB out. */
@@ -91,16 +96,42 @@ void board_reboot(void) {
 }
 
 /* ---- Ethernet: the first virtio-mmio slot holding a network device. ---- */
+/* The PLIC line is opened only after the driver set the device up. */
+static bool eth_init(void *ctx, const uint8_t mac[6]) {
+  if (!mg_driver_virtio_net.init(ctx, mac)) return false;
+  uint32_t irq = VIRT_VIRTIO_IRQ0 + (uint32_t) (s_eth.base - VIRT_VIRTIO_BASE) / VIRT_VIRTIO_STRIDE;
+  s_board.eth_irq = irq;
+  s_board.eth = &s_eth;
+  RV_REG32(PLIC_PRIORITY(irq)) = 1;
+  RV_REG32(PLIC_ENABLE_CTX0(irq)) |= 1u << (irq % 32u);
+  RV_REG32(PLIC_THRESHOLD_CTX0) = 0;
+  rv_csr_set(mie, RV_MIE_MEIE);
+  return true;
+}
+
 static void eth_setup(void) {
   if (s_board.eth_probed) return;
   s_board.eth_probed = true;
   mg_virtio_net_probe(&s_eth, VIRT_VIRTIO_BASE, VIRT_VIRTIO_STRIDE, VIRT_VIRTIO_SLOTS);
+  s_board.eth_driver = mg_driver_virtio_net;
+  s_board.eth_driver.init = eth_init;
 }
 
 const struct mg_driver *board_eth(void **ctx) {
   eth_setup();
   *ctx = &s_eth;
-  return &mg_driver_virtio_net;
+  return &s_board.eth_driver;
+}
+
+/* Claims every pending PLIC source, quiets it and completes it. */
+void board_external_isr(void) {
+  uint32_t irq;
+  while ((irq = RV_REG32(PLIC_CLAIM_CTX0)) != 0) {
+    if (irq == s_board.eth_irq && s_board.eth != NULL) mg_virtio_net_isr(s_board.eth);
+    RV_REG32(PLIC_CLAIM_CTX0) = irq;
+  }
+  s_board.entropy ^= rv_csr_read(mcycle);
+  s_board.con.wake = true;
 }
 
 /* The device's own address (QEMU: 52:54:00:12:34:56 unless macaddr= on

@@ -12,10 +12,19 @@
 /* Memory map. */
 #define VIRT_TEST_BASE 0x00100000u   /* sifive_test: exit / reset QEMU */
 #define RV_CLINT_BASE 0x02000000u    /* mtime, mtimecmp */
+#define VIRT_PLIC_BASE 0x0C000000u   /* platform-level interrupt controller */
 #define VIRT_UART0_BASE 0x10000000u  /* NS16550A */
 #define VIRT_VIRTIO_BASE 0x10001000u /* first virtio-mmio transport */
 #define VIRT_VIRTIO_STRIDE 0x1000u
 #define VIRT_VIRTIO_SLOTS 8u
+#define VIRT_VIRTIO_IRQ0 1u          /* PLIC source of slot 0; slot n is 1 + n */
+
+/* PLIC: a priority word per source, then per context (context 0 = hart 0
+ * in machine mode) enable bits, a priority threshold and claim/complete. */
+#define PLIC_PRIORITY(irq) (VIRT_PLIC_BASE + 4u * (irq))
+#define PLIC_ENABLE_CTX0(irq) (VIRT_PLIC_BASE + 0x2000u + 4u * ((irq) / 32u))
+#define PLIC_THRESHOLD_CTX0 (VIRT_PLIC_BASE + 0x200000u)
+#define PLIC_CLAIM_CTX0 (VIRT_PLIC_BASE + 0x200004u)
 
 /* Clocks. */
 #define RV_MTIME_HZ 10000000u     /* CLINT timebase of virt */
@@ -50,10 +59,12 @@
 #define VIRT_CONSOLE_BAUD 115200u
 #define VIRT_CONSOLE_RX_RING 512u /* bytes, power of two */
 
-/* The tick hooks of boards/common/riscv: the trap handler calls
- * board_timer_isr() (riscv_clock.c), which calls the board's board_tick(). */
+/* The hooks of boards/common/riscv: the trap handler calls board_timer_isr()
+ * (riscv_clock.c), which calls the board's board_tick(), and the board's
+ * board_external_isr() for a PLIC interrupt. */
 void board_timer_isr(void);
 void board_tick(void);
+void board_external_isr(void);
 
 /* Resets the machine (QEMU reloads the -kernel image). */
 void board_reboot(void) __attribute__((noreturn));

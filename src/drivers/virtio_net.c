@@ -71,6 +71,7 @@
 #define VNET_HDR_MODERN 12u
 
 #define VQ_DESC_F_WRITE 2u        /* the device writes this buffer */
+#define VQ_AVAIL_F_NO_INTERRUPT 1u /* the driver needs no interrupt for used buffers */
 #define VQ_USED_F_NO_NOTIFY 1u    /* the device asks not to be notified */
 #define LEGACY_PAGE 4096u
 #define LEGACY_ALIGN 8u           /* our QueueAlign: used ring alignment */
@@ -237,6 +238,8 @@ static bool vnet_init(void *ctx, const uint8_t mac[6]) {
   }
   nd->tx_free = QSIZE;
   nd->rx_used = nd->tx_used = 0;
+  /* Sent buffers are reclaimed lazily: no interrupt for them. */
+  nd->txq.avail.flags = VQ_AVAIL_F_NO_INTERRUPT;
   wr(nd, VMMIO_STATUS, st | VSTAT_DRIVER_OK);
   nd->ready = true;
   notify(nd, RXQ, &nd->rxq);
@@ -262,6 +265,13 @@ static bool vnet_tx(void *ctx, const void *frame, size_t len) {
     return false;
   }
   tx_reclaim(nd);
+  /* All buffers with the device: it sends them soon after the notify (QEMU
+   * in its own thread), so wait a little rather than drop the frame, which
+   * would cost a TCP retransmission timeout. Bounded by the clock. */
+  for (uint64_t start = mg_millis(); nd->tx_free == 0 &&
+                                     mg_millis() - start <= MG_VIRTIO_NET_TX_WAIT_MS;) {
+    tx_reclaim(nd);
+  }
   if (nd->tx_free == 0) {
     nd->tx_errors++;
     return false;
@@ -307,12 +317,17 @@ static size_t vnet_rx(void *ctx, void *buf, size_t len) {
   }
 }
 
+void mg_virtio_net_isr(struct mg_virtio_net *nd) {
+  if (nd->base == 0) return;
+  uint32_t isr = rd(nd, VMMIO_INTERRUPT_STATUS);
+  if (isr != 0) wr(nd, VMMIO_INTERRUPT_ACK, isr);
+}
+
 static bool vnet_poll(void *ctx) {
   struct mg_virtio_net *nd = (struct mg_virtio_net *) ctx;
   if (!nd->ready) return false;
-  /* We poll, but keep the interrupt line quiet for whoever shares it. */
-  uint32_t isr = rd(nd, VMMIO_INTERRUPT_STATUS);
-  if (isr != 0) wr(nd, VMMIO_INTERRUPT_ACK, isr);
+  /* Without an interrupt handler, keep the line quiet from here. */
+  mg_virtio_net_isr(nd);
   if (rd(nd, VMMIO_STATUS) & VSTAT_NEEDS_RESET) return false;
   tx_reclaim(nd);
   if (nd->features & VNET_F_STATUS) {

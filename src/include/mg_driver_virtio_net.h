@@ -2,8 +2,10 @@
  * "Virtio Over MMIO" and "Network Device"), on the mg_driver contract. Works
  * with the legacy transport (version 1, what QEMU's virtio-mmio presents by
  * default) and the modern one (version 2, QEMU -global
- * virtio-mmio.force-legacy=false). No interrupts: poll() and rx() look at the
- * used rings. One receive and one transmit split virtqueue of
+ * virtio-mmio.force-legacy=false). poll() and rx() look at the used rings;
+ * a board that wires the device's interrupt calls mg_virtio_net_isr() from
+ * its handler (received frames interrupt, sent ones do not). One receive and
+ * one transmit split virtqueue of
  * MG_VIRTIO_NET_QSIZE buffers each, all inside struct mg_virtio_net.
  *
  * Usage: mg_virtio_net_probe() finds the transport (or set base yourself),
@@ -22,6 +24,9 @@ extern "C" {
 #define MG_VIRTIO_NET_QSIZE 4 /* descriptors per queue, power of two >= 4 */
 #endif
 #define MG_VIRTIO_NET_BUF 1536u /* one buffer: virtio-net header + frame */
+#ifndef MG_VIRTIO_NET_TX_WAIT_MS
+#define MG_VIRTIO_NET_TX_WAIT_MS 2 /* tx(): wait for a free buffer this long */
+#endif
 
 /* One split virtqueue laid out as the legacy transport wants it: the used
  * ring follows the available ring at the 8-byte alignment we announce
@@ -77,6 +82,10 @@ bool mg_virtio_net_probe(struct mg_virtio_net *nd, uintptr_t first,
 /* Reads the MAC from the device's configuration space. False when the
  * device does not offer one (feature VIRTIO_NET_F_MAC) or base is unset. */
 bool mg_virtio_net_mac(const struct mg_virtio_net *nd, uint8_t mac[6]);
+
+/* Interrupt handler body: acknowledges the device's interrupt so the line
+ * drops; the frames themselves are taken by rx() in the main loop. */
+void mg_virtio_net_isr(struct mg_virtio_net *nd);
 
 #ifdef __cplusplus
 }

@@ -416,7 +416,9 @@ static void test_tx_full(void) {
   for (uint32_t i = 0; i < MG_VIRTIO_NET_QSIZE; i++) {
     CHECK(mg_driver_virtio_net.tx(ND, f, make_frame(f, i, sizeof(f))));
   }
+  uint64_t t0 = mg_millis();
   CHECK(!mg_driver_virtio_net.tx(ND, f, make_frame(f, 99, sizeof(f))));
+  CHECK(mg_millis() - t0 >= MG_VIRTIO_NET_TX_WAIT_MS); /* waited, then gave up */
   CHECK(ND->tx_errors == 1);
   CHECK(M.n_sent == 0);
   /* The device catches up; the buffers come back. */
@@ -504,6 +506,14 @@ static void test_poll_link_and_notify(void) {
   M.isr = 1;
   CHECK(mg_driver_virtio_net.poll(ND));
   CHECK(M.isr == 0); /* acknowledged */
+  /* The interrupt handler acknowledges too; no interrupt for sent frames. */
+  uint8_t fr[60];
+  CHECK(model_deliver(fr, (uint32_t) make_frame(fr, 5, 60)));
+  CHECK(M.isr == 1);
+  mg_virtio_net_isr(ND);
+  CHECK(M.isr == 0);
+  CHECK((get16(q_avail(&M.q[TXQ])) & VQ_AVAIL_F_NO_INTERRUPT) != 0);
+  CHECK((get16(q_avail(&M.q[RXQ])) & VQ_AVAIL_F_NO_INTERRUPT) == 0);
   M.config[6] = 0;   /* link down */
   CHECK(!mg_driver_virtio_net.poll(ND));
   M.config[6] = VNET_S_LINK_UP;

@@ -10,10 +10,12 @@
 
 /* mstatus / mie / mip bits. */
 #define RV_MSTATUS_MIE (1u << 3)
-#define RV_MIE_MTIE (1u << 7) /* machine timer interrupt enable */
+#define RV_MIE_MTIE (1u << 7)  /* machine timer interrupt enable */
+#define RV_MIE_MEIE (1u << 11) /* machine external interrupt enable (PLIC) */
 /* mcause: the top bit marks an interrupt, the rest is the cause code. */
 #define RV_MCAUSE_INTERRUPT (1u << 31)
 #define RV_IRQ_MTIMER 7u
+#define RV_IRQ_MEXTERNAL 11u
 
 /* CLINT: mtimecmp of hart 0 and the shared mtime, 64-bit each. */
 #define RV_CLINT_MTIMECMP0 0x4000u

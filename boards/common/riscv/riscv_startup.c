@@ -100,6 +100,10 @@ void board_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval) {
     board_timer_isr();
     return;
   }
+  if (mcause == (RV_MCAUSE_INTERRUPT | RV_IRQ_MEXTERNAL)) {
+    board_external_isr();
+    return;
+  }
   /* An exception (or an interrupt nobody enabled): say where, then stop. */
   put_hex("\nfault: mcause=", mcause);
   put_hex(" mepc=", mepc);
