@@ -20,13 +20,8 @@
 extern "C" {
 #endif
 
-#ifndef MG_VIRTIO_NET_QSIZE
-#define MG_VIRTIO_NET_QSIZE 4 /* descriptors per queue, power of two >= 4 */
-#endif
+/* MG_VIRTIO_NET_QSIZE and MG_VIRTIO_NET_TX_WAIT_MS: see mg_config.h. */
 #define MG_VIRTIO_NET_BUF 1536u /* one buffer: virtio-net header + frame */
-#ifndef MG_VIRTIO_NET_TX_WAIT_MS
-#define MG_VIRTIO_NET_TX_WAIT_MS 2 /* tx(): wait for a free buffer this long */
-#endif
 
 /* One split virtqueue laid out as the legacy transport wants it: the used
  * ring follows the available ring at the 8-byte alignment we announce
