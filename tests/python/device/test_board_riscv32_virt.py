@@ -23,6 +23,7 @@ from cymongoose.device.flash import GdbFlasher
 from cymongoose.device.gdbremote import GdbClient
 from cymongoose.device.image import EM_RISCV, load_image
 from cymongoose.device.rpc import RpcClient
+from cymongoose.device.targets import free_tcp_port
 
 pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[3]
@@ -138,3 +139,36 @@ def test_cli_flash_backend_gdb(fw_dir: Path) -> None:
         done = subprocess.run(cli, check=False, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         t.console.expect_line(BANNER, timeout=10)
+
+
+def test_cli_build_then_bridge_serves_api_info(fw_dir: Path) -> None:
+    """The issue's path: `cymongoose build --board B`, then `cymongoose bridge --board B
+    --firmware <device_app> --forward PORT:80` (the board on our own stack's DHCP)."""
+    try:
+        from cymongoose.stack import StackInterface
+    except ImportError:
+        pytest.skip("the cymongoose extension is not built (make ext)")
+    if not hasattr(StackInterface, "stream"):
+        pytest.skip("the installed extension has no StackInterface.stream (run `make ext`)")
+    if shutil.which("riscv64-unknown-elf-gcc") is None:
+        pytest.skip("riscv64-unknown-elf-gcc is not installed")
+    cli = [sys.executable, "-m", "cymongoose.device.cli"]
+    out = ROOT / "build" / f"fw-{BOARD}"
+    done = subprocess.run(cli + ["build", "--board", BOARD, "--target", "device_app"], cwd=ROOT,
+                          check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"built {out / 'device_app.elf'}" in done.stdout
+    # Configured for this board's architecture (the build dir may predate the call).
+    assert "-DCMAKE_TOOLCHAIN_FILE=" + str(ROOT / "boards" / "toolchain-riscv-none-elf.cmake") \
+        in done.stdout
+    port = free_tcp_port()
+    bridge = subprocess.Popen(cli + ["bridge", "--board", BOARD, "--firmware",
+                                     str(out / "device_app.elf"), "--forward", f"{port}:80",
+                                     "--duration", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        body = _get_info(port, time.monotonic() + 30)
+        assert body["board"] == BOARD and body["ip"] == "10.0.2.15"
+    finally:
+        bridge.terminate()
+        bridge.wait(timeout=10)
