@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -170,5 +171,6 @@ def test_cli_build_then_bridge_serves_api_info(fw_dir: Path) -> None:
         body = _get_info(port, time.monotonic() + 30)
         assert body["board"] == BOARD and body["ip"] == "10.0.2.15"
     finally:
-        bridge.terminate()
-        bridge.wait(timeout=10)
+        # Ctrl-C: the bridge stops its QEMU on the way out (SIGTERM would leave it running).
+        bridge.send_signal(signal.SIGINT)
+        bridge.wait(timeout=15)
