@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # firmware + emulator
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf       # RISC-V firmware (riscv32-virt)
+  qemu-system-misc                                           # its emulator (qemu-system-riscv32)
   curl netcat-openbsd                                        # real peers in tests
   libssl-dev                                                 # TLS backend (host)
   iputils-ping iproute2                                      # built-in stack TAP tests

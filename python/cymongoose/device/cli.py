@@ -392,7 +392,8 @@ def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
     if shutil.which("ninja"):
         configure += ["-G", "Ninja"]
     if board.boot != "host":
-        toolchain = src / "boards" / "toolchain-arm-none-eabi.cmake"
+        family = "riscv-none-elf" if board.arch.startswith("riscv") else "arm-none-eabi"
+        toolchain = src / "boards" / f"toolchain-{family}.cmake"
         configure.append(f"-DCMAKE_TOOLCHAIN_FILE={toolchain}")
     build = [cmake, "--build", str(build_dir), "-j", str(args.jobs)]
     if args.target:

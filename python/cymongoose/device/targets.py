@@ -248,23 +248,34 @@ class QemuTarget(Target):
         # QEMU's NIC model: [qemu] nic_model when QEMU names it differently from
         # our driver (lm3s6965evb: "stellaris"), else the driver's name.
         model = str(q.get("nic_model") or self.board.network.get("driver", "")) or None
+        # A NIC that is a plain device (virtio-net-device on a virtio-mmio slot)
+        # is attached with -netdev + -device; -nic/-net nic cannot place it.
+        nic_device = str(q.get("nic_device", "")) or None
         if isinstance(self.nic, str):
             if self.nic == "none":
                 cmd += ["-nic", "none"]
             elif self.nic == "user":
-                opts = ["user"] + ([f"model={model}"] if model else [])
+                opts = []
                 if self.restrict:
                     opts.append("restrict=on")
                 self.forwarded = {g: free_tcp_port() for g in self.hostfwd}
                 opts += [f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.forwarded.items()]
-                cmd += ["-nic", ",".join(opts)]
+                if nic_device:
+                    cmd += ["-netdev", ",".join(["user", "id=net0"] + opts),
+                            "-device", f"{nic_device},netdev=net0"]
+                else:
+                    cmd += ["-nic", ",".join(["user"] + ([f"model={model}"] if model else [])
+                                             + opts)]
             elif self.nic == "stream":
                 # QEMU is the client: as a stream server (server=on) it crashes now and
                 # then (SIGSEGV) when the board transmits while a client connects.
                 self.netdev_path = os.path.join(self._sockdir, "net.sock")
                 cmd += ["-netdev", (f"stream,id=net0,server=off,addr.type=unix,"
-                                   f"addr.path={self.netdev_path}"),
-                        "-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
+                                   f"addr.path={self.netdev_path}")]
+                if nic_device:
+                    cmd += ["-device", f"{nic_device},netdev=net0"]
+                else:
+                    cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
