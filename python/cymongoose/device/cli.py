@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .boards import Board, BoardMap, load_boards
+from .boards import DEFAULT_BOARD, Board, BoardMap, load_boards
 from .cliutil import (
     CliParser,
     RateProgress,
@@ -533,7 +533,7 @@ def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # 
         board = bmap.get(name) if name else None
         baud = args.baudrate or port.baudrate or (board.baudrate if board else 115200)
         return SerialTarget(port.url, baudrate=baud, board=board, log_path=log)
-    board = bmap.get(args.board or "mps2-an385")
+    board = bmap.get(args.board or DEFAULT_BOARD)
     if board.boot == "serial":
         if not board.console_port:
             raise UsageError(f"board {board.name} is on a serial port: give --port "
@@ -645,7 +645,7 @@ def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
             raise UsageError("--serial bridges a board on a serial line: no --tap, --pcap "
                               "or --firmware")
         return _bridge_stack(args, None)
-    board = bmap.get(args.board or "mps2-an385")
+    board = bmap.get(args.board or DEFAULT_BOARD)
     if board.boot != "qemu":
         raise UsageError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
     if not args.firmware:

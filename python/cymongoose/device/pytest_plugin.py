@@ -448,7 +448,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     """A started (and, with --flash, flashed and verified) device for one test."""
     import shutil
 
-    from .boards import load_boards
+    from .boards import DEFAULT_BOARD, load_boards
     from .targets import HostProcessTarget, QemuTarget, SerialTarget
 
     __tracebackhide__ = True
@@ -486,7 +486,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         baud = int(baud_opt) if baud_opt else (lab.baudrate or (board.baudrate if board else 115200))
         target = dut_serial_consoles.get(lab.url, baud, board)
     else:
-        board = bmap.get(board_name or "mps2-an385")
+        board = bmap.get(board_name or DEFAULT_BOARD)
         if board.boot == "serial":
             if not board.console_port:
                 pytest.fail(f"dut: board {board.name} is a real board; pass --port", pytrace=False)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .boards import Board, load_boards
+from .boards import DEFAULT_BOARD, Board, load_boards
 from .console import Console
 from .errors import DeviceError, NotAvailableError, PortNotFoundError, TargetExitedError
 from .transport import FdTransport, SerialTransport, SocketTransport, Transport, open_transport
@@ -172,7 +172,7 @@ class QemuTarget(Target):
     def __init__(
         self,
         firmware: str | os.PathLike[str] | None,
-        board: Board | str = "mps2-an385",
+        board: Board | str = DEFAULT_BOARD,
         *,
         serial: str = "unix",
         gdb: str | None = None,
@@ -218,7 +218,7 @@ class QemuTarget(Target):
         self._user_workdir = Path(workdir) if workdir else None
         self.workdir: Path | None = None
         self._sockdir: str | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes], str], QemuTarget] | None = None
 
     # ---- command line ------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -292,6 +292,7 @@ class QemuTarget(Target):
         if self.firmware:
             from .image import load_image_for  # local: keeps import cost off the hot path
 
+            assert self.board is not None
             load_image_for(self.firmware, self.board)
         last_error: Exception | None = None
         for _attempt in range(3):  # a lost race for a TCP port is retried with new ports
@@ -325,6 +326,7 @@ class QemuTarget(Target):
             )
         self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir)
         transport = self._connect_console()
+        assert self.board is not None
         self._console = Console(
             transport, log_path=self.log_path, name=f"qemu-{self.board.name}", health=self.check
         )
@@ -519,7 +521,8 @@ class HostProcessTarget(Target):
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr_path: Path | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: (weakref.finalize[[subprocess.Popen[bytes] | None], HostProcessTarget]
+                          | None) = None
 
     def start(self) -> HostProcessTarget:
         if self.proc is not None:
