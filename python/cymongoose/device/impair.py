@@ -501,6 +501,8 @@ class Network:
         self._log_file: Any = None
         self._wall_offset = (wall or time.time)() - clock()
         self._wake = wake or (lambda: None)
+        # Tells the board's NIC about the carrier (QemuTarget.set_link), when it can know.
+        self.carrier: Callable[[bool], None] | None = None
 
     def impair(self, loss: float = 0.0, delay_ms: float = 0, jitter_ms: float = 0,
                reorder: float = 0.0, duplicate: float = 0.0, corrupt: float = 0.0,
@@ -541,13 +543,18 @@ class Network:
         self._wake()
 
     def link_down(self) -> None:
-        """Frames stop both ways (and those in flight are lost) until ``link_up``."""
+        """Frames stop both ways (and those in flight are lost) until ``link_up``; with
+        ``carrier`` set (the dut does, for QEMU) the board's NIC also loses its carrier."""
         with self.lock:
             self.core.link_down(self.clock())
-            self._note("link down")
+            self._note("link down" + (" (carrier off)" if self.carrier else ""))
         self._wake()
+        if self.carrier is not None:
+            self.carrier(False)
 
     def link_up(self) -> None:
+        if self.carrier is not None:
+            self.carrier(True)
         with self.lock:
             self.core.link_up()
             self._note("link up")

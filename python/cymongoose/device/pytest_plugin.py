@@ -273,6 +273,8 @@ class Dut:
             sock = self.target.netdev_socket()  # type: ignore[attr-defined]
             self._bridge = StackBridge(sock, pcap=self.pcap_path, health=self.target.check,
                                        impair=self.impair_spec)
+            # link_down() also drops the NIC's carrier where QEMU can (QMP set_link).
+            self._bridge.network.carrier = getattr(self.target, "set_link", None)
         return self._bridge
 
     @property

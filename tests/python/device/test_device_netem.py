@@ -144,12 +144,14 @@ def test_link_down_then_up(dut: Dut) -> None:
     assert br.http("GET", "/api/info", timeout=10)[0] == 200
     net = dut.network
     net.link_down()
+    dut.expect_line(r"net: link down$", timeout=5)  # the lan9118 lost its carrier
     with pytest.raises(DeviceError, match="no response within"):
         br.http("GET", "/api/info", timeout=2)
     br.pump(lambda: False, 1.5)  # down for ~3.5 s in all
     down = net.stats
     assert down["dropped_link"] > 0 and down["delivered"] == down["frames"] - down["dropped"]
     net.link_up()
+    dut.expect_line(r"net: link up$", timeout=5)
     t0 = time.monotonic()
     status, _, body = br.http("GET", "/api/info", timeout=15)
     assert status == 200 and json.loads(body)["app"] == "device_app"
