@@ -150,7 +150,8 @@ def _prob(name: str, text: str) -> float:
         raise ValueError(f"{name}={text!r}: want a percentage like 5% or a fraction like 0.05")
     v = float(m.group(1)) / (100.0 if m.group(2) else 1.0)
     if v > 1.0:
-        raise ValueError(f"{name}={text!r}: more than 100 %")
+        raise ValueError(f"{name}={text!r}: more than 100 % (a bare number is a fraction: "
+                         "0.05, or write 5%)")
     return v
 
 
