@@ -199,9 +199,13 @@ class FrameRelay:
     corruption, without the dropped)."""
 
     def __init__(self, a: socket.socket, b: socket.socket, pcap: PcapWriter | None,
-                 network: Network | None = None) -> None:
+                 network: Network | None = None,
+                 offered_pcap: str | None = None) -> None:
         self.socks = (a, b)
         self.pcap = pcap
+        # Every frame as it arrived, before the impairment: opened once something is set.
+        self.offered_path = offered_pcap
+        self.offered: PcapWriter | None = None
         self.frames = [0, 0]  # read from a (device), from b (host)
         self.error: str | None = None
         for s in self.socks:
@@ -257,9 +261,13 @@ class FrameRelay:
                         frames = framers[i].feed(data)
                         self.frames[i] += len(frames)
                         # read from the device (0): FROM_DEVICE (1); from the host: TO_DEVICE
+                        if self.offered is None and self.offered_path and net.touched:
+                            self.offered = PcapWriter(self.offered_path)
                         with net.lock:
                             now = net.clock()
                             for f in frames:
+                                if self.offered is not None:
+                                    self.offered.write(f)
                                 core.push(1 - i, f, now)
                 with net.lock:
                     deliver = core.pop_due(net.clock())
@@ -277,6 +285,8 @@ class FrameRelay:
                         del out[i][:n]
         except (OSError, DeviceError) as exc:
             self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a drop_next(match=...) raised: report it
+            self.error = f"impairment failed: {exc!r}"
 
     def stop(self) -> None:
         self._stop.set()
@@ -284,6 +294,8 @@ class FrameRelay:
         self._thread.join(timeout=2)
         self._wake_r.close()
         self._wake_w.close()
+        if self.offered is not None:
+            self.offered.close()
 
 
 class StackBridge:
@@ -338,14 +350,17 @@ class StackBridge:
                                  "bridge has neither")
             self._init_serial(serial, baudrate, mask, StackInterface, mg)
             return
+        offered: str | None = None
         device = connect_netdev(netdev, connect_timeout)  # type: ignore[arg-type]
         self._socks.append(device)
         try:
             if pcap or impair is not None or impair_log:
                 if pcap:
                     os.makedirs(os.path.dirname(os.path.abspath(pcap)), exist_ok=True)
+                    stem = os.path.splitext(str(pcap))[0]
+                    offered = stem + ".offered.pcap"
                     if impair_log is None:
-                        impair_log = os.path.splitext(str(pcap))[0] + ".impair.log"
+                        impair_log = stem + ".impair.log"
                 ours, theirs = socket.socketpair()
                 self._socks += [ours, theirs]
                 # The stack writes with the GIL held; a roomy pair lets it go on while
@@ -357,7 +372,7 @@ class StackBridge:
                 if spec is not None:
                     network.apply(spec)
                 self.relay = FrameRelay(device, theirs, PcapWriter(str(pcap)) if pcap else None,
-                                        network).start()
+                                        network, offered).start()
                 stack_end = ours
             else:
                 stack_end = device

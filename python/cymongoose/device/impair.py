@@ -279,7 +279,8 @@ def _dirs(direction: str) -> tuple[int, ...]:
 
 # ---- the sans-IO core --------------------------------------------------------------------------
 STAT_KEYS = ("frames", "delivered", "dropped", "delayed", "duplicated", "reordered",
-             "corrupted", "dropped_loss", "dropped_mtu", "dropped_queue", "dropped_link")
+             "corrupted", "dropped_loss", "dropped_mtu", "dropped_queue", "dropped_link",
+             "dropped_match")
 
 
 @dataclass
@@ -293,6 +294,7 @@ class _Dir:
     departures: deque[float] = field(default_factory=deque)
     held: list[tuple[bytes, int, float]] = field(default_factory=list)  # reordered
     pending: int = 0            # frames of this direction in the schedule
+    drops: list[list[Any]] = field(default_factory=list)  # [match, frames left to drop]
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAT_KEYS, 0))
 
 
@@ -333,6 +335,16 @@ class Impairer:
             if imp is not None:
                 self.set(imp, DIRECTIONS[d])
 
+    def drop_next(self, direction: str, count: int = 1,
+                  match: Callable[[bytes], bool] | None = None) -> None:
+        """Drop the next ``count`` frames of ``direction`` for which ``match(frame)`` is
+        true (every frame without ``match``): one lost segment, exactly where a test wants
+        it (before any other impairment; independent of the random decisions)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count: want a number of frames >= 1, not {count!r}")
+        for d in _dirs(direction):
+            self.dirs[d].drops.append([match, count])
+
     def link_down(self, now: float) -> None:
         """Pull the cable: frames in flight are lost and new ones too, both ways."""
         self.down = True
@@ -362,6 +374,14 @@ class Impairer:
             self._count_drop(d, "link")
             self._event(now, d, n, "drop", "link down")
             return
+        for rule in st.drops:
+            if rule[0] is None or rule[0](frame):
+                rule[1] -= 1
+                if rule[1] == 0:
+                    st.drops.remove(rule)
+                self._count_drop(d, "match")
+                self._event(now, d, n, "drop", "drop_next")
+                return
         imp = st.imp
         if imp is None:
             self._schedule(d, n, frame, max(now, st.last_due) if st.pending or st.held else now)
@@ -504,6 +524,7 @@ class Network:
         self._wake = wake or (lambda: None)
         # Tells the board's NIC about the carrier (QemuTarget.set_link), when it can know.
         self.carrier: Callable[[bool], None] | None = None
+        self.touched = False  # anything was ever set (the relay then records what was offered)
 
     def impair(self, loss: float = 0.0, delay_ms: float = 0, jitter_ms: float = 0,
                reorder: float = 0.0, duplicate: float = 0.0, corrupt: float = 0.0,
@@ -520,6 +541,7 @@ class Network:
         with self.lock:
             if seed is not None:
                 self.core.reseed(seed)
+            self.touched = True
             self.core.set(imp, direction)
             self._note(f"set dir={direction} {imp.describe()} seed={self.core.seed}")
         self._wake()
@@ -528,6 +550,7 @@ class Network:
         """Apply a spec string (``parse_spec`` syntax)."""
         parsed = parse_spec(spec) if isinstance(spec, str) else spec
         with self.lock:
+            self.touched = True
             self.core.apply(parsed)
             for d in (TO_DEVICE, FROM_DEVICE):
                 imp = parsed.for_direction(d)
@@ -535,10 +558,20 @@ class Network:
                     self._note(f"set dir={DIRECTIONS[d]} {imp.describe()} seed={self.core.seed}")
         self._wake()
 
+    def drop_next(self, direction: str = "both", count: int = 1,
+                  match: Callable[[bytes], bool] | None = None) -> None:
+        """Drop the next ``count`` frames of ``direction`` that ``match(frame)`` accepts."""
+        with self.lock:
+            self.touched = True
+            self.core.drop_next(direction, count, match)
+            self._note(f"drop next {count} dir={direction}" + (" matching" if match else ""))
+
     def clear(self) -> None:
-        """No impairment either way (the link state stays as it is)."""
+        """No impairment either way, no pending ``drop_next`` (the link state stays)."""
         with self.lock:
             self.core.set(None, "both")
+            for st in self.core.dirs:
+                st.drops.clear()
             if self._log_file is not None:
                 self._note("clear")
         self._wake()
@@ -547,6 +580,7 @@ class Network:
         """Frames stop both ways (and those in flight are lost) until ``link_up``; with
         ``carrier`` set (the dut does, for QEMU) the board's NIC also loses its carrier."""
         with self.lock:
+            self.touched = True
             self.core.link_down(self.clock())
             self._note("link down" + (" (carrier off)" if self.carrier else ""))
         self._wake()

@@ -360,6 +360,7 @@ def test_relay_impairs_between_two_sockets(tmp_path: Path) -> None:
         assert dl.recv(2.0) == frame(5)
         st = relay.network.stats
         assert st["frames"] == 5 and st["dropped_link"] == 2 and st["delivered"] == 3
+        assert relay.offered_path is None and relay.offered is None
     finally:
         relay.stop()
         assert relay.pcap is not None
@@ -370,3 +371,18 @@ def test_relay_impairs_between_two_sockets(tmp_path: Path) -> None:
     assert data.count(b"\x08\x00" + struct.pack(">I", 3)) == 0  # dropped: not in the pcap
     assert data.count(b"\x08\x00" + struct.pack(">I", 5)) == 1
     assert threading.active_count() >= 1 and os.path.exists(tmp_path / "r.pcap")
+
+
+def test_drop_next_drops_exactly_the_matching_frames() -> None:
+    core = Impairer(1)
+    core.drop_next("to", 2, match=lambda f: number(f) % 2 == 1)
+    core.drop_next("from")
+    for i in range(6):
+        core.push(TO_DEVICE, frame(i), 0.0)
+        core.push(FROM_DEVICE, frame(i), 0.0)
+    out = core.pop_due(0.0)
+    assert [number(f) for d, f in out if d == TO_DEVICE] == [0, 2, 4, 5]
+    assert [number(f) for d, f in out if d == FROM_DEVICE] == [1, 2, 3, 4, 5]
+    assert core.stats["dropped_match"] == core.stats["dropped"] == 3
+    with pytest.raises(ValueError, match="count"):
+        core.drop_next("to", 0)

@@ -6,10 +6,12 @@ retransmissions that took, and the device answers again after the link was pulle
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import struct
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +43,29 @@ def dut_firmware(qemu: str) -> str:
     return str(elf)
 
 
-def read_pcap(path: Path) -> list[bytes]:
+def read_pcap_timed(path: Path) -> list[tuple[float, bytes]]:
     data = path.read_bytes()
     frames, pos = [], 24
     while pos < len(data):
-        incl = struct.unpack_from("<IIII", data, pos)[2]
-        frames.append(data[pos + 16:pos + 16 + incl])
+        sec, usec, incl, _ = struct.unpack_from("<IIII", data, pos)
+        frames.append((sec + usec / 1e6, data[pos + 16:pos + 16 + incl]))
         pos += 16 + incl
     return frames
 
 
+def read_pcap(path: Path) -> list[bytes]:
+    return [f for _, f in read_pcap_timed(path)]
+
+
 def tcp_segments(frames: list[bytes]) -> list[tuple[tuple[int, int], int, int]]:
     """((src port, dst port), seq, payload length) of every IPv4 TCP segment."""
+    return [seg for _, seg in tcp_segments_timed([(0.0, f) for f in frames])]
+
+
+def tcp_segments_timed(frames: list[tuple[float, bytes]]
+                       ) -> list[tuple[float, tuple[tuple[int, int], int, int]]]:
     out = []
-    for f in frames:
+    for t, f in frames:
         if f[12:14] != b"\x08\x00" or f[23] != 6:
             continue
         ihl = (f[14] & 0x0F) * 4
@@ -62,7 +73,7 @@ def tcp_segments(frames: list[bytes]) -> list[tuple[tuple[int, int], int, int]]:
         tcp = 14 + ihl
         sport, dport, seq = struct.unpack_from(">HHI", f, tcp)
         doff = (f[tcp + 12] >> 4) * 4
-        out.append(((sport, dport), seq, total - ihl - doff))
+        out.append((t, ((sport, dport), seq, total - ihl - doff)))
     return out
 
 
@@ -115,20 +126,26 @@ def test_http_and_websocket_through_loss_and_delay(dut: Dut) -> None:
     assert status == 200 and json.loads(body)["app"] == "device_app"
     elapsed = time.monotonic() - t0
 
+    br.close()  # flushes the pcaps and the log
     st = dut.network.stats
     assert dut.network.seed == 1
     assert st["dropped"] >= 5 and st["dropped"] == st["dropped_loss"]
     assert st["delayed"] == st["frames"] - st["dropped"]
-    br.close()  # flushes the pcap and the log
     # The pcap is what was delivered: every frame the impairer let through, no other.
     frames = read_pcap(dut.pcap_path)
-    assert len(frames) == st["delivered"] == st["frames"] - st["dropped"]
+    assert len(frames) == st["delivered"]
+    assert 0 <= st["frames"] - st["dropped"] - st["delivered"] <= 10  # some still in flight
     # Retransmissions, as Wireshark tells them: a data segment that starts below the
     # highest sequence number already delivered in its flow (its first copy was lost, or
     # delivered and the ACK lost). Without loss there are none (the bridge keeps order).
     again = retransmissions(tcp_segments(frames))
     assert again, f"no TCP retransmission in the pcap ({st})"
     assert any(80 in ports for ports, _ in again)
+    # What the stacks offered, before the impairment: the same segment sent twice.
+    offered = tcp_segments(read_pcap(dut.pcap_path.with_suffix(".offered.pcap")))
+    assert len(read_pcap(dut.pcap_path.with_suffix(".offered.pcap"))) == st["frames"]
+    sent = Counter((ports, seq) for ports, seq, n in offered if n > 0)
+    assert any(n > 1 for n in sent.values())
     log = dut.pcap_path.with_suffix(".impair.log").read_text().splitlines()
     assert log[1].split(" ", 2)[2] == "set dir=to loss=10%,delay=50ms+-20ms seed=1"
     drops = [x for x in log if not x.startswith("#") and x.split()[3] == "drop"]
@@ -179,3 +196,57 @@ def test_marker_spec_is_checked_before_boot() -> None:
         _impair_spec("loss=5%", "user")
     assert _impair_spec("loss=5%", "stream") == "loss=5%"
     assert _impair_spec(None, None) is None
+
+
+def data_to_or_from_port_80(f: bytes, source: bool) -> bool:
+    """An IPv4 TCP segment with payload whose source (or destination) port is 80."""
+    segs = tcp_segments([f])
+    return bool(segs) and segs[0][2] > 0 and segs[0][0][0 if source else 1] == 80
+
+
+@pytest.mark.parametrize("direction", ["to", "from"])
+@pytest.mark.dut(nic="stream")
+def test_tcp_retransmission_backs_off_and_recovers(dut: Dut, direction: str) -> None:
+    """The data segments of one direction are dropped for 1.7 s (ACKs still pass) in the
+    middle of a WebSocket echo: the sender (our host stack "to" the device, the firmware's
+    stack "from" it) retransmits the same segment with doubling intervals (RTO backoff, in
+    the offered pcap), and after the blackout the echo completes intact."""
+    br = dut.bridge
+    br.wait_ready(port=80, timeout=30)
+    assert ws_echo(dut, [b"warm-up"], timeout=10) == [b"warm-up"]
+    got: list[bytes] = []
+    msg = os.urandom(2000)
+    blackout = [True]
+    from_device = direction == "from"
+
+    def data(f: bytes) -> bool:
+        return blackout[0] and data_to_or_from_port_80(f, source=from_device)
+
+    def fn(c: Any, ev: int, m: Any) -> None:
+        if ev == mg.MG_EV_WS_OPEN:
+            dut.network.drop_next(direction, 1_000_000, match=data)
+            c.ws_send(msg, mg.WEBSOCKET_OP_BINARY)
+        elif ev == mg.MG_EV_WS_MSG:
+            got.append(bytes(m.data))
+
+    dut.mgr.ws_connect(dut.url("/ws", scheme="ws"), fn)
+    assert not br.pump(lambda: bool(got), 1.7)
+    blackout[0] = False
+    dut.network.clear()
+    assert br.pump(lambda: bool(got), 10), dut.network.stats
+    assert got == [msg]
+    assert dut.network.stats["dropped_match"] >= 4
+    host_rtx = br.stats["tcp_retransmits"]
+    br.close()
+    segs = tcp_segments_timed(read_pcap_timed(dut.pcap_path.with_suffix(".offered.pcap")))
+    times: dict[tuple[tuple[int, int], int], list[float]] = {}
+    for t, (ports, seq, n) in segs:
+        if n > 0 and ports[0 if from_device else 1] == 80:
+            times.setdefault((ports, seq), []).append(t)
+    worst = max(times.values(), key=len)
+    gaps = [b - a for a, b in itertools.pairwise(worst)]
+    assert len(worst) >= 4, times
+    assert all(b > 1.5 * a for a, b in itertools.pairwise(gaps)), gaps  # each wait doubles
+    # Our host stack's counter tells whose retransmissions these were.
+    assert (host_rtx >= 3) if direction == "to" else (host_rtx == 0)
+    print(f"{direction}: {len(worst)} sends, gaps {[round(g, 3) for g in gaps]}")
