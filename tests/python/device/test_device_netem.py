@@ -250,3 +250,22 @@ def test_tcp_retransmission_backs_off_and_recovers(dut: Dut, direction: str) -> 
     # Our host stack's counter tells whose retransmissions these were.
     assert (host_rtx >= 3) if direction == "to" else (host_rtx == 0)
     print(f"{direction}: {len(worst)} sends, gaps {[round(g, 3) for g in gaps]}")
+
+
+@pytest.mark.dut(nic="stream", impair=SPEC)
+def test_ota_over_http_through_loss_and_delay(dut: Dut) -> None:
+    """A 64 KiB OTA image POSTed through 10 % loss both ways + 50 ± 20 ms: the device
+    verifies the SHA-256 of what it got (so nothing was lost or corrupted on the way)."""
+    from cymongoose.device.ota import ota_http
+
+    dut.rpc.wait_notification("ready", timeout=20)
+    dut.bridge.wait_ready(port=80, timeout=30)
+    image = os.urandom(64 * 1024)
+    before = dut.network.stats
+    res = ota_http(image, bridge=dut.bridge, rpc=dut.rpc, timeout=40)
+    assert res.status["state"] == "verified" and res.status["size"] == len(image)
+    assert res.sha256 == hashlib.sha256(image).hexdigest()
+    st = dut.network.stats
+    assert st["dropped_loss"] - before["dropped_loss"] >= 3  # lost during the upload
+    assert st["delayed"] - before["delayed"] > 50
+    print(f"OTA through loss: {st}")
