@@ -424,6 +424,13 @@ class StackBridge:
         if self.health is not None:
             self.health()
         if self.relay is not None and self.relay.error:
+            if self.health is not None:
+                # A dying emulator closes its socket a moment before it can be reaped:
+                # give its exit status the chance to be the error reported.
+                deadline = time.monotonic() + 0.5
+                while time.monotonic() < deadline:
+                    self.health()
+                    time.sleep(0.02)
             raise DeviceError(f"bridge relay stopped: {self.relay.error}")
         if self.iface.state == "down":
             raise DeviceError("bridge link is down: the emulator closed the frame socket")
