@@ -38,7 +38,9 @@ QEMU options for one test; ``dut.forwarded[80]`` is then the host port.
 ``@pytest.mark.dut(nic="stream")`` puts the board's Ethernet on the root-free
 bridge: ``dut.mgr`` is a Manager on this process's built-in TCP/IP stack that
 reaches the board at ``dut.url(...)``, and every bridged frame is saved as
-``<test id>.pcap`` next to the console log. ``dut.rpc`` is a JSON-RPC client
+``<test id>.pcap`` next to the console log; ``dut.network`` impairs that link
+(loss, delay, link down ...; ``@pytest.mark.dut(nic="stream", impair="loss=5%")``
+from the first frame on). ``dut.rpc`` is a JSON-RPC client
 over the console (reference firmware, docs/device-rpc.md).
 """
 
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from .bridge import StackBridge
     from .console import Console
     from .flash import FlashResult
+    from .impair import Network
     from .labgrid import LabgridLease
     from .rpc import RpcClient
     from .targets import SerialTarget, Target
@@ -113,7 +116,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "dut(**qemu_options): options for the QEMU target of this test's dut "
-                   "(nic, hostfwd, gdb, halted, serial, extra_args)")
+                   "(nic, hostfwd, gdb, halted, serial, extra_args; impair='loss=5%,...' "
+                   "with nic='stream')")
     port = _opt(config, "port")
     # The xdist controller knows -n before any worker starts: fail there, fast.
     flash = _opt(config, "flash")
@@ -229,6 +233,7 @@ class Dut:
         self.pcap_path = log_path.with_suffix(".pcap")  # bridged frames (nic="stream")
         self._bridge: StackBridge | None = None
         self._rpc: RpcClient | None = None
+        self.impair_spec: str | None = None  # @pytest.mark.dut(impair="loss=5%,...")
 
     @property
     def console(self) -> Console:
@@ -284,8 +289,18 @@ class Dut:
                     "dut.mgr/dut.bridge need the board's NIC on the bridge: mark the test "
                     "with @pytest.mark.dut(nic='stream')")
             sock = self.target.netdev_socket()  # type: ignore[attr-defined]
-            self._bridge = StackBridge(sock, pcap=self.pcap_path, health=self.target.check)
+            self._bridge = StackBridge(sock, pcap=self.pcap_path, health=self.target.check,
+                                       impair=self.impair_spec)
+            # link_down() also drops the NIC's carrier where QEMU can (QMP set_link).
+            self._bridge.network.carrier = getattr(self.target, "set_link", None)
         return self._bridge
+
+    @property
+    def network(self) -> Network:
+        """Impair the bridged link from now on: ``dut.network.impair(loss=0.1,
+        delay_ms=50, jitter_ms=20)``, ``clear()``, ``link_down()``, ``link_up()``,
+        ``stats``. Decisions go to ``<test id>.impair.log`` next to the pcap."""
+        return self.bridge.network
 
     @property
     def mgr(self) -> Any:
@@ -474,6 +489,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     flash_result = None
     target: Target
     board = None
+    impair_spec: str | None = None
     if flash in ("openocd", "pyocd"):
         name = board_name or (bmap.resolve_port(port).board if port else None)
         if not name or not dut_firmware:
@@ -506,6 +522,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
                 pytest.skip(why)
             marker = request.node.get_closest_marker("dut")
             kwargs = dict(marker.kwargs) if marker else {}
+            impair_spec = _impair_spec(kwargs.pop("impair", None), kwargs.get("nic"))
             if flash == "gdb":
                 kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
                 target = QemuTarget(None, board, log_path=log_path, **kwargs)
@@ -536,6 +553,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         if flash_result is not None:
             record_property("dut_flash", flash_result.summary())
         the_dut = Dut(target, board, log_path, flash_result)
+        the_dut.impair_spec = impair_spec
         if shared:
             the_dut._rpc = dut_serial_consoles.rpc(target)  # type: ignore[arg-type]
         if the_dut.bridged:
@@ -561,6 +579,22 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
 
 
 _DUT_KEY = pytest.StashKey[Path]()
+
+
+def _impair_spec(spec: object, nic: object) -> str | None:
+    """The marker's ``impair=`` spec, checked before the emulator starts."""
+    if spec is None:
+        return None
+    from .impair import parse_spec
+
+    if nic != "stream":
+        pytest.fail("dut: impair= needs the board's NIC on the bridge: "
+                    "@pytest.mark.dut(nic='stream', impair=...)", pytrace=False)
+    try:
+        parse_spec(spec)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        pytest.fail(f"dut: impair={spec!r}: {exc}", pytrace=False)
+    return str(spec)
 
 
 def _labgrid_port(config: pytest.Config) -> str | None:

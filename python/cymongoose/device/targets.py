@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .boards import DEFAULT_BOARD, Board, load_boards
 from .console import Console
@@ -211,6 +211,7 @@ class QemuTarget(Target):
         self.qemu = qemu or str(self.board.qemu.get("binary", "qemu-system-arm"))
         self.forwarded: dict[int, int] = {}
         self.netdev_path: str | None = None  # nic="stream": our frame socket QEMU connects to
+        self.qmp_path: str | None = None  # nic="stream": QEMU's QMP socket (set_link)
         self._netdev_listener: socket.socket | None = None
         self._netdev_conn: socket.socket | None = None
         self.gdb: GdbAddress | None = None
@@ -276,6 +277,8 @@ class QemuTarget(Target):
                     cmd += ["-device", f"{nic_device},netdev=net0"]
                 else:
                     cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
+                self.qmp_path = os.path.join(self._sockdir, "qmp.sock")
+                cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
@@ -413,6 +416,43 @@ class QemuTarget(Target):
         listener.close()
         self._netdev_listener = None
         return self._netdev_conn
+
+    def set_link(self, up: bool, timeout: float = 5.0) -> None:
+        """nic="stream": the board's NIC loses (False) or regains (True) its carrier,
+        through QEMU's ``set_link`` (QMP). Only NIC models that report link state show it
+        to the firmware (QEMU's lan9118 does: PHY link bit and interrupt); frames are
+        not stopped by this, the bridge does that (``Network.link_down``)."""
+        import json
+
+        if self.qmp_path is None or self.proc is None:
+            raise DeviceError("set_link needs a started QEMU target with nic='stream'")
+        deadline = time.monotonic() + timeout
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(self.qmp_path)
+                f = s.makefile("rwb")
+
+                def reply() -> dict[str, Any]:
+                    while time.monotonic() < deadline:
+                        line = f.readline()
+                        if not line:
+                            break
+                        msg = json.loads(line)
+                        if "return" in msg or "error" in msg or "QMP" in msg:
+                            return dict(msg)
+                    raise DeviceError("QMP: no reply from QEMU")
+
+                reply()  # the greeting
+                for cmd in ({"execute": "qmp_capabilities"},
+                            {"execute": "set_link", "arguments": {"name": "net0", "up": up}}):
+                    f.write(json.dumps(cmd).encode() + b"\n")
+                    f.flush()
+                    msg = reply()
+                    if "error" in msg:
+                        raise DeviceError(f"QMP {cmd['execute']}: {msg['error'].get('desc')}")
+        except (OSError, ValueError) as exc:
+            raise DeviceError(f"QMP set_link: {exc}") from None
 
     def frame_link(self, timeout: float | None = None) -> FrameLink:
         """A :class:`~cymongoose.device.frames.FrameLink` on :meth:`netdev_socket`."""
