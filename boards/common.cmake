@@ -91,17 +91,25 @@ function(mg_firmware_image NAME)
     VERBATIM)
 endfunction()
 
-# The firmware apps every board builds. Apps that need Ethernet are only
-# built for boards that set MG_BOARD_HAS_ETH; a board lists apps its memory
-# cannot hold in MG_BOARD_SKIP_APPS (say why in its board.cmake).
+# The firmware apps of a board: every examples/<app>/firmware.cmake, then the
+# firmware.cmake of each folder in MG_APP_DIRS (apps of your own, outside this
+# tree: `cmake ... -DMG_APP_DIRS=/path/to/my_app`, `cymongoose build --app`).
+# A firmware.cmake calls mg_add_firmware() for its images, guarded by what it
+# needs (MG_BOARD_HAS_ETH ...); a board lists apps its memory cannot hold in
+# MG_BOARD_SKIP_APPS (say why in its board.cmake).
+set(MG_APP_DIRS "" CACHE STRING "Folders of firmware apps outside examples/, each with a firmware.cmake")
+
 function(mg_add_board_apps)
-  mg_add_firmware(hello_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/hello_fw/main.c)
-  if(MG_BOARD_HAS_ETH)
-    mg_add_firmware(eth_probe_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/eth_probe_fw/main.c)
-    if(NOT "net_fw" IN_LIST MG_BOARD_SKIP_APPS)
-      mg_add_firmware(net_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/net_fw/main.c)
+  file(GLOB apps CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*/firmware.cmake)
+  list(SORT apps)
+  foreach(dir ${MG_APP_DIRS})
+    get_filename_component(dir "${dir}" ABSOLUTE)
+    if(NOT EXISTS ${dir}/firmware.cmake)
+      message(FATAL_ERROR "MG_APP_DIRS: ${dir} has no firmware.cmake")
     endif()
-    include(${CMAKE_SOURCE_DIR}/examples/device_app/device_app.cmake)
-    device_app_add_board_images()
-  endif()
+    list(APPEND apps ${dir}/firmware.cmake)
+  endforeach()
+  foreach(app ${apps})
+    include(${app})
+  endforeach()
 endfunction()

@@ -1,6 +1,6 @@
 # device_app, the reference firmware: sources, and the board images.
 #   host:   boards/host/board.cmake builds build/host/device_app
-#   boards: device_app_add_board_images() (called by mg_add_board_apps for
+#   boards: device_app_add_board_images() (called by firmware.cmake beside it for
 #           boards with Ethernet) builds two images:
 #             device_app.elf       everything (HTTP, WS, MQTT, SNTP, RPC, OTA)
 #             device_app_http.elf  HTTP server + REST API only

@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OPT_OUT = "> Not run by the docs tests:"
-RUN_ELSEWHERE = {"docs/device.md": "tests/python/device/test_device_docs.py"}
+RUN_ELSEWHERE = {"docs/device.md": "tests/python/device/test_device_docs.py",
+                 "docs/own-firmware.md": "tests/python/device/test_own_firmware.py"}
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 

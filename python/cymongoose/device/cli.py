@@ -124,11 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(runs cmake; needs the source tree).",
                        formatter_class=_formatter,
                        epilog="examples:\n  cymongoose build --board mps2-an385\n"
-                              "  cymongoose build --board host --build-dir build/host-apps")
+                              "  cymongoose build --board host --build-dir build/host-apps\n"
+                              "  cymongoose build --board mps2-an385 --source ../cymongoose "
+                              "--app my_app --target my_app")
     s.add_argument("--board", required=True, help="board name (see `cymongoose boards`)")
     s.add_argument("--source", default=".", help="source tree (default: current directory)")
     s.add_argument("--build-dir", help="build directory (default: build/fw-BOARD)")
     s.add_argument("--target", help="only build this CMake target, e.g. hello_fw")
+    s.add_argument("--app", action="append", default=[], metavar="DIR",
+                   help="also build the firmware app in DIR (a folder with a firmware.cmake, "
+                        "see docs/own-firmware.md); repeatable")
     s.add_argument("-j", "--jobs", type=positive_int, default=2, help="parallel jobs (default 2)")
 
     s = sub.add_parser(
@@ -391,8 +396,12 @@ def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
     if cmake is None:
         raise NotAvailableError("cmake is not on PATH")
     build_dir = Path(args.build_dir or src / "build" / f"fw-{board.name}")
+    apps = [Path(a).resolve() for a in args.app]
+    for app in apps:
+        if not (app / "firmware.cmake").is_file():
+            raise UsageError(f"--app {app}: no firmware.cmake in that folder")
     configure = [cmake, "-S", str(src), "-B", str(build_dir), f"-DMG_BOARD={board.name}",
-                 "-DCMAKE_BUILD_TYPE=MinSizeRel"]
+                 "-DCMAKE_BUILD_TYPE=MinSizeRel", "-DMG_APP_DIRS=" + ";".join(map(str, apps))]
     if shutil.which("ninja"):
         configure += ["-G", "Ninja"]
     if board.boot != "host":
