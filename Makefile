@@ -72,10 +72,16 @@ test-asan: setup
 demo: ext fw
 	@$(PY) examples/demo.py --firmware build/fw
 
-lint: setup
+# ruff, mypy --strict on the pure-Python parts, and stubtest: the .pyi against the
+# built extension (names the stub describes that the runtime lacks: the allowlist).
+lint: setup ext
 	@ruff check python tests examples bench
 	@mypy python/cymongoose/device python/cymongoose/aio.py python/cymongoose/wsgi.py \
 	  python/cymongoose/asgi.py python/cymongoose/stack.py
+	@printf '[mypy]\n' > build/stubtest.ini
+	@cd build && MYPYPATH=$(CURDIR)/python $(PY) -m mypy.stubtest cymongoose._mongoose \
+	  --allowlist $(CURDIR)/tests/python/stubtest_allowlist.txt --ignore-unused-allowlist \
+	  --mypy-config-file stubtest.ini
 
 clean:
 	rm -rf build
