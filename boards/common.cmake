@@ -79,12 +79,15 @@ function(mg_firmware_image NAME)
 endfunction()
 
 # The firmware apps every board builds. Apps that need Ethernet are only
-# built for boards that set MG_BOARD_HAS_ETH.
+# built for boards that set MG_BOARD_HAS_ETH; a board lists apps its memory
+# cannot hold in MG_BOARD_SKIP_APPS (say why in its board.cmake).
 function(mg_add_board_apps)
   mg_add_firmware(hello_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/hello_fw/main.c)
   if(MG_BOARD_HAS_ETH)
     mg_add_firmware(eth_probe_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/eth_probe_fw/main.c)
-    mg_add_firmware(net_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/net_fw/main.c)
+    if(NOT "net_fw" IN_LIST MG_BOARD_SKIP_APPS)
+      mg_add_firmware(net_fw SOURCES ${CMAKE_SOURCE_DIR}/examples/net_fw/main.c)
+    endif()
     include(${CMAKE_SOURCE_DIR}/examples/device_app/device_app.cmake)
     device_app_add_board_images()
   endif()

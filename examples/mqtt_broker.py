@@ -10,7 +10,8 @@ messages.
 
 During an MG_EV_MQTT_CMD event the packet is at the front of the
 connection's receive buffer, so `conn.recv_data()` gives its raw bytes for
-the fields MqttMessage does not expose (CONNECT payload, topic filters).
+the fields MqttMessage does not expose (CONNECT payload, topic filters),
+followed by whatever the peer pipelined after it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 import cymongoose as mg
 
 MAX_QUEUED = 1000  # QoS 1 messages kept for an offline persistent session
+# A subscriber whose send buffer holds more than this many times its high-water
+# mark (Connection.send_high_water) is disconnected; see Broker.slow_subscriber.
+SLOW_DISCONNECT_FACTOR = 4
 
 
 def topic_matches(filt: str, topic: str) -> bool:
@@ -91,9 +95,11 @@ class Reader:
             self.take(self.varint())
 
     def body_start(self) -> None:
-        """Skip the fixed header."""
+        """Skip the fixed header and end the data at the end of this packet: the
+        receive buffer may already hold the packets that follow it."""
         self.pos = 1
-        self.varint()
+        length = self.varint()
+        self.data = self.data[:self.pos + length]
 
 
 @dataclass
@@ -112,6 +118,7 @@ class Client:
     keepalive: int
     last_seen: float
     will: tuple[str, bytes, int, bool] | None = None
+    dropped: int = 0  # QoS 0 deliveries dropped on this connection
 
 
 class Broker:
@@ -130,6 +137,9 @@ class Broker:
     def log(self, *args: Any) -> None:
         if self.verbose:
             print("broker:", *args, file=sys.stderr)
+
+    def warn(self, *args: Any) -> None:
+        print("broker:", *args, file=sys.stderr)
 
     # ---- packet handlers ----
     def on_connect(self, conn: mg.Connection) -> None:
@@ -177,7 +187,7 @@ class Broker:
         self.log("connect", client_id, "v", version, "clean", clean)
         queued, sess.queue = sess.queue, []
         for topic, payload, qos in queued:
-            conn.mqtt_pub(topic, payload, qos)
+            self.publish(conn, topic, payload, qos)
 
     def connack(self, conn: mg.Connection, version: int, present: bool, rc: int) -> None:
         if version == 5:
@@ -202,9 +212,51 @@ class Broker:
                 continue
             q = min(granted, qos, 1)
             if sess.conn is not None:
-                sess.conn.mqtt_pub(topic, payload, q)
+                if not self.slow_subscriber(sess, sess.conn, q):
+                    self.publish(sess.conn, topic, payload, q)
             elif q > 0 and len(sess.queue) < MAX_QUEUED:
                 sess.queue.append((topic, payload, q))
+
+    def publish(self, conn: mg.Connection, topic: str, payload: bytes, qos: int,
+                retain: bool = False) -> None:
+        """A QoS 1 message the core refuses (the connection's queue of unacknowledged
+        messages is full: the client stopped acknowledging) closes the connection
+        instead of being lost silently."""
+        if conn.is_closing:
+            return
+        try:
+            conn.mqtt_pub(topic, payload, qos, retain)
+        except RuntimeError as e:
+            self.warn(f"conn {conn.id}: {e}: disconnecting a subscriber that does not read")
+            conn.close()
+
+    def slow_subscriber(self, sess: Session, conn: mg.Connection, qos: int) -> bool:
+        """Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
+        connection whose send buffer reached its high-water mark is dropped
+        (counted, logged once per connection); a QoS 1 one is queued (by the
+        core, see publish), and a connection whose send buffer holds more than
+        SLOW_DISCONNECT_FACTOR times the mark is closed. Returns True when the
+        delivery is skipped."""
+        if conn.is_closing:
+            return True
+        high, queued = conn.send_high_water, conn.send_len
+        if high == 0 or queued < high:
+            return False
+        if queued > SLOW_DISCONNECT_FACTOR * high:
+            self.warn(f"client {sess.client_id}: {queued} bytes queued, more than "
+                      f"{SLOW_DISCONNECT_FACTOR} x its {high}-byte high-water mark: "
+                      "disconnecting a subscriber that does not read")
+            conn.close()
+            return True
+        if qos > 0:
+            return False
+        client = self.clients.get(conn.id)
+        if client is not None:
+            if client.dropped == 0:
+                self.warn(f"client {sess.client_id}: send buffer at its high-water mark "
+                          f"({high} bytes), dropping QoS 0 messages for it")
+            client.dropped += 1
+        return True
 
     def on_subscribe(self, conn: mg.Connection, msg: mg.MqttMessage, client: Client) -> None:
         v5 = client.version == 5
@@ -229,7 +281,7 @@ class Broker:
         for filt, granted in new_filters:
             for topic, (payload, qos) in list(self.retained.items()):
                 if topic_matches(filt, topic):
-                    conn.mqtt_pub(topic, payload, min(qos, granted), True)
+                    self.publish(conn, topic, payload, min(qos, granted), True)
 
     def on_unsubscribe(self, conn: mg.Connection, client: Client) -> None:
         v5 = client.version == 5
@@ -250,6 +302,9 @@ class Broker:
         if client is None:
             return
         sess = client.session
+        if client.dropped:
+            self.warn(f"client {sess.client_id}: {client.dropped} QoS 0 messages were "
+                      "dropped for it")
         if sess.conn is conn:
             sess.conn = None
             if sess.clean:

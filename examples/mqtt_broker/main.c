@@ -15,12 +15,24 @@
 #include "mg.h"
 
 #define MAX_QUEUED 1000
+/* A subscriber whose send buffer holds more than this many times its
+ * high-water mark (mg_send_high) is disconnected; see slow_subscriber(). */
+#define SLOW_DISCONNECT_FACTOR 4
 
+/* A session's subscriptions are a hash table keyed by the filter text, so
+ * SUBSCRIBE/UNSUBSCRIBE cost O(1) per filter however many a client holds
+ * (a list walked for duplicates made 50k filters quadratic). */
 struct sub {
-  struct sub *next;
+  struct sub *next; /* in its bucket */
+  uint32_t hash;
   uint8_t qos;
   size_t len;
   char filter[1]; /* allocated past the struct */
+};
+
+struct subs {
+  struct sub **buckets; /* nbuckets (a power of two) chains, or NULL */
+  size_t nbuckets, count;
 };
 
 struct queued {
@@ -37,13 +49,14 @@ struct session {
   uint8_t version;
   uint16_t keepalive;
   uint64_t last_seen;
-  struct sub *subs;
+  struct subs subs;
   struct queued *q_head, *q_tail;
   size_t q_len;
   char *will_topic, *will_msg; /* heap copies, NULL when no will */
   size_t will_topic_len, will_msg_len;
   uint8_t will_qos;
   bool will_retain;
+  unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
 };
 
 struct retained {
@@ -70,6 +83,72 @@ static char *dup_n(const char *p, size_t n) {
     s[n] = '\0';
   }
   return s;
+}
+
+static uint32_t filter_hash(struct mg_str f) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  size_t i;
+  for (i = 0; i < f.len; i++) h = (h ^ (uint8_t) f.buf[i]) * 16777619u;
+  return h;
+}
+
+/* The link pointing at the subscription to f, or NULL when there is none. */
+static struct sub **subs_find(struct subs *t, struct mg_str f, uint32_t h) {
+  struct sub **p;
+  if (t->nbuckets == 0) return NULL;
+  for (p = &t->buckets[h & (t->nbuckets - 1)]; *p != NULL; p = &(*p)->next) {
+    if ((*p)->hash == h && (*p)->len == f.len &&
+        memcmp((*p)->filter, f.buf, f.len) == 0)
+      return p;
+  }
+  return NULL;
+}
+
+/* Doubles the table when it is as full as it has buckets. */
+static bool subs_grow(struct subs *t) {
+  size_t n = t->nbuckets ? t->nbuckets * 2 : 8, i;
+  struct sub **b;
+  if (t->count < t->nbuckets) return true;
+  if ((b = (struct sub **) calloc(n, sizeof(*b))) == NULL) return false;
+  for (i = 0; i < t->nbuckets; i++) {
+    struct sub *sb = t->buckets[i], *next;
+    for (; sb != NULL; sb = next) {
+      next = sb->next;
+      sb->next = b[sb->hash & (n - 1)];
+      b[sb->hash & (n - 1)] = sb;
+    }
+  }
+  free(t->buckets);
+  t->buckets = b;
+  t->nbuckets = n;
+  return true;
+}
+
+static void subs_free(struct subs *t) {
+  size_t i;
+  for (i = 0; i < t->nbuckets; i++) {
+    while (t->buckets[i] != NULL) {
+      struct sub *n = t->buckets[i]->next;
+      free(t->buckets[i]);
+      t->buckets[i] = n;
+    }
+  }
+  free(t->buckets);
+  memset(t, 0, sizeof(*t));
+}
+
+/* The highest QoS granted by a subscription of t matching topic, or -1. */
+static int subs_granted(const struct subs *t, struct mg_str topic) {
+  int granted = -1;
+  size_t i;
+  for (i = 0; i < t->nbuckets; i++) {
+    const struct sub *sb;
+    for (sb = t->buckets[i]; sb != NULL; sb = sb->next)
+      if (sb->qos > granted &&
+          mg_mqtt_match(topic, mg_str_n(sb->filter, sb->len)))
+        granted = sb->qos;
+  }
+  return granted;
 }
 
 static struct session *find_session(struct broker *b, struct mg_str id) {
@@ -101,11 +180,7 @@ static void free_session(struct broker *b, struct session *s) {
       break;
     }
   }
-  while (s->subs != NULL) {
-    struct sub *n = s->subs->next;
-    free(s->subs);
-    s->subs = n;
-  }
+  subs_free(&s->subs);
   while (s->q_head != NULL) {
     struct queued *n = s->q_head->next;
     free(s->q_head);
@@ -115,15 +190,25 @@ static void free_session(struct broker *b, struct session *s) {
   free(s);
 }
 
+/* A QoS 1 message the core refuses (its per-connection queue,
+ * MG_MQTT_QUEUE_MAX, is full: the client stopped acknowledging) closes the
+ * connection instead of being lost silently. */
 static void publish_to(struct mg_connection *c, struct mg_str topic,
                        struct mg_str payload, uint8_t qos, bool retain) {
   struct mg_mqtt_opts o;
+  if (c->is_closing) return;
   memset(&o, 0, sizeof(o));
   o.topic = topic;
   o.message = payload;
   o.qos = qos;
   o.retain = retain;
-  mg_mqtt_pub(c, &o);
+  if (mg_mqtt_pub(c, &o) == 0 && qos > 0) {
+    MG_ERROR(
+        "conn %lu: %d QoS 1/2 messages await acknowledgement: "
+        "disconnecting a subscriber that does not read",
+        c->id, (int) MG_MQTT_QUEUE_MAX);
+    mg_close_conn(c);
+  }
 }
 
 static void enqueue(struct session *s, struct mg_str topic,
@@ -171,23 +256,48 @@ static void set_retained(struct broker *b, struct mg_str topic,
   b->retained = r;
 }
 
+/* Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
+ * connection whose send buffer reached its high-water mark is dropped
+ * (counted, logged once per connection); a QoS 1 one is queued (by the core,
+ * see publish_to), and a connection whose send buffer holds more than
+ * SLOW_DISCONNECT_FACTOR times the mark is closed. So a subscriber that never
+ * reads costs a bounded amount of memory instead of all of it. Returns true
+ * when the delivery is skipped. */
+static bool slow_subscriber(struct session *s, uint8_t qos) {
+  struct mg_connection *c = s->c;
+  size_t high = mg_send_high(c);
+  if (c->is_closing) return true;
+  if (high == 0 || c->send.len < high) return false; /* no mark, or room */
+  if (c->send.len > SLOW_DISCONNECT_FACTOR * high) {
+    MG_ERROR(
+        "client %s: %lu bytes queued, more than %d x its %lu-byte "
+        "high-water mark: disconnecting a subscriber that does not read",
+        s->id, (unsigned long) c->send.len, SLOW_DISCONNECT_FACTOR,
+        (unsigned long) high);
+    mg_close_conn(c);
+    return true;
+  }
+  if (qos > 0) return false;
+  if (s->dropped++ == 0)
+    MG_ERROR(
+        "client %s: send buffer at its high-water mark (%lu bytes), "
+        "dropping QoS 0 messages for it",
+        s->id, (unsigned long) high);
+  return true;
+}
+
 static void route(struct broker *b, struct mg_str topic, struct mg_str payload,
                   uint8_t qos, bool retain) {
   struct session *s;
   if (retain) set_retained(b, topic, payload, qos);
   for (s = b->sessions; s != NULL; s = s->next) {
-    struct sub *sb;
-    int granted = -1;
+    int granted = subs_granted(&s->subs, topic);
     uint8_t q;
-    for (sb = s->subs; sb != NULL; sb = sb->next)
-      if (sb->qos > granted &&
-          mg_mqtt_match(topic, mg_str_n(sb->filter, sb->len)))
-        granted = sb->qos;
     if (granted < 0) continue;
     q = (uint8_t) (granted < qos ? granted : qos);
     if (q > 1) q = 1;
     if (s->c != NULL) {
-      publish_to(s->c, topic, payload, q, false);
+      if (!slow_subscriber(s, q)) publish_to(s->c, topic, payload, q, false);
     } else if (q > 0) {
       enqueue(s, topic, payload, q);
     }
@@ -200,6 +310,10 @@ static void drop(struct broker *b, struct mg_connection *c, bool will) {
   struct session *s = session_of(b, c);
   if (s == NULL) return;
   s->c = NULL;
+  if (s->dropped > 0)
+    MG_ERROR("client %s: %lu QoS 0 messages were dropped for it", s->id,
+             s->dropped);
+  s->dropped = 0;
   if (will && s->will_topic != NULL) {
     route(b, mg_str_n(s->will_topic, s->will_topic_len),
           mg_str_n(s->will_msg, s->will_msg_len), s->will_qos, s->will_retain);
@@ -288,89 +402,87 @@ static void on_connect(struct broker *b, struct mg_connection *c,
 }
 
 static bool valid_filter(struct mg_str f) {
-  size_t i;
-  if (f.len == 0) return false;
-  for (i = 0; i < f.len; i++) {
-    char ch = f.buf[i];
-    bool level_alone = (i == 0 || f.buf[i - 1] == '/') &&
-                       (i + 1 == f.len || f.buf[i + 1] == '/');
-    if (ch == '\0') return false;
-    if (ch == '+' && !level_alone) return false;
-    if (ch == '#' && (!level_alone || i + 1 != f.len)) return false;
-  }
-  return true;
+  return mg_mqtt_filter_valid(f) && memchr(f.buf, '\0', f.len) == NULL;
 }
 
+/* QoS granted to a SUBSCRIBE entry (QoS 2 is served as 1), -1 if refused. */
+static int sub_qos(struct mg_str f, uint8_t opts) {
+  if (!valid_filter(f) || (opts & 3) == 3) return -1;
+  return (opts & 3) > 1 ? 1 : (opts & 3);
+}
+
+/* Adds or updates the subscription; returns its return code. */
+static uint8_t subscribe(struct session *s, struct mg_str f, uint8_t opts) {
+  int qos = sub_qos(f, opts);
+  uint32_t h = filter_hash(f);
+  struct sub **p, *sb;
+  if (qos < 0) return 0x80;
+  if ((p = subs_find(&s->subs, f, h)) != NULL) {
+    (*p)->qos = (uint8_t) qos; /* a repeated filter replaces the old one */
+    return (uint8_t) qos;
+  }
+  if (!subs_grow(&s->subs)) return 0x80;
+  sb = (struct sub *) malloc(sizeof(*sb) + f.len);
+  if (sb == NULL) return 0x80;
+  memcpy(sb->filter, f.buf, f.len);
+  sb->len = f.len;
+  sb->hash = h;
+  sb->qos = (uint8_t) qos;
+  p = &s->subs.buckets[h & (s->subs.nbuckets - 1)];
+  sb->next = *p;
+  *p = sb;
+  s->subs.count++;
+  return (uint8_t) qos;
+}
+
+static uint8_t unsubscribe(struct session *s, struct mg_str f) {
+  struct sub **p = subs_find(&s->subs, f, filter_hash(f)), *sb;
+  if (p == NULL) return 0x11; /* no subscription existed */
+  sb = *p;
+  *p = sb->next;
+  free(sb);
+  s->subs.count--;
+  return 0;
+}
+
+/* SUBSCRIBE and UNSUBSCRIBE: one return code per filter, however many the
+ * packet holds; codes leave in chunks as they are decided. */
 static void on_subscribe(struct broker *b, struct mg_connection *c,
                          struct session *s, struct mg_mqtt_message *mm,
                          bool unsub) {
-  uint8_t codes[64], hdr[2] = {(uint8_t) (mm->id >> 8), (uint8_t) mm->id};
-  size_t n = 0, pos = 0;
+  uint8_t codes[256], hdr[2] = {(uint8_t) (mm->id >> 8), (uint8_t) mm->id};
+  size_t n = 0, count = 0, pos = 0;
+  bool v5 = s->version == 5, send_codes = v5 || !unsub;
   struct mg_str f;
   uint8_t opts;
-  while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0 &&
-         n < sizeof(codes)) {
-    struct sub **p, *sb;
-    bool found = false;
-    for (p = &s->subs; *p != NULL; p = &(*p)->next) {
-      if ((*p)->len == f.len && memcmp((*p)->filter, f.buf, f.len) == 0) {
-        sb = *p;
-        *p = sb->next;
-        free(sb);
-        found = true;
-        break;
-      }
-    }
-    if (unsub) {
-      codes[n++] = found ? 0 : 0x11;
-      continue;
-    }
-    if (!valid_filter(f) || (opts & 3) == 3) {
-      codes[n++] = 0x80;
-      continue;
-    }
-    sb = (struct sub *) malloc(sizeof(*sb) + f.len);
-    if (sb == NULL) {
-      codes[n++] = 0x80;
-      continue;
-    }
-    memcpy(sb->filter, f.buf, f.len);
-    sb->len = f.len;
-    sb->qos = (uint8_t) ((opts & 3) > 1 ? 1 : (opts & 3));
-    sb->next = s->subs;
-    s->subs = sb;
-    codes[n++] = sb->qos;
-  }
-  if (unsub) {
-    bool v5 = s->version == 5;
-    mg_mqtt_send_header(c, MQTT_CMD_UNSUBACK, 0,
-                        (uint32_t) (2 + (v5 ? 1 + n : 0)));
-    mg_send(c, hdr, 2);
-    if (v5) {
-      mg_send(c, "", 1); /* no properties */
-      mg_send(c, codes, n);
-    }
-    return;
-  }
-  mg_mqtt_send_header(c, MQTT_CMD_SUBACK, 0,
-                      (uint32_t) (2 + (s->version == 5 ? 1 : 0) + n));
+  struct retained *r;
+  while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) count++;
+  mg_mqtt_send_header(c, unsub ? MQTT_CMD_UNSUBACK : MQTT_CMD_SUBACK, 0,
+                      (uint32_t) (2 + (v5 ? 1 : 0) + (send_codes ? count : 0)));
   mg_send(c, hdr, 2);
-  if (s->version == 5) mg_send(c, "", 1);
-  mg_send(c, codes, n);
-  /* Retained messages of the new subscriptions. */
-  {
-    struct retained *r;
-    struct sub *sb;
-    for (r = b->retained; r != NULL; r = r->next) {
-      int granted = -1;
-      for (sb = s->subs; sb != NULL; sb = sb->next)
-        if (sb->qos > granted &&
-            mg_mqtt_match(r->topic, mg_str_n(sb->filter, sb->len)))
-          granted = sb->qos;
-      if (granted >= 0)
-        publish_to(c, r->topic, r->payload,
-                   (uint8_t) (granted < r->qos ? granted : r->qos), true);
+  if (v5) mg_send(c, "", 1); /* no properties */
+  while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
+    codes[n++] = unsub ? unsubscribe(s, f) : subscribe(s, f, opts);
+    if (n == sizeof(codes)) {
+      if (send_codes) mg_send(c, codes, n);
+      n = 0;
     }
+  }
+  if (send_codes && n > 0) mg_send(c, codes, n);
+  if (unsub) return;
+  /* Retained messages matching the filters of this packet, once each at the
+   * highest QoS these filters grant. */
+  for (r = b->retained; r != NULL; r = r->next) {
+    int granted = -1;
+    while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
+      int q = sub_qos(f, opts);
+      if (q > granted && mg_mqtt_match(r->topic, f) &&
+          subs_find(&s->subs, f, filter_hash(f)) != NULL)
+        granted = q;
+    }
+    if (granted >= 0)
+      publish_to(c, r->topic, r->payload,
+                 (uint8_t) (granted < r->qos ? granted : r->qos), true);
   }
 }
 
@@ -428,6 +540,7 @@ int main(int argc, char *argv[]) {
   memset(&b, 0, sizeof(b));
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  mg_log_set(MG_LL_ERROR); /* e.g. running out of descriptors, on stderr */
   mg_mgr_init(&mgr);
   if (mg_mqtt_listen(&mgr, url, fn, &b) == NULL) {
     fprintf(stderr, "cannot listen on %s\n", url);

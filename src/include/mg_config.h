@@ -55,6 +55,13 @@
 #define MG_ENABLE_TCPIP 1
 #endif
 
+/* Stellaris LM3S6965 Ethernet MAC (src/drivers/stellaris_enet.c): plain
+ * memory-mapped registers, no OS calls, so it builds on any target; off
+ * unless a board needs it (boards/lm3s6965evb turns it on). */
+#ifndef MG_ENABLE_DRIVER_STELLARIS_ENET
+#define MG_ENABLE_DRIVER_STELLARIS_ENET 0
+#endif
+
 /* Stream driver for the stack (src/drivers/stream.c): frames over a socket as
  * QEMU's "-netdev stream" carries them. Its codec is portable; the driver
  * itself needs POSIX sockets. */
@@ -136,6 +143,17 @@
 #define MG_HTTP_BODY_MIN_RATE 1024
 #endif
 
+/* TLS 1.2 cipher suites a server accepts, in its order of preference (it
+ * picks, not the client): forward-secret ECDHE with AEAD only, no CBC and no
+ * static RSA key exchange. OpenSSL cipher-list syntax; TLS 1.3 suites keep
+ * the library's defaults (all AEAD). Clients keep the library's list. */
+#ifndef MG_TLS_SERVER_CIPHERS
+#define MG_TLS_SERVER_CIPHERS                                  \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1
@@ -180,6 +198,14 @@
 /* Listen backlog for TCP listeners. */
 #ifndef MG_SOCK_LISTEN_BACKLOG
 #define MG_SOCK_LISTEN_BACKLOG 128
+#endif
+
+/* When accept() fails for lack of descriptors or kernel memory (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM), listeners are not polled for this long, then
+ * accept is retried: the pending connection keeps the listener readable, so
+ * retrying at once would spin a core until a descriptor frees up. */
+#ifndef MG_SOCK_ACCEPT_BACKOFF_MS
+#define MG_SOCK_ACCEPT_BACKOFF_MS 100
 #endif
 
 /* ---- Built-in TCP/IP stack sizing (used when MG_ENABLE_TCPIP). RAM: see

@@ -155,8 +155,14 @@ struct mg_mqtt_connect_info {
 bool mg_mqtt_parse_connect(const struct mg_mqtt_message *m,
                            struct mg_mqtt_connect_info *ci);
 
+/* Whether filter is a valid topic filter: not empty, every `+` or `#` a
+ * whole level, `#` only as the last level. A broker answers a SUBSCRIBE to an
+ * invalid filter with a failure code (0x80 in 3.1.1, 0x8F in 5). */
+bool mg_mqtt_filter_valid(struct mg_str filter);
+
 /* Whether topic matches subscription filter (`+` one level, `#` this level
- * and below, `$` topics not matched by a leading wildcard). */
+ * and below, `$` topics not matched by a leading wildcard). An invalid filter
+ * (see mg_mqtt_filter_valid) matches no topic, not even its own text. */
 bool mg_mqtt_match(struct mg_str topic, struct mg_str filter);
 
 /* Wire type (MQTT_PROP_TYPE_*) of a property id, or -1 when unknown. */

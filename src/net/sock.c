@@ -43,6 +43,10 @@
 
 struct sock_state {
   int wake_wr;  /* write end of the wakeup socketpair, -1 if none */
+  /* Descriptor exhaustion: listeners are left out of the wait until
+   * accept_resume (mg_millis), 0 when accepting normally. */
+  uint64_t accept_resume;
+  uint64_t accept_failed; /* mg_millis of the last such failure, 0 = none */
 #if MG_ENABLE_EPOLL
   int epfd;
   struct epoll_event events[MAX_EVENTS];
@@ -131,7 +135,23 @@ static uint32_t wanted(const struct mg_connection *c) {
 static uint32_t next_interest(struct mg_connection *c) {
   uint32_t m = wanted(c);
   c->io_mask &= ~IO_FILE_WAIT;
+  if (c->is_listening && !c->is_udp && state(c->mgr)->accept_resume != 0)
+    m = 0; /* accept back-off, see accept_starved */
   return m;
+}
+
+/* Ends an elapsed accept back-off, else shortens the wait to its end. */
+static int accept_backoff_wait(struct mg_mgr *mgr, int ms) {
+  struct sock_state *st = state(mgr);
+  uint64_t now = mg_millis();
+  if (st->accept_resume == 0) return ms;
+  if (now >= st->accept_resume) {
+    st->accept_resume = 0;
+    return ms;
+  }
+  if (ms < 0 || (uint64_t) ms > st->accept_resume - now)
+    ms = (int) (st->accept_resume - now);
+  return ms;
 }
 
 static int new_socket(int family, bool udp) {
@@ -198,12 +218,35 @@ static int sock_check_connect(struct mg_connection *c) {
   return 1;
 }
 
+/* Out of descriptors or kernel memory: the pending connection stays queued
+ * and its listener readable, so pause all listeners for a while instead of
+ * retrying in a busy loop. Logged once per episode; an episode ends after
+ * ten back-off periods without such a failure (a burst of queued clients
+ * that refills the table right after one accept is the same episode). */
+static void accept_starved(struct mg_connection *lc, int err) {
+  struct sock_state *st = state(lc->mgr);
+  uint64_t now = mg_millis();
+  if (st->accept_failed == 0 ||
+      now - st->accept_failed > 10 * (uint64_t) MG_SOCK_ACCEPT_BACKOFF_MS)
+    MG_ERROR(
+        "accept: errno %d (out of descriptors or memory), pausing "
+        "listeners for %d ms at a time until it succeeds",
+        err, (int) MG_SOCK_ACCEPT_BACKOFF_MS);
+  st->accept_failed = now > 0 ? now : 1;
+  st->accept_resume = now + MG_SOCK_ACCEPT_BACKOFF_MS;
+}
+
 static bool sock_accept(struct mg_connection *lc, struct mg_connection *nc) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
   int s = accept4(FD(lc), (struct sockaddr *) &ss, &sl,
                   SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (s < 0) return false;
+  if (s < 0) {
+    int err = errno;
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+      accept_starved(lc, err);
+    return false;
+  }
   tune(s);
   SET_FD(nc, s);
   from_sa(&ss, &nc->rem);
@@ -302,6 +345,7 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
   struct sock_state *st = state(mgr);
   struct mg_connection *c;
   int i, n;
+  ms = accept_backoff_wait(mgr, ms);
   for (c = mgr->conns; c != NULL; c = c->next) {
     c->is_readable = c->is_writable = 0;
     if (c->fd != NULL) watch(c, next_interest(c));
@@ -319,6 +363,7 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
   struct sock_state *st = state(mgr);
   struct mg_connection *c;
   size_t i, n = 0;
+  ms = accept_backoff_wait(mgr, ms);
   for (c = mgr->conns; c != NULL; c = c->next) n++;
   if (n > st->pfds_cap) {
     struct pollfd *p = (struct pollfd *) realloc(st->pfds, n * sizeof(*p));

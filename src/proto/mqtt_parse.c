@@ -317,8 +317,24 @@ bool mg_mqtt_parse_connect(const struct mg_mqtt_message *m,
   return !r.bad && ci->will_qos < 3;
 }
 
+bool mg_mqtt_filter_valid(struct mg_str filter) {
+  size_t i;
+  if (filter.len == 0 || filter.buf == NULL) return false;
+  for (i = 0; i < filter.len; i++) {
+    char ch = filter.buf[i];
+    if (ch != '+' && ch != '#') continue;
+    /* A wildcard is a whole level: '/' (or an end) on both sides. */
+    if (i > 0 && filter.buf[i - 1] != '/') return false;
+    if (i + 1 < filter.len && filter.buf[i + 1] != '/') return false;
+    if (ch == '#' && i + 1 != filter.len) return false; /* '#' comes last */
+  }
+  return true;
+}
+
 bool mg_mqtt_match(struct mg_str topic, struct mg_str filter) {
   size_t ti = 0, fi = 0;
+  /* An invalid filter (e.g. "#/a", "a+") matches nothing, not even itself. */
+  if (!mg_mqtt_filter_valid(filter)) return false;
   /* Wildcards do not match topics starting with '$' at the first level. */
   if (topic.len > 0 && topic.buf[0] == '$' && filter.len > 0 &&
       (filter.buf[0] == '+' || filter.buf[0] == '#'))

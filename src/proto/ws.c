@@ -124,8 +124,12 @@ static void deliver(struct mg_connection *c, struct ws_state *st, uint8_t op,
 }
 
 /* Consumes every complete frame in c->recv. Unfragmented messages are
- * delivered where they lie; fragments are unmasked and moved to the front of
- * the buffer until the final one arrives. */
+ * delivered where they lie; fragment payloads are unmasked and copied down to
+ * the end of the message at the front of the buffer until the final one
+ * arrives. Bytes between that end (msg_len) and pos are consumed frames: they
+ * are removed once, after the loop, so each received byte moves at most
+ * twice however many fragments a read holds (deleting each fragment's header
+ * on its own moved the rest of the buffer per fragment: quadratic). */
 static void ws_process(struct mg_connection *c, struct ws_state *st) {
   size_t pos = st->msg_len;
   while (!st->failed && !c->is_closing && c->pfn == mg_ws_handler &&
@@ -176,25 +180,15 @@ static void ws_process(struct mg_connection *c, struct ws_state *st) {
       pos += (size_t) hl + plen;
     } else {
       /* A fragment: append its payload to the message at the front. */
-      if (pos > st->msg_len) {
-        /* Earlier frames of this read were delivered in place; drop them
-         * (the payload moves with the buffer, it is unmasked already). */
-        size_t drop = pos - st->msg_len;
-        mg_iobuf_del(&c->recv, st->msg_len, drop);
-        pos -= drop;
-        p -= drop;
-      }
       memmove(c->recv.buf + st->msg_len, p, plen);
-      mg_iobuf_del(&c->recv, st->msg_len + plen, (size_t) hl);
       st->msg_len += plen;
-      pos = st->msg_len;
+      pos += (size_t) hl + plen;
       if (op != WEBSOCKET_OP_CONTINUE) st->msg_op = op;
       if (f.b0 & 0x80) {
         uint8_t mop = st->msg_op;
         size_t n = st->msg_len;
         st->msg_op = 0;
-        st->msg_len = 0;
-        pos = n; /* consumed below together with other delivered frames */
+        st->msg_len = 0; /* [0, pos) is consumed once delivered */
         deliver(c, st, mop, c->recv.buf, n);
       }
     }

@@ -217,7 +217,16 @@ static SSL_CTX *new_ctx(const struct mg_tls_opts *o, bool server, char *err,
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (server) SSL_CTX_set_num_tickets(ctx, 1);
+  if (server) {
+    SSL_CTX_set_num_tickets(ctx, 1);
+    /* TLS 1.2: ECDHE + AEAD only, in our order (TLS 1.3: library defaults). */
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_cipher_list(ctx, MG_TLS_SERVER_CIPHERS) != 1) {
+      mg_snprintf(err, errlen, "TLS: bad MG_TLS_SERVER_CIPHERS: %s",
+                  ssl_reason(r, sizeof(r)));
+      goto fail;
+    }
+  }
   if (o->cert.len > 0) {
     if (!load_cert(ctx, o->cert)) {
       mg_snprintf(err, errlen, "TLS: bad certificate PEM: %s",

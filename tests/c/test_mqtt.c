@@ -134,6 +134,19 @@ static void test_connect_and_topics(void) {
   CHECK(!mg_mqtt_match(mg_str("$SYS/x"), mg_str("+/x")));
   CHECK(mg_mqtt_match(mg_str("$SYS/x"), mg_str("$SYS/#")));
   CHECK(!mg_mqtt_match(mg_str("ab"), mg_str("a")));
+  /* Invalid filters match nothing, not even their own text. */
+  CHECK(mg_mqtt_filter_valid(mg_str("a/+/#")));
+  CHECK(mg_mqtt_filter_valid(mg_str("+")) && mg_mqtt_filter_valid(mg_str("/")));
+  CHECK(!mg_mqtt_filter_valid(mg_str("")));
+  CHECK(!mg_mqtt_filter_valid(mg_str("#/a")));
+  CHECK(!mg_mqtt_filter_valid(mg_str("a/#/")));
+  CHECK(!mg_mqtt_filter_valid(mg_str("a+")) &&
+        !mg_mqtt_filter_valid(mg_str("+a/b")));
+  CHECK(!mg_mqtt_filter_valid(mg_str("a/b#")));
+  CHECK(!mg_mqtt_match(mg_str("#/a"), mg_str("#/a")));
+  CHECK(!mg_mqtt_match(mg_str("x/a"), mg_str("#/a")));
+  CHECK(!mg_mqtt_match(mg_str("a+"), mg_str("a+")));
+  CHECK(!mg_mqtt_match(mg_str(""), mg_str("")));
 }
 
 /* ---- Loopback: a client and a minimal broker-side handler ---- */

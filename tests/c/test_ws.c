@@ -189,11 +189,112 @@ static void test_loopback(void) {
   mg_mgr_free(&mgr);
 }
 
+/* ---- Many tiny fragments, fed without a socket ---- */
+#define FRAG_N 200000
+struct frag_ctx {
+  int msgs, ctls, bad;
+  size_t big_len;
+};
+
+static void frag_fn(struct mg_connection *c, int ev, void *ev_data) {
+  struct frag_ctx *x = (struct frag_ctx *) c->fn_data;
+  struct mg_ws_message *m = (struct mg_ws_message *) ev_data;
+  if (ev == MG_EV_WS_MSG) {
+    x->msgs++;
+    if (x->msgs == 1 && !mg_str_eq(m->data, "hi")) x->bad++;
+    if (x->msgs == 3 && !mg_str_eq(m->data, "end")) x->bad++;
+    if (x->msgs == 2) {
+      size_t i;
+      x->big_len = m->data.len;
+      if (m->flags != 0x82) x->bad++;
+      for (i = 0; i < m->data.len; i++)
+        if ((uint8_t) m->data.buf[i] != (uint8_t) ('a' + i % 26)) x->bad++;
+    }
+  } else if (ev == MG_EV_WS_CTL) {
+    x->ctls++;
+  } else if (ev == MG_EV_ERROR) {
+    x->bad++;
+  }
+}
+
+/* Appends one masked client frame (b0, payload p) to buf at *n. */
+static void put_frame(uint8_t *buf, size_t *n, uint8_t b0, const void *p,
+                      size_t len, uint32_t seed) {
+  uint8_t mask[4] = {(uint8_t) seed, (uint8_t) (seed >> 8), 0x5a, 0xa5};
+  size_t hl = mg_ws_build_header(buf + *n, b0 & 0x0f, len, mask);
+  buf[*n] = b0;
+  memcpy(buf + *n + hl, p, len);
+  mg_ws_mask(buf + *n + hl, len, mask, 0);
+  *n += hl + len;
+}
+
+/* A message in FRAG_N one-byte fragments (a ping among them) between two
+ * whole messages, arriving in uneven pieces: delivered intact, and the
+ * buffer ends empty. Reassembly used to move the rest of the buffer per
+ * fragment, quadratic in a read that holds many fragments (timing:
+ * bench/ws_fragments_bench.py). */
+static void test_many_fragments(void) {
+  struct mg_mgr mgr;
+  struct mg_connection *c;
+  struct mg_http_message hm;
+  struct frag_ctx x;
+  const char *req =
+      "GET / HTTP/1.1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  size_t cap = (size_t) FRAG_N * 7 + 64, n = 0, i, cuts[4], prev = 0;
+  uint8_t *buf = (uint8_t *) malloc(cap);
+  CHECK(buf != NULL);
+  if (buf == NULL) return;
+  memset(&x, 0, sizeof(x));
+  put_frame(buf, &n, 0x81, "hi", 2, 1);
+  for (i = 0; i < FRAG_N; i++) {
+    uint8_t ch = (uint8_t) ('a' + i % 26);
+    uint8_t b0 = (uint8_t) ((i == 0 ? WEBSOCKET_OP_BINARY : 0) |
+                            (i == FRAG_N - 1 ? 0x80 : 0));
+    put_frame(buf, &n, b0, &ch, 1, (uint32_t) i);
+    if (i == FRAG_N / 2) put_frame(buf, &n, 0x89, "p", 1, 7);
+  }
+  put_frame(buf, &n, 0x82, "end", 3, 2);
+  mg_mgr_init_net(&mgr, NULL);
+  c = mg_alloc_conn(&mgr);
+  CHECK(c != NULL);
+  if (c == NULL) {
+    free(buf);
+    return;
+  }
+  mg_add_conn(c);
+  c->fn = frag_fn;
+  c->fn_data = &x;
+  CHECK(mg_http_parse(req, strlen(req), &hm) > 0);
+  CHECK(mg_ws_upgrade(c, &hm, NULL));
+  c->fd = (void *) 1; /* "connected" (no transport: never used) */
+  c->send.len = 0;    /* drop the 101 response */
+  /* Pieces end inside a header, inside the ping and at an odd place. */
+  cuts[0] = 5, cuts[1] = n / 3 + 1, cuts[2] = n / 2 + 3, cuts[3] = n;
+  for (i = 0; i < 4; i++) {
+    mg_iobuf_add(&c->recv, c->recv.len, buf + prev, cuts[i] - prev);
+    mg_call(c, MG_EV_READ, NULL);
+    prev = cuts[i];
+  }
+  CHECK(x.bad == 0);
+  CHECK(x.msgs == 3 && x.big_len == FRAG_N);
+  CHECK(x.ctls == 1);
+  CHECK(c->recv.len == 0);
+  /* The pong answering the ping is the only output. */
+  CHECK(c->send.len == 3 && c->send.buf[0] == 0x8a && c->send.buf[2] == 'p');
+  mg_call(c, MG_EV_CLOSE, NULL);
+  mgr.conns = NULL;
+  c->fd = NULL;
+  mg_free_conn(c);
+  mg_mgr_free(&mgr);
+  free(buf);
+}
+
 int main(void) {
   test_header_codec();
   test_utf8();
   test_accept_and_close();
   test_loopback();
+  test_many_fragments();
   return TEST_REPORT();
 }
 #else

@@ -3,8 +3,9 @@
  *  - a parsed packet lies inside the input, its topic/payload inside it;
  *  - walking the v5 properties ends exactly at the end of their block;
  *  - topic-filter iteration moves forward and stays inside the packet;
- *  - mg_mqtt_match agrees with an independent recursive matcher on
- *    "topic\nfilter" inputs;
+ *  - mg_mqtt_filter_valid and mg_mqtt_match agree with an independent
+ *    validity check and recursive matcher on "topic\nfilter" inputs (an
+ *    invalid filter matches nothing);
  *  - everything the glue sends back is a sequence of parseable packets. */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +28,24 @@ static bool inside(struct mg_str s, struct mg_str outer) {
          (s.buf >= outer.buf && s.buf + s.len <= outer.buf + outer.len);
 }
 
-/* Reference: level lists compared recursively. */
+/* Reference validity, level by level: a level holding '+' or '#' is that
+ * one character, and a '#' level is the last one; no filter is empty. */
+static bool ref_valid(const char *f, size_t fl) {
+  size_t start = 0;
+  if (fl == 0) return false;
+  while (start <= fl) {
+    size_t end = start, k;
+    while (end < fl && f[end] != '/') end++;
+    for (k = start; k < end; k++) {
+      if ((f[k] == '+' || f[k] == '#') && end - start != 1) return false;
+    }
+    if (end - start == 1 && f[start] == '#' && end != fl) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+/* Reference: level lists compared recursively (valid filters only). */
 static bool ref_match(const char *t, size_t tl, const char *f, size_t fl,
                       bool first) {
   size_t te = 0, fe = 0;
@@ -135,8 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t tl = (size_t) (nl - data);
     struct mg_str t = mg_str_n((const char *) data, tl);
     struct mg_str f = mg_str_n((const char *) nl + 1, size - tl - 1);
+    bool valid = ref_valid(f.buf, f.len);
+    REQUIRE(mg_mqtt_filter_valid(f) == valid);
     REQUIRE(mg_mqtt_match(t, f) ==
-            ref_match(t.buf, t.len, f.buf, f.len, true));
+            (valid && ref_match(t.buf, t.len, f.buf, f.len, true)));
   }
   glue(data, size);
   return 0;

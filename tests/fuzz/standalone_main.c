@@ -7,11 +7,13 @@
  *              [CORPUS...]
  * Every CORPUS file (or every regular file in a CORPUS directory) is replayed
  * once, then RUNS mutated inputs are generated from them with a deterministic
- * PRNG (same seed, same inputs), stopping early after SECONDS. DICT is a file
+ * PRNG (same seed, same inputs), stopping early after SECONDS of wall-clock
+ * time (so a CI budget holds on a loaded machine too). DICT is a file
  * of tokens, one per line, spliced into inputs by some mutations. A crash is
  * whatever the target or the sanitizers abort on. Runs are reproducible from
  * the seed; with -o FILE each input is also written to FILE before it runs,
  * so after a crash FILE holds the offending input (replay: ./fuzz_x FILE). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -184,6 +186,12 @@ static void save_input(const char *path, const uint8_t *buf, size_t n) {
   fclose(fp);
 }
 
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 int main(int argc, char **argv) {
   unsigned long runs = 10000, seed = 1;
   double seconds = 60;
@@ -193,7 +201,7 @@ int main(int argc, char **argv) {
   uint8_t *buf;
   uint64_t rng;
   unsigned long r;
-  clock_t start = clock();
+  double start = now_seconds();
   int a;
   for (a = 1; a < argc; a++) {
     if (strcmp(argv[a], "-n") == 0 && a + 1 < argc) {
@@ -226,7 +234,7 @@ int main(int argc, char **argv) {
   }
   rng = seed * 0x9E3779B97F4A7C15ULL + 1;
   for (r = 0; r < runs; r++) {
-    if ((r & 255) == 0 && (double) (clock() - start) / CLOCKS_PER_SEC > seconds) break;
+    if ((r & 15) == 0 && now_seconds() - start > seconds) break;
     if (corpus.n > 0 && rng_below(&rng, 8) != 0) {
       const struct blob *b = &corpus.items[rng_below(&rng, corpus.n)];
       n = b->len < maxlen ? b->len : maxlen;
@@ -239,8 +247,9 @@ int main(int argc, char **argv) {
     LLVMFuzzerTestOneInput(buf, n);
   }
   if (save_path != NULL) remove(save_path);
-  printf("%s: %zu corpus inputs, %lu mutations (seed %lu) in %.1f s, no crash\n",
-         argv[0], corpus.n, r, seed, (double) (clock() - start) / CLOCKS_PER_SEC);
+  printf(
+      "%s: %zu corpus inputs, %lu mutations (seed %lu) in %.1f s, no crash\n",
+      argv[0], corpus.n, r, seed, now_seconds() - start);
   free(buf);
   blobs_free(&corpus);
   blobs_free(&dict);

@@ -198,3 +198,93 @@ def test_mosquitto_tools(port: int, version: str) -> None:
     out, err = sub.communicate(timeout=15)
     assert sub.returncode == 0, err
     assert out.splitlines() == ["cli/1 msg 1", "cli/2 msg 2"]
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _read_packet(s: socket.socket, buf: bytearray) -> tuple[int, bytes]:
+    """One packet (first byte, body) from s, buffered in buf."""
+    while True:
+        if len(buf) >= 2:
+            n, mult, i = 0, 1, 1
+            while i < len(buf) and i <= 4:
+                n += (buf[i] & 0x7F) * mult
+                mult *= 128
+                if not buf[i] & 0x80:
+                    break
+                i += 1
+            else:
+                i = -1
+            if i > 0 and len(buf) >= i + 1 + n:
+                first, body = buf[0], bytes(buf[i + 1:i + 1 + n])
+                del buf[:i + 1 + n]
+                return first, body
+        chunk = s.recv(65536)
+        assert chunk, "the broker closed the connection"
+        buf += chunk
+
+
+def test_many_subscriptions_one_connection(port: int) -> None:
+    """50k filters over one connection, in pipelined SUBSCRIBE packets of 1000:
+    every filter gets its code, a publish is routed to the one it matches, and
+    UNSUBSCRIBE of all of them stops delivery. (The C broker walked a list per
+    filter, and acknowledged at most 64 filters per packet.)"""
+    packets, per = 50, 1000
+    s = raw_connect(port, b"many-subs", 60)
+    s.settimeout(30)
+    out = bytearray()
+    for k in range(packets):
+        body = (k + 1).to_bytes(2, "big")
+        for i in range(per):
+            f = f"many/{k * per + i}".encode()
+            body += len(f).to_bytes(2, "big") + f + b"\x01"
+        out += b"\x82" + _varint(len(body)) + body
+    s.sendall(out)
+    buf = bytearray()
+    for k in range(packets):
+        first, body = _read_packet(s, buf)
+        assert first == 0x90 and body[:2] == (k + 1).to_bytes(2, "big")
+        assert body[2:] == b"\x01" * per, f"SUBACK {k + 1}: {len(body) - 2} codes"
+    pub = Paho(port, "many-pub")
+    pub.pub("many/31337", b"found", 0)
+    first, body = _read_packet(s, buf)
+    assert first >> 4 == 3 and body == b"\x00\x0amany/31337found"
+    out = bytearray()
+    for k in range(packets):
+        body = (k + 1).to_bytes(2, "big")
+        for i in range(per):
+            f = f"many/{k * per + i}".encode()
+            body += len(f).to_bytes(2, "big") + f
+        out += b"\xa2" + _varint(len(body)) + body
+    s.sendall(out)
+    for k in range(packets):
+        assert _read_packet(s, buf) == (0xB0, (k + 1).to_bytes(2, "big"))
+    pub.pub("many/31337", b"gone", 0)
+    s.sendall(b"\xc0\x00")  # PINGREQ: its PINGRESP comes after any delivery
+    assert _read_packet(s, buf) == (0xD0, b"")
+    pub.close()
+    s.close()
+
+
+def test_retained_sent_for_new_subscriptions_only(port: int) -> None:
+    """A SUBSCRIBE delivers the retained messages of its own filters, not again
+    those of the session's earlier subscriptions (the C broker re-sent them)."""
+    pub = Paho(port, "ro-pub")
+    pub.pub("ro/a", b"kept", 1, retain=True)
+    sub = Paho(port, "ro-sub")
+    sub.sub("ro/a", 1)
+    assert sub.wait_msgs(1) == [("ro/a", b"kept", 1, True)]
+    sub.sub("ro/other", 1)
+    pub.pub("ro/other", b"live", 1)  # arrives after anything the SUBSCRIBE caused
+    got = sub.wait_msgs(2)
+    pub.pub("ro/a", b"", 1, retain=True)
+    pub.close()
+    sub.close()
+    assert got == [("ro/a", b"kept", 1, True), ("ro/other", b"live", 1, False)]

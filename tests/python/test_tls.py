@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import os
 import pickle
+import re
 import shutil
 import socket
 import ssl
@@ -348,6 +349,38 @@ def test_server_vs_openssl_s_client(mgr: mg.Manager, certs: Certs) -> None:
     assert "Verify return code: 0 (ok)" in out
     assert "Protocol  : TLSv1.2" in out
     assert "hello /s" in out and srv.errors == []
+
+
+def s_client_cipher(mgr: mg.Manager, port: int, *args: str) -> str | None:
+    """The cipher `openssl s_client` negotiated with our server, None when the
+    handshake failed."""
+    r = run_proc(mgr, [OPENSSL or "openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                       *args], stdin=b"")
+    m = re.search(r"Cipher is (\S+)", r.stdout.decode(errors="replace"))
+    return None if m is None or m.group(1) == "(NONE)" else m.group(1)
+
+
+@needs_openssl
+@pytest.mark.parametrize("kind", ["ECDSA", "RSA"])
+def test_server_tls12_ciphers(mgr: mg.Manager, certs: Certs, kind: str) -> None:
+    """TLS 1.2: ECDHE with AEAD only (no CBC, no static RSA key exchange), in
+    the server's order of preference; TLS 1.3 keeps the library's suites."""
+    name = "srv" if kind == "ECDSA" else "rsa"
+    srv = Server(mgr, TlsOpts(cert=certs.pem(f"{name}.pem"),
+                              key=certs.pem(f"{name}.key"))).start()
+    auth = "ECDHE-ECDSA" if kind == "ECDSA" else "ECDHE-RSA"
+    for refused in ["AES128-SHA", "AES256-GCM-SHA384", f"{auth}-AES128-SHA",
+                    f"{auth}-AES256-SHA384"]:
+        assert s_client_cipher(mgr, srv.port, "-tls1_2", "-cipher", refused) is None, refused
+    for ok in [f"{auth}-AES128-GCM-SHA256", f"{auth}-AES256-GCM-SHA384",
+               f"{auth}-CHACHA20-POLY1305"]:
+        assert s_client_cipher(mgr, srv.port, "-tls1_2", "-cipher", ok) == ok
+    # The client lists ChaCha20 first; the server's preference (AES-128-GCM) wins.
+    assert s_client_cipher(
+        mgr, srv.port, "-tls1_2", "-cipher",
+        f"{auth}-CHACHA20-POLY1305:{auth}-AES128-GCM-SHA256") == f"{auth}-AES128-GCM-SHA256"
+    assert s_client_cipher(mgr, srv.port, "-tls1_3") in {
+        "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"}
 
 
 # ---- Mutual TLS ----

@@ -232,7 +232,9 @@ class QemuTarget(Target):
             cmd += ["-gdb", f"tcp:127.0.0.1:{self.gdb.port}"]
         if self.halted:
             cmd.append("-S")
-        model = str(self.board.network.get("driver", "")) or None
+        # QEMU's NIC model: [qemu] nic_model when QEMU names it differently from
+        # our driver (lm3s6965evb: "stellaris"), else the driver's name.
+        model = str(q.get("nic_model") or self.board.network.get("driver", "")) or None
         if isinstance(self.nic, str):
             if self.nic == "none":
                 cmd += ["-nic", "none"]
