@@ -214,6 +214,7 @@ static void m_ota_status(struct mg_rpc_req *r) {
 FAULT_FN void debug_fault_nullptr(void) {
   void (*volatile fn)(void) = NULL;
   fn();
+  __asm__ volatile("" ::: "memory"); /* no tail call: lr stays in here */
 }
 
 /* Integer division by zero (a trap on Cortex-M3 and up: CCR.DIV_0_TRP). */
