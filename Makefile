@@ -101,3 +101,10 @@ fuzz: setup
 	  corpus=""; [ -d tests/fuzz/corpus/$$short ] && corpus="tests/fuzz/corpus/$$short"; \
 	  build/fuzz/$$name -n $(FUZZ_RUNS) -s $(FUZZ_SEED) -t $(FUZZ_SECONDS) $$dict $$corpus; \
 	done
+
+# Release artifacts in dist/: the sdist and a manylinux wheel for .venv's Python, repaired by
+# auditwheel with OpenSSL bundled (scripts/build_wheel.sh; incremental: it reuses the build
+# directory of `make ext`). tests/python/test_wheel.py installs it into a fresh venv.
+.PHONY: wheel
+wheel: setup
+	@bash scripts/build_wheel.sh

@@ -15,6 +15,7 @@ file(STRINGS ${CMAKE_SOURCE_DIR}/pyproject.toml MG_PYPROJECT_VERSION_LINE
      REGEX "^version *= *\"[^\"]+\"" LIMIT_COUNT 1)
 string(REGEX REPLACE "^version *= *\"([^\"]+)\".*" "\\1" MG_FW_VERSION
        "${MG_PYPROJECT_VERSION_LINE}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/pyproject.toml)
 if(NOT MG_FW_VERSION)
   set(MG_FW_VERSION "0.0.0")
 endif()

@@ -6,7 +6,34 @@ is pure Python and imports even when the extension is not built.
 
 from __future__ import annotations
 
-__version__ = "0.2.5"
+
+def _version() -> str:
+    """The version of this copy of the package, written once in pyproject.toml.
+
+    Installed: the package metadata of our distribution, provided that it describes this very
+    copy (a source tree on ``sys.path`` may shadow an older installed one). Run from a source
+    tree: the ``version`` line of its pyproject.toml, as CMake reads it for the firmware banner.
+    """
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    try:
+        dist = metadata.distribution("cymongoose-sdk")
+        if Path(str(dist.locate_file("cymongoose/__init__.py"))).resolve() == here:
+            return dist.version
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        text = (here.parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return "0+unknown"
+    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    return m.group(1) if m else "0+unknown"
+
+
+__version__ = _version()
 
 _import_error: ImportError | None = None
 try:

@@ -1,14 +1,18 @@
-"""The ``cymongoose`` command: boards, build, flash, console, bridge, rpc, test.
+# PYTHON_ARGCOMPLETE_OK  (shell completion with the optional argcomplete package)
+"""The ``cymongoose`` command: boards, ports, build, flash, console, bridge, rpc, test.
 
 Every subcommand has ``--help`` with examples. Exit codes: 0 success, 1 the
-device or tool failed (timeout, verify mismatch, missing port), 2 bad usage
-(including a missing tool or extension).
+device or tool failed (timeout, verify mismatch, missing port), 2 bad usage: an
+unknown board or command, a missing option or file, a bad value (one line on
+stderr, with a close match when there is one), or a missing tool or extension.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import select
 import shutil
 import subprocess
@@ -19,9 +23,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .boards import Board, BoardMap, load_boards
+from .cliutil import (
+    CliParser,
+    RateProgress,
+    UsageError,
+    address,
+    check_board_name,
+    existing_file,
+    list_ports,
+    positive_int,
+    seconds,
+)
 from .errors import DeviceError, ExpectTimeoutError, NotAvailableError
 
 if TYPE_CHECKING:
+    from .flash import FlashResult
     from .labgrid import LabgridTarget
     from .targets import Target
 
@@ -39,6 +55,8 @@ everything below works without hardware.
 EPILOG = """\
 examples:
   cymongoose boards                              list the known boards
+  cymongoose ports                               list this machine's serial ports
+  cymongoose doctor                              what this machine has, how to get the rest
   cymongoose build --board mps2-an385            build the firmware (build/fw-mps2-an385)
   cymongoose console --board mps2-an385 --firmware build/fw/hello_fw.elf
                                                  boot it in QEMU and attach to UART0
@@ -62,9 +80,11 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cymongoose", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=_formatter)
-    p.add_argument("--boards-file", action="append", default=[], metavar="TOML",
+    p = CliParser(prog="cymongoose", description=DESCRIPTION, epilog=EPILOG,
+                  formatter_class=_formatter)
+    p.add_argument("-V", "--version", action="version", version=_version_text(),
+                   help="print the version and exit")
+    p.add_argument("--boards-file", action="append", default=[], metavar="TOML", type=existing_file,
                    help="extra board map file (may be repeated)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -74,7 +94,29 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  cymongoose boards\n  cymongoose boards mps2-an385\n"
                               "  cymongoose boards --json")
     s.add_argument("name", nargs="?", help="board to show")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout instead of the table")
+
+    s = sub.add_parser("ports", help="list this machine's serial ports",
+                       description="List the serial ports of this machine (pyserial): device, "
+                                   "USB VID:PID, serial number, description, and the lab ports "
+                                   "or board consoles of the board map that name each one.",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  cymongoose ports\n  cymongoose ports --json")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout instead of the table")
+
+    s = sub.add_parser("doctor", help="check QEMU, toolchains, serial ports, TUN, ...",
+                       description="Check what the device features need on this machine: the "
+                                   "compiled extension, QEMU and its version, the arm toolchain, "
+                                   "cmake, OpenOCD, pyOCD, pyserial, labgrid, serial port access "
+                                   "and TUN. One line each: ok, missing (the reference board needs "
+                                   "it) or - (optional), with how to get it. Exit status 1 when "
+                                   "something the reference board needs is missing.",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  cymongoose doctor\n  cymongoose doctor --json")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout instead of the table")
 
     s = sub.add_parser("build", help="build firmware for a board with CMake",
                        description="Configure and build the firmware apps for a board "
@@ -86,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", default=".", help="source tree (default: current directory)")
     s.add_argument("--build-dir", help="build directory (default: build/fw-BOARD)")
     s.add_argument("--target", help="only build this CMake target, e.g. hello_fw")
-    s.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default 2)")
+    s.add_argument("-j", "--jobs", type=positive_int, default=2, help="parallel jobs (default 2)")
 
     s = sub.add_parser(
         "flash", help="write an image to a board and verify it",
@@ -107,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                "      lease a labgrid place, flash+verify through its exported gdbstub\n"
                "  cymongoose flash --lg-tags board=mps2-an385 --backend ota fw.bin\n"
                "      lease a place, OTA over its exported console")
-    s.add_argument("image", help="firmware image (.elf or .bin)")
+    s.add_argument("image", type=existing_file, help="firmware image (.elf or .bin)")
     s.add_argument("--board", help="board name (required, except that a labgrid place's "
                                     "'board' tag may name it)")
     s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd", "ota"],
@@ -116,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--verify", dest="verify", action="store_true", default=True,
                    help="verify after writing (default)")
     s.add_argument("--no-verify", dest="verify", action="store_false", help="skip verification")
-    s.add_argument("--base", type=lambda v: int(v, 0), help="load address of a .bin image")
+    s.add_argument("--base", type=address, help="load address of a .bin image")
     s.add_argument("--no-run", action="store_true",
                    help="gdb backend: leave the CPU halted after flashing")
     s.add_argument("--url", metavar="URL",
@@ -125,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", metavar="PORT",
                    help="ota backend: the device console (JSON-RPC): uploads over ota.* calls, "
                         "or with --url checks ota.status after the HTTP upload")
-    s.add_argument("--baudrate", type=int, help="ota backend: console baud rate")
+    s.add_argument("--baudrate", type=positive_int, help="ota backend: console baud rate")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout (human text goes to stderr)")
     from .labgrid import add_cli_args
 
     add_cli_args(s)  # flash a leased labgrid place (its gdbstub, or OTA over its console)
@@ -147,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send LINE after attaching (may be repeated)")
     s.add_argument("--expect", metavar="REGEX",
                    help="wait for a line matching REGEX, print it, then exit")
-    s.add_argument("--timeout", type=float, default=10.0, help="seconds for --expect (default 10)")
+    s.add_argument("--timeout", type=seconds, default=10.0,
+                   help="seconds for --expect (default 10)")
 
     s = sub.add_parser(
         "test", help="run pytest with the dut fixture bound to a board",
@@ -158,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                "tests/device -x")
     _target_args(s)
     s.add_argument("--artifacts", help="directory for per-test console logs")
+    s.add_argument("--json", action="store_true",
+                   help="print a JSON summary (counts, exit code) on stdout; pytest's own "
+                        "output goes to stderr")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments for pytest")
 
     s = sub.add_parser(
@@ -194,7 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without --tap: the address our DHCP server leases the board "
                         "(default 10.0.2.15)")
     s.add_argument("--pcap", help="also write every bridged frame to this pcap file")
-    s.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    s.add_argument("--duration", type=seconds,
+                   help="stop after this many seconds (default: Ctrl-C)")
+    s.add_argument("--lease-timeout", type=seconds, default=5.0, metavar="SECONDS",
+                   help="without --tap: warn when the board has no DHCP lease after this "
+                        "long (default 5)")
     s.add_argument("--log", help="write the console session log to this file")
 
     s = sub.add_parser(
@@ -218,20 +270,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("params", nargs="*", metavar="KEY=VALUE", help="parameters")
     s.add_argument("--params", dest="params_json", metavar="JSON",
                    help="parameters as one JSON object (or array)")
-    s.add_argument("--timeout", type=float, default=5.0,
+    s.add_argument("--timeout", type=seconds, default=5.0,
                    help="seconds to wait for the response (default 5)")
-    s.add_argument("--ready-timeout", type=float, default=20.0,
+    s.add_argument("--ready-timeout", type=seconds, default=20.0,
                    help="with --firmware: seconds to wait for the 'ready' notification")
+    s.add_argument("--json", action="store_true",
+                   help='print {"ok", "method", "result" or "error"} instead of the bare result')
     s.add_argument("--log", help="write the console session log to this file")
     return p
+
+
+def _version_text() -> str:
+    from .. import __version__
+
+    py = ".".join(map(str, sys.version_info[:3]))
+    return f"cymongoose {__version__} (distribution cymongoose-sdk, Python {py})"
 
 
 def _target_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--board", help="board name (default: mps2-an385 unless --port is given)")
     s.add_argument("--port", help="serial port: a path, socket://HOST:PORT, rfc2217://HOST:PORT "
                                   "or a lab port name from the board map")
-    s.add_argument("--firmware", help="image to boot (emulated and host boards)")
-    s.add_argument("--baudrate", type=int, help="serial baud rate (default: from the board)")
+    s.add_argument("--firmware", type=existing_file,
+                   help="image to boot (emulated and host boards)")
+    s.add_argument("--baudrate", type=positive_int,
+                   help="serial baud rate (default: from the board)")
     from .labgrid import add_cli_args
 
     add_cli_args(s)  # a labgrid place instead of --port
@@ -271,6 +334,37 @@ def cmd_boards(args: argparse.Namespace, bmap: BoardMap) -> int:
         for p in bmap.ports.values():
             print(f"  {p.name:{width}s} {p.url}" + (f"  ({p.board})" if p.board else ""))
     return EXIT_OK
+
+
+def cmd_ports(args: argparse.Namespace, bmap: BoardMap) -> int:
+    ports = list_ports(bmap)
+    if args.json:
+        print(json.dumps({"ports": [p.to_dict() for p in ports]}, indent=2))
+        return EXIT_OK
+    if not ports:
+        print("no serial ports found", file=sys.stderr)
+        return EXIT_OK
+    rows = [(p.device, p.vid_pid or "-", p.serial_number or "-", p.description or "-",
+             "; ".join(p.matches)) for p in ports]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        line = "  ".join(f"{r[i]:{widths[i]}s}" for i in range(4))
+        print((line + ("  = " + r[4] if r[4] else "")).rstrip())
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, bmap: BoardMap) -> int:
+    from .doctor import MISSING, run_checks
+
+    checks = run_checks(bmap)
+    healthy = not any(c.status == MISSING for c in checks)
+    if args.json:
+        print(json.dumps({"ok": healthy, "checks": [c.to_dict() for c in checks]}, indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            print(c.line(width))
+    return EXIT_OK if healthy else EXIT_FAIL
 
 
 def _board_dict(b: Board) -> dict[str, object]:
@@ -315,7 +409,7 @@ def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
-    from .flash import GdbFlasher, QemuLoader, TtyProgress, get_flasher
+    from .flash import GdbFlasher, QemuLoader, get_flasher
     from .gdbremote import GdbClient
     from .image import load_image_for
     from .labgrid import target_from_cli_args
@@ -327,16 +421,16 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
     if args.backend == "ota" or (args.backend is None and (args.url or args.port)):
         return _flash_ota(args, bmap)
     if not args.board:
-        raise DeviceError("give --board NAME (see `cymongoose boards`)")
+        raise UsageError("give --board NAME (see `cymongoose boards`)")
     board = bmap.get(args.board)
     image = load_image_for(args.image, board, base=args.base)
     backend = args.backend or ("gdb" if args.gdb else (board.flash[0] if board.flash else None))
     if backend is None:
         raise DeviceError(f"board {board.name} has no flash backend (flash = [])")
-    progress = TtyProgress()
+    progress = RateProgress()
     if backend == "gdb":
         if not args.gdb:
-            raise DeviceError("the gdb backend needs --gdb HOST:PORT or --gdb unix:PATH")
+            raise UsageError("the gdb backend needs --gdb HOST:PORT or --gdb unix:PATH")
         with GdbClient.connect_address(args.gdb) as client:
             result = GdbFlasher(client, run=not args.no_run).flash(
                 image, verify=args.verify, progress=progress)
@@ -348,7 +442,15 @@ def cmd_flash(args: argparse.Namespace, bmap: BoardMap) -> int:
             target.stop()
     else:
         result = get_flasher(backend, board).flash(image, verify=args.verify, progress=progress)
-    print(result.summary())
+    return _flash_done(args, result)
+
+
+def _flash_done(args: argparse.Namespace, result: FlashResult) -> int:
+    if args.json:
+        print(result.summary(), file=sys.stderr)
+        print(json.dumps({"ok": True, **dataclasses.asdict(result)}, indent=2))
+    else:
+        print(result.summary())
     return EXIT_OK
 
 
@@ -356,14 +458,13 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
     """OTA into the reference firmware's update bank: the image file as it is, verified by
     the device's SHA-256 check (and ota.status when the console is given). ``target``:
     a console target to use instead of --port (a leased labgrid place)."""
-    from .flash import TtyProgress
     from .image import Image
     from .ota import OtaFlasher
     from .rpc import RpcClient
     from .targets import SerialTarget
 
     if not args.url and not args.port and target is None:
-        raise DeviceError("the ota backend needs --url http://DEVICE/api/ota and/or --port "
+        raise UsageError("the ota backend needs --url http://DEVICE/api/ota and/or --port "
                           "CONSOLE")
     if not Path(args.image).is_file():
         raise DeviceError(f"image {args.image} does not exist")
@@ -377,24 +478,22 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
             target.start()
             rpc = RpcClient(target.console)
         result = OtaFlasher(rpc, url=args.url).flash(image, verify=args.verify,
-                                                     progress=TtyProgress())
+                                                     progress=RateProgress())
     finally:
         if target is not None:
             target.stop()
-    print(result.summary())
-    return EXIT_OK
+    return _flash_done(args, result)
 
 
 def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarget) -> int:
     """Flash a leased labgrid place: through its exported gdbstub (default; written,
     verified, reset into the new image) or, with --backend ota, over its console."""
-    from .flash import TtyProgress
     from .image import load_image_for
     from .labgrid import flash_place, lease_board
 
     backend = args.backend or "gdb"
     if backend not in ("gdb", "ota") or args.gdb:
-        raise DeviceError("a labgrid place is flashed through the gdbstub it exports "
+        raise UsageError("a labgrid place is flashed through the gdbstub it exports "
                           "(--backend gdb, the default, without --gdb) or over its console "
                           f"(--backend ota), not {args.gdb or backend}")
     if backend == "ota":
@@ -412,12 +511,11 @@ def _flash_leased(args: argparse.Namespace, bmap: BoardMap, target: LabgridTarge
         address = lease.require_gdb()
         print(f"[labgrid place {lease.place}: flashing through gdbstub {address}]",
               file=sys.stderr, flush=True)
-        result = flash_place(lease, image, verify=args.verify, progress=TtyProgress(),
+        result = flash_place(lease, image, verify=args.verify, progress=RateProgress(),
                              run=not args.no_run)
     finally:
         lease.release()
-    print(result.summary())
-    return EXIT_OK
+    return _flash_done(args, result)
 
 
 def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # type: ignore[no-untyped-def]
@@ -429,18 +527,19 @@ def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # 
         return leased
     if args.port:
         port = bmap.resolve_port(args.port)
-        board = bmap.get(args.board or port.board) if (args.board or port.board) else None
+        name: str | None = args.board or port.board
+        board = bmap.get(name) if name else None
         baud = args.baudrate or port.baudrate or (board.baudrate if board else 115200)
         return SerialTarget(port.url, baudrate=baud, board=board, log_path=log)
     board = bmap.get(args.board or "mps2-an385")
     if board.boot == "serial":
         if not board.console_port:
-            raise DeviceError(f"board {board.name} is on a serial port: give --port "
+            raise UsageError(f"board {board.name} is on a serial port: give --port "
                               "(or set console.port in your boards.toml)")
         return SerialTarget(board.console_port, baudrate=args.baudrate or board.baudrate,
                             board=board, log_path=log)
     if not args.firmware:
-        raise DeviceError(f"board {board.name} boots an image: give --firmware FILE")
+        raise UsageError(f"board {board.name} boots an image: give --firmware FILE")
     if board.boot == "host":
         return HostProcessTarget([args.firmware], log_path=log)
     return QemuTarget(args.firmware, board, log_path=log)
@@ -515,24 +614,43 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
     if rest[:1] == ["--"]:
         rest = rest[1:]
     argv += rest
-    print("+ " + " ".join(argv), file=sys.stderr, flush=True)
-    return subprocess.call(argv)
+    if not args.json:
+        print("+ " + " ".join(argv), file=sys.stderr, flush=True)
+        return subprocess.call(argv)
+    import tempfile
+
+    from .cliutil import junit_summary
+
+    with tempfile.TemporaryDirectory(prefix="cymongoose-test-") as tmp:
+        # pytest's report goes to stderr; our summary comes from its JUnit XML.
+        junit = next((a.split("=", 1)[1] for a in rest if a.startswith("--junitxml=")), None)
+        mine = junit is None
+        if junit is None:
+            junit = str(Path(tmp) / "junit.xml")
+            argv.append(f"--junitxml={junit}")
+        print("+ " + " ".join(argv), file=sys.stderr, flush=True)
+        rc = subprocess.call(argv, stdout=sys.stderr)
+        summary = junit_summary(junit)
+        if mine:
+            summary["report"] = None  # a temporary file, gone with this directory
+    print(json.dumps({"ok": rc == 0, "exit_code": rc, **summary}, indent=2))
+    return rc
 
 
 def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
     if args.serial:
         if args.tap or args.pcap or args.firmware:
-            raise DeviceError("--serial bridges a board on a serial line: no --tap, --pcap "
+            raise UsageError("--serial bridges a board on a serial line: no --tap, --pcap "
                               "or --firmware")
         return _bridge_stack(args, None)
     board = bmap.get(args.board or "mps2-an385")
     if board.boot != "qemu":
-        raise DeviceError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
+        raise UsageError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
     if not args.firmware:
-        raise DeviceError("give --firmware FILE")
+        raise UsageError("give --firmware FILE")
     if args.tap:
         if args.forward:
-            raise DeviceError("--forward is for the root-free bridge; with --tap use the "
+            raise UsageError("--forward is for the root-free bridge; with --tap use the "
                               "board's address directly")
         return _bridge_tap(args, board)
     return _bridge_stack(args, board)
@@ -583,7 +701,7 @@ def _parse_forwards(specs: Sequence[str]) -> list[tuple[int, int]]:
         host, sep, dev = spec.partition(":")
         if not sep or not host.isdigit() or not dev.isdigit() or not (
                 0 <= int(host) < 65536 and 0 < int(dev) < 65536):
-            raise DeviceError(f"--forward {spec!r}: want HOSTPORT:BOARDPORT, e.g. 8080:80")
+            raise UsageError(f"--forward {spec!r}: want HOSTPORT:BOARDPORT, e.g. 8080:80")
         out.append((int(host), int(dev)))
     return out
 
@@ -618,8 +736,9 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
         print(f"[bridging {what} into this process's TCP/IP stack: host {br.host_ip}, "
               f"board {br.device_ip} (leased by our DHCP server); Ctrl-C to stop]",
               file=sys.stderr, flush=True)
-        deadline = time.monotonic() + args.duration if args.duration else None
-        leased = False
+        started = time.monotonic()
+        deadline = started + args.duration if args.duration else None
+        leased = warned = False
         try:
             while deadline is None or time.monotonic() < deadline:
                 fwd.poll(20)
@@ -630,6 +749,11 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
                     leased = True
                     print(f"[board {br.device_ip} has its lease]", file=sys.stderr,
                           flush=True)
+                elif not leased and not warned and \
+                        time.monotonic() - started >= args.lease_timeout:
+                    warned = True
+                    print(_no_lease_warning(br.stats, args.lease_timeout), file=sys.stderr,
+                          flush=True)
         except KeyboardInterrupt:
             pass
         st = br.stats
@@ -638,22 +762,34 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
     return EXIT_OK
 
 
+def _no_lease_warning(stats: dict[str, int], after: float) -> str:
+    """Why a bridged board may have no address yet, from what the bridge saw of it."""
+    if stats.get("rx_frames", 0) == 0:
+        why = ("no frame came from the board at all: does this firmware bring up a network "
+               "interface? (net_fw and device_app do, hello_fw does not)")
+    else:
+        why = (f"{stats['rx_frames']} frames came from the board, but no DHCP request we could "
+               "answer: does its firmware use DHCP, or a static address outside the bridge's "
+               "network?")
+    return f"[warning: the board has no DHCP lease after {after:g} s; {why}]"
+
+
 def _parse_params(args: argparse.Namespace) -> dict[str, object] | list[object] | None:
     if args.params_json is not None:
         if args.params:
-            raise DeviceError("give KEY=VALUE parameters or --params JSON, not both")
+            raise UsageError("give KEY=VALUE parameters or --params JSON, not both")
         try:
             value = json.loads(args.params_json)
         except ValueError as exc:
-            raise DeviceError(f"--params is not JSON: {exc}") from None
+            raise UsageError(f"--params is not JSON: {exc}") from None
         if not isinstance(value, (dict, list)):
-            raise DeviceError("--params must be a JSON object or array")
+            raise UsageError("--params must be a JSON object or array")
         return value
     params: dict[str, object] = {}
     for item in args.params:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise DeviceError(f"parameter {item!r}: want KEY=VALUE")
+            raise UsageError(f"parameter {item!r}: want KEY=VALUE")
         try:
             params[key] = json.loads(text)
         except ValueError:
@@ -675,37 +811,88 @@ def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
         except RpcError as exc:
             print(f"cymongoose rpc: {args.method}: error {exc.code}: {exc.message}",
                   file=sys.stderr)
+            if args.json:
+                error = {"code": exc.code, "message": exc.message, "data": exc.data}
+                print(json.dumps({"ok": False, "method": args.method, "error": error}))
             return EXIT_FAIL
         except RpcTimeoutError as exc:
             print(f"cymongoose rpc: {exc}", file=sys.stderr)
+            if args.json:
+                error = {"code": None, "message": f"no response within {args.timeout:g} s"}
+                print(json.dumps({"ok": False, "method": args.method, "error": error}))
             return EXIT_FAIL
-    print(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps({"ok": True, "method": args.method, "result": result}, indent=2))
+    else:
+        print(json.dumps(result, indent=2))
     return EXIT_OK
 
 
 COMMANDS = {
-    "boards": cmd_boards, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
+    "boards": cmd_boards, "ports": cmd_ports, "doctor": cmd_doctor, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
     "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
 }
 
 
+def _failed(args: argparse.Namespace, code: int, line: str, exc: Exception) -> int:
+    """Report a failure: the line on stderr, and with --json also a JSON object on stdout."""
+    print(line, file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "exit_code": code, "error": str(exc),
+                          "error_type": type(exc).__name__}))
+    return code
+
+
+def _complete_boards(prefix: str, parsed_args: argparse.Namespace | None = None,
+                     **_: object) -> list[str]:
+    """Board names for tab completion (argcomplete calls this while completing)."""
+    try:
+        bmap = load_boards(getattr(parsed_args, "boards_file", None) or [])
+    except DeviceError:
+        return []
+    return [name for name in sorted(bmap.boards) if name.startswith(prefix)]
+
+
+def _enable_completion(parser: argparse.ArgumentParser) -> None:
+    """Tab completion when argcomplete is installed: commands, options, board names.
+    Without it (an optional dependency) nothing happens."""
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    stack = [parser]
+    while stack:
+        for action in stack.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+            elif action.dest == "board" or action.metavar is None and action.dest == "name":
+                setattr(action, "completer", _complete_boards)  # noqa: B010 - argcomplete's hook
+    argcomplete.autocomplete(parser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _enable_completion(parser)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
     try:
         bmap = load_boards(args.boards_file)
+        for name in (getattr(args, "board", None), getattr(args, "name", None)):
+            check_board_name(name, bmap)  # an unknown --board is a usage error, with a hint
         return COMMANDS[args.command](args, bmap)
+    except UsageError as exc:
+        return _failed(args, EXIT_USAGE, f"cymongoose {args.command}: error: {exc}", exc)
     except NotAvailableError as exc:
-        print(f"cymongoose: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(args, EXIT_USAGE, f"cymongoose: {exc}", exc)
     except DeviceError as exc:
-        print(f"cymongoose: error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return _failed(args, EXIT_FAIL, f"cymongoose: error: {exc}", exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cymongoose boards | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ class SerialTransport:
             import serial  # pyserial, optional dependency "device"
         except ImportError:
             raise PortNotFoundError(
-                "serial ports need pyserial: pip install 'cymongoose[device]'"
+                "serial ports need pyserial: pip install 'cymongoose-sdk[device]'"
             ) from None
         self.name = url
         self._serial_mod = serial

@@ -43,7 +43,7 @@ def test_boards_listing_detail_and_json() -> None:
     data = json.loads(cli("boards", "--json").stdout)
     assert {b["name"] for b in data["boards"]} >= {"mps2-an385", "nucleo-f746zg", "host"}
     bad = cli("boards", "no-such-board")
-    assert bad.returncode == 1 and "unknown board 'no-such-board'" in bad.stderr
+    assert bad.returncode == 2 and "unknown board 'no-such-board'" in bad.stderr
 
 
 def test_user_boards_file_via_env(tmp_path: Path) -> None:
@@ -53,13 +53,16 @@ def test_user_boards_file_via_env(tmp_path: Path) -> None:
     assert "lab ports:" in out.stdout and "socket://127.0.0.1:7" in out.stdout
 
 
-def test_bridge_and_rpc_refuse_bad_arguments() -> None:
+def test_bridge_and_rpc_refuse_bad_arguments(tmp_path: Path) -> None:
+    # Bad arguments are usage errors: exit 2, before anything is booted.
+    fw = tmp_path / "x.elf"
+    fw.write_bytes(b"")
     out = cli("bridge", "--board", "mps2-an385")
-    assert out.returncode == 1 and "give --firmware" in out.stderr and out.stdout == ""
-    out = cli("bridge", "--firmware", "x.elf", "--forward", "80")
-    assert out.returncode == 1 and "want HOSTPORT:BOARDPORT" in out.stderr
-    out = cli("rpc", "--firmware", "x.elf", "info", "oops")
-    assert out.returncode == 1 and "want KEY=VALUE" in out.stderr
+    assert out.returncode == 2 and "give --firmware" in out.stderr and out.stdout == ""
+    out = cli("bridge", "--firmware", str(fw), "--forward", "80")
+    assert out.returncode == 2 and "want HOSTPORT:BOARDPORT" in out.stderr
+    out = cli("rpc", "--firmware", str(fw), "info", "oops")
+    assert out.returncode == 2 and "want KEY=VALUE" in out.stderr
     assert cli("rpc").returncode == 2  # the method is required
 
 
@@ -87,9 +90,9 @@ def test_console_errors(tmp_path: Path) -> None:
     out = cli("console", "--port", "/dev/ttyNOPE0", "--expect", "x")
     assert out.returncode == 1 and "cannot open serial port /dev/ttyNOPE0" in out.stderr
     out = cli("console", "--board", "mps2-an385")
-    assert out.returncode == 1 and "give --firmware" in out.stderr
+    assert out.returncode == 2 and "give --firmware" in out.stderr
     out = cli("console", "--board", "nucleo-f746zg")
-    assert out.returncode == 1 and "give --port" in out.stderr
+    assert out.returncode == 2 and "give --port" in out.stderr
 
 
 def test_flash_qemu_loader_and_gdb(qemu: str, testfw: Path) -> None:
@@ -111,7 +114,7 @@ def test_flash_refuses_wrong_image_and_missing_stub(tmp_path: Path) -> None:
     fw = tmp_path / "fw.bin"
     fw.write_bytes(b"\0" * 64)
     out = cli("flash", "--board", "mps2-an385", "--backend", "gdb", str(fw))
-    assert out.returncode == 1 and "needs --gdb" in out.stderr
+    assert out.returncode == 2 and "needs --gdb" in out.stderr
 
 
 def test_flash_verify_mismatch_through_openocd(tmp_path: Path) -> None:

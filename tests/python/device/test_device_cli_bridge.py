@@ -171,6 +171,7 @@ def test_bridge_serial_line_without_qemu(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     tunnels = re.search(r"; (\d+) tunnelled connections", err)
     assert tunnels and int(tunnels.group(1)) >= 1, err
+    assert "has its lease" in err and "no DHCP lease" not in err
 
 
 def test_flash_ota_over_the_console_of_a_fake_device(tmp_path: Path) -> None:
@@ -205,7 +206,7 @@ def test_flash_ota_over_the_console_of_a_fake_device(tmp_path: Path) -> None:
     out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
                                     str(image)), capture_output=True, text=True, timeout=60,
                          check=False)
-    assert out.returncode == 1 and "needs --url" in out.stderr
+    assert out.returncode == 2 and "needs --url" in out.stderr
 
 
 @pytest.mark.qemu
