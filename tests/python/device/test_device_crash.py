@@ -32,6 +32,7 @@ from cymongoose.device.rpc import RpcClient
 from mgtest import REPO, board_image, emulated_boards
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_device_cli import cli
 from test_device_plugin import run_pytest
 
 BOARDS = sorted(b.name for b in emulated_boards())
@@ -207,3 +208,31 @@ def test_pytest_reports_the_crash(need_qemu: None, tmp_path: Path) -> None:
                      r"debug_fault_divzero \(examples/device_app/rpc\.c:\d+\)", text), text
     assert "backtrace:" in text and "m_debug_fault" in text
     assert "Timeout" not in text
+
+
+# ---- the CLI --------------------------------------------------------------------------------
+@pytest.mark.qemu
+def test_cli_decode_and_console(need_qemu: None, tmp_path: Path) -> None:
+    """`cymongoose console` names the crash instead of waiting out --timeout;
+    `cymongoose decode` decodes the record in the session log it saved."""
+    elf = board_image("mps2-an385", "device_app")
+    log = tmp_path / "session.log"
+    frame = '\x1e{"jsonrpc":"2.0","id":1,"method":"debug.fault","params":{"kind":"nullptr"}}'
+    t0 = time.monotonic()
+    out = cli("console", "--firmware", str(elf), "--log", str(log), "--send", frame,
+              "--expect", "never printed", "--timeout", "30")
+    assert time.monotonic() - t0 < 25, out.stderr  # the record, not the --timeout
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert re.search(r"device crashed: HardFault \(invalid state .*\) at debug_fault_nullptr "
+                     r"\(examples/device_app/rpc\.c:\d+\)", out.stderr), out.stderr
+    # The saved log holds the record; decode finds it again.
+    out = cli("decode", "--elf", str(elf), str(log))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("HardFault (invalid state")
+    assert "debug_fault_nullptr (examples/device_app/rpc.c:" in out.stdout
+    assert "#1 " in out.stdout and "m_debug_fault" in out.stdout
+    # A log without a record: exit 1 and say so.
+    empty = tmp_path / "empty.log"
+    empty.write_text("[  0.1] cymongoose booting\n")
+    out = cli("decode", "--elf", str(elf), str(empty))
+    assert out.returncode == 1 and "no crash record" in out.stderr
