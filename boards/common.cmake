@@ -22,8 +22,12 @@ endif()
 
 # Applies the board's CPU flags to the core and creates the `mg_board`
 # object library (startup, console, clock, syscalls) that every image links.
+# COMMON_SOURCES replaces the Cortex-M files of common/ (another architecture
+# brings its own startup, clock and C-library glue); LIBC_SPECS replaces the
+# newlib-nano specs at link time; LIBC_SPECS without a value links no extra
+# specs (the toolchain file already names the C library).
 function(mg_board_setup)
-  cmake_parse_arguments(B "" "LINKER_SCRIPT" "CPU_FLAGS;SOURCES;DEFINES" ${ARGN})
+  cmake_parse_arguments(B "" "LINKER_SCRIPT;LIBC_SPECS" "CPU_FLAGS;SOURCES;DEFINES;COMMON_SOURCES" ${ARGN})
   if(NOT B_LINKER_SCRIPT OR NOT B_CPU_FLAGS)
     message(FATAL_ERROR "mg_board_setup: CPU_FLAGS and LINKER_SCRIPT are required")
   endif()
@@ -36,18 +40,25 @@ function(mg_board_setup)
     target_compile_definitions(mg_core PUBLIC ${B_DEFINES})
   endif()
 
-  add_library(mg_board OBJECT ${B_SOURCES}
-              ${MG_BOARDS_COMMON_DIR}/newlib_syscalls.c
-              ${MG_BOARDS_COMMON_DIR}/semihosting.c
-              ${MG_BOARDS_COMMON_DIR}/board_console.c
-              ${MG_BOARDS_COMMON_DIR}/board_clock.c
-              ${MG_BOARDS_COMMON_DIR}/cortex_m_startup.c)
+  if(NOT B_COMMON_SOURCES)
+    set(B_COMMON_SOURCES
+        ${MG_BOARDS_COMMON_DIR}/newlib_syscalls.c
+        ${MG_BOARDS_COMMON_DIR}/semihosting.c
+        ${MG_BOARDS_COMMON_DIR}/board_console.c
+        ${MG_BOARDS_COMMON_DIR}/board_clock.c
+        ${MG_BOARDS_COMMON_DIR}/cortex_m_startup.c)
+  endif()
+  if(NOT B_LIBC_SPECS AND NOT "LIBC_SPECS" IN_LIST B_KEYWORDS_MISSING_VALUES)
+    set(B_LIBC_SPECS --specs=nano.specs)
+  endif()
+  add_library(mg_board OBJECT ${B_SOURCES} ${B_COMMON_SOURCES})
   set_target_properties(mg_board PROPERTIES POSITION_INDEPENDENT_CODE OFF)
   target_include_directories(mg_board PUBLIC ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})
   target_link_libraries(mg_board PUBLIC mg_core)
   target_compile_options(mg_board PRIVATE ${MG_WARNINGS})
 
   set_property(GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT ${B_LINKER_SCRIPT})
+  set_property(GLOBAL PROPERTY MG_BOARD_LIBC_SPECS "${B_LIBC_SPECS}")
 endfunction()
 
 # Links one firmware image: app sources + the board + the core.
@@ -63,13 +74,14 @@ endfunction()
 # beside the .elf, and the size report.
 function(mg_firmware_image NAME)
   get_property(ld GLOBAL PROPERTY MG_BOARD_LINKER_SCRIPT)
+  get_property(libc_specs GLOBAL PROPERTY MG_BOARD_LIBC_SPECS)
   set_target_properties(${NAME} PROPERTIES SUFFIX ".elf" POSITION_INDEPENDENT_CODE OFF
                         LINK_DEPENDS "${ld};${MG_BOARDS_COMMON_DIR}/cortex-m-sections.ld")
   target_compile_options(${NAME} PRIVATE ${MG_WARNINGS})
   target_compile_definitions(${NAME} PRIVATE MG_FW_VERSION="${MG_FW_VERSION}" ${ARGN})
   target_link_options(${NAME} PRIVATE
     -T${ld} -L${MG_BOARDS_COMMON_DIR}
-    --specs=nano.specs -nostartfiles
+    ${libc_specs} -nostartfiles
     -Wl,--gc-sections -Wl,-Map=$<TARGET_FILE_DIR:${NAME}>/${NAME}.map)
   add_custom_command(TARGET ${NAME} POST_BUILD
     COMMAND ${CMAKE_OBJCOPY} -O binary $<TARGET_FILE:${NAME}>

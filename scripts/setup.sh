@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # firmware + emulator
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf       # RISC-V firmware (riscv32-virt)
+  qemu-system-misc                                           # its emulator (qemu-system-riscv32)
   curl netcat-openbsd                                        # real peers in tests
   libssl-dev                                                 # TLS backend (host)
   iputils-ping iproute2                                      # built-in stack TAP tests
@@ -35,7 +37,9 @@ fi
 stamp=.venv/.requirements.stamp
 if [ ! -f "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages into .venv"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements-dev.txt
+  # "python -m pip", not .venv/bin/pip: a copied venv's pip script would still
+  # install into the venv it was copied from.
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
   touch "$stamp"
 fi

@@ -6,17 +6,23 @@
 #include <malloc.h>
 #include <stddef.h>
 
+#if defined(__arm__)
 #include "cortex_m.h"
+#endif
 
 extern uint8_t __heap_end[]; /* from the board's linker script */
 void *_sbrk(ptrdiff_t incr); /* boards/common/newlib_syscalls.c */
 
 void platform_reboot(void) {
+#if !defined(__arm__)
+  board_reboot(); /* the board's own reset (riscv32-virt: sifive_test) */
+#else
   /* SYSRESETREQ: a system reset; QEMU reloads the -kernel image. */
   __asm__ volatile("dsb" ::: "memory");
   CM_REG32(CM_SCB_AIRCR) = CM_SCB_AIRCR_VECTKEY | CM_SCB_AIRCR_SYSRESETREQ;
   __asm__ volatile("dsb" ::: "memory");
   for (;;) board_idle();
+#endif
 }
 
 /* Heap never handed out by _sbrk plus blocks freed back to malloc. */

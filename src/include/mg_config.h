@@ -69,6 +69,22 @@
 #define MG_ENABLE_DRIVER_STREAM (MG_ARCH == MG_ARCH_POSIX)
 #endif
 
+/* virtio-net driver over virtio-mmio (src/drivers/virtio_net.c), for
+ * emulated boards such as QEMU's RISC-V virt; the board turns it on. */
+#ifndef MG_ENABLE_DRIVER_VIRTIO_NET
+#define MG_ENABLE_DRIVER_VIRTIO_NET 0
+#endif
+/* Buffers per virtqueue (receive and transmit each; a power of two >= 4),
+ * 1536 bytes each, plus a 4 KiB-aligned ring page per queue. */
+#ifndef MG_VIRTIO_NET_QSIZE
+#define MG_VIRTIO_NET_QSIZE 4
+#endif
+/* How long tx() waits for the device to give a buffer back before it drops
+ * the frame (QEMU sends from its own thread, soon after the notify). */
+#ifndef MG_VIRTIO_NET_TX_WAIT_MS
+#define MG_VIRTIO_NET_TX_WAIT_MS 2
+#endif
+
 /* Protocols. */
 #ifndef MG_ENABLE_HTTP
 #define MG_ENABLE_HTTP 1

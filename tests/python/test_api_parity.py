@@ -201,7 +201,7 @@ def test_contract_parsed() -> None:
 
 def test_contract_ids_are_defined_once_and_in_order() -> None:
     ids = defined_ids()
-    assert ids == [f"c-{n}" for n in range(1, 41)] + [f"d-{n}" for n in range(1, 15)]
+    assert ids == [f"c-{n}" for n in range(1, 41)] + [f"d-{n}" for n in range(1, 16)]
     anchors = re.findall(r'<a id="([\w-]+)"></a>', TEXT)
     assert len(anchors) == len(set(anchors)), "duplicate anchors"
     # Every in-page link points at an anchor of the page.

@@ -15,6 +15,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -405,7 +406,8 @@ def cmd_build(args: argparse.Namespace, bmap: BoardMap) -> int:
     if shutil.which("ninja"):
         configure += ["-G", "Ninja"]
     if board.boot != "host":
-        toolchain = src / "boards" / "toolchain-arm-none-eabi.cmake"
+        family = "riscv-none-elf" if board.arch.startswith("riscv") else "arm-none-eabi"
+        toolchain = src / "boards" / f"toolchain-{family}.cmake"
         configure.append(f"-DCMAKE_TOOLCHAIN_FILE={toolchain}")
     build = [cmake, "--build", str(build_dir), "-j", str(args.jobs)]
     if args.target:
@@ -903,7 +905,15 @@ def _enable_completion(parser: argparse.ArgumentParser) -> None:
     argcomplete.autocomplete(parser)
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    # SystemExit unwinds the command: targets stop, emulators and temporary files go.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
     parser = build_parser()
     _enable_completion(parser)
     args = parser.parse_args(argv)

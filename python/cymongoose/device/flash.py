@@ -31,7 +31,7 @@ from typing import IO
 from .boards import Board
 from .errors import FlashError, GdbError, NotAvailableError, VerifyError
 from .gdbremote import GdbClient, gdb_crc32
-from .image import Image, Segment
+from .image import EM_RISCV, Image, Segment
 
 ProgressFn = Callable[[int, int, str], None]  # (done bytes, total bytes, phase)
 DEFAULT_BLOCK = 4096
@@ -137,8 +137,10 @@ class GdbFlasher(FlashBackend):
     """Flash through a GDB stub (QEMU's, OpenOCD's, a probe's) with our own RSP client.
 
     ``reset``: after writing, "monitor" runs ``monitor system_reset`` (QEMU; the
-    CPU re-reads its vector table from the new image), "vectors" loads SP/PC
-    from the image's Cortex-M vector table, "none" leaves the CPU alone.
+    CPU re-reads its vector table from the new image), "vectors" starts the
+    image without a reset: SP/PC from its Cortex-M vector table, or PC = the
+    ELF entry point for a RISC-V image (its startup code sets SP); "none"
+    leaves the CPU alone.
     ``run``: detach afterwards so the target runs.
     """
 
@@ -230,6 +232,11 @@ class GdbFlasher(FlashBackend):
                 return
             except GdbError:
                 pass  # no monitor: fall back to the vector table
+        if image.machine == EM_RISCV:
+            if image.entry is None:
+                raise FlashError("cannot start a RISC-V image without an entry point")
+            self.client.write_register_named("pc", image.entry, 32)
+            return
         vectors = _vector_table(image)
         if vectors is None:
             raise FlashError("cannot reset: no monitor command and no vector table at address 0")

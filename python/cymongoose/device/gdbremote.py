@@ -3,7 +3,10 @@
 Implements framing (``$data#cs``), acknowledgements and no-ack mode, run-length
 decoding, binary escaping, ``qSupported`` (``PacketSize``), memory reads
 (``m``), writes (``X`` with a fallback to ``M``), ``qCRC`` when the stub has it,
-register writes (``P``), ``qRcmd`` monitor commands, continue and detach.
+register reads (``p``, or the ``g`` block laid out from the target description)
+and writes (``P``), ``qRcmd`` monitor commands, continue and detach. Registers
+are found by name in the stub's target description; without one, the default
+numbering of the architecture (Arm M-profile or RISC-V) is used.
 Written from the protocol description in the GDB manual, appendix E.
 """
 
@@ -23,6 +26,13 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 5.0
 MAX_PACKET = 1 << 16  # upper bound we accept from PacketSize (and for any reply)
 ESCAPED = b"#$}*"
+# Register numbers of GDB's default layouts, for stubs without a target
+# description: Arm M-profile (r0-r15, then xpsr at 25 in the "g" block) and
+# RISC-V (x0-x31, then pc at 32; sp is x2). Sizes: 32 bits.
+DEFAULT_REGISTERS: dict[str, dict[str, int]] = {
+    "arm": {"sp": 13, "lr": 14, "pc": 15, "xpsr": 25},
+    "riscv": {"sp": 2, "ra": 1, "pc": 32},
+}
 _STOP_REPLY = re.compile(rb"^[ST][0-9a-fA-F]{2}")  # "S05", "T02thread:01;": a stop reply
 
 
@@ -110,6 +120,7 @@ class GdbClient:
         self.has_x: bool | None = None
         self.has_crc: bool | None = None
         self._registers: dict[str, tuple[int, int]] | None = None
+        self._architecture: str | None = None
         self.stats = {"packets": 0, "retransmits": 0, "bytes_out": 0, "bytes_in": 0}
         sock.settimeout(timeout)
 
@@ -427,10 +438,54 @@ class GdbClient:
         self._registers = regs
         return regs
 
+    def architecture(self) -> str:
+        """The stub's ``<architecture>`` (``"arm"``, ``"riscv:rv32"`` ...), "" if it has none."""
+        if self._architecture is None:
+            arch = ""
+            if self.features.get("qXfer:features:read") is True:
+                m = re.search(r"<architecture>\s*([^<\s]+)\s*</architecture>",
+                              self.read_feature("target.xml"))
+                arch = m.group(1) if m else ""
+            self._architecture = arch
+        return self._architecture
+
+    def register_number(self, name: str, default_number: int | None = None) -> tuple[int, int]:
+        """(number, bits) of register ``name``: from the target description, else from the
+        default layout of the stub's architecture, else ``default_number`` (32 bits)."""
+        regs = self.registers()
+        if name in regs:
+            return regs[name]
+        family = self.architecture().split(":")[0]
+        num = DEFAULT_REGISTERS.get(family, {}).get(name, default_number)
+        if num is None:
+            raise GdbError(f"{self.name}: no register named {name!r}")
+        return num, 32
+
     def write_register_named(self, name: str, value: int, default_number: int) -> None:
         """Write a register found by name in the target description (or by a default number)."""
-        num, bits = self.registers().get(name, (default_number, 32))
+        num, bits = self.register_number(name, default_number)
         self.write_register(num, value, bits // 8)
+
+    def read_register_named(self, name: str, default_number: int | None = None) -> int:
+        """Read a register by name (see :meth:`register_number`)."""
+        num, bits = self.register_number(name, default_number)
+        return self.read_register(num, bits // 8)
+
+    def read_register(self, regno: int, size: int = 4) -> int:
+        """One register: the ``p`` packet, or its slice of the ``g`` block for stubs without
+        ``p`` (the block holds the registers in number order, sized as described)."""
+        reply = self.request(b"p%x" % regno)
+        if reply and not reply.startswith(b"E"):
+            raw = bytes.fromhex(reply[:size * 2].decode("ascii"))
+            if len(raw) == size:
+                return int.from_bytes(raw, "little")
+        block = self.read_registers()
+        sizes = {num: bits // 8 for num, bits in self.registers().values()}
+        offset = sum(sizes.get(n, 4) for n in range(regno))
+        if offset + size > len(block):
+            raise GdbError(f"{self.name}: register {regno} is not in the {len(block)}-byte "
+                           "'g' block")
+        return int.from_bytes(block[offset:offset + size], "little")
 
     def write_register(self, regno: int, value: int, size: int = 4) -> None:
         raw = value.to_bytes(size, "little").hex().encode()

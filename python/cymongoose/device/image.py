@@ -19,6 +19,7 @@ from .errors import ImageError
 ELF_MAGIC = b"\x7fELF"
 PT_LOAD = 1
 EM_ARM = 40
+EM_RISCV = 243
 # e_machine values we name in error messages (ELF gABI / processor supplements).
 MACHINE_NAMES = {3: "x86", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V"}
 ARM_CPUS_PREFIX = ("cortex-m", "cortex-a", "cortex-r", "arm")
@@ -62,7 +63,9 @@ class Image:
                 f"(accepts {', '.join(board.image_formats)})"
             )
         arm_board = board.cpu.startswith(ARM_CPUS_PREFIX)
-        if self.machine is not None and arm_board and self.machine != EM_ARM:
+        riscv_board = board.arch.startswith("riscv")
+        if self.machine is not None and ((arm_board and self.machine != EM_ARM)
+                                         or (riscv_board and self.machine != EM_RISCV)):
             name = MACHINE_NAMES.get(self.machine, f"machine {self.machine}")
             raise ImageError(
                 f"{self.path}: built for {name}, but board {board.name} has a {board.cpu}"

@@ -130,6 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if flash and flash not in FLASH_CHOICES:
         raise pytest.UsageError(f"--flash must be one of {', '.join(FLASH_CHOICES)}, not {flash!r}")
     _check_board_and_firmware(config)
+    _interrupt_on_signals()
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or config.getoption(
         "numprocesses", default=None)
     if port and workers and str(workers) not in ("0", "1") and not _labgrid_asked(config):
@@ -141,8 +142,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def _check_board_and_firmware(config: pytest.Config) -> None:
     """A bad --board or --firmware is one usage error for the session, not one
     failure per test."""
-    import difflib
-
     firmware = _opt(config, "firmware")
     if firmware and not os.path.exists(firmware):
         raise pytest.UsageError(f"--firmware {firmware}: no such file")
@@ -157,9 +156,28 @@ def _check_board_and_firmware(config: pytest.Config) -> None:
     except DeviceError as exc:  # a broken user board file
         raise pytest.UsageError(f"--board {name}: {exc}") from None
     if name not in names:
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(names)})"
+        from .cliutil import did_you_mean
+
+        hint = did_you_mean(name, names) or f" (known: {', '.join(names)})"
         raise pytest.UsageError(f"unknown board {name!r}{hint}")
+
+
+def _interrupt_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM and SIGHUP end the run like Ctrl-C: pytest tears the fixtures down, so
+    every emulator a ``dut`` started stops and its temporary files go. (Even a SIGKILL
+    leaves no emulator behind: they die with this process, see targets.dies_with_us.)"""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _interrupt_on_signal)
 
 
 def board_required(config: pytest.Config) -> bool:

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Sequence
@@ -68,6 +69,18 @@ def _read_text(path: Path, limit: int = 16384) -> str:
     except OSError:
         return ""
     return data[-limit:].decode("utf-8", errors="replace")
+
+
+def dies_with_us(cmd: Sequence[str]) -> list[str]:
+    """``cmd`` so that the child is killed when this process dies, even by SIGKILL
+    (when finalizers cannot run): Linux's parent-death signal, set by util-linux
+    ``setpriv`` before it executes the command. The kernel ties that signal to the
+    thread that started the child, so it is used only from the main thread."""
+    setpriv = shutil.which("setpriv")
+    if (setpriv is None or os.uname().sysname != "Linux"
+            or threading.current_thread() is not threading.main_thread()):
+        return list(cmd)
+    return [setpriv, "--pdeathsig", "KILL", "--", *cmd]
 
 
 def _kill_process(proc: subprocess.Popen[bytes] | None, grace: float = STOP_GRACE) -> None:
@@ -235,23 +248,34 @@ class QemuTarget(Target):
         # QEMU's NIC model: [qemu] nic_model when QEMU names it differently from
         # our driver (lm3s6965evb: "stellaris"), else the driver's name.
         model = str(q.get("nic_model") or self.board.network.get("driver", "")) or None
+        # A NIC that is a plain device (virtio-net-device on a virtio-mmio slot)
+        # is attached with -netdev + -device; -nic/-net nic cannot place it.
+        nic_device = str(q.get("nic_device", "")) or None
         if isinstance(self.nic, str):
             if self.nic == "none":
                 cmd += ["-nic", "none"]
             elif self.nic == "user":
-                opts = ["user"] + ([f"model={model}"] if model else [])
+                opts = []
                 if self.restrict:
                     opts.append("restrict=on")
                 self.forwarded = {g: free_tcp_port() for g in self.hostfwd}
                 opts += [f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.forwarded.items()]
-                cmd += ["-nic", ",".join(opts)]
+                if nic_device:
+                    cmd += ["-netdev", ",".join(["user", "id=net0"] + opts),
+                            "-device", f"{nic_device},netdev=net0"]
+                else:
+                    cmd += ["-nic", ",".join(["user"] + ([f"model={model}"] if model else [])
+                                             + opts)]
             elif self.nic == "stream":
                 # QEMU is the client: as a stream server (server=on) it crashes now and
                 # then (SIGSEGV) when the board transmits while a client connects.
                 self.netdev_path = os.path.join(self._sockdir, "net.sock")
                 cmd += ["-netdev", (f"stream,id=net0,server=off,addr.type=unix,"
-                                   f"addr.path={self.netdev_path}"),
-                        "-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
+                                   f"addr.path={self.netdev_path}")]
+                if nic_device:
+                    cmd += ["-device", f"{nic_device},netdev=net0"]
+                else:
+                    cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
@@ -296,7 +320,8 @@ class QemuTarget(Target):
         (self.workdir / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True
+                dies_with_us(cmd), stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                start_new_session=True
             )
         self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir)
         transport = self._connect_console()
@@ -516,8 +541,8 @@ class HostProcessTarget(Target):
         self._stderr_path = Path(name)
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=slave, stdout=slave, stderr=fd, cwd=self.cwd, env=self.env,
-                start_new_session=True,
+                dies_with_us(self.argv), stdin=slave, stdout=slave, stderr=fd, cwd=self.cwd,
+                env=self.env, start_new_session=True,
             )
         except OSError as exc:
             os.close(master)

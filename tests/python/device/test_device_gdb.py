@@ -300,3 +300,85 @@ def test_qemu_loader_boots_and_verifies(qemu: str, testfw_big: Path) -> None:
         assert int(t.console.expect_line(r"pad sum=(\d+)", timeout=10).group(1)) == pad_sum(64)
     finally:
         t.stop()
+
+
+# ---- RISC-V registers -------------------------------------------------------------------------------
+class RiscvStub(FakeStub):
+    """A RISC-V stub as QEMU describes one (x0..x31 named by ABI, then pc as register 32),
+    optionally without the 'p' packet, so register reads come from the 'g' block."""
+
+    CPU_XML = ('<feature name="org.gnu.gdb.riscv.cpu">'
+               + '<reg name="zero" bitsize="32" regnum="0"/><reg name="ra" bitsize="32"/>'
+               + '<reg name="sp" bitsize="32"/>'
+               + "".join(f'<reg name="x{i}" bitsize="32"/>' for i in range(3, 32))
+               + '<reg name="pc" bitsize="32"/></feature>')
+    TARGET_XML = ('<?xml version="1.0"?><target><architecture>riscv:rv32</architecture>'
+                  '<xi:include href="riscv-32bit-cpu.xml"/></target>')
+
+    def __init__(self, *, p_packet: bool = True, **kw: object) -> None:
+        self.regs = [0x1000 + i for i in range(33)]
+        self.regs[32] = 0x80000040
+        self.p_packet = p_packet
+        super().__init__(**kw)  # type: ignore[arg-type]
+
+    def handle(self, p: bytes) -> bytes | None:
+        if p.startswith(b"qXfer:features:read:"):
+            annex, span = p[len(b"qXfer:features:read:"):].split(b":")
+            off, n = (int(x, 16) for x in span.split(b","))
+            doc = {b"target.xml": self.TARGET_XML,
+                   b"riscv-32bit-cpu.xml": self.CPU_XML}[annex].encode()
+            return (b"l" if off + n >= len(doc) else b"m") + doc[off:off + n]
+        if p == b"g":
+            return b"".join(r.to_bytes(4, "little").hex().encode() for r in self.regs)
+        if p.startswith(b"p"):
+            if not self.p_packet:
+                return b""
+            return self.regs[int(p[1:], 16)].to_bytes(4, "little").hex().encode()
+        if p.startswith(b"P"):
+            num, val = p[1:].split(b"=")
+            self.regs[int(num, 16)] = int.from_bytes(bytes.fromhex(val.decode()), "little")
+            return b"OK"
+        return super().handle(p)
+
+
+@pytest.fixture
+def riscv_stub() -> Iterator[Callable[..., RiscvStub]]:
+    stubs: list[RiscvStub] = []
+
+    def make(**kw: object) -> RiscvStub:
+        s = RiscvStub(**kw)  # type: ignore[arg-type]
+        stubs.append(s)
+        return s
+
+    yield make
+    for s in stubs:
+        s.close()
+        s.client_sock.close()
+
+
+@pytest.mark.parametrize("p_packet", [True, False], ids=["p-packet", "g-block"])
+def test_riscv_register_reads_and_writes(riscv_stub: Callable[..., RiscvStub],
+                                         p_packet: bool) -> None:
+    s = riscv_stub(p_packet=p_packet)
+    c = s.client()
+    assert c.architecture() == "riscv:rv32"
+    assert c.register_number("pc") == (32, 32) and c.register_number("sp") == (2, 32)
+    assert len(c.read_registers()) == 33 * 4
+    # pc sits after x0..x31: with 'p' refused it is cut from the 'g' block at byte 128.
+    assert c.read_register_named("pc") == 0x80000040
+    assert c.read_register_named("sp") == 0x1002
+    c.write_register_named("pc", 0x80000000, 15)  # 15: the Arm default, not used here
+    assert s.regs[32] == 0x80000000 and s.regs[15] == 0x1000 + 15
+    assert any(p.startswith(b"P20=00000080") for p in s.log)
+
+
+def test_riscv_image_starts_at_its_entry(riscv_stub: Callable[..., RiscvStub]) -> None:
+    from cymongoose.device.image import EM_RISCV, Image, Segment
+
+    s = riscv_stub()
+    code = bytes(range(64))  # no vector table: the first words are code
+    img = Image("fw.elf", "elf", (Segment(0x100, code),), entry=0x120, machine=EM_RISCV)
+    GdbFlasher(s.client(), reset="vectors", run=False).flash(img)
+    assert bytes(s.mem[0x100:0x140]) == code
+    assert s.regs[32] == 0x120          # pc = entry
+    assert s.regs[2] == 0x1002          # sp untouched (the startup code sets it)

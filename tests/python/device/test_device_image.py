@@ -166,3 +166,16 @@ def test_built_firmware_fits_its_board_map_entry() -> None:
     for board_name, elf in images:
         if board_name in boards.boards:
             load_image(elf).check_board(boards.get(board_name))
+
+
+def test_riscv_board_takes_riscv_images_only(tmp_path: Path) -> None:
+    rv = load_boards(include_user=False).get("riscv32-virt")
+    ok = tmp_path / "rv.elf"
+    ok.write_bytes(make_elf([(0x80000000, 0x80000000, b"abcd")], machine=243))
+    load_image(ok).check_board(rv)  # RISC-V code in DRAM
+    arm = tmp_path / "arm.elf"
+    arm.write_bytes(make_elf([(0x80000000, 0x80000000, b"abcd")], machine=40))
+    with pytest.raises(ImageError, match="built for ARM, but board riscv32-virt has a rv32imac"):
+        load_image(arm).check_board(rv)
+    with pytest.raises(ImageError, match="built for RISC-V, but board mps2-an385"):
+        load_image(ok).check_board(BOARD)

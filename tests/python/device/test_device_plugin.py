@@ -77,7 +77,7 @@ def test_bad_board_or_firmware_is_one_usage_error(tmp_path: Path) -> None:
     body = "def test_a(dut):\n    pass\n\ndef test_b(dut):\n    pass\n"
     out = run_pytest(tmp_path, body, "--board", "mps2", "--firmware", __file__, timeout=60)
     assert out.returncode == 4, out.stdout + out.stderr  # pytest's usage-error status
-    assert "unknown board 'mps2'; did you mean mps2-an385?" in out.stderr
+    assert "unknown board 'mps2'; did you mean mps2-an385 or mps2-an505?" in out.stderr
     assert "Traceback" not in out.stdout + out.stderr
     out = run_pytest(tmp_path, body, "--firmware", str(tmp_path / "missing.elf"), timeout=60)
     assert out.returncode == 4
