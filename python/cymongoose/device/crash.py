@@ -1,7 +1,8 @@
 """Crash records: find them in console output and decode them against the ELF.
 
-The firmware's fault handler (boards/common/cortex_m_startup.c) prints one line
-when it faults, a failed ``MG_ASSERT`` trips or the stack overflows::
+The firmware's fault handler (boards/common/cortex_m_startup.c; on RISC-V the
+trap handler of boards/common/riscv/riscv_startup.c) prints one line when it
+faults, a failed ``MG_ASSERT`` trips or the stack overflows::
 
     *** crash 00000001 00000000 00000003 fffffff9 ... 2c23ed67 ***
 
@@ -10,7 +11,9 @@ Every field is an 8-digit hex word: version (1), kind (0 fault, 1 assert,
 exception number, EXC_RETURN, the stacked r0 r1 r2 r3 r12 lr pc xpsr, the stack
 pointer before the exception, CFSR HFSR DFSR MMFAR BFAR SFSR, a count n, n
 words of stack, and a checksum (``sum = rotl(sum, 5) ^ word`` over every word
-before it, starting at 0).
+before it, starting at 0). Version 2 is RV32: kind, mcause, mepc, mtval,
+mstatus, the interrupted sp, the 16 registers the trap entry saved (ra t0-t2
+a0-a7 t3-t6), n and the stack words, then the checksum.
 
 :func:`find_records` parses that text (no ELF needed); :func:`decode` turns a
 record into a :class:`Crash`: the reason in words (from the fault status
@@ -32,10 +35,22 @@ from typing import Any
 from .errors import DeviceError, NotAvailableError
 
 RECORD_RE = re.compile(r"\*\*\* crash((?: [0-9a-fA-F]{8})+) \*\*\*")
-VERSION = 1
+VERSION = 1  # Cortex-M
+VERSION_RV32 = 2
 KIND_FAULT, KIND_ASSERT, KIND_STACK = 0, 1, 2
 KIND_NO_FRAME = 0x100
-HEADER_WORDS = 4 + 8 + 1 + 6 + 1  # up to and including the stack word count
+# Words up to and including the stack word count, per layout version.
+HEADER = {VERSION: 4 + 8 + 1 + 6 + 1, VERSION_RV32: 7 + 16 + 1}
+HEADER_WORDS = HEADER[VERSION]
+RV_SAVED_NAMES = ("ra", "t0", "t1", "t2", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+                  "t3", "t4", "t5", "t6")
+RV_CAUSES = {0: "instruction address misaligned", 1: "instruction access fault",
+             2: "illegal instruction", 3: "breakpoint", 4: "load address misaligned",
+             5: "load access fault", 6: "store address misaligned", 7: "store access fault",
+             8: "ecall from U-mode", 9: "ecall from S-mode", 11: "ecall from M-mode",
+             12: "instruction page fault", 13: "load page fault", 15: "store page fault"}
+RV_INTERRUPTS = {3: "machine software interrupt", 7: "machine timer interrupt",
+                 11: "machine external interrupt"}
 REGISTER_NAMES = ("r0", "r1", "r2", "r3", "r12", "lr", "pc", "xpsr")
 STATUS_NAMES = ("cfsr", "hfsr", "dfsr", "mmfar", "bfar", "sfsr")
 
@@ -76,6 +91,15 @@ class CrashRecord:
     text: str  # the line as received
 
     @property
+    def version(self) -> int:
+        return self.words[0]
+
+    @property
+    def arch(self) -> str:
+        """``"cortex-m"`` or ``"rv32"``."""
+        return "rv32" if self.version == VERSION_RV32 else "cortex-m"
+
+    @property
     def kind(self) -> int:
         return self.words[1] & 0xFF
 
@@ -85,6 +109,7 @@ class CrashRecord:
 
     @property
     def exception(self) -> int:
+        """Cortex-M: the active exception number; RV32: mcause."""
         return self.words[2]
 
     @property
@@ -93,15 +118,21 @@ class CrashRecord:
 
     @property
     def registers(self) -> dict[str, int]:
-        regs = dict(zip(REGISTER_NAMES, self.words[4:12], strict=True))
-        regs["sp"] = self.words[12]
-        regs.update(zip(STATUS_NAMES, self.words[13:19], strict=True))
+        w = self.words
+        if self.version == VERSION_RV32:
+            regs = dict(zip(("mcause", "mepc", "mtval", "mstatus", "sp"), w[2:7], strict=True))
+            regs.update(zip(RV_SAVED_NAMES, w[7:23], strict=True))
+            regs["pc"], regs["lr"] = regs["mepc"], regs["ra"]
+            return regs
+        regs = dict(zip(REGISTER_NAMES, w[4:12], strict=True))
+        regs["sp"] = w[12]
+        regs.update(zip(STATUS_NAMES, w[13:19], strict=True))
         regs["exc_return"] = self.exc_return
         return regs
 
     @property
     def stack(self) -> list[int]:
-        return list(self.words[HEADER_WORDS:-1])
+        return list(self.words[HEADER[self.version]:-1])
 
 
 def checksum(words: list[int] | tuple[int, ...]) -> int:
@@ -117,13 +148,15 @@ def parse_record(text: str) -> CrashRecord:
     if m is None:
         raise CrashRecordError("no crash record in the text")
     words = tuple(int(w, 16) for w in m.group(1).split())
-    if len(words) < HEADER_WORDS + 1:
+    if words[0] not in HEADER:
+        raise CrashRecordError(f"crash record version {words[0]} (this SDK reads "
+                               f"{', '.join(map(str, HEADER))})")
+    head = HEADER[words[0]]
+    if len(words) < head + 1:
         raise CrashRecordError(f"crash record too short: {len(words)} words")
-    if words[0] != VERSION:
-        raise CrashRecordError(f"crash record version {words[0]} (this SDK reads {VERSION})")
-    if len(words) != HEADER_WORDS + words[HEADER_WORDS - 1] + 1:
+    if len(words) != head + words[head - 1] + 1:
         raise CrashRecordError(f"crash record length: {len(words)} words, the header "
-                               f"announces {HEADER_WORDS + words[HEADER_WORDS - 1] + 1}")
+                               f"announces {head + words[head - 1] + 1}")
     if checksum(words[:-1]) != words[-1]:
         raise CrashRecordError("crash record checksum mismatch (garbled console line?)")
     return CrashRecord(words, m.group(0))
@@ -188,9 +221,14 @@ class Crash:
     def __str__(self) -> str:
         lines = [self.summary()]
         r = self.registers
-        lines.append("  " + " ".join(f"{n}={r[n]:08x}" for n in REGISTER_NAMES[:5]))
-        lines.append("  " + " ".join(f"{n}={r[n]:08x}" for n in ("lr", "pc", "xpsr", "sp")))
-        lines.append("  " + " ".join(f"{n}={r[n]:08x}" for n in STATUS_NAMES))
+        if self.record.arch == "rv32":
+            rows: tuple[tuple[str, ...], ...] = (
+                ("mcause", "mepc", "mtval", "mstatus"), ("ra", "sp", "t0", "t1", "t2"),
+                RV_SAVED_NAMES[4:12], RV_SAVED_NAMES[12:])
+        else:
+            rows = (REGISTER_NAMES[:5], ("lr", "pc", "xpsr", "sp"), STATUS_NAMES)
+        for row in rows:
+            lines.append("  " + " ".join(f"{n}={r[n]:08x}" for n in row))
         lines.extend("  " + n for n in self.notes)
         if self.backtrace:
             lines.append("backtrace:")
@@ -210,6 +248,8 @@ def exception_name(number: int) -> str:
 
 def reason_of(record: CrashRecord) -> tuple[str, str, list[str]]:
     """(reason, kind, notes) of a record, from its kind and fault status bits."""
+    if record.arch == "rv32":
+        return _rv_reason(record)
     r = record.registers
     exc = exception_name(record.exception)
     notes = []
@@ -230,6 +270,28 @@ def reason_of(record: CrashRecord) -> tuple[str, str, list[str]]:
         return f"unexpected exception: {exc}", "fault", notes
     kind = "stack overflow" if r["cfsr"] & CFSR_STKOF else "fault"
     return (f"{exc} ({', '.join(details)})" if details else exc), kind, notes
+
+
+def _rv_reason(record: CrashRecord) -> tuple[str, str, list[str]]:
+    r = record.registers
+    cause = r["mcause"]
+    code = cause & 0x7FFFFFFF
+    if cause & 0x80000000:
+        what = RV_INTERRUPTS.get(code, f"interrupt {code}")
+    else:
+        what = RV_CAUSES.get(code, f"exception {code}")
+    if record.kind == KIND_ASSERT:
+        return "assertion failed (MG_ASSERT)", "assert", []
+    if record.kind == KIND_STACK:
+        return ("stack overflow (the guard word at the bottom of the stack was "
+                f"overwritten; seen in the {what})"), "stack overflow", []
+    if cause & 0x80000000:
+        return f"unexpected interrupt: {what}", "fault", []
+    if code in (0, 1, 4, 5, 6, 7, 12, 13, 15):
+        return f"{what} (address 0x{r['mtval']:08x})", "fault", []
+    if code == 2:
+        return f"{what} (0x{r['mtval']:08x})", "fault", []
+    return what, "fault", []
 
 
 # ---- the ELF side ------------------------------------------------------------------------
@@ -254,9 +316,11 @@ class ElfInfo:
         self._funcs: list[tuple[int, int, str]] = []  # (start, end, name), sorted
         self._lines: list[tuple[int, str, int]] = []  # (address, file, line), sorted
         self._code: list[tuple[int, bytes]] = []  # (address, bytes) of executable sections
+        self.machine = ""
         try:
             with open(self.path, "rb") as f:
                 elf = elffile.ELFFile(f)
+                self.machine = str(elf["e_machine"])  # EM_ARM, EM_RISCV ...
                 self._read_symbols(elf)
                 self._read_code(elf)
                 if elf.has_dwarf_info():
@@ -389,8 +453,18 @@ class ElfInfo:
         return None
 
     def follows_call(self, ret: int) -> bool:
-        """True if the Thumb instruction just before ``ret`` is a call (BL or BLX)."""
+        """True if the instruction just before ``ret`` is a call: Thumb BL or BLX;
+        RISC-V jal/jalr linking ra, c.jal, c.jalr."""
         h2, h1 = self.halfword(ret - 2), self.halfword(ret - 4)
+        if self.machine == "EM_RISCV":
+            if h2 is not None and ((h2 & 0xE003) == 0x2001 or  # c.jal (RV32)
+                                   ((h2 & 0xF07F) == 0x9002 and (h2 >> 7) & 0x1F)):  # c.jalr
+                return True
+            if h1 is None or h2 is None or h1 & 3 != 3:
+                return False
+            insn = h1 | (h2 << 16)
+            return (insn & 0xFFF) == 0x0EF or (  # jal ra, imm
+                (insn & 0x707F) == 0x0067 and (insn >> 7) & 0x1F == 1)  # jalr ra
         if h2 is not None and (h2 & 0xFF87) == 0x4780:  # BLX Rm
             return True
         return (h1 is not None and h2 is not None and (h1 & 0xF800) == 0xF000
@@ -416,9 +490,12 @@ def load_elf(path: str | os.PathLike[str], root: str | os.PathLike[str] | None =
         return info
 
 
-def _is_code_return(elf: ElfInfo, word: int) -> bool:
-    return bool(word & 1) and elf.function(word & ~1) is not None and \
-        elf.follows_call(word & ~1)
+def _is_code_return(elf: ElfInfo, word: int, rv: bool) -> bool:
+    """Thumb return addresses have bit 0 set; RISC-V ones are 2-byte aligned."""
+    if rv == bool(word & 1):
+        return False
+    ret = word & ~1
+    return elf.function(ret) is not None and elf.follows_call(ret)
 
 
 def decode(record: CrashRecord | str, elf: str | os.PathLike[str] | ElfInfo | None = None,
@@ -442,24 +519,26 @@ def decode(record: CrashRecord | str, elf: str | os.PathLike[str] | ElfInfo | No
     frames: list[Frame] = []
     # A stack-limit fault (STKOF) or a stack pointer outside RAM leaves no frame:
     # those words are just stack, scanned like the rest.
-    trusted = record.frame_valid and not regs["cfsr"] & CFSR_STKOF
+    trusted = record.frame_valid and not regs.get("cfsr", 0) & CFSR_STKOF
     scan = record.stack if trusted else list(record.words[4:12]) + record.stack
     if trusted:
         frames.append(info.frame(pc & ~1) if info else Frame(pc & ~1))
-        if lr & 0xFF000000 != 0xFF000000:  # not an EXC_RETURN value
+        if lr & 0xFF000000 != 0xFF000000 and lr:  # not an EXC_RETURN value
             ret = lr & ~1
             frames.append(info.frame(ret, lookup=ret - 2) if info else Frame(ret))
     if info is not None:
         for w in scan:
             if len(frames) >= max_frames:
                 break
-            if _is_code_return(info, w):
+            if _is_code_return(info, w, record.arch == "rv32"):
                 ret = w & ~1
                 frames.append(info.frame(ret, lookup=ret - 2))
         if frames and frames[0].function is None and trusted:
             notes.append(f"pc 0x{pc:08x} is in no function: a call through a bad pointer? "
                          "lr shows the caller")
-    return Crash(reason=reason, kind=kind, exception=exception_name(record.exception),
+    exc = (exception_name(record.exception) if record.arch == "cortex-m"
+           else f"mcause 0x{record.exception:08x}")
+    return Crash(reason=reason, kind=kind, exception=exc,
                  pc=pc, lr=lr, registers=regs, backtrace=frames, record=record,
                  elf=info.path if info else None, notes=notes)
 
