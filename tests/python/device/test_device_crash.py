@@ -221,7 +221,8 @@ def test_no_crash_is_a_timeout_not_a_crash(need_qemu: None) -> None:
 @pytest.mark.qemu
 def test_pytest_reports_the_crash(need_qemu: None, tmp_path: Path) -> None:
     """In a test run: an unexpected crash fails the test with the decoded crash
-    (not a time-out); expect_crash + dut.wait_crash lets a test assert on it."""
+    (not a time-out), also when the test itself passed; expect_crash +
+    dut.wait_crash lets a test assert on it."""
     elf = board_image("mps2-an385", "device_app")
     out = run_pytest(tmp_path, """
         import pytest
@@ -229,6 +230,11 @@ def test_pytest_reports_the_crash(need_qemu: None, tmp_path: Path) -> None:
         def test_unexpected(dut):
             dut.rpc.wait_notification("ready", timeout=15)
             dut.rpc.call("debug.fault", kind="divzero")
+
+        def test_passes_but_the_device_crashed(dut):
+            dut.rpc.wait_notification("ready", timeout=15)
+            dut.rpc.notify("debug.fault", kind="stack")
+            assert dut.target.wait(10) == 125  # nothing here waits on the console
 
         @pytest.mark.dut(expect_crash=True)
         def test_expected(dut):
@@ -239,7 +245,9 @@ def test_pytest_reports_the_crash(need_qemu: None, tmp_path: Path) -> None:
             assert crash.location.function == "debug_fault_assert"
         """, "--firmware", str(elf), "--basetemp", str(tmp_path / "bt"), timeout=180)
     text = out.stdout + out.stderr
-    assert "1 failed, 1 passed" in out.stdout, text
+    assert "2 failed, 1 passed" in out.stdout, text
+    assert "FAILED test_generated.py::test_passes_but_the_device_crashed" in text
+    assert re.search(r"device crashed: stack overflow .* at debug_fault_stack", text), text
     assert re.search(r"device crashed: HardFault \(divide by zero, escalated\) at "
                      r"debug_fault_divzero \(examples/device_app/rpc\.c:\d+\)", text), text
     assert "backtrace:" in text and "m_debug_fault" in text
