@@ -136,6 +136,10 @@ __attribute__((naked)) void board_systick_isr(void) {
       "ldr r0, =board_systick_tick\n\t"
       "bx r0\n\t"
       "3:\n\t"
+#if defined(__ARM_ARCH_8M_MAIN__)
+      "movs r0, #0\n\t" /* the stack is at its end: lift the limit, as above */
+      "msr msplim, r0\n\t"
+#endif
       "movs r1, #" STR(BOARD_CRASH_KIND_STACK) "\n\t" PICK_FRAME_AND_REPORT);
 }
 
