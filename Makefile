@@ -74,6 +74,8 @@ demo: ext fw
 
 lint: setup
 	@ruff check python tests examples bench
+	@mypy python/cymongoose/device python/cymongoose/aio.py python/cymongoose/wsgi.py \
+	  python/cymongoose/asgi.py python/cymongoose/stack.py
 
 clean:
 	rm -rf build

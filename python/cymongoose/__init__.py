@@ -40,16 +40,30 @@ try:
     from . import _mongoose as _mongoose
     from . import aio as aio
     from ._mongoose import *
-    from ._mongoose import __all__ as _core_all
     from .aio import AsyncManager as AsyncManager
 except ImportError as _exc:  # only without a built extension
     _import_error = _exc
-    _core_all = []
 
-__all__: list[str] = []
-if _import_error is None:
-    __all__ += ["AsyncManager"]
-    __all__ += _core_all  # noqa: PLE0605 - the extension's own __all__ list
+# Written out (not computed) so editors, type checkers and `from cymongoose import *`
+# see the names without importing the extension; tests/python/test_api_parity.py
+# checks that it equals AsyncManager + the extension's own __all__.
+__all__ = [  # noqa: RUF022 - the contract's order (docs/api-contract.md#exported-names)
+    "AsyncManager", "Connection", "HttpMessage", "Manager", "MqttMessage", "Rpc", "RpcReq",
+    "Timer", "TlsOpts", "WsMessage", "MG_EV_ERROR", "MG_EV_OPEN", "MG_EV_POLL",
+    "MG_EV_RESOLVE", "MG_EV_CONNECT", "MG_EV_ACCEPT", "MG_EV_TLS_HS", "MG_EV_READ",
+    "MG_EV_WRITE", "MG_EV_CLOSE", "MG_EV_HTTP_HDRS", "MG_EV_HTTP_MSG", "MG_EV_WS_OPEN",
+    "MG_EV_WS_MSG", "MG_EV_WS_CTL", "MG_EV_MQTT_CMD", "MG_EV_MQTT_MSG", "MG_EV_MQTT_OPEN",
+    "MG_EV_SNTP_TIME", "MG_EV_WAKEUP", "MG_EV_USER", "WEBSOCKET_OP_TEXT",
+    "WEBSOCKET_OP_BINARY", "WEBSOCKET_OP_PING", "WEBSOCKET_OP_PONG", "MQTT_PROP_TYPE_BYTE",
+    "MQTT_PROP_TYPE_STRING", "MQTT_PROP_TYPE_STRING_PAIR", "MQTT_PROP_TYPE_BINARY_DATA",
+    "MQTT_PROP_TYPE_VARIABLE_INT", "MQTT_PROP_TYPE_INT", "MQTT_PROP_TYPE_SHORT",
+    "base64_decode", "base64_encode", "crc32", "event_name", "hmac_sha256",
+    "http_parse_multipart", "http_var", "json_get", "json_get_bool", "json_get_long",
+    "json_get_num", "json_get_str", "log_get", "log_set", "match", "md5", "millis",
+    "random_bytes", "random_str", "sha1", "sha256", "url_encode", "url_host", "url_is_ssl",
+    "url_pass", "url_port", "url_uri", "url_user", "MG_LL_NONE", "MG_LL_ERROR", "MG_LL_INFO",
+    "MG_LL_DEBUG", "MG_LL_VERBOSE",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -434,7 +434,12 @@ static void test_full_no_spin(void) {
   mg_snprintf(url, sizeof(url), "tcp://localhost:%u", mg_ntohs(lc->loc.port));
   cc = mg_connect(&mgr, url, lazy_cli, &co);
   deadline = mg_millis() + 10000;
-  while (mg_millis() < deadline && !cc->is_full) mg_mgr_poll(&mgr, 20);
+  while (mg_millis() < deadline && !(cc->is_full && mg_tls_pending(cc) > 0)) {
+    /* The last read may have ended exactly on a record boundary (nothing left
+     * inside OpenSSL): make a little room so a read stops inside a record. */
+    if (cc->is_full) mg_iobuf_del(&cc->recv, 0, 333);
+    mg_mgr_poll(&mgr, 20);
+  }
   CHECK(s_full_hs == 2 && cc->is_full && mg_tls_pending(cc) > 0);
   for (c = mgr.conns; c != NULL; c = c->next) c->fn = NULL; /* just idle */
   t0 = mg_millis();

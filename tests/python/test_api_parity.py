@@ -273,6 +273,7 @@ def test_all_holds_the_contract_and_only_documented_extensions() -> None:
     assert [n for n in ALL_NAMES if n not in names] == []
     assert "AsyncManager" not in _mongoose.__all__
     assert set(_mongoose.__all__) | {"AsyncManager"} == set(names)
+    assert names == ["AsyncManager", *_mongoose.__all__]  # the literal list, in order
     reference = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
     undocumented = [n for n in sorted(set(names) - set(ALL_NAMES))
                     if not re.search(rf"`{re.escape(n)}\b", reference)]

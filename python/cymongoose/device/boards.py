@@ -32,6 +32,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 BOOT_KINDS = ("qemu", "serial", "host")
+# The reference board: what commands, the pytest plugin and targets use without --board.
+DEFAULT_BOARD = "mps2-an385"
 FLASH_BACKENDS = ("qemu", "gdb", "openocd", "pyocd")
 MEMORY_KINDS = ("flash", "ram")
 

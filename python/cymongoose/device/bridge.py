@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import DeviceError, NotAvailableError, PortNotFoundError
 from .frames import LEN_PREFIX, FrameLink, LengthPrefixedFramer, PcapWriter
+from .impair import Network, parse_spec
 
 TUNSETIFF = 0x400454CA  # _IOW('T', 202, int), linux/if_tun.h
 IFF_TAP = 0x0002
@@ -190,15 +191,30 @@ def open_raw_serial(path: str, baudrate: int = 115200) -> int:
 class FrameRelay:
     """Copies length-prefixed frames between two stream sockets on a thread,
     writing each one to a pcap file. Non-blocking both ways with bounded queues,
-    so neither side can wedge the other."""
+    so neither side can wedge the other.
 
-    def __init__(self, a: socket.socket, b: socket.socket, pcap: PcapWriter | None) -> None:
+    ``network`` (:class:`~cymongoose.device.impair.Network`) impairs the frames on the
+    way: ``a`` is the device side, so frames read from ``b`` go *to* the device. The
+    pcap holds what was delivered, when it was delivered (after delays, with
+    corruption, without the dropped)."""
+
+    def __init__(self, a: socket.socket, b: socket.socket, pcap: PcapWriter | None,
+                 network: Network | None = None,
+                 offered_pcap: str | None = None) -> None:
         self.socks = (a, b)
         self.pcap = pcap
-        self.frames = [0, 0]  # a->b, b->a
+        # Every frame as it arrived, before the impairment: opened once something is set.
+        self.offered_path = offered_pcap
+        self.offered: PcapWriter | None = None
+        self.frames = [0, 0]  # read from a (device), from b (host)
         self.error: str | None = None
         for s in self.socks:
             s.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.network = network or Network(time.monotonic, wake=self.wake)
+        self.network._wake = self.wake
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="frame-relay", daemon=True)
 
@@ -206,14 +222,31 @@ class FrameRelay:
         self._thread.start()
         return self
 
+    def wake(self) -> None:
+        """Make the relay look at its schedule now (the impairment changed)."""
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass  # already woken (buffer full) or closed
+
     def _run(self) -> None:
         framers = (LengthPrefixedFramer(), LengthPrefixedFramer())
         out = (bytearray(), bytearray())  # out[i]: bytes waiting to be written to socks[i]
+        net = self.network
+        core = net.core
         try:
             while not self._stop.is_set():
                 rd = [s for i, s in enumerate(self.socks) if len(out[1 - i]) < RELAY_HIGH_WATER]
                 wr = [s for i, s in enumerate(self.socks) if out[i]]
-                r, w, _ = select.select(rd, wr, [], 0.1)
+                with net.lock:
+                    due = core.next_due()
+                wait = 0.1 if due is None else min(0.1, max(0.0, due - net.clock()))
+                r, w, _ = select.select([*rd, self._wake_r], wr, [], wait)
+                if self._wake_r in r:
+                    try:
+                        self._wake_r.recv(4096)
+                    except BlockingIOError:
+                        pass
                 for i, s in enumerate(self.socks):
                     side = "device" if i == 0 else "host"
                     if s in r:
@@ -227,20 +260,42 @@ class FrameRelay:
                             return
                         frames = framers[i].feed(data)
                         self.frames[i] += len(frames)
-                        for f in frames:
-                            if self.pcap:
-                                self.pcap.write(f)
-                            out[1 - i].extend(LEN_PREFIX.pack(len(f)))
-                            out[1 - i].extend(f)
-                    if s in w and out[i]:
-                        n = s.send(out[i])
+                        # read from the device (0): FROM_DEVICE (1); from the host: TO_DEVICE
+                        if self.offered is None and self.offered_path and net.touched:
+                            self.offered = PcapWriter(self.offered_path)
+                        with net.lock:
+                            now = net.clock()
+                            for f in frames:
+                                if self.offered is not None:
+                                    self.offered.write(f)
+                                core.push(1 - i, f, now)
+                with net.lock:
+                    deliver = core.pop_due(net.clock())
+                for d, f in deliver:  # direction d goes to socks[d]
+                    if self.pcap:
+                        self.pcap.write(f)
+                    out[d].extend(LEN_PREFIX.pack(len(f)))
+                    out[d].extend(f)
+                for i, s in enumerate(self.socks):
+                    if out[i] and (s in w or deliver):
+                        try:
+                            n = s.send(out[i])
+                        except BlockingIOError:
+                            continue
                         del out[i][:n]
         except (OSError, DeviceError) as exc:
             self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a drop_next(match=...) raised: report it
+            self.error = f"impairment failed: {exc!r}"
 
     def stop(self) -> None:
         self._stop.set()
+        self.wake()
         self._thread.join(timeout=2)
+        self._wake_r.close()
+        self._wake_w.close()
+        if self.offered is not None:
+            self.offered.close()
 
 
 class StackBridge:
@@ -267,7 +322,9 @@ class StackBridge:
                  device_ip: str = DEVICE_IP, mask: str = "255.255.255.0",
                  dhcp_server: bool = True, pcap: str | os.PathLike[str] | None = None,
                  connect_timeout: float = 5.0,
-                 health: Callable[[], None] | None = None) -> None:
+                 health: Callable[[], None] | None = None,
+                 impair: str | None = None,
+                 impair_log: str | os.PathLike[str] | None = None) -> None:
         try:
             import cymongoose as mg
             from cymongoose.stack import StackInterface
@@ -286,16 +343,24 @@ class StackBridge:
         self._fds: list[int] = []
         if (netdev is None) == (serial is None):
             raise ValueError("give a netdev (QEMU stream socket) or serial= (a SLIP line)")
+        spec = parse_spec(impair) if impair is not None else None  # bad spec: ValueError
         if serial is not None:
-            if pcap:
-                raise ValueError("pcap= records the stream bridge; a serial bridge has none")
+            if pcap or impair is not None:
+                raise ValueError("pcap= and impair= work on the stream bridge; a serial "
+                                 "bridge has neither")
             self._init_serial(serial, baudrate, mask, StackInterface, mg)
             return
+        offered: str | None = None
         device = connect_netdev(netdev, connect_timeout)  # type: ignore[arg-type]
         self._socks.append(device)
         try:
-            if pcap:
-                os.makedirs(os.path.dirname(os.path.abspath(pcap)), exist_ok=True)
+            if pcap or impair is not None or impair_log:
+                if pcap:
+                    os.makedirs(os.path.dirname(os.path.abspath(pcap)), exist_ok=True)
+                    stem = os.path.splitext(str(pcap))[0]
+                    offered = stem + ".offered.pcap"
+                    if impair_log is None:
+                        impair_log = stem + ".impair.log"
                 ours, theirs = socket.socketpair()
                 self._socks += [ours, theirs]
                 # The stack writes with the GIL held; a roomy pair lets it go on while
@@ -303,7 +368,11 @@ class StackBridge:
                 for end in (ours, theirs):
                     for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
                         end.setsockopt(socket.SOL_SOCKET, opt, 1 << 20)
-                self.relay = FrameRelay(device, theirs, PcapWriter(str(pcap))).start()
+                network = Network(time.monotonic, str(impair_log) if impair_log else None)
+                if spec is not None:
+                    network.apply(spec)
+                self.relay = FrameRelay(device, theirs, PcapWriter(str(pcap)) if pcap else None,
+                                        network, offered).start()
                 stack_end = ours
             else:
                 stack_end = device
@@ -355,6 +424,13 @@ class StackBridge:
         if self.health is not None:
             self.health()
         if self.relay is not None and self.relay.error:
+            if self.health is not None:
+                # A dying emulator closes its socket a moment before it can be reaped:
+                # give its exit status the chance to be the error reported.
+                deadline = time.monotonic() + 0.5
+                while time.monotonic() < deadline:
+                    self.health()
+                    time.sleep(0.02)
             raise DeviceError(f"bridge relay stopped: {self.relay.error}")
         if self.iface.state == "down":
             raise DeviceError("bridge link is down: the emulator closed the frame socket")
@@ -362,6 +438,16 @@ class StackBridge:
     @property
     def stats(self) -> dict[str, int]:
         return dict(self.iface.stats)
+
+    @property
+    def network(self) -> Network:
+        """Impair the link while it runs (loss, delay, link down ...: see
+        :class:`~cymongoose.device.impair.Network`). Needs the relay: ``pcap=``,
+        ``impair=`` or ``impair_log=``."""
+        if self.relay is None:
+            raise DeviceError("this bridge has no frame relay to impair: open it with "
+                              "pcap=, impair= or impair_log=")
+        return self.relay.network
 
     def wait_ready(self, timeout: float = 30.0, port: int | None = None) -> str:
         """Wait until the board holds its address (our DHCP server acked it) and, with
@@ -451,6 +537,7 @@ class StackBridge:
             self.relay.stop()
             if self.relay.pcap:
                 self.relay.pcap.close()
+            self.relay.network.close()
         for s in self._socks:
             s.close()
         for fd in self._fds:

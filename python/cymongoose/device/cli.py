@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .boards import Board, BoardMap, load_boards
+from .boards import DEFAULT_BOARD, Board, BoardMap, load_boards
 from .cliutil import (
     CliParser,
     RateProgress,
@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without --tap: the address our DHCP server leases the board "
                         "(default 10.0.2.15)")
     s.add_argument("--pcap", help="also write every bridged frame to this pcap file")
+    s.add_argument("--impair", metavar="SPEC", type=_impair_arg,
+                   help="without --tap: impair the link, e.g. 'loss=5%%,delay=50ms±10ms,"
+                        "seed=1' (docs/device.md: spec syntax); decisions go to "
+                        "PCAP.impair.log with --pcap")
     s.add_argument("--duration", type=seconds,
                    help="stop after this many seconds (default: Ctrl-C)")
     s.add_argument("--lease-timeout", type=seconds, default=5.0, metavar="SECONDS",
@@ -547,7 +551,7 @@ def _open_target(args: argparse.Namespace, bmap: BoardMap, log: str | None):  # 
         board = bmap.get(name) if name else None
         baud = args.baudrate or port.baudrate or (board.baudrate if board else 115200)
         return SerialTarget(port.url, baudrate=baud, board=board, log_path=log)
-    board = bmap.get(args.board or "mps2-an385")
+    board = bmap.get(args.board or DEFAULT_BOARD)
     if board.boot == "serial":
         if not board.console_port:
             raise UsageError(f"board {board.name} is on a serial port: give --port "
@@ -671,13 +675,26 @@ def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
     return rc
 
 
+def _impair_arg(text: str) -> str:
+    """An impairment spec, checked at once (a bad field is a usage error naming it)."""
+    from .impair import parse_spec
+
+    try:
+        parse_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def cmd_bridge(args: argparse.Namespace, bmap: BoardMap) -> int:
+    if args.impair is not None and (args.serial or args.tap):
+        raise UsageError("--impair works on the root-free QEMU bridge (no --serial, --tap)")
     if args.serial:
         if args.tap or args.pcap or args.firmware:
             raise UsageError("--serial bridges a board on a serial line: no --tap, --pcap "
                               "or --firmware")
         return _bridge_stack(args, None)
-    board = bmap.get(args.board or "mps2-an385")
+    board = bmap.get(args.board or DEFAULT_BOARD)
     if board.boot != "qemu":
         raise UsageError(f"bridge works with emulated boards; {board.name} boots by {board.boot}")
     if not args.firmware:
@@ -759,7 +776,9 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
                 QemuTarget(args.firmware, board, nic="stream", log_path=args.log))
             br = stack.enter_context(StackBridge(
                 target.netdev_socket(), host_ip=args.host_ip, device_ip=args.device_ip,
-                pcap=args.pcap, health=target.check))
+                pcap=args.pcap, health=target.check, impair=args.impair))
+            if args.impair is not None:
+                br.network.carrier = target.set_link
             what = board.name
         fwd = PortForwarder(br)
         stack.callback(fwd.close)
@@ -793,6 +812,11 @@ def _bridge_stack(args: argparse.Namespace, board: Board | None) -> int:
         st = br.stats
         print(f"[bridged {st['rx_frames']} frames from the board, {st['tx_frames']} to "
               f"it; {fwd.tunnels} tunnelled connections]", file=sys.stderr)
+        if args.impair is not None:
+            ist = br.network.stats
+            print("[impaired (seed " + str(br.network.seed) + "): "
+                  + ", ".join(f"{k} {ist[k]}" for k in ("frames", "dropped", "delayed",
+                              "duplicated", "reordered", "corrupted")) + "]", file=sys.stderr)
     return EXIT_OK
 
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .boards import DEFAULT_BOARD
+
 if TYPE_CHECKING:
     from .boards import BoardMap
 
@@ -122,11 +124,15 @@ def run_checks(bmap: BoardMap) -> list[Check]:
                             "the networking core: bridge, host boards",
                             "pip install cymongoose-sdk (a wheel), or make ext in the source "
                             "tree", required=True)]
-    qemus = sorted({str(b.qemu.get("binary", "qemu-system-arm")) for b in bmap
-                    if b.boot == "qemu" and not b.build_only})
-    for q in qemus:
-        checks.append(tool(q, "emulated boards, e.g. mps2-an385",
-                           "apt-get install qemu-system-arm", required=True))
+    # One line per QEMU binary, naming its boards; the reference board's is required.
+    boards_of: dict[str, list[str]] = {}
+    for b in bmap:
+        if b.boot == "qemu" and not b.build_only:
+            boards_of.setdefault(str(b.qemu.get("binary", "qemu-system-arm")), []).append(b.name)
+    for q, names in sorted(boards_of.items()):
+        package = "qemu-system-arm" if q == "qemu-system-arm" else "qemu-system-misc"
+        checks.append(tool(q, "emulated boards: " + ", ".join(names),
+                           f"apt-get install {package}", required=DEFAULT_BOARD in names))
     checks += [
         tool("arm-none-eabi-gcc", "cymongoose build for arm boards",
              "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),

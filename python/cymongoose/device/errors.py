@@ -20,6 +20,10 @@ class PortNotFoundError(DeviceError):
     """A serial port / socket to a device does not exist or refused the connection."""
 
 
+class PortBusyError(PortNotFoundError):
+    """A local serial port is held (locked) by another process."""
+
+
 class TargetExitedError(DeviceError):
     """The target process (QEMU, host build) exited while it was needed."""
 

@@ -38,7 +38,9 @@ QEMU options for one test; ``dut.forwarded[80]`` is then the host port.
 ``@pytest.mark.dut(nic="stream")`` puts the board's Ethernet on the root-free
 bridge: ``dut.mgr`` is a Manager on this process's built-in TCP/IP stack that
 reaches the board at ``dut.url(...)``, and every bridged frame is saved as
-``<test id>.pcap`` next to the console log. ``dut.rpc`` is a JSON-RPC client
+``<test id>.pcap`` next to the console log; ``dut.network`` impairs that link
+(loss, delay, link down ...; ``@pytest.mark.dut(nic="stream", impair="loss=5%")``
+from the first frame on). ``dut.rpc`` is a JSON-RPC client
 over the console (reference firmware, docs/device-rpc.md).
 
 A crash record on the console (docs/device.md, "Crashes") fails the test at
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from .console import Console
     from .crash import Crash
     from .flash import FlashResult
+    from .impair import Network
     from .labgrid import LabgridLease
     from .rpc import RpcClient
     from .targets import SerialTarget, Target
@@ -122,8 +125,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "dut(**qemu_options): options for the QEMU target of this test's dut "
-                   "(nic, hostfwd, gdb, halted, serial, extra_args); expect_crash=True: "
-                   "the test crashes its device on purpose (dut.wait_crash)")
+                   "(nic, hostfwd, gdb, halted, serial, extra_args; impair='loss=5%,...' "
+                   "with nic='stream'); expect_crash=True: the test crashes its device on "
+                   "purpose (dut.wait_crash)")
     port = _opt(config, "port")
     # The xdist controller knows -n before any worker starts: fail there, fast.
     flash = _opt(config, "flash")
@@ -240,6 +244,7 @@ class Dut:
         self.pcap_path = log_path.with_suffix(".pcap")  # bridged frames (nic="stream")
         self._bridge: StackBridge | None = None
         self._rpc: RpcClient | None = None
+        self.impair_spec: str | None = None  # @pytest.mark.dut(impair="loss=5%,...")
 
     @property
     def console(self) -> Console:
@@ -306,8 +311,18 @@ class Dut:
                     "dut.mgr/dut.bridge need the board's NIC on the bridge: mark the test "
                     "with @pytest.mark.dut(nic='stream')")
             sock = self.target.netdev_socket()  # type: ignore[attr-defined]
-            self._bridge = StackBridge(sock, pcap=self.pcap_path, health=self.target.check)
+            self._bridge = StackBridge(sock, pcap=self.pcap_path, health=self.target.check,
+                                       impair=self.impair_spec)
+            # link_down() also drops the NIC's carrier where QEMU can (QMP set_link).
+            self._bridge.network.carrier = getattr(self.target, "set_link", None)
         return self._bridge
+
+    @property
+    def network(self) -> Network:
+        """Impair the bridged link from now on: ``dut.network.impair(loss=0.1,
+        delay_ms=50, jitter_ms=20)``, ``clear()``, ``link_down()``, ``link_up()``,
+        ``stats``. Decisions go to ``<test id>.impair.log`` next to the pcap."""
+        return self.bridge.network
 
     @property
     def mgr(self) -> Any:
@@ -470,7 +485,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     """A started (and, with --flash, flashed and verified) device for one test."""
     import shutil
 
-    from .boards import load_boards
+    from .boards import DEFAULT_BOARD, load_boards
     from .targets import HostProcessTarget, QemuTarget, SerialTarget
 
     __tracebackhide__ = True
@@ -496,6 +511,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     flash_result = None
     target: Target
     board = None
+    impair_spec: str | None = None
     marker = request.node.get_closest_marker("dut")
     expect_crash = bool(marker.kwargs.get("expect_crash")) if marker else False
     if flash in ("openocd", "pyocd"):
@@ -510,7 +526,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         baud = int(baud_opt) if baud_opt else (lab.baudrate or (board.baudrate if board else 115200))
         target = dut_serial_consoles.get(lab.url, baud, board)
     else:
-        board = bmap.get(board_name or "mps2-an385")
+        board = bmap.get(board_name or DEFAULT_BOARD)
         if board.boot == "serial":
             if not board.console_port:
                 pytest.fail(f"dut: board {board.name} is a real board; pass --port", pytrace=False)
@@ -530,6 +546,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
                 pytest.skip(why)
             kwargs = dict(marker.kwargs) if marker else {}
             kwargs.pop("expect_crash", None)
+            impair_spec = _impair_spec(kwargs.pop("impair", None), kwargs.get("nic"))
             if flash == "gdb":
                 kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
                 target = QemuTarget(None, board, log_path=log_path, **kwargs)
@@ -563,6 +580,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         if flash_result is not None:
             record_property("dut_flash", flash_result.summary())
         the_dut = Dut(target, board, log_path, flash_result, expect_crash)
+        the_dut.impair_spec = impair_spec
         request.node.stash[_DUT_OBJ_KEY] = the_dut
         if shared:
             the_dut._rpc = dut_serial_consoles.rpc(target)  # type: ignore[arg-type]
@@ -590,6 +608,22 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
 
 _DUT_KEY = pytest.StashKey[Path]()
 _DUT_OBJ_KEY = pytest.StashKey[Dut]()
+
+
+def _impair_spec(spec: object, nic: object) -> str | None:
+    """The marker's ``impair=`` spec, checked before the emulator starts."""
+    if spec is None:
+        return None
+    from .impair import parse_spec
+
+    if nic != "stream":
+        pytest.fail("dut: impair= needs the board's NIC on the bridge: "
+                    "@pytest.mark.dut(nic='stream', impair=...)", pytrace=False)
+    try:
+        parse_spec(spec)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        pytest.fail(f"dut: impair={spec!r}: {exc}", pytrace=False)
+    return str(spec)
 
 
 def _labgrid_port(config: pytest.Config) -> str | None:

@@ -25,9 +25,9 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .boards import Board, load_boards
+from .boards import DEFAULT_BOARD, Board, load_boards
 from .console import Console
 from .errors import DeviceError, NotAvailableError, PortNotFoundError, TargetExitedError
 from .transport import FdTransport, SerialTransport, SocketTransport, Transport, open_transport
@@ -172,7 +172,7 @@ class QemuTarget(Target):
     def __init__(
         self,
         firmware: str | os.PathLike[str] | None,
-        board: Board | str = "mps2-an385",
+        board: Board | str = DEFAULT_BOARD,
         *,
         serial: str = "unix",
         gdb: str | None = None,
@@ -211,6 +211,7 @@ class QemuTarget(Target):
         self.qemu = qemu or str(self.board.qemu.get("binary", "qemu-system-arm"))
         self.forwarded: dict[int, int] = {}
         self.netdev_path: str | None = None  # nic="stream": our frame socket QEMU connects to
+        self.qmp_path: str | None = None  # nic="stream": QEMU's QMP socket (set_link)
         self._netdev_listener: socket.socket | None = None
         self._netdev_conn: socket.socket | None = None
         self.gdb: GdbAddress | None = None
@@ -218,7 +219,7 @@ class QemuTarget(Target):
         self._user_workdir = Path(workdir) if workdir else None
         self.workdir: Path | None = None
         self._sockdir: str | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes], str], QemuTarget] | None = None
 
     # ---- command line ------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -276,6 +277,8 @@ class QemuTarget(Target):
                     cmd += ["-device", f"{nic_device},netdev=net0"]
                 else:
                     cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
+                self.qmp_path = os.path.join(self._sockdir, "qmp.sock")
+                cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
@@ -292,6 +295,7 @@ class QemuTarget(Target):
         if self.firmware:
             from .image import load_image_for  # local: keeps import cost off the hot path
 
+            assert self.board is not None
             load_image_for(self.firmware, self.board)
         last_error: Exception | None = None
         for _attempt in range(3):  # a lost race for a TCP port is retried with new ports
@@ -325,6 +329,7 @@ class QemuTarget(Target):
             )
         self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir)
         transport = self._connect_console()
+        assert self.board is not None
         self._console = Console(
             transport, log_path=self.log_path, name=f"qemu-{self.board.name}", health=self.check
         )
@@ -412,6 +417,43 @@ class QemuTarget(Target):
         listener.close()
         self._netdev_listener = None
         return self._netdev_conn
+
+    def set_link(self, up: bool, timeout: float = 5.0) -> None:
+        """nic="stream": the board's NIC loses (False) or regains (True) its carrier,
+        through QEMU's ``set_link`` (QMP). Only NIC models that report link state show it
+        to the firmware (QEMU's lan9118 does: PHY link bit and interrupt); frames are
+        not stopped by this, the bridge does that (``Network.link_down``)."""
+        import json
+
+        if self.qmp_path is None or self.proc is None:
+            raise DeviceError("set_link needs a started QEMU target with nic='stream'")
+        deadline = time.monotonic() + timeout
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(self.qmp_path)
+                f = s.makefile("rwb")
+
+                def reply() -> dict[str, Any]:
+                    while time.monotonic() < deadline:
+                        line = f.readline()
+                        if not line:
+                            break
+                        msg = json.loads(line)
+                        if "return" in msg or "error" in msg or "QMP" in msg:
+                            return dict(msg)
+                    raise DeviceError("QMP: no reply from QEMU")
+
+                reply()  # the greeting
+                for cmd in ({"execute": "qmp_capabilities"},
+                            {"execute": "set_link", "arguments": {"name": "net0", "up": up}}):
+                    f.write(json.dumps(cmd).encode() + b"\n")
+                    f.flush()
+                    msg = reply()
+                    if "error" in msg:
+                        raise DeviceError(f"QMP {cmd['execute']}: {msg['error'].get('desc')}")
+        except (OSError, ValueError) as exc:
+            raise DeviceError(f"QMP set_link: {exc}") from None
 
     def frame_link(self, timeout: float | None = None) -> FrameLink:
         """A :class:`~cymongoose.device.frames.FrameLink` on :meth:`netdev_socket`."""
@@ -520,7 +562,8 @@ class HostProcessTarget(Target):
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr_path: Path | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: (weakref.finalize[[subprocess.Popen[bytes] | None], HostProcessTarget]
+                          | None) = None
 
     def start(self) -> HostProcessTarget:
         if self.proc is not None:

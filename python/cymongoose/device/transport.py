@@ -16,7 +16,7 @@ import socket
 import threading
 from typing import Any, Protocol
 
-from .errors import PortNotFoundError
+from .errors import PortBusyError, PortNotFoundError
 
 
 class Transport(Protocol):
@@ -151,9 +151,18 @@ class SerialTransport:
             ) from None
         self.name = url
         self._serial_mod = serial
+        local = "://" not in url
+        if local:
+            # A device path is opened exclusively (an advisory lock, as pyserial's
+            # exclusive=True takes it): two programs reading one console each lose
+            # half of its bytes, so the second one is refused at once.
+            kwargs.setdefault("exclusive", True)
         try:
             self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, **kwargs)
         except (serial.SerialException, OSError, ValueError) as exc:
+            if local and "exclusively lock" in str(exc):
+                raise PortBusyError(f"port {url} is busy (already open, here or in another process)"
+                                    ) from None
             raise PortNotFoundError(f"cannot open serial port {url}: {exc}") from None
         self._wlock = threading.Lock()
         self._is_socket = url.startswith("socket://")

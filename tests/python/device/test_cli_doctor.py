@@ -49,6 +49,10 @@ def test_doctor_reports_found_tools_with_versions(tmp_path: Path) -> None:
     assert lines["openocd"].split()[0] == "-"
     assert "flash --backend openocd" in lines["openocd"]
     assert lines["openocd"].endswith("-> apt-get install openocd")
+    # QEMU for the other architectures is optional, named with its boards and package.
+    assert lines["qemu-system-riscv32"].split()[0] == "-"
+    assert "riscv32-virt" in lines["qemu-system-riscv32"]
+    assert lines["qemu-system-riscv32"].endswith("-> apt-get install qemu-system-misc")
     for name in ("pyocd", "cmake", "ninja", "pyserial", "labgrid", "serial", "tun"):
         assert any(k == name or k.startswith(name) for k in lines), name
 

@@ -231,3 +231,55 @@ def test_flash_ota_over_http_to_device_app(qemu: str, tmp_path: Path) -> None:
         assert "ota-http: 150000 bytes" in out.stdout
         st = rpc.call("ota.status")
         assert st["state"] == "verified" and st["size"] == 150000 and st["source"] == "http"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("loss=5", "argument --impair: loss='5': more than 100 % (a bare number is a fraction"),
+    ("delay=50", "argument --impair: delay='50': want a time like 50ms"),
+    ("drop=5%", "argument --impair: impairment spec: unknown field 'drop'"),
+])
+def test_bridge_bad_impair_spec_is_a_usage_error(spec: str, message: str) -> None:
+    out = subprocess.run(cymongoose("bridge", "--impair", spec),
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    out = subprocess.run(cymongoose("bridge", "--serial", "/dev/null", "--impair", "loss=1%"),
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 2 and "--impair works on the root-free QEMU bridge" in out.stderr
+
+
+@pytest.mark.qemu
+def test_bridge_impair_delays_and_logs(qemu: str, tmp_path: Path) -> None:
+    pcap = tmp_path / "br.pcap"
+    proc = subprocess.Popen(
+        cymongoose("bridge", "--firmware", str(net_fw()), "--forward", "0:80",
+                   "--pcap", str(pcap), "--impair", "delay=20ms,dir=from,seed=3",
+                   "--duration", "60"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            assert line, f"bridge exited early ({proc.wait()}): {proc.stderr.read()}"
+            m = re.match(r"\[127\.0\.0\.1:(\d+) -> board", line)
+            port = int(m.group(1)) if m else None
+        for _ in range(100):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                break
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.2)
+        assert resp.status == 200 and resp.read().startswith(b"hello from cymongoose")
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    m = re.search(r"\[impaired \(seed 3\): frames (\d+), dropped 0, delayed (\d+),", err)
+    assert m and int(m.group(2)) > 0, err
+    log = (tmp_path / "br.impair.log").read_text().splitlines()
+    assert log[1].endswith(" set dir=from delay=20ms seed=3")
+    delays = [x.split() for x in log[2:] if " delay " in x]
+    assert len(delays) == int(m.group(2)) and {d[1] for d in delays} == {"from"}

@@ -11,7 +11,7 @@ import tty
 from pathlib import Path
 
 import pytest
-from cymongoose.device.errors import PortNotFoundError, TargetExitedError
+from cymongoose.device.errors import PortBusyError, PortNotFoundError, TargetExitedError
 from cymongoose.device.targets import SerialTarget, free_tcp_port
 
 
@@ -175,3 +175,24 @@ def test_unplugged_port_mid_session_is_an_error_not_a_hang() -> None:
             t.console.send_line("anyone?")
     finally:
         t.stop()
+
+
+def test_a_local_port_is_opened_exclusively() -> None:
+    """A device path held by one console is refused at once to a second opener, with a
+    message saying why (not a later time-out); once closed it opens again."""
+    pytest.importorskip("serial")
+    from cymongoose.device.transport import SerialTransport
+
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    try:
+        first = SerialTransport(path)
+        t0 = time.monotonic()
+        with pytest.raises(PortBusyError, match=f"port {path} is busy"):
+            SerialTransport(path)
+        assert time.monotonic() - t0 < 2
+        first.close()
+        SerialTransport(path).close()
+    finally:
+        os.close(master)
+        os.close(slave)
