@@ -14,7 +14,18 @@
 
 /* Exit statuses for board_exit() that the board itself uses. */
 #define BOARD_EXIT_OK 0
-#define BOARD_EXIT_FAULT 125      /* HardFault or an unexpected interrupt */
+#define BOARD_EXIT_FAULT 125      /* a crash record was printed (fault, assert, stack) */
+
+/* After a crash record: 0 stops the board (board_exit(BOARD_EXIT_FAULT)), 1
+ * resets it (boards/common/cortex_m_startup.c). A board setting. */
+#ifndef BOARD_FAULT_RESET
+#define BOARD_FAULT_RESET 0
+#endif
+/* The word the reset handler writes at the bottom of the main stack (at
+ * __stack_limit); a tick that finds it changed reports a stack overflow
+ * (crash record kind 2). */
+#define BOARD_STACK_GUARD 0x5AC6A7D1
+#define BOARD_CRASH_KIND_STACK 2
 
 /* Clocks, console and interrupts. Called by the reset handler before main(),
  * so stdio works from the first line of main(). */

@@ -1,12 +1,13 @@
 /* The millisecond clock every board shares: its SysTick interrupt (named
- * board_systick_isr in each board's vector table, at 1 kHz) counts, and
- * mg_millis() reads the count. */
+ * board_systick_isr in each board's vector table, at 1 kHz; it checks the
+ * stack guard in cortex_m_startup.c, then calls board_systick_tick) counts,
+ * and mg_millis() reads the count. */
 #include "board.h"
 
 static volatile uint64_t s_ms; /* milliseconds since boot */
 
-void board_systick_isr(void);
-void board_systick_isr(void) {
+void board_systick_tick(void);
+void board_systick_tick(void) {
   s_ms++;
 }
 

@@ -29,8 +29,12 @@
 #define CM_SCB_ICSR 0xE000ED04u
 #define CM_SCB_VTOR 0xE000ED08u
 #define CM_SCB_AIRCR 0xE000ED0Cu
+#define CM_SCB_CCR 0xE000ED14u  /* configuration and control */
+#define CM_SCB_CCR_DIV_0_TRP (1u << 4)
 #define CM_SCB_CFSR 0xE000ED28u /* configurable fault status */
 #define CM_SCB_HFSR 0xE000ED2Cu /* hard fault status */
+#define CM_SCB_MMFAR 0xE000ED34u /* MemManage fault address */
+#define CM_SCB_BFAR 0xE000ED38u  /* BusFault address */
 #define CM_SCB_SFSR 0xE000EDE4u /* ARMv8-M with TrustZone: secure fault status */
 #define CM_SCB_CPACR 0xE000ED88u /* coprocessor access control */
 #define CM_SCB_CPACR_CP10_CP11_FULL (0xFu << 20)

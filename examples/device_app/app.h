@@ -30,6 +30,10 @@
 #ifndef DEVICE_OTA
 #define DEVICE_OTA 1
 #endif
+/* The debug.fault RPC method (crashes the device on purpose; needs RPC). */
+#ifndef DEVICE_DEBUG_FAULT
+#define DEVICE_DEBUG_FAULT DEVICE_RPC
+#endif
 
 /* The built-in TCP/IP stack on the board's Ethernet (firmware), or the
  * kernel's sockets (host build). */
@@ -185,6 +189,13 @@ void rpc_console_overrun(struct app *app, uint32_t lost);
  * out->len stays 0 for a notification. */
 void rpc_call(struct app *app, struct mg_str frame, struct mg_iobuf *out);
 void rpc_notify_ready(struct app *app);
+
+/* rpc.c: debug.fault, each kind crashes in its own function (never return
+ * on a board; on the host the process dies, except for the assert). */
+void debug_fault_nullptr(void);
+int debug_fault_divzero(int divisor);
+int debug_fault_stack(uint32_t depth);
+void debug_fault_assert(int value);
 
 /* ota.c */
 int ota_begin(struct app *app, size_t size, struct mg_str sha_hex, int source);

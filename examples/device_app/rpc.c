@@ -200,8 +200,77 @@ static void m_ota_status(struct mg_rpc_req *r) {
 }
 #endif
 
+#if DEVICE_DEBUG_FAULT
+/* Each kind fails inside a function of its own name (not inlined, not
+ * cloned) so that a decoded crash can be checked for it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FAULT_FN __attribute__((noinline, noclone))
+#else
+#define FAULT_FN __attribute__((noinline))
+#endif
+
+/* A call through a null function pointer. (A NULL data access does not
+ * fault on these boards: their code memory starts at address 0.) */
+FAULT_FN void debug_fault_nullptr(void) {
+  void (*volatile fn)(void) = NULL;
+  fn();
+  __asm__ volatile("" ::: "memory"); /* no tail call: lr stays in here */
+}
+
+/* Integer division by zero (a trap on Cortex-M3 and up: CCR.DIV_0_TRP). */
+FAULT_FN int debug_fault_divzero(int divisor) {
+  volatile int d = divisor, n = 1000;
+  return n / d;
+}
+
+#if MG_ARCH == MG_ARCH_BAREMETAL
+extern uint32_t __stack_limit[] __attribute__((weak)); /* linker script */
+#endif
+
+/* Recursion past the bottom of the stack. Where no stack limit register
+ * stops it, it goes 512 bytes past the end (into the heap's far end) and
+ * waits there for the tick's guard check. */
+FAULT_FN int debug_fault_stack(uint32_t depth) {
+  volatile uint32_t pad[16];
+  uintptr_t here = (uintptr_t) pad;
+  for (size_t i = 0; i < 16; i++) pad[i] = depth + i;
+#if MG_ARCH == MG_ARCH_BAREMETAL
+  uintptr_t end = __stack_limit ? (uintptr_t) __stack_limit - 512 : 0;
+  if (here <= end) {
+    for (;;) pad[0]++; /* overflowed: the tick notices */
+  }
+#endif
+  if (depth >= 1000000) return 0; /* ~80 MB: more than any stack here */
+  return debug_fault_stack(depth + 1) + (int) pad[depth % 16] + (int) (here & 1);
+}
+
+FAULT_FN void debug_fault_assert(int value) {
+  MG_ASSERT(value == 0);
+}
+
+static void m_debug_fault(struct mg_rpc_req *r) {
+  char kind[16];
+  if (mg_json_get_str(r->params, "$.kind", kind, sizeof(kind)) < 0) kind[0] = 0;
+  app_log(app_of(r), "device: debug.fault %s", kind);
+  if (strcmp(kind, "nullptr") == 0) {
+    debug_fault_nullptr();
+  } else if (strcmp(kind, "divzero") == 0) {
+    debug_fault_divzero(0);
+  } else if (strcmp(kind, "stack") == 0) {
+    debug_fault_stack(0);
+  } else if (strcmp(kind, "assert") == 0) {
+    debug_fault_assert(1);
+  } else {
+    mg_rpc_err(r, RPC_ERR_PARAMS,
+               mg_str("kind must be nullptr, divzero, stack or assert"));
+    return;
+  }
+  mg_rpc_ok(r, mg_str("false")); /* the fault did not stop us (host assert) */
+}
+#endif
+
 void rpc_init(struct app *app) {
-  static struct mg_rpc nodes[12];
+  static struct mg_rpc nodes[13];
   static const struct {
     const char *name;
     mg_rpc_fn_t fn;
@@ -213,6 +282,9 @@ void rpc_init(struct app *app) {
 #if DEVICE_OTA
       {"ota.begin", m_ota_begin}, {"ota.write", m_ota_write},
       {"ota.end", m_ota_end},   {"ota.status", m_ota_status},
+#endif
+#if DEVICE_DEBUG_FAULT
+      {"debug.fault", m_debug_fault},
 #endif
   };
   for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {

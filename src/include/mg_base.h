@@ -123,6 +123,13 @@ void mg_log_write(int level, const char *file, int line, const char *fmt, ...);
 #define MG_DEBUG(...) MG_LOG(MG_LL_DEBUG, __VA_ARGS__)
 #define MG_VERBOSE(...) MG_LOG(MG_LL_VERBOSE, __VA_ARGS__)
 
+/* An invariant that must hold: when cond is false, MG_ASSERT_FAIL()
+ * (mg_config.h) runs; on a board that is a crash record naming the line. */
+#define MG_ASSERT(cond)          \
+  do {                           \
+    if (!(cond)) MG_ASSERT_FAIL(); \
+  } while (0)
+
 /* ---- Platform interface, implemented once per target in src/arch. ---- */
 uint64_t mg_millis(void);                 /* monotonic milliseconds */
 bool mg_random(void *buf, size_t len);    /* random bytes; false on failure */

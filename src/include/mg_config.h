@@ -18,6 +18,22 @@
 #endif
 #endif
 
+/* What a failed MG_ASSERT(cond) (mg_base.h) does. Firmware on Arm Thumb: the
+ * permanently undefined instruction UDF #0xA5, inline, so the fault's pc is
+ * the assert's own line; the board's fault handler reports it as an "assert"
+ * crash record (boards/common/cortex_m_startup.c). Other bare-metal targets:
+ * __builtin_trap(). Hosts: nothing (the condition is still evaluated).
+ * Define it to call a function of your own. */
+#ifndef MG_ASSERT_FAIL
+#if MG_ARCH == MG_ARCH_BAREMETAL && defined(__thumb__)
+#define MG_ASSERT_FAIL() __asm__ volatile("udf #0xa5")
+#elif MG_ARCH == MG_ARCH_BAREMETAL
+#define MG_ASSERT_FAIL() __builtin_trap()
+#else
+#define MG_ASSERT_FAIL() ((void) 0)
+#endif
+#endif
+
 /* Kernel BSD sockets (host only). */
 #ifndef MG_ENABLE_SOCKET
 #define MG_ENABLE_SOCKET (MG_ARCH == MG_ARCH_POSIX)

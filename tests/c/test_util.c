@@ -1,6 +1,6 @@
 /* Utilities: RFC/FIPS test vectors for encodings and hashes, JSON paths
  * (valid and malformed), glob matching, URL encoding, key=value lookup and
- * the JSON-RPC dispatcher. */
+ * the JSON-RPC dispatcher, MG_ASSERT. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,7 +560,25 @@ static void test_rpc(void) {
   }
 }
 
+/* MG_ASSERT: the condition runs exactly once and the hook only when it is
+ * false (the hook is a macro expanded where MG_ASSERT is used, so a test or
+ * an application can replace it; the host default does nothing). */
+static int s_assert_hook;
+static void test_assert(void) {
+  int n = 0;
+  MG_ASSERT(++n == 1); /* the host default: nothing happens either way */
+  MG_ASSERT(++n == 0);
+  CHECK(n == 2);
+#undef MG_ASSERT_FAIL
+#define MG_ASSERT_FAIL() (s_assert_hook++)
+  MG_ASSERT(++n == 3);
+  CHECK(n == 3 && s_assert_hook == 0);
+  MG_ASSERT(++n == 0);
+  CHECK(n == 4 && s_assert_hook == 1);
+}
+
 int main(void) {
+  test_assert();
   test_base64();
   test_hashes();
   test_hmac();

@@ -8,12 +8,14 @@
 #include "board.h"
 
 extern uint8_t __bss_start[], __bss_end[];
+extern uint32_t __stack_limit[], __stack_top[];
 extern uint8_t __tls_base[], __tdata_end[], __tbss_start[], __tbss_end[];
 
 int main(void);
 void board_c_start(void);
 void board_trap_entry(void);
-void board_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval);
+void board_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval,
+                const uint32_t *saved);
 
 /* First instruction of the image (ENTRY in the linker script): stack and
  * global pointer, other harts parked, then C. */
@@ -37,6 +39,8 @@ void board_c_start(void) {
   /* picolibc keeps errno in thread-local storage at tp. */
   memset(__tbss_start, 0, (size_t) (__tbss_end - __tbss_start));
   __asm__ volatile("mv tp, %0" ::"r"(__tls_base));
+  /* The lowest word of the stack: the tick checks it is intact. */
+  __stack_limit[0] = BOARD_STACK_GUARD;
   rv_csr_write(mtvec, (uint32_t) (uintptr_t) board_trap_entry);
   board_init();
   exit(main());
@@ -66,6 +70,7 @@ __attribute__((naked, aligned(4))) void board_trap_entry(void) {
       "csrr a0, mcause\n\t"
       "csrr a1, mepc\n\t"
       "csrr a2, mtval\n\t"
+      "mv a3, sp\n\t"
       "call board_trap\n\t"
       "lw ra, 0(sp)\n\t"
       "lw t0, 4(sp)\n\t"
@@ -87,16 +92,64 @@ __attribute__((naked, aligned(4))) void board_trap_entry(void) {
       "mret\n\t");
 }
 
-static void put_hex(const char *label, uint32_t v) {
+/* ---- Traps: one crash record on the console, then stop. ----
+ * The same line as on Cortex-M (boards/common/cortex_m_startup.c; decoded
+ * by cymongoose.device.crash), layout version 2 (RV32):
+ *   *** crash 2 kind mcause mepc mtval mstatus sp <16 saved registers>
+ *             n <n stack words> sum ***
+ * kind 0 trap, 1 assert (a breakpoint: MG_ASSERT_FAIL() is __builtin_trap(),
+ * an ebreak), 2 stack guard; the saved registers are those of the trap
+ * entry (ra t0 t1 t2 a0-a7 t3-t6), sp the interrupted one, and sum folds
+ * every word: sum = rotl(sum, 5) ^ w, from 0. */
+#define CRASH_VERSION_RV32 2u
+#define CRASH_STACK_WORDS 32
+#define RV_CAUSE_BREAKPOINT 3u
+#define TRAP_SAVED_WORDS 16 /* what board_trap_entry pushes */
+
+static uint32_t s_crash_sum;
+
+static void put_word(uint32_t v) {
   static const char k_digits[] = "0123456789abcdef";
-  char buf[8];
-  for (int i = 0; i < 8; i++) buf[i] = k_digits[(v >> (28 - 4 * i)) & 0xFu];
-  board_console_write(label, strlen(label));
+  char buf[9];
+  buf[0] = ' ';
+  for (int i = 0; i < 8; i++) buf[1 + i] = k_digits[(v >> (28 - 4 * i)) & 0xFu];
   board_console_write(buf, sizeof(buf));
+  s_crash_sum = ((s_crash_sum << 5) | (s_crash_sum >> 27)) ^ v;
 }
 
-void board_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval) {
+static void crash_report(uint32_t kind, uint32_t mcause, uint32_t mepc,
+                         uint32_t mtval, const uint32_t *saved) {
+  const uint32_t *sp = saved + TRAP_SAVED_WORDS;
+  intptr_t n = __stack_top - sp; /* words left up to the top of RAM */
+  if (n < 0) n = 0;
+  if (n > CRASH_STACK_WORDS) n = CRASH_STACK_WORDS;
+  board_console_write("\n*** crash", 10);
+  s_crash_sum = 0;
+  put_word(CRASH_VERSION_RV32);
+  put_word(kind);
+  put_word(mcause);
+  put_word(mepc);
+  put_word(mtval);
+  put_word(rv_csr_read(mstatus));
+  put_word((uint32_t) (uintptr_t) sp);
+  for (int i = 0; i < TRAP_SAVED_WORDS; i++) put_word(saved[i]);
+  put_word((uint32_t) n);
+  for (intptr_t i = 0; i < n; i++) put_word(sp[i]);
+  put_word(s_crash_sum);
+  board_console_write(" ***\n", 5);
+#if BOARD_FAULT_RESET
+  board_reboot();
+#else
+  board_exit(BOARD_EXIT_FAULT);
+#endif
+}
+
+void board_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval,
+                const uint32_t *saved) {
   if (mcause == (RV_MCAUSE_INTERRUPT | RV_IRQ_MTIMER)) {
+    if (__stack_limit[0] != BOARD_STACK_GUARD) {
+      crash_report(BOARD_CRASH_KIND_STACK, mcause, mepc, mtval, saved);
+    }
     board_timer_isr();
     return;
   }
@@ -104,10 +157,7 @@ void board_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval) {
     board_external_isr();
     return;
   }
-  /* An exception (or an interrupt nobody enabled): say where, then stop. */
-  put_hex("\nfault: mcause=", mcause);
-  put_hex(" mepc=", mepc);
-  put_hex(" mtval=", mtval);
-  board_console_write("\n", 1);
-  board_exit(BOARD_EXIT_FAULT);
+  /* An exception (or an interrupt nobody enabled). */
+  crash_report(mcause == RV_CAUSE_BREAKPOINT ? 1u : 0u, mcause, mepc, mtval,
+               saved);
 }

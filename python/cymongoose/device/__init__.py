@@ -54,6 +54,10 @@ _EXPORTS = {
     "ImageError": "errors",
     "GdbError": "errors",
     "NotAvailableError": "errors",
+    "DeviceCrashed": "errors",
+    "Crash": "crash",
+    "decode_crash": "crash",
+    "find_crash_records": "crash",
 }
 
 __all__ = list(_EXPORTS)
@@ -76,8 +80,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .boards import Board, BoardMap, MemoryRegion, load_boards  # noqa: F401
     from .bridge import PortForwarder, StackBridge, TapBridge  # noqa: F401
     from .console import Console  # noqa: F401
+    from .crash import Crash, decode_crash, find_crash_records  # noqa: F401
     from .errors import (  # noqa: F401
         BoardError,
+        DeviceCrashed,
         DeviceError,
         ExpectTimeoutError,
         FlashError,

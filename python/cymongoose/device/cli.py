@@ -70,6 +70,8 @@ examples:
   cymongoose rpc --firmware build/fw/device_app.elf led.set on=true
                                                  JSON-RPC over the console
   cymongoose test --board mps2-an385 --firmware build/fw/hello_fw.elf tests/device
+  cymongoose decode --elf build/fw/device_app.elf console.log
+                                                 decode the crash records of a saved log
 
 Your own boards and lab serial ports go in ~/.config/cymongoose/boards.toml
 or files listed in $CYMONGOOSE_BOARDS. Run `cymongoose COMMAND --help` for details.
@@ -199,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wait for a line matching REGEX, print it, then exit")
     s.add_argument("--timeout", type=seconds, default=10.0,
                    help="seconds for --expect (default 10)")
+    s.add_argument("--elf", type=existing_file,
+                   help="firmware ELF to decode a crash record against (default: --firmware)")
+
+    s = sub.add_parser(
+        "decode", help="decode the crash records of a saved console log",
+        description="Find the firmware's crash records (*** crash ... ***) in a console log and "
+                    "decode them against the firmware ELF: the reason, the function and "
+                    "file:line of pc and lr, a backtrace. Exit 1 when the log holds none.",
+        formatter_class=_formatter,
+        epilog="example:\n  cymongoose decode --elf build/fw/device_app.elf device/test_x.log")
+    s.add_argument("--elf", type=existing_file, help="the firmware ELF the log came from")
+    s.add_argument("log", help="console log file ('-': standard input)")
 
     s = sub.add_parser(
         "test", help="run pytest with the dut fixture bound to a board",
@@ -564,6 +578,9 @@ def cmd_console(args: argparse.Namespace, bmap: BoardMap) -> int:
     target = _open_target(args, bmap, args.log)
     with target:
         con = target.console
+        elf = args.elf or getattr(args, "firmware", None)
+        if elf:
+            con.crash_elf = elf  # a crash record is decoded against it (DeviceCrashed)
         for line in args.send:
             con.send_line(line)
         if args.expect:
@@ -588,6 +605,9 @@ def _interactive(con) -> int:  # type: ignore[no-untyped-def]
             if text:
                 out.write(text.replace("\r\n", "\n"))
                 out.flush()
+            if con.crash_text is not None and con.raise_on_crash:
+                print(f"cymongoose: device crashed: {con.crash}", file=sys.stderr, flush=True)
+                con.raise_on_crash = False  # said once; a board that halts stays attached
             if con.closed:
                 con.expect("\\Z.", timeout=0)  # raises with the reason the console closed
             if stdin_open:
@@ -607,6 +627,18 @@ def _interactive(con) -> int:  # type: ignore[no-untyped-def]
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_OK
+
+
+def cmd_decode(args: argparse.Namespace, bmap: BoardMap) -> int:
+    from .crash import decode_log, read_log
+
+    text = sys.stdin.read() if args.log == "-" else read_log(args.log)
+    crashes = decode_log(text, args.elf)
+    if not crashes:
+        print(f"cymongoose decode: no crash record in {args.log}", file=sys.stderr)
+        return EXIT_FAIL
+    print("\n\n".join(str(c) for c in crashes))
+    return EXIT_OK
 
 
 def cmd_test(args: argparse.Namespace, bmap: BoardMap) -> int:
@@ -865,6 +897,7 @@ def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 COMMANDS = {
     "boards": cmd_boards, "ports": cmd_ports, "doctor": cmd_doctor, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
+    "decode": cmd_decode,
     "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
 }
 

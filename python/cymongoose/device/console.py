@@ -4,6 +4,11 @@ One background thread drains the transport into a buffer (so a chatty device
 never blocks on a full pipe) and writes every line, timestamped, to the log
 file. ``expect`` and ``read_until`` consume the buffer up to the end of what
 they matched, so successive calls walk forward through the output.
+
+The reader also watches for the firmware's crash record (``*** crash ... ***``,
+see :mod:`cymongoose.device.crash`): once one arrived, every wait (``expect``,
+an RPC call ...) that has not found its pattern raises :class:`DeviceCrashed`
+at once, with the crash decoded against ``crash_elf``, instead of timing out.
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .errors import DeviceError, ExpectTimeoutError, TargetExitedError
+from .crash import RECORD_RE
+from .errors import DeviceCrashed, DeviceError, ExpectTimeoutError, TargetExitedError
 from .transport import Transport
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from .crash import Crash
+
 MAX_BUFFER = 1 << 20  # unconsumed console text kept for expect(); older text is dropped
 READ_CHUNK = 4096
 POLL = 0.05
 EOF_GRACE = 2.0  # after EOF, how long a dying target process gets to report its exit status
+CRASH_SCAN = 2048  # received text kept to find a crash record split across reads
 
 
 class Console:
@@ -63,6 +72,12 @@ class Console:
         self.log_path: Path | None = None
         self._open_log(log_path, "started")
         self._decoder_pending = b""
+        # Crash records: the first one seen (raw line), and how to decode it.
+        self.crash_elf: str | Path | None = None  # firmware ELF for decoding
+        self.raise_on_crash = True  # waits raise DeviceCrashed once a record arrived
+        self._crash_text: str | None = None
+        self._crash: Crash | None = None
+        self._crash_scan = ""
         self._thread = threading.Thread(target=self._reader, name=f"console-{name}", daemon=True)
         self._thread.start()
 
@@ -107,7 +122,76 @@ class Console:
                 if len(self._buf) > MAX_BUFFER:
                     self._buf = self._buf[-MAX_BUFFER // 2:]
                 self._tail = (self._tail + text)[-8192:]
+                if self._crash_text is None:
+                    self._scan_crash(text)
                 self._cond.notify_all()
+
+    def _scan_crash(self, text: str) -> None:
+        """Caller holds ``_cond``."""
+        scan = self._crash_scan + text
+        m = RECORD_RE.search(scan) if "***" in scan else None
+        if m is not None:
+            self._crash_text = m.group(0)
+            self._crash_scan = ""
+        else:
+            self._crash_scan = scan[-CRASH_SCAN:]
+
+    # ---- crashes ---------------------------------------------------------------------------
+    @property
+    def crash_text(self) -> str | None:
+        """The first crash record received (the raw line), or None."""
+        with self._cond:
+            return self._crash_text
+
+    @property
+    def crash(self) -> Crash | None:
+        """The first crash record received, decoded (against ``crash_elf`` if set), or None."""
+        text = self.crash_text
+        if text is None:
+            return None
+        if self._crash is None:
+            self._crash = self._decode_crash(text)
+        return self._crash
+
+    def _decode_crash(self, text: str) -> Crash:
+        from .crash import decode
+        from .errors import NotAvailableError
+
+        elf = self.crash_elf
+        if elf is not None and str(elf).endswith(".elf") and Path(elf).is_file():
+            try:
+                return decode(text, elf)
+            except (NotAvailableError, DeviceError) as exc:
+                crash = decode(text, None)
+                crash.notes.append(f"not decoded against {elf}: {exc}")
+                return crash
+        crash = decode(text, None)
+        crash.notes.append("no firmware ELF given: addresses only")
+        return crash
+
+    def _crashed(self) -> DeviceCrashed:
+        text = self.crash_text or ""
+        try:
+            return DeviceCrashed(self.crash, text)
+        except DeviceError as exc:  # a malformed record: still say the device crashed
+            return DeviceCrashed(None, text, str(exc))
+
+    def wait_crash(self, timeout: float = 10.0) -> Crash:
+        """Wait for a crash record and return it decoded (a test that crashes the
+        device on purpose); raises :class:`ExpectTimeoutError` if none comes."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._crash_text is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof is not None:
+                    break
+                self._cond.wait(min(left, 0.25))
+            found, tail = self._crash_text is not None, self._tail
+        if not found:
+            raise ExpectTimeoutError("crash record", timeout, tail)
+        crash = self.crash
+        assert crash is not None
+        return crash
 
     # ---- logging -------------------------------------------------------------------------
     def _open_log(self, path: str | Path | None, how: str) -> None:
@@ -139,10 +223,14 @@ class Console:
             self._open_log(path, "continued")
 
     def clear(self) -> None:
-        """Forget unconsumed output and the diagnostic tail (a new test starts here)."""
+        """Forget unconsumed output, the diagnostic tail and a crash seen
+        (a new test starts here)."""
         with self._cond:
             self._buf = ""
             self._tail = ""
+            self._crash_text = None
+            self._crash = None
+            self._crash_scan = ""
 
     def _stamp(self) -> str:
         return f"[{time.monotonic() - self._t0:10.6f}]"
@@ -205,13 +293,16 @@ class Console:
                     end, result = found
                     self._buf = self._buf[end:]
                     return result
-                if self._eof is not None:
+                crashed = self._crash_text is not None and self.raise_on_crash
+                if crashed or self._eof is not None:
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(min(left, 0.25))
             eof, tail = self._eof, self._tail
+        if crashed:
+            raise self._crashed()
         if eof is not None:
             if self._health:
                 self._health(EOF_GRACE)

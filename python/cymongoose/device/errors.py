@@ -80,3 +80,19 @@ class GdbError(DeviceError):
 
 class NotAvailableError(DeviceError):
     """A feature needs machinery that is not built yet or a tool that is missing."""
+
+
+class DeviceCrashed(DeviceError):
+    """The device printed a crash record (a fault, a failed assert, a stack
+    overflow) while the SDK waited on its console; ``crash`` is the decoded
+    :class:`cymongoose.device.crash.Crash` (or None if the record could not be
+    decoded, then ``record_text`` still holds the line)."""
+
+    def __init__(self, crash: object | None, record_text: str = "", why: str = "") -> None:
+        self.crash = crash
+        self.record_text = record_text
+        if crash is not None:
+            text = f"device crashed: {crash}"
+        else:
+            text = f"device crashed (record not decoded: {why})\n{record_text}"
+        super().__init__(text)

@@ -42,6 +42,14 @@ reaches the board at ``dut.url(...)``, and every bridged frame is saved as
 (loss, delay, link down ...; ``@pytest.mark.dut(nic="stream", impair="loss=5%")``
 from the first frame on). ``dut.rpc`` is a JSON-RPC client
 over the console (reference firmware, docs/device-rpc.md).
+
+A crash record on the console (docs/device.md, "Crashes") fails the test at
+once: a wait raises ``DeviceCrashed`` ("device crashed: HardFault (...) at
+function (file:line)" and the backtrace) instead of timing out, and a test
+that passed anyway is turned into a failure. ``dut.crash`` is the decoded
+crash. ``@pytest.mark.dut(expect_crash=True)`` marks a test that crashes its
+device on purpose: it waits with ``dut.wait_crash(timeout)`` and asserts on the
+returned crash.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ if TYPE_CHECKING:
     from .boards import Board
     from .bridge import StackBridge
     from .console import Console
+    from .crash import Crash
     from .flash import FlashResult
     from .impair import Network
     from .labgrid import LabgridLease
@@ -117,7 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "dut(**qemu_options): options for the QEMU target of this test's dut "
                    "(nic, hostfwd, gdb, halted, serial, extra_args; impair='loss=5%,...' "
-                   "with nic='stream')")
+                   "with nic='stream'); expect_crash=True: the test crashes its device on "
+                   "purpose (dut.wait_crash)")
     port = _opt(config, "port")
     # The xdist controller knows -n before any worker starts: fail there, fast.
     flash = _opt(config, "flash")
@@ -225,8 +235,9 @@ class Dut:
     """The device under test of one pytest test."""
 
     def __init__(self, target: Target, board: Board | None, log_path: Path,
-                 flash_result: FlashResult | None = None) -> None:
+                 flash_result: FlashResult | None = None, expect_crash: bool = False) -> None:
         self.target = target
+        self.expect_crash = expect_crash  # @pytest.mark.dut(expect_crash=True)
         self.board = board
         self.log_path = log_path
         self.flash_result = flash_result  # how the image got there, when the dut flashed it
@@ -250,6 +261,17 @@ class Dut:
     def send_line(self, line: str) -> None:
         __tracebackhide__ = True
         self.console.send_line(line)
+
+    @property
+    def crash(self) -> Crash | None:
+        """The device's crash, decoded (reason, pc, lr, registers, backtrace), or None."""
+        return self.console.crash
+
+    def wait_crash(self, timeout: float = 10.0) -> Crash:
+        """Wait for the device to crash (a test marked ``expect_crash=True``); returns the
+        decoded crash, raises ``ExpectTimeoutError`` if it does not come in time."""
+        __tracebackhide__ = True
+        return self.console.wait_crash(timeout)
 
     @property
     def forwarded(self) -> dict[int, int]:
@@ -490,6 +512,8 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     target: Target
     board = None
     impair_spec: str | None = None
+    marker = request.node.get_closest_marker("dut")
+    expect_crash = bool(marker.kwargs.get("expect_crash")) if marker else False
     if flash in ("openocd", "pyocd"):
         name = board_name or (bmap.resolve_port(port).board if port else None)
         if not name or not dut_firmware:
@@ -520,8 +544,8 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
                     pytest.fail(f"dut: {why}; --board-required (or CI) makes this an error",
                                 pytrace=False)
                 pytest.skip(why)
-            marker = request.node.get_closest_marker("dut")
             kwargs = dict(marker.kwargs) if marker else {}
+            kwargs.pop("expect_crash", None)
             impair_spec = _impair_spec(kwargs.pop("impair", None), kwargs.get("nic"))
             if flash == "gdb":
                 kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
@@ -538,6 +562,9 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         target.console.clear()            # and nothing left over from earlier tests
     else:
         target.start()
+    if dut_firmware:
+        target.console.crash_elf = dut_firmware
+    target.console.raise_on_crash = not expect_crash
     request.node.stash[_DUT_KEY] = log_path
     try:
         if flash == "gdb":
@@ -552,8 +579,9 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
                 flash_result = _flash_over_gdb(target, dut_firmware)
         if flash_result is not None:
             record_property("dut_flash", flash_result.summary())
-        the_dut = Dut(target, board, log_path, flash_result)
+        the_dut = Dut(target, board, log_path, flash_result, expect_crash)
         the_dut.impair_spec = impair_spec
+        request.node.stash[_DUT_OBJ_KEY] = the_dut
         if shared:
             the_dut._rpc = dut_serial_consoles.rpc(target)  # type: ignore[arg-type]
         if the_dut.bridged:
@@ -579,6 +607,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
 
 
 _DUT_KEY = pytest.StashKey[Path]()
+_DUT_OBJ_KEY = pytest.StashKey[Dut]()
 
 
 def _impair_spec(spec: object, nic: object) -> str | None:
@@ -615,6 +644,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
+    if call.when == "call":
+        _report_crash(item, call, report)
     log_path = item.stash.get(_DUT_KEY, None)
     if log_path is None or not report.failed or call.when == "setup":
         return
@@ -626,3 +657,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     pcap = log_path.with_suffix(".pcap")
     frames = f"\nbridged frames: {pcap}" if pcap.exists() else ""
     report.sections.append(("dut console (last lines)", f"{log_path}{frames}\n{tail}"))
+
+
+def _report_crash(item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
+    """A device that crashed fails its test (unless the test expected it), with
+    the decoded crash in the report."""
+    from .errors import DeviceCrashed, DeviceError
+
+    the_dut = item.stash.get(_DUT_OBJ_KEY, None)
+    if the_dut is None or the_dut.expect_crash:
+        return
+    try:
+        console = the_dut.target._console  # not .console: that would start a target
+        if console is None or console.crash_text is None:
+            return
+        crash = console.crash
+    except DeviceError as exc:
+        crash = None
+        text = f"device crashed (record not decoded: {exc})"
+    else:
+        text = f"device crashed: {crash}"
+    if call.excinfo is not None and isinstance(call.excinfo.value, DeviceCrashed):
+        return  # the failure already says it
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = text
+    elif report.failed:
+        report.sections.append(("dut crash", text))

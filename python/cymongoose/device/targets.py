@@ -333,6 +333,7 @@ class QemuTarget(Target):
         self._console = Console(
             transport, log_path=self.log_path, name=f"qemu-{self.board.name}", health=self.check
         )
+        self._console.crash_elf = self.firmware  # decodes a crash record, if one comes
         if self.gdb and self.gdb.path:
             self._wait_until(lambda: os.path.exists(self.gdb.path or ""), "gdbstub socket")
         if self.forwarded and os.path.exists("/proc/net/tcp"):

@@ -28,7 +28,7 @@ def complete(line: str, tmp_path: Path) -> list[str]:
 
 def test_commands_options_and_board_names_complete(tmp_path: Path) -> None:
     assert complete("cymongoose bo", tmp_path) == ["boards"]
-    assert complete("cymongoose d", tmp_path) == ["doctor"]
+    assert complete("cymongoose d", tmp_path) == ["decode", "doctor"]
     assert "--no-verify" in complete("cymongoose flash --no", tmp_path)
     assert complete("cymongoose flash --board mps2-an3", tmp_path) == ["mps2-an385"]
     assert complete("cymongoose flash --board mp", tmp_path) == ["mps2-an385", "mps2-an505"]
