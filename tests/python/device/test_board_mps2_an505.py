@@ -93,21 +93,25 @@ def test_flash_and_verify_through_the_gdbstub() -> None:
 
 def test_stack_overflow_hits_the_armv8m_stack_limit() -> None:
     """ARMv8-M: MSPLIM guards the bottom of the main stack. With the stack pointer
-    moved 16 bytes above the limit, the next exception entry overflows it: a
-    UsageFault STKOF (CFSR bit 20), reported in the crash record, exit status 125.
-    (Without the limit the frame lands in the heap and the board dies later of
-    something else, e.g. INVSTATE.)"""
+    4 bytes above the limit and the CPU sent to the entry of mg_mgr_poll (whose
+    prologue pushes seven registers), the push overflows it: a UsageFault STKOF
+    (CFSR bit 20), reported in the crash record, exit status 125. Jumping to a
+    pushing prologue makes the overflow certain; a CPU halted anywhere else could pop
+    first and die of something else. (Without the limit the push lands in the heap
+    and the board dies later of something else, e.g. INVSTATE.)"""
     elf = board_image(BOARD, "hello_fw")
     nm = shutil.which("arm-none-eabi-nm")
     if nm is None:
         pytest.skip("arm-none-eabi-nm is not installed")
     syms = subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True).stdout
     limit = int(re.search(r"^([0-9a-f]+) \w __stack_limit$", syms, re.MULTILINE).group(1), 16)  # type: ignore[union-attr]
+    poll = int(re.search(r"^([0-9a-f]+) \w mg_mgr_poll$", syms, re.MULTILINE).group(1), 16)  # type: ignore[union-attr]
     with QemuTarget(elf, BOARD, gdb="unix", log_path=ARTIFACTS / "stack_limit.log") as t:
         t.console.expect_line(rf"^cymongoose \S+ on {BOARD}$", timeout=BOOT_TIMEOUT)
         assert t.gdb is not None
         with GdbClient.connect_address(t.gdb) as c:  # attaching halts the CPU
-            c.write_register_named("sp", limit + 16, 13)
+            c.write_register_named("sp", limit + 4, 13)
+            c.write_register_named("pc", poll & ~1, 15)
             c.detach()
         crash = t.console.wait_crash(10)  # the crash record, decoded
         assert crash.registers["cfsr"] & (1 << 20), str(crash)  # UFSR.STKOF
