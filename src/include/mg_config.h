@@ -272,6 +272,14 @@
 #ifndef MG_TCPIP_ARP_TRIES
 #define MG_TCPIP_ARP_TRIES 3
 #endif
+/* With every TCP slot taken, a new SYN makes an idle incoming connection
+ * yield (docs/stack.md); one active within this long is never chosen, so a
+ * burst of real clients (slowed by a busy host) is not reset. Firmware has
+ * few slots and slow peers are the threat; hosts have many. Per interface:
+ * mg_tcpip_if.yield_idle_ms. */
+#ifndef MG_TCPIP_YIELD_IDLE_MS
+#define MG_TCPIP_YIELD_IDLE_MS ((MG_ARCH == MG_ARCH_POSIX) ? 10000 : 1000)
+#endif
 #ifndef MG_TCPIP_BACKLOG /* default cap of half-open + unaccepted */
 #define MG_TCPIP_BACKLOG ((MG_ARCH == MG_ARCH_POSIX) ? 16 : 4)
 #endif

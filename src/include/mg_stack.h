@@ -181,6 +181,9 @@ struct mg_tcpip_if {
   /* How long a connect made before DHCP finished waits for the address
    * (0 = MG_TCPIP_ADDR_WAIT_MS). */
   uint32_t addr_wait_ms;
+  /* With every TCP slot taken, an incoming connection idle this long may
+   * yield to a new SYN (0: MG_TCPIP_YIELD_IDLE_MS). */
+  uint32_t yield_idle_ms;
   /* Optional host-side blocking wait for traffic (e.g. mg_tap_wait); NULL
    * makes the manager transport poll without sleeping. */
   void (*wait)(void *driver_data, int ms);

@@ -471,6 +471,13 @@ static void test_full_table_yields(int li) {
          1);
     advance(10);
   }
+  /* All of them active within MG_TCPIP_YIELD_IDLE_MS: a burst of real
+   * clients, so a new SYN is dropped (its peer retries) and nobody is reset. */
+  s_cap->n = 0;
+  feed(42000, PEER_ISN, 0, TF_SYN, 8000, NULL, 0);
+  CHECK(s_ifp->stats.tcp_yielded == yielded && rst_to(41001) == NULL);
+  s_ifp->yield_idle_ms = 500;
+  advance(500);
   /* A new client: conns[1] (quiet the longest) is reset, the SYN waits for
    * its slot while the application still holds the connection. */
   s_cap->n = 0;

@@ -88,6 +88,7 @@ int main(void) {
   a.ip = IP(10, 0, 0, 1);
   b.ip = IP(10, 0, 0, 2);
   a.mask = b.mask = IP(255, 255, 255, 0);
+  a.yield_idle_ms = 200; /* silent for 200 ms counts as idle (test speed) */
   CHECK(link_manager(&a, &ea, &s_ma));
   CHECK(link_manager(&b, &eb, &s_mb));
   poll_both();

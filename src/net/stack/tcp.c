@@ -536,15 +536,25 @@ static void open_from_syn(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
  * within a rank the least recently active (oldest idle_since). Only
  * connections that came in through a listener ever yield; the
  * application's own connects never do. -1: not a candidate. */
-static int yield_rank(const struct mg_tcpip_tcp *t) {
+static int yield_rank(const struct mg_tcpip_if *ifp,
+                      const struct mg_tcpip_tcp *t) {
   bool passive = t->listener != 0 || t->is_accepted;
   /* Data or a FIN of ours not yet acknowledged: a response on its way. */
   bool sending = t->tx.len > 0 || t->snd_una != t->snd_max;
   if (!passive || t->state == MG_TCP_CLOSED || t->state == MG_TCP_TIME_WAIT)
     return -1;
-  if (t->state == MG_TCP_SYN_RCVD) return 1; /* half-open */
+  /* Half-open: only one whose SYN-ACK already went unanswered once. A fresh
+   * one is a client of a burst whose ACK is on its way (it believes it is
+   * connected: a reset would break it). */
+  if (t->state == MG_TCP_SYN_RCVD) return t->retries > 0 ? 1 : -1;
   if (t->is_accepted && !t->is_attached && !sending)
     return 0; /* the application closed it: only the teardown is left */
+  /* A connection active within MG_TCPIP_YIELD_IDLE_MS is a client being
+   * served, not a slow peer: a burst of real clients must not reset each
+   * other (their extra SYNs wait for the peer's retry instead). */
+  if (ifp->now - t->idle_since <
+      (ifp->yield_idle_ms ? ifp->yield_idle_ms : MG_TCPIP_YIELD_IDLE_MS))
+    return -1;
   if (!sending) return 2; /* quiet, or trickling a request */
   return 3;               /* in the middle of sending: last resort */
 }
@@ -555,7 +565,7 @@ static struct mg_tcpip_tcp *pick_yielder(struct mg_tcpip_if *ifp) {
   size_t i;
   for (i = 0; i < MG_TCPIP_MAX_TCP; i++) {
     struct mg_tcpip_tcp *t = &ifp->tcp[i];
-    int r = yield_rank(t);
+    int r = yield_rank(ifp, t);
     if (r < 0) continue;
     if (r < best_rank || (r == best_rank && t->idle_since < best->idle_since)) {
       best = t;
