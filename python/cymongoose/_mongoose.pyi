@@ -222,11 +222,16 @@ class Connection:
     def send_size(self) -> int:
         """Capacity of the send buffer."""
     @property
-    def local_addr(self) -> _Addr | None:
-        """(ip, port, is_ipv6) of the local end, None once closed."""
+    def local_addr(self) -> _Addr:
+        """(ip, port, is_ipv6) of the local end.
+
+        Typed for the open connection a handler or ``listen()`` hands out (so
+        ``listener.local_addr[1]`` type-checks); a closed or detached connection
+        returns None at runtime.
+        """
     @property
-    def remote_addr(self) -> _Addr | None:
-        """(ip, port, is_ipv6) of the peer, None once closed."""
+    def remote_addr(self) -> _Addr:
+        """(ip, port, is_ipv6) of the peer; None at runtime once closed (see local_addr)."""
     def set_handler(self, handler: _Handler | None) -> None:
         """Set this connection's handler (on a listener: also what future accepted connections inherit)."""
     def send(self, data: _Data) -> None:
