@@ -210,6 +210,14 @@ class Connection:
     def is_draining(self) -> bool:
         """drain() was requested."""
     @property
+    def half_close(self) -> bool:
+        """TCP half-close (our addition): when True, the peer's end of stream does not close the connection; is_eof turns True and writing goes on until shutdown(). Set it at MG_EV_OPEN/ACCEPT."""
+    @half_close.setter
+    def half_close(self, on: bool) -> None: ...
+    @property
+    def is_eof(self) -> bool:
+        """The peer ended its stream (seen only with half_close)."""
+    @property
     def recv_len(self) -> int:
         """Bytes held in the receive buffer."""
     @property
@@ -317,6 +325,8 @@ class Connection:
         """Close now (pending output is discarded); safe inside the connection's own handlers."""
     def drain(self) -> None:
         """Stop reading, flush the send buffer, then close."""
+    def shutdown(self) -> None:
+        """End our stream (TCP FIN) once the send buffer drained; reading goes on, and the connection closes when both directions ended. On TLS or UDP: drain()."""
     def tls_init(self, opts: TlsOpts) -> None:
         """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows. On a listener: check the server certificate and key now (ValueError naming the problem) and mark the listener is_tls."""
     def tls_free(self) -> None:

@@ -263,7 +263,8 @@ bool mg_tcpip_tcp_acceptable(const struct mg_tcpip_if *ifp, int listener);
 struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
                                           uint32_t ip, uint16_t port,
                                           uint16_t lport);
-/* >0 bytes, 0 = nothing yet, -1 = end of stream or error (see err). */
+/* >0 bytes, 0 = nothing yet, MG_IO_EOF (-2) = the peer's FIN after all
+ * its data, -1 = reset or error (see err). */
 long mg_tcpip_tcp_recv(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                        void *buf, size_t len);
 /* Queues bytes; returns how many fit (0 = queue full), -1 if not open. */
@@ -280,6 +281,8 @@ bool mg_tcpip_tcp_readable(const struct mg_tcpip_tcp *t);
 void mg_tcpip_tcp_close(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
 /* Abortive close: sends RST, frees the slot at once. */
 void mg_tcpip_tcp_abort(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
+/* Half-close: sends our FIN after the queued data; receiving goes on. */
+void mg_tcpip_tcp_shutdown(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
 
 /* ---- UDP ---- */
 /* Opens port (0 = ephemeral); rip/rport non-zero restricts it to one peer. */

@@ -123,7 +123,8 @@ static uint32_t wanted(const struct mg_connection *c) {
   uint32_t m = 0;
   if (c->is_listening || c->is_wakeup) return MG_IO_READ;
   if (c->is_connecting) return MG_IO_WRITE;
-  if (!c->is_draining && !c->is_full && !c->is_closing) m |= MG_IO_READ;
+  if (!c->is_draining && !c->is_full && !c->is_closing && !c->is_eof)
+    m |= MG_IO_READ;
   /* During a TLS handshake queued plaintext waits: only the handshake's own
    * ciphertext may need writability. */
   if (c->is_tls_hs ? mg_tls_wants_write(c) : c->send.len > 0) m |= MG_IO_WRITE;
@@ -270,7 +271,7 @@ static long sock_recv(struct mg_connection *c, void *buf, size_t len) {
     n = recv(FD(c), buf, len, 0);
   }
   if (n > 0) return (long) n;
-  if (n == 0) return c->is_udp ? 0 : -1; /* empty datagram / end of stream */
+  if (n == 0) return c->is_udp ? 0 : MG_IO_EOF; /* empty datagram / end */
   if (would_block()) return 0;
   return c->is_udp ? 0 : -1; /* UDP errors (e.g. ICMP refused) are not fatal */
 }
@@ -338,6 +339,10 @@ static long sock_send_file(struct mg_connection *c, const void *head,
 static void sock_close(struct mg_connection *c) {
   close(FD(c)); /* also drops it from the epoll set */
   c->fd = NULL;
+}
+
+static void sock_shutdown(struct mg_connection *c) {
+  shutdown(FD(c), SHUT_WR);
 }
 
 #if MG_ENABLE_EPOLL
@@ -452,6 +457,7 @@ const struct mg_net mg_net_sock = {
     .send_file = sock_send_file,
     .wait = sock_wait,
     .close = sock_close,
+    .shutdown = sock_shutdown,
     .init = sock_init,
     .free = sock_free,
     .wakeup_init = sock_wakeup_init,

@@ -556,8 +556,11 @@ class PortForwarder:
     tools outside this process (curl, a browser) reach the firmware without root.
 
     Two managers in one loop: one on kernel sockets accepts, one on the bridge's stack
-    connects to the board; each pair of connections copies bytes both ways and closes
-    together (draining what is queued)."""
+    connects to the board; each pair of connections copies bytes both ways. Both ends
+    are half-close aware: when one side ends its stream (``printf req | nc -N``), the
+    other side gets a FIN after the bytes already forwarded, and the answer still flows
+    back; a pair closes once both directions ended, or together (draining what is
+    queued) on an error."""
 
     def __init__(self, bridge: StackBridge, bind: str = "127.0.0.1") -> None:
         self.bridge = bridge
@@ -579,20 +582,36 @@ class PortForwarder:
                 peer.userdata = None
                 peer.drain()
 
+        ended: set[int] = set()  # ids of connections whose peer got their FIN
+
+        def pass_eof(c: Any) -> None:
+            # c's peer ended its stream: end ours towards the other side too.
+            if c.is_eof and id(c) not in ended and c.userdata is not None:
+                ended.add(id(c))
+                c.userdata.shutdown()
+
         def on_device(c: Any, ev: int, data: Any) -> None:
             if ev == mg.MG_EV_READ and c.userdata is not None:
                 c.userdata.send(c.recv_data())
+            elif ev == mg.MG_EV_POLL:
+                pass_eof(c)
             elif ev == mg.MG_EV_CLOSE:
+                ended.discard(id(c))
                 close_peer(c)
 
         def on_host(c: Any, ev: int, data: Any) -> None:
             if ev == mg.MG_EV_ACCEPT:
                 self.tunnels += 1
+                c.half_close = True
                 peer = self.bridge.mgr.connect(f"tcp://{ip}:{device_port}", on_device)
+                peer.half_close = True
                 c.userdata, peer.userdata = peer, c
             elif ev == mg.MG_EV_READ and c.userdata is not None:
                 c.userdata.send(c.recv_data())  # queued until the board side connects
+            elif ev == mg.MG_EV_POLL:
+                pass_eof(c)
             elif ev == mg.MG_EV_CLOSE:
+                ended.discard(id(c))
                 close_peer(c)
 
         try:
