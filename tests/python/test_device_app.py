@@ -2,9 +2,9 @@
 root), and its host build as a process on kernel sockets.
 
 The QEMU tests run once per board of the SDK's board map with `boot = "qemu"` and
-not `build_only` (the `board` fixture, ids = board names), so a board added to
-boards.toml gets the whole suite. A board whose RAM only fits the HTTP-only image
-says so with `[boards.X.test] app = "device_app_http"`: the tests that need the
+not `build_only` (the `board` fixture, ids = board names), so a board folder added
+(boards/<name>/board.toml) gets the whole suite. A board whose RAM only fits the HTTP-only image
+says so with `[test] app = "device_app_http"` in its board.toml: the tests that need the
 full app skip it, naming the reason.
 
 The device gets QEMU user networking with its port 80 forwarded from
@@ -71,7 +71,7 @@ def board(request: pytest.FixtureRequest) -> Board:
 
 
 def suite_app(board: Board) -> str:
-    """The reference image the suite runs on the board (boards.toml [test] app)."""
+    """The reference image the suite runs on the board (board.toml [test] app)."""
     return str(board.test.get("app", "device_app"))
 
 
