@@ -170,6 +170,14 @@
   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #endif
 
+/* Ed25519 signature verification (src/core/util_ed25519.c, RFC 8032), for
+ * signed firmware images. On everywhere: about 4-6 KiB of code on Cortex-M
+ * (-Os, see docs/crypto.md), and firmware links with --gc-sections, so an
+ * image that never calls mg_ed25519_verify carries none of it. */
+#ifndef MG_ENABLE_ED25519
+#define MG_ENABLE_ED25519 1
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1
