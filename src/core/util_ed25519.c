@@ -171,23 +171,56 @@ static void fe_to_bytes(uint8_t s[32], const fe a) {
   for (i = 0; i < 32; i++) s[i] = (uint8_t) (x[i / 4] >> (8 * (i % 4)));
 }
 
-/* r = a^e for the exponent 2^(8 * 31) * hi + (2^248 - 256) + lo: a top byte,
- * thirty 0xff bytes and a bottom byte, the shape of both exponents needed
- * here (p - 2 and (p - 5) / 8). Plain square-and-multiply from the top. */
-static void fe_pow(fe r, const fe a, uint8_t hi, uint8_t lo) {
-  fe x;
-  int i;
-  memcpy(x, a, sizeof(fe));
-  fe_set(r, 1);
-  for (i = 255; i >= 0; i--) {
-    uint8_t byte = i >= 248 ? hi : i < 8 ? lo : 0xff;
-    fe_mul(r, r, r);
-    if ((byte >> (i % 8)) & 1) fe_mul(r, r, x);
-  }
+static void fe_sqn(fe r, const fe a, int n) { /* r = a^(2^n) */
+  memcpy(r, a, sizeof(fe));
+  while (n-- > 0) fe_mul(r, r, r);
 }
 
-static void fe_invert(fe r, const fe a) { /* a^(p-2), p - 2 = 2^255 - 21 */
-  fe_pow(r, a, 0x7f, 0xeb);
+/* r = a^(2^250 - 1), the common part of both exponents used here. Writing
+ * t(k) = a^(2^k - 1): t(j + k) = t(j)^(2^k) * t(k), so 250 squarings and
+ * 11 multiplications get there (plain square-and-multiply needs 250
+ * multiplications). */
+static void fe_pow250(fe r, const fe a) {
+  fe t2, t5, t10, t50, t;
+  fe_sqn(t, a, 1);
+  fe_mul(t2, t, a);       /* t(2) */
+  fe_sqn(t, t2, 2);
+  fe_mul(t, t, t2);       /* t(4) */
+  fe_sqn(t, t, 1);
+  fe_mul(t5, t, a);       /* t(5) */
+  fe_sqn(t, t5, 5);
+  fe_mul(t10, t, t5);     /* t(10) */
+  fe_sqn(t, t10, 10);
+  fe_mul(t, t, t10);      /* t(20) */
+  fe_sqn(r, t, 20);
+  fe_mul(t, r, t);        /* t(40) */
+  fe_sqn(t, t, 10);
+  fe_mul(t50, t, t10);    /* t(50) */
+  fe_sqn(t, t50, 50);
+  fe_mul(t, t, t50);      /* t(100) */
+  fe_sqn(r, t, 100);
+  fe_mul(t, r, t);        /* t(200) */
+  fe_sqn(t, t, 50);
+  fe_mul(r, t, t50);      /* t(250) */
+}
+
+/* r = a^(p-2) = 1/a: p - 2 = 2^255 - 21 = (2^250 - 1) * 2^5 + 11. */
+static void fe_invert(fe r, const fe a) {
+  fe a2, a11;
+  fe_mul(a2, a, a);
+  fe_sqn(a11, a2, 2);     /* a^8 */
+  fe_mul(a11, a11, a2);
+  fe_mul(a11, a11, a);    /* a^11 */
+  fe_pow250(r, a);
+  fe_sqn(r, r, 5);
+  fe_mul(r, r, a11);
+}
+
+/* r = a^((p-5)/8): (p - 5) / 8 = 2^252 - 3 = (2^250 - 1) * 4 + 1. */
+static void fe_pow_p58(fe r, const fe a) {
+  fe_pow250(r, a);
+  fe_sqn(r, r, 2);
+  fe_mul(r, r, a);
 }
 
 /* RFC 8032 section 5.1.4: the unified addition, valid for every pair of
@@ -256,7 +289,7 @@ static bool ge_decode(struct ge *r, const uint8_t s[32]) {
   fe_mul(t, v3, v3);
   fe_mul(t, t, v);
   fe_mul(t, t, u);        /* u v^7 */
-  fe_pow(x, t, 0x0f, 0xfd); /* (u v^7)^((p-5)/8), (p-5)/8 = 2^252 - 3 */
+  fe_pow_p58(x, t);       /* (u v^7)^((p-5)/8) */
   fe_mul(x, x, v3);
   fe_mul(x, x, u);        /* x = u v^3 (u v^7)^((p-5)/8) */
   fe_mul(t, x, x);
