@@ -79,7 +79,8 @@ void mg_sha512(unsigned char digest[64], const void *data, size_t len);
  * public key pub. False for a wrong signature and for every malformed
  * input: S >= L, an R or pub that is not the canonical encoding of a curve
  * point. Pure Ed25519 only (no context, no prehash). Not constant-time: it
- * handles public data only. Stack use about 1.5 KiB. */
+ * handles public data only. Stack: about 1.7 KiB on Cortex-M3. See
+ * docs/crypto.md. */
 bool mg_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
                        const uint8_t pub[32]);
 #endif

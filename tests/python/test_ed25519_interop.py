@@ -121,3 +121,30 @@ def test_malformed_lines_answer_error() -> None:
         [str(CLI)], input="zz\n00 11\n", capture_output=True, text=True, timeout=30, check=True
     ).stdout.splitlines()
     assert len(out) == 2 and all(line.startswith("error:") for line in out)
+
+
+# ---- On the device: examples/ed25519_bench under QEMU --------------------------------------
+
+FW_DIR = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw"))
+EMULATED = ("mps2-an385", "mps2-an505", "lm3s6965evb", "riscv32-virt")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", EMULATED)
+def test_device_verifies_rfc_vectors(board: str) -> None:
+    """The bench app checks RFC 8032 vectors on the board (valid accepted, tampered refused)
+    before it times anything; its exit status is the verdict."""
+    from cymongoose.device.boards import load_boards
+
+    elf = (FW_DIR if board == "mps2-an385" else ROOT / "build" / f"fw-{board}") / "ed25519_bench.elf"
+    if not elf.exists():
+        pytest.fail(f"{elf} is missing: build the firmware first with `make fw`")
+    q = load_boards(include_user=False).get(board).qemu
+    binary = str(q.get("binary", "qemu-system-arm"))
+    cmd = [binary, "-M", str(q["machine"]), *map(str, q.get("args", [])),
+           "-serial", "stdio", "-nic", "none", "-kernel", str(elf)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
+    out = proc.stdout.replace("\r", "")
+    assert "ed25519 selftest: ok" in out, out + proc.stderr
+    assert "ed25519 verify: runs=" in out and "FAILED" not in out, out
+    assert proc.returncode == 0, out + proc.stderr
