@@ -523,7 +523,7 @@ def test_ota_refuses_what_is_not_an_image_for_this_board(dev: Device) -> None:
     running firmware answers afterwards and a good image still goes through."""
     assert dev.board is not None
     other = "mps2-an505" if dev.board.name != "mps2-an505" else "mps2-an385"
-    good = ota_image(dev.board, 6000)
+    good = ota_image(dev.board, 1500)
     end = len(good) - imagefmt.TRAILER_SIZE
     tampered = bytearray(good)
     tampered[100] ^= 0x01  # in the payload; the trailer's hash is left as it was
@@ -532,7 +532,7 @@ def test_ota_refuses_what_is_not_an_image_for_this_board(dev: Device) -> None:
     elf = board_image(dev.board.name, "device_app").read_bytes()[:8192]
     cases = [
         ("raw ELF", elf, 400, -32006, "raw ELF file, not an image"),
-        ("wrong board", ota_image(dev.board, 6000, other), 400, -32007,
+        ("wrong board", ota_image(dev.board, 1500, other), 400, -32007,
          "image is for another board"),
         ("bad hash", bytes(tampered), 400, -32003, "image hash mismatch"),
         ("truncated", good[:end + 40], 400, -32006,
@@ -553,7 +553,7 @@ def test_ota_refuses_what_is_not_an_image_for_this_board(dev: Device) -> None:
     r = dev.call("ota.begin", {"size": len(good)})
     assert "result" in r
     w = dev.call("ota.write", {"offset": 0, "data_b64": base64.b64encode(
-        ota_image(dev.board, 6000, other)[:768]).decode()})
+        ota_image(dev.board, 1500, other)[:768]).decode()})
     assert w["error"]["code"] == -32007
     assert dev.result("ota.status")["state"] == "failed"
     end_resp = rpc_upload(dev, good, hashlib.sha256(good).hexdigest())
