@@ -133,8 +133,8 @@ def _show_lines(fields: dict[str, Any]) -> list[str]:
 
 def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
     from . import imagefmt
-    from .errors import ImageError
-    from .image import load_image
+    from .errors import DeviceError, ImageError
+    from .image import ELF_MAGIC, parse_elf
 
     if args.image_action == "keygen":
         pub = args.key + ".pub"
@@ -142,10 +142,13 @@ def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
             if os.path.exists(path) and not args.force:
                 raise UsageError(f"{path} exists (give --force to overwrite it)")
         private, public = imagefmt.generate_key()
-        fd = os.open(args.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(private)
-        Path(pub).write_bytes(public)
+        try:
+            fd = os.open(args.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(private)
+            Path(pub).write_bytes(public)
+        except OSError as exc:
+            raise DeviceError(f"cannot write {exc.filename}: {exc.strerror}") from None
         print(f"wrote {args.key} (private, keep it secret) and {pub} (public)")
         return EXIT_OK
 
@@ -156,14 +159,19 @@ def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
         if not _header_size_ok(args.header_size):
             raise UsageError(f"--header-size {args.header_size}: want a multiple of 4 in "
                              f"{imagefmt.HEADER_SIZE}..{imagefmt.HEADER_MAX}")
-        elf = load_image(args.firmware)
-        if elf.format != "elf":
-            raise UsageError(f"{args.firmware} is not an ELF file: image pack reads the "
+        raw = _read(args.firmware, "firmware")
+        if imagefmt.is_image(raw):
+            raise ImageError(f"{args.firmware} is already a cymongoose image")
+        if raw[:4] != ELF_MAGIC:
+            raise ImageError(f"{args.firmware} is not an ELF file: image pack reads the "
                              "firmware ELF (its load addresses and entry point)")
-        data = imagefmt.pack_elf(elf, board, version=args.version,
+        data = imagefmt.pack_elf(parse_elf(raw, args.firmware), board, version=args.version,
                                  allow_downgrade=args.allow_downgrade, key=key,
                                  header_size=args.header_size)
-        Path(args.output).write_bytes(data)
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as exc:
+            raise DeviceError(f"cannot write {args.output}: {exc.strerror}") from None
         img = imagefmt.parse(data)
         if args.json:
             print(json.dumps(img.to_dict(_board_names(bmap)), indent=2))

@@ -188,9 +188,9 @@ def test_tampering_is_caught(keys: tuple[Any, Any, Any]) -> None:
 def test_truncated_and_oversized_files() -> None:
     data = an385_image()
     for n in (0, 1, 3, 4, 63):
-        with pytest.raises(ImageFormatError, match="truncated|bad magic") as e:
+        with pytest.raises(ImageFormatError, match=f"truncated: {n} bytes, shorter than the "
+                                                   "64-byte header"):
             fmt.parse(data[:n])
-        assert n == 0 or "CMGI"[:n] != data[:n].decode() or "truncated" in str(e.value)
     for n in (64, 65, 1000, len(data) - 96, len(data) - 1):
         with pytest.raises(ImageFormatError, match=f"truncated: {n} bytes, the header announces"):
             fmt.parse(data[:n])
@@ -342,6 +342,21 @@ def test_image_command(tmp_path: Path, cli: Any) -> None:
     assert out.returncode == 1 and "is an ELF file" in out.stderr
     out = cli("image", "verify", "--board", "mps2-an505", "fw.img", cwd=tmp_path)
     assert out.returncode == 1 and "not mps2-an505" in out.stderr
+    for args, message in [
+        (("image", "pack", "--board", "mps2-an385", "fw.img", "-o", "y.img"),
+         "fw.img is already a cymongoose image"),
+        (("image", "pack", "--board", "mps2-an385", "cut.img", "-o", "y.img"),
+         "cut.img is already a cymongoose image"),
+        (("image", "pack", "--board", "mps2-an385", "rel.key", "-o", "y.img"),
+         "rel.key is not an ELF file"),
+        (("image", "pack", "--board", "mps2-an385", "fw.elf", "-o", "no/such/dir/y.img"),
+         "cannot write no/such/dir/y.img"),
+        (("image", "keygen", "no/such/dir/k"), "cannot write no/such/dir/k"),
+        (("image", "pack", "--board", "mps2-an385", "--key", "rel.key.pub", "fw.elf", "-o",
+          "y.img"), "rel.key.pub is not an unencrypted PEM private key"),
+    ]:
+        out = cli(*args, cwd=tmp_path)
+        assert out.returncode == 1 and message in out.stderr, (args, out.stderr)
     # The installed command is the same one.
     env = dict(os.environ, PYTHONPATH=str(PKG_ROOT))
     proc = subprocess.run([sys.executable, "-m", "cymongoose", "image", "show", "fw.img"],
