@@ -143,13 +143,14 @@ static void ota_reply(struct mg_rpc_req *r, int err, const char *fmt, ...) {
 static void m_ota_begin(struct mg_rpc_req *r) {
   int64_t size;
   long len = 0, ofs = mg_json_get(r->params, "$.sha256", &len);
+  /* sha256 (of the whole upload) is optional: the image carries its own. */
   if (!mg_json_get_i64(r->params, "$.size", &size) || size <= 0 ||
-      ofs < 0 || len != 66 || r->params.buf[ofs] != '"') {
+      (ofs >= 0 && (len != 66 || r->params.buf[ofs] != '"'))) {
     mg_rpc_err(r, RPC_ERR_PARAMS,
-               mg_str("params: size (bytes > 0) and sha256 (64 hex digits)"));
+               mg_str("params: size (bytes > 0) and optional sha256 (64 hex digits)"));
     return;
   }
-  struct mg_str hex = mg_str_n(r->params.buf + ofs + 1, 64);
+  struct mg_str hex = mg_str_n(ofs >= 0 ? r->params.buf + ofs + 1 : NULL, ofs >= 0 ? 64 : 0);
   size_t sz = size > (int64_t) DEVICE_OTA_BANK_MAX ? DEVICE_OTA_BANK_MAX + 1
                                                    : (size_t) size;
   int err = ota_begin(app_of(r), sz, hex, OTA_SRC_RPC);

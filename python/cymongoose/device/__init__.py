@@ -28,6 +28,10 @@ _EXPORTS = {
     "OtaError": "ota",
     "ota_rpc": "ota",
     "ota_http": "ota",
+    "prepare_image": "ota",
+    "FirmwareImage": "imagefmt",
+    "ImageFormatError": "imagefmt",
+    "ImageVerifyError": "imagefmt",
     "Image": "image",
     "Segment": "image",
     "load_image": "image",
@@ -107,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .frames import FrameLink, LengthPrefixedFramer  # noqa: F401
     from .gdbremote import GdbClient  # noqa: F401
     from .image import Image, Segment, load_image  # noqa: F401
-    from .ota import OtaError, OtaFlasher, ota_http, ota_rpc  # noqa: F401
+    from .imagefmt import FirmwareImage, ImageFormatError, ImageVerifyError  # noqa: F401
+    from .ota import OtaError, OtaFlasher, ota_http, ota_rpc, prepare_image  # noqa: F401
     from .rpc import RpcClient, RpcError, RpcTimeoutError  # noqa: F401
     from .targets import HostProcessTarget, QemuTarget, SerialTarget, Target  # noqa: F401

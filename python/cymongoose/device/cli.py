@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .boards import DEFAULT_BOARD, Board, BoardMap, load_boards
+from .cli_image import add_parser as add_image_parser
+from .cli_image import cmd_image
 from .cliutil import (
     CliParser,
     RateProgress,
@@ -301,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true",
                    help='print {"ok", "method", "result" or "error"} instead of the bare result')
     s.add_argument("--log", help="write the console session log to this file")
+    add_image_parser(sub)  # cymongoose image ... (cli_image.py)
     return p
 
 
@@ -506,8 +509,9 @@ def _flash_ota(args: argparse.Namespace, bmap: BoardMap, target: Target | None =
         if target is not None:
             target.start()
             rpc = RpcClient(target.console)
-        result = OtaFlasher(rpc, url=args.url).flash(image, verify=args.verify,
-                                                     progress=RateProgress())
+        board = bmap.get(args.board) if args.board else None  # an ELF is packed for it
+        result = OtaFlasher(rpc, url=args.url, board=board).flash(
+            image, verify=args.verify, progress=RateProgress())
     finally:
         if target is not None:
             target.stop()
@@ -898,7 +902,7 @@ def cmd_rpc(args: argparse.Namespace, bmap: BoardMap) -> int:
 COMMANDS = {
     "boards": cmd_boards, "ports": cmd_ports, "doctor": cmd_doctor, "build": cmd_build, "flash": cmd_flash, "console": cmd_console,
     "decode": cmd_decode,
-    "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc,
+    "test": cmd_test, "bridge": cmd_bridge, "rpc": cmd_rpc, "image": cmd_image,
 }
 
 
