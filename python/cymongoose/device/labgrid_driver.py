@@ -28,6 +28,7 @@ from labgrid.driver.common import Driver
 from labgrid.factory import target_factory
 from labgrid.util.proxy import proxymanager
 
+from .defaults import DEFAULT_BAUDRATE
 from .rpc import RpcClient
 from .targets import SerialTarget
 
@@ -57,7 +58,7 @@ class CymongooseConsoleDriver(Driver):  # type: ignore[misc]
         return str(port.port)  # a local device path
 
     def on_activate(self) -> None:
-        speed = int(getattr(self.port, "speed", 115200) or 115200)
+        speed = int(getattr(self.port, "speed", None) or DEFAULT_BAUDRATE)
         self._serial = SerialTarget(self.url(), baudrate=speed, log_path=self.log_path).start()
 
     def on_deactivate(self) -> None:
