@@ -7,9 +7,9 @@ unknown board or command, a missing option or file, a bad value (one line on
 stderr, with a close match when there is one), or a missing tool or extension.
 
 The package holds one module per subcommand; each has ``add_parser(subparsers)``, which
-adds its parser and sets ``handler`` (``handler(args, board_map) -> exit code``) with
-``set_defaults``. :data:`SUBCOMMANDS` lists them in the order ``--help`` shows: adding a
-subcommand is one module here plus one entry there.
+adds its parser, and ``run(args, board_map) -> exit code`` (or sets another ``handler`` with
+``set_defaults``). :data:`SUBCOMMANDS` lists them in the order ``--help`` shows: adding a
+subcommand is one module plus one entry there.
 """
 
 from __future__ import annotations
@@ -83,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra board map file (may be repeated)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        importlib.import_module(name, __name__).add_parser(sub)
+        module = importlib.import_module(name, __name__)
+        before = set(sub.choices)
+        module.add_parser(sub)
+        for command in set(sub.choices) - before:  # a module may leave the handler to us
+            if sub.choices[command].get_default("handler") is None:
+                sub.choices[command].set_defaults(handler=module.run)
     return p
 
 
