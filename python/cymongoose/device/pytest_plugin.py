@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .boards import DEFAULT_BOARD
+
 if TYPE_CHECKING:
     from .boards import Board
     from .bridge import StackBridge
@@ -74,7 +76,7 @@ if TYPE_CHECKING:
     from .targets import SerialTarget, Target
 
 OPTIONS = (
-    ("board", "board name from the board map (default: mps2-an385)", "CYMONGOOSE_BOARD"),
+    ("board", f"board name from the board map (default: {DEFAULT_BOARD})", "CYMONGOOSE_BOARD"),
     ("port", "serial port of a real board: path, socket://, rfc2217:// or lab port name",
      "CYMONGOOSE_PORT"),
     ("firmware", "firmware image to boot (emulated and host boards)", "CYMONGOOSE_FIRMWARE"),
@@ -485,7 +487,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     """A started (and, with --flash, flashed and verified) device for one test."""
     import dataclasses
 
-    from .boards import DEFAULT_BOARD, load_boards
+    from .boards import load_boards
     from .factory import SpecError, TargetSpec, plan_target
     from .targets import QemuTarget, SerialTarget
 

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..boards import DEFAULT_BOARD
 from ..cliutil import existing_file, positive_int
 from ..defaults import LABGRID_WAIT
 from ..factory import TargetSpec, build_target
@@ -39,7 +40,7 @@ def labgrid_args(parser: argparse.ArgumentParser) -> None:
 
 def target_args(s: argparse.ArgumentParser) -> None:
     """The options that say which device: board, port, firmware, baud rate, labgrid place."""
-    s.add_argument("--board", help="board name (default: mps2-an385 unless --port is given)")
+    s.add_argument("--board", help=f"board name (default: {DEFAULT_BOARD} unless --port is given)")
     s.add_argument("--port", help="serial port: a path, socket://HOST:PORT, rfc2217://HOST:PORT "
                                   "or a lab port name from the board map")
     s.add_argument("--firmware", type=existing_file,
