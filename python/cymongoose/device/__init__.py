@@ -40,6 +40,12 @@ _EXPORTS = {
     "QemuTarget": "targets",
     "SerialTarget": "targets",
     "HostProcessTarget": "targets",
+    "TargetSpec": "factory",
+    "TargetPlan": "factory",
+    "SpecError": "factory",
+    "build_target": "factory",
+    "plan_target": "factory",
+    "make_flasher": "factory",
     "FlashBackend": "flash",
     "FlashResult": "flash",
     "GdbFlasher": "flash",
@@ -98,6 +104,14 @@ if TYPE_CHECKING:  # pragma: no cover
         PortNotFoundError,
         TargetExitedError,
         VerifyError,
+    )
+    from .factory import (  # noqa: F401
+        SpecError,
+        TargetPlan,
+        TargetSpec,
+        build_target,
+        make_flasher,
+        plan_target,
     )
     from .flash import (  # noqa: F401
         FlashBackend,

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .defaults import DEFAULT_BAUDRATE
 from .errors import DeviceError, NotAvailableError, PortNotFoundError
 from .frames import LEN_PREFIX, FrameLink, LengthPrefixedFramer, PcapWriter
 from .impair import Network, parse_spec
@@ -164,7 +165,7 @@ def connect_netdev(address: str | socket.socket, timeout: float = 5.0) -> socket
             time.sleep(0.02)
 
 
-def open_raw_serial(path: str, baudrate: int = 115200) -> int:
+def open_raw_serial(path: str, baudrate: int = DEFAULT_BAUDRATE) -> int:
     """Open a serial device (or pty) raw: 8N1, no echo, no translation, at ``baudrate``."""
     import termios
     import tty
@@ -317,7 +318,7 @@ class StackBridge:
     """
 
     def __init__(self, netdev: str | socket.socket | None = None, *,
-                 serial: int | str | Any | None = None, baudrate: int = 115200,
+                 serial: int | str | Any | None = None, baudrate: int = DEFAULT_BAUDRATE,
                  host_ip: str = HOST_IP,
                  device_ip: str = DEVICE_IP, mask: str = "255.255.255.0",
                  dhcp_server: bool = True, pcap: str | os.PathLike[str] | None = None,

@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .boards import DEFAULT_BOARD
+
 if TYPE_CHECKING:
     from .boards import Board
     from .bridge import StackBridge
@@ -74,7 +76,7 @@ if TYPE_CHECKING:
     from .targets import SerialTarget, Target
 
 OPTIONS = (
-    ("board", "board name from the board map (default: mps2-an385)", "CYMONGOOSE_BOARD"),
+    ("board", f"board name from the board map (default: {DEFAULT_BOARD})", "CYMONGOOSE_BOARD"),
     ("port", "serial port of a real board: path, socket://, rfc2217:// or lab port name",
      "CYMONGOOSE_PORT"),
     ("firmware", "firmware image to boot (emulated and host boards)", "CYMONGOOSE_FIRMWARE"),
@@ -444,23 +446,23 @@ def _flash_once(done: dict[str, FlashResult], key: str,
 
 def _flash_real_board(board: Board, firmware: str, backend: str,
                       done: dict[str, FlashResult]) -> FlashResult:
-    from .flash import get_flasher
+    from .factory import make_flasher
     from .image import load_image_for
 
     def flash() -> FlashResult:
-        return get_flasher(backend, board).flash(load_image_for(firmware, board), verify=True)
+        return make_flasher(backend, board).flash(load_image_for(firmware, board), verify=True)
 
     return _flash_once(done, f"{board.name}:{backend}:{os.path.abspath(firmware)}", flash)
 
 
 def _flash_over_gdb(target: Any, firmware: str) -> FlashResult:
-    from .flash import GdbFlasher
+    from .factory import make_flasher
     from .gdbremote import GdbClient
     from .image import load_image_for
 
     image = load_image_for(firmware, target.board)
     with GdbClient.connect_address(target.gdb) as client:
-        return GdbFlasher(client).flash(image, verify=True)
+        return make_flasher("gdb", target.board, client=client).flash(image, verify=True)
 
 
 def _flash_leased_place(lease: LabgridLease, board: Board | None, firmware: str,
@@ -483,10 +485,11 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         dut_session_flash: dict[str, FlashResult],
         dut_serial_consoles: SerialConsoles) -> Iterator[Dut]:
     """A started (and, with --flash, flashed and verified) device for one test."""
-    import shutil
+    import dataclasses
 
-    from .boards import DEFAULT_BOARD, load_boards
-    from .targets import HostProcessTarget, QemuTarget, SerialTarget
+    from .boards import load_boards
+    from .factory import SpecError, TargetSpec, plan_target
+    from .targets import QemuTarget, SerialTarget
 
     __tracebackhide__ = True
     config = request.config
@@ -510,7 +513,6 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     flash = _opt(config, "flash")
     flash_result = None
     target: Target
-    board = None
     impair_spec: str | None = None
     marker = request.node.get_closest_marker("dut")
     expect_crash = bool(marker.kwargs.get("expect_crash")) if marker else False
@@ -519,39 +521,36 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         if not name or not dut_firmware:
             pytest.fail(f"dut: --flash {flash} needs --board and --firmware", pytrace=False)
         flash_result = _flash_real_board(bmap.get(name), dut_firmware, flash, dut_session_flash)
-    if port:
-        lab = bmap.resolve_port(port)
-        name = board_name or lab.board
-        board = bmap.get(name) if name else None
-        baud = int(baud_opt) if baud_opt else (lab.baudrate or (board.baudrate if board else 115200))
-        target = dut_serial_consoles.get(lab.url, baud, board)
-    else:
-        board = bmap.get(board_name or DEFAULT_BOARD)
-        if board.boot == "serial":
-            if not board.console_port:
-                pytest.fail(f"dut: board {board.name} is a real board; pass --port", pytrace=False)
-            target = dut_serial_consoles.get(board.console_port, board.baudrate, board)
-        elif not dut_firmware:
-            pytest.fail(f"dut: board {board.name} needs an image: pass --firmware, set "
+    kwargs = dict(marker.kwargs) if marker else {}
+    kwargs.pop("expect_crash", None)
+    impair = kwargs.pop("impair", None)
+    spec = TargetSpec(board=board_name, firmware=dut_firmware, port=port,
+                      baudrate=int(baud_opt) if baud_opt else None,
+                      flash=None if flash == "qemu" else flash, log_path=log_path)
+    try:
+        plan = plan_target(spec, bmap)
+    except SpecError as exc:
+        name = board_name or DEFAULT_BOARD
+        if exc.missing == "firmware":
+            pytest.fail(f"dut: board {name} needs an image: pass --firmware, set "
                         "CYMONGOOSE_FIRMWARE or override the dut_firmware fixture", pytrace=False)
-        elif board.boot == "host":
-            target = HostProcessTarget([dut_firmware], log_path=log_path)
-        else:
-            qemu = str(board.qemu.get("binary", "qemu-system-arm"))
-            if shutil.which(qemu) is None:
-                why = f"{qemu} is not installed (board {board.name})"
+        if exc.missing == "port":
+            pytest.fail(f"dut: board {name} is a real board; pass --port", pytrace=False)
+        pytest.fail(f"dut: {exc}", pytrace=False)
+    board = plan.board
+    if plan.kind == "serial":  # one console per port for the whole session
+        target = dut_serial_consoles.get(str(plan.url), plan.baudrate, board)
+    else:
+        if plan.kind == "qemu":
+            why = plan.missing_tool()
+            if why is not None:
                 if board_required(config):
                     pytest.fail(f"dut: {why}; --board-required (or CI) makes this an error",
                                 pytrace=False)
                 pytest.skip(why)
-            kwargs = dict(marker.kwargs) if marker else {}
-            kwargs.pop("expect_crash", None)
-            impair_spec = _impair_spec(kwargs.pop("impair", None), kwargs.get("nic"))
-            if flash == "gdb":
-                kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
-                target = QemuTarget(None, board, log_path=log_path, **kwargs)
-            else:
-                target = QemuTarget(dut_firmware, board, log_path=log_path, **kwargs)
+            impair_spec = _impair_spec(impair, kwargs.get("nic"))
+            plan = dataclasses.replace(plan, qemu=kwargs)  # @pytest.mark.dut(...) options
+        target = plan.build()
     record_property("dut_console_log", str(log_path))
     the_dut: Dut | None = None
     if worker:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .boards import DEFAULT_BOARD, Board, load_boards
 from .console import Console
+from .defaults import DEFAULT_BAUDRATE
 from .errors import DeviceError, NotAvailableError, PortNotFoundError, TargetExitedError
 from .transport import FdTransport, SerialTransport, SocketTransport, Transport, open_transport
 
@@ -385,7 +386,7 @@ class QemuTarget(Target):
             return m.group(1) if m else None
 
         pty = self._wait_until(find_pty, "console pty")
-        return SerialTransport(pty, baudrate=self.board.baudrate if self.board else 115200)
+        return SerialTransport(pty, baudrate=self.board.baudrate if self.board else DEFAULT_BAUDRATE)
 
     def netdev_socket(self, timeout: float | None = None) -> socket.socket:
         """nic="stream": the connection QEMU made to our frame socket (accepted once).
@@ -522,7 +523,7 @@ class SerialTarget(Target):
         self,
         url: str,
         *,
-        baudrate: int = 115200,
+        baudrate: int = DEFAULT_BAUDRATE,
         board: Board | None = None,
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:

@@ -1,6 +1,6 @@
 """``cymongoose image``: keygen, pack, verify and show firmware images (docs/image-format.md).
 
-Registered by :mod:`cymongoose.device.cli` with :func:`add_parser` and :func:`cmd_image`.
+Registered in :data:`cymongoose.device.cli.SUBCOMMANDS`; :func:`run` is its handler.
 Exit status: 0 done (``verify``: the image passed), 1 the image failed a check or could
 not be made (the reason on stderr), 2 bad usage.
 """
@@ -14,16 +14,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cliutil import UsageError, existing_file
+from ..cliutil import UsageError, existing_file
 
 if TYPE_CHECKING:
-    from .boards import BoardMap
+    from ..boards import BoardMap
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
 
 def _version_arg(text: str) -> str:
-    from .imagefmt import Version
+    from ..imagefmt import Version
 
     try:
         Version.parse(text)
@@ -102,7 +102,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _read(path: str, what: str) -> bytes:
-    from .errors import ImageError
+    from ..errors import ImageError
 
     try:
         return Path(path).read_bytes()
@@ -111,7 +111,7 @@ def _read(path: str, what: str) -> bytes:
 
 
 def _board_names(bmap: BoardMap) -> dict[int, str]:
-    from .imagefmt import board_id
+    from ..imagefmt import board_id
 
     return {board_id(b.name): b.name for b in bmap}
 
@@ -132,9 +132,9 @@ def _show_lines(fields: dict[str, Any]) -> list[str]:
 
 
 def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
-    from . import imagefmt
-    from .errors import DeviceError, ImageError
-    from .image import ELF_MAGIC, parse_elf
+    from .. import imagefmt
+    from ..errors import DeviceError, ImageError
+    from ..image import ELF_MAGIC, parse_elf
 
     if args.image_action == "keygen":
         pub = args.key + ".pub"
@@ -203,6 +203,9 @@ def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
 
 
 def _header_size_ok(size: int) -> bool:
-    from .imagefmt import HEADER_MAX, HEADER_SIZE
+    from ..imagefmt import HEADER_MAX, HEADER_SIZE
 
     return HEADER_SIZE <= size <= HEADER_MAX and size % 4 == 0
+
+
+run = cmd_image
