@@ -28,19 +28,20 @@ def add_parser(sub: SubParsers) -> None:
                     "first differing address.\n\nBackends: qemu (boot the emulator with the "
                     "image and check the loaded memory), gdb (any gdbstub: QEMU -gdb, OpenOCD, "
                     "a probe), openocd, pyocd, ota (the reference firmware's update bank "
-                    "over HTTP --url and/or its console --port; the device checks SHA-256).",
+                    "over HTTP --url and/or its console --port; it takes firmware images, see "
+                    "'cymongoose image pack', and an ELF is packed for --board on the way).",
         formatter_class=formatter,
         epilog="examples:\n  cymongoose flash --board nucleo-f746zg build/fw-nucleo/hello_fw.elf\n"
                "  cymongoose flash --board mps2-an385 --gdb 127.0.0.1:1234 hello_fw.elf\n"
                "  cymongoose flash --board nucleo-f746zg --backend pyocd --no-verify fw.bin\n"
                "  cymongoose flash --board mps2-an385 --backend ota --url "
-               "http://127.0.0.1:8080/api/ota fw.bin\n"
-               "  cymongoose flash --board mps2-an385 --backend ota --port /dev/ttyACM0 fw.bin\n"
+               "http://127.0.0.1:8080/api/ota fw.img\n"
+               "  cymongoose flash --board mps2-an385 --backend ota --port /dev/ttyACM0 fw.img\n"
                "  cymongoose flash --lg-place rack3-an385 --board mps2-an385 fw.elf\n"
                "      lease a labgrid place, flash+verify through its exported gdbstub\n"
-               "  cymongoose flash --lg-tags board=mps2-an385 --backend ota fw.bin\n"
+               "  cymongoose flash --lg-tags board=mps2-an385 --backend ota fw.img\n"
                "      lease a place, OTA over its exported console")
-    s.add_argument("image", type=existing_file, help="firmware image (.elf or .bin)")
+    s.add_argument("image", type=existing_file, help="firmware (.elf or .bin; .img for --backend ota)")
     s.add_argument("--board", help="board name (required, except that a labgrid place's "
                                     "'board' tag may name it)")
     s.add_argument("--backend", choices=["qemu", "gdb", "openocd", "pyocd", "ota"],
