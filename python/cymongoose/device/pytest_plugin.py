@@ -50,6 +50,12 @@ that passed anyway is turned into a failure. ``dut.crash`` is the decoded
 crash. ``@pytest.mark.dut(expect_crash=True)`` marks a test that crashes its
 device on purpose: it waits with ``dut.wait_crash(timeout)`` and asserts on the
 returned crash.
+
+A wait that times out while the console has been silent for 2 s or more (a hang,
+a lock-up) asks the emulator's gdbstub where the CPU is and fails with
+``DeviceHung``: "device hung: no output for N s; pc at function (file:line)" and
+a backtrace (``dut.hang``). QEMU targets get a gdbstub for this unless the
+marker says ``gdb=None``.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ if TYPE_CHECKING:
     from .console import Console
     from .crash import Crash
     from .flash import FlashResult
+    from .hang import Hang
     from .impair import Network
     from .labgrid import LabgridLease
     from .rpc import RpcClient
@@ -272,6 +279,13 @@ class Dut:
         decoded crash, raises ``ExpectTimeoutError`` if it does not come in time."""
         __tracebackhide__ = True
         return self.console.wait_crash(timeout)
+
+    @property
+    def hang(self) -> Hang | None:
+        """Where the CPU was when a wait timed out on a silent console (QEMU's gdbstub,
+        see :mod:`cymongoose.device.hang`), or None."""
+        console = self.target._console
+        return console.hang if console is not None else None
 
     @property
     def forwarded(self) -> dict[int, int]:
@@ -547,6 +561,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
             kwargs = dict(marker.kwargs) if marker else {}
             kwargs.pop("expect_crash", None)
             impair_spec = _impair_spec(kwargs.pop("impair", None), kwargs.get("nic"))
+            kwargs.setdefault("gdb", "unix")  # finds a hang: cymongoose.device.hang
             if flash == "gdb":
                 kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
                 target = QemuTarget(None, board, log_path=log_path, **kwargs)
