@@ -55,7 +55,9 @@ _EXPORTS = {
     "GdbError": "errors",
     "NotAvailableError": "errors",
     "DeviceCrashed": "errors",
+    "DeviceHung": "errors",
     "Crash": "crash",
+    "Hang": "hang",
     "decode_crash": "crash",
     "find_crash_records": "crash",
 }
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
         BoardError,
         DeviceCrashed,
         DeviceError,
+        DeviceHung,
         ExpectTimeoutError,
         FlashError,
         GdbError,
@@ -106,6 +109,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .frames import FrameLink, LengthPrefixedFramer  # noqa: F401
     from .gdbremote import GdbClient  # noqa: F401
+    from .hang import Hang  # noqa: F401
     from .image import Image, Segment, load_image  # noqa: F401
     from .ota import OtaError, OtaFlasher, ota_http, ota_rpc  # noqa: F401
     from .rpc import RpcClient, RpcError, RpcTimeoutError  # noqa: F401
