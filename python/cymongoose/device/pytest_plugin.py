@@ -92,8 +92,9 @@ OPTIONS = (
               "per session); default: QEMU boots the image with -kernel"),
      "CYMONGOOSE_FLASH"),
 )
-# labgrid places (--lg-place/--lg-tags, labgrid:// ports): hooks in their own module.
-pytest_plugins = ["cymongoose.device.labgrid_plugin"]
+# labgrid places (--lg-place/--lg-tags, labgrid:// ports) and --device-report:
+# hooks in their own modules.
+pytest_plugins = ["cymongoose.device.labgrid_plugin", "cymongoose.device.report"]
 FLASH_CHOICES = ("qemu", "gdb", "openocd", "pyocd", "none")
 TAIL_LINES = 40
 
