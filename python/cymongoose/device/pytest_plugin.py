@@ -92,9 +92,10 @@ OPTIONS = (
               "per session); default: QEMU boots the image with -kernel"),
      "CYMONGOOSE_FLASH"),
 )
-# labgrid places (--lg-place/--lg-tags, labgrid:// ports) and --device-report:
-# hooks in their own modules.
-pytest_plugins = ["cymongoose.device.labgrid_plugin", "cymongoose.device.report"]
+# labgrid places (--lg-place/--lg-tags, labgrid:// ports), --device-report and the
+# on-target C cases (tests/target): hooks in their own modules.
+pytest_plugins = ["cymongoose.device.labgrid_plugin", "cymongoose.device.report",
+                  "cymongoose.device.target_tests"]
 FLASH_CHOICES = ("qemu", "gdb", "openocd", "pyocd", "none")
 TAIL_LINES = 40
 
