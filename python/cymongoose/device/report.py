@@ -144,8 +144,9 @@ class Collector:
             "facts": None, "order": len(self.tests)})
         t["duration"] += report.duration
         facts = getattr(report, "dut_facts", None)
-        if facts:
-            t["facts"] = facts
+        if facts:  # later phases add to earlier ones (at teardown the console is gone)
+            known = t["facts"] or {}
+            t["facts"] = {**known, **{k: v for k, v in facts.items() if v is not None}}
         xfail = hasattr(report, "wasxfail")
         if report.when == "call":
             if xfail:
@@ -165,6 +166,9 @@ class Collector:
                 t["text"].append(phase + str(longrepr[2]))
             else:
                 t["text"].append(phase + report.longreprtext)
+                crash = getattr(longrepr, "reprcrash", None)
+                if crash is not None and not t.get("headline"):  # where it failed, in short
+                    t["headline"] = f"{phase}{crash.path}:{crash.lineno}: {crash.message}"
         for title, content in report.sections:
             if report.failed and title.startswith(("dut ", "Captured")):
                 t["text"].append(f"--- {title} ---\n{content}")
@@ -277,7 +281,14 @@ def _test_html(t: dict[str, Any], report_path: Path) -> str:
         parts.append(f'<h3>device hung</h3><pre class="hang">{_e(facts["hang"])}</pre>')
     text = "\n\n".join(x for x in t["text"] if x)
     if text:
-        if failed:
+        if failed and t.get("headline"):  # the message open, the traceback folded
+            headline = str(t["headline"])
+            if facts.get("crash") or facts.get("hang"):  # shown in full above
+                headline = headline.splitlines()[0]
+            parts.append(f'<pre class="failure">{_e(headline)}</pre>')
+            parts.append(f'<details class="traceback"><summary>traceback and sections'
+                         f'</summary><pre class="failure">{_e(text)}</pre></details>')
+        elif failed:
             parts.append(f'<pre class="failure">{_e(text)}</pre>')
         else:
             parts.append(f"<details><summary>reason</summary><pre>{_e(text)}</pre></details>")

@@ -6,16 +6,20 @@ alone on frames built here."""
 from __future__ import annotations
 
 import hashlib
+import html
 import html.parser
+import json
 import re
 import shutil
 import struct
+import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cymongoose.device.pcapsummary import summarize
-from mgtest import board_image
+from mgtest import REPO, board_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_device_plugin import run_pytest
@@ -116,10 +120,21 @@ class Sections(html.parser.HTMLParser):
             self.sections[-1][1].append(data)
 
 
-@pytest.mark.qemu
-def test_report_of_a_run(tmp_path: Path) -> None:
+@dataclass
+class Report:
+    path: Path
+    logs: Path
+    elf: Path
+    out: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """One pytest run on the reference board with --device-report: a pass, a crash,
+    a bridged failure with an impairment, a skip."""
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")
+    tmp_path = tmp_path_factory.mktemp("report")
     elf = board_image("mps2-an385", "device_app")
     report = tmp_path / "out" / "report.html"
     logs = tmp_path / "logs"
@@ -142,6 +157,12 @@ def test_report_of_a_run(tmp_path: Path) -> None:
             pytest.skip("nothing to do")
         """, "--firmware", str(elf), "--device-report", str(report),
         "--device-log-dir", str(logs), "--basetemp", str(tmp_path / "bt"), timeout=180)
+    return Report(report, logs, elf, out)
+
+
+@pytest.mark.qemu
+def test_report_of_a_run(report_run: Report) -> None:
+    report, logs, elf, out = report_run.path, report_run.logs, report_run.elf, report_run.out
     text = out.stdout + out.stderr
     assert "2 failed, 1 passed, 1 skipped" in out.stdout, text
     assert f"cymongoose device report: {report}" in text
@@ -173,3 +194,73 @@ def test_report_of_a_run(tmp_path: Path) -> None:
     pcap = [h for h in links if h.endswith(".pcap")]
     assert pcap and (report.parent / pcap[0]).resolve().parent == logs.resolve()
     assert "nothing to do" in order[3][1]
+
+
+# Run in a copy of the report (the report itself has no script): where each test
+# section is, and whether the crash's backtrace is visible without a click.
+PROBE = """
+<script>
+const out = {};
+out.sections = [...document.querySelectorAll("section.test")].map(
+  s => [s.className, s.querySelector("h2").textContent, s.getBoundingClientRect().top]);
+const crash = document.querySelector("pre.crash");
+out.crash_visible = !!crash && crash.checkVisibility() && crash.offsetHeight > 40;
+out.crash_text = crash ? crash.innerText : "";
+const tail = document.querySelector("section.failed details.console-tail pre");
+out.tail_visible = !!tail && tail.checkVisibility();
+const full = document.querySelector("section.passed details.console pre");
+out.passed_log_folded = !!full && !full.checkVisibility();
+out.width = document.documentElement.scrollWidth;
+const res = document.createElement("pre");
+res.id = "probe-result";
+res.textContent = JSON.stringify(out);
+document.body.appendChild(res);
+</script>
+"""
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no Chromium (Debian: apt install chromium)")
+
+
+def headless(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-dev-shm-usage", "--no-first-run", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.qemu
+def test_report_in_headless_chromium(report_run: Report) -> None:
+    """The page renders in a real browser: failures on top, the decoded crash's
+    backtrace visible without a click, a passed test's log folded; a screenshot is
+    kept under artifacts/report/."""
+    browser = chromium()
+    page = report_run.path.read_text()
+    probe = report_run.path.with_name("probe.html")
+    probe.write_text(page.replace("</body>", PROBE + "</body>"))
+    dom = headless(browser, "--virtual-time-budget=3000", "--dump-dom", probe.as_uri())
+    m = re.search(r'<pre id="probe-result">(.*?)</pre>', dom.stdout, re.DOTALL)
+    assert m, dom.stdout[-2000:] + dom.stderr[-2000:]
+    result = json.loads(html.unescape(m.group(1)))
+    sections = result["sections"]
+    assert [c for c, _, _ in sections] == ["test failed", "test failed", "test passed",
+                                           "test skipped"]
+    tops = [top for _, _, top in sections]
+    assert tops == sorted(tops) and "test_then_crashes" in sections[0][1]
+    assert result["crash_visible"], result
+    assert "backtrace:" in result["crash_text"] and "debug_fault_divzero" in result["crash_text"]
+    assert result["tail_visible"] and result["passed_log_folded"], result
+    art = REPO / "artifacts" / "report"
+    art.mkdir(parents=True, exist_ok=True)
+    shot = art / "device-report.png"
+    shot.unlink(missing_ok=True)
+    headless(browser, "--window-size=1100,1000", "--hide-scrollbars",
+             f"--screenshot={shot}", report_run.path.as_uri())
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1100, 1000) and len(data) > 20000  # not a blank page
