@@ -103,7 +103,9 @@ set(MG_APP_DIRS "" CACHE STRING "Folders of firmware apps outside examples/, eac
 function(mg_add_board_apps)
   file(GLOB apps CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*/firmware.cmake)
   list(SORT apps)
-  list(APPEND apps ${CMAKE_SOURCE_DIR}/tests/target/firmware.cmake) # the C unit tests
+  if(EXISTS ${CMAKE_SOURCE_DIR}/tests/target/firmware.cmake) # the C unit tests
+    list(APPEND apps ${CMAKE_SOURCE_DIR}/tests/target/firmware.cmake)
+  endif()
   foreach(dir ${MG_APP_DIRS})
     get_filename_component(dir "${dir}" ABSOLUTE)
     if(NOT EXISTS ${dir}/firmware.cmake)

@@ -7,8 +7,7 @@ set(MG_BOARD_HAS_ETH ON)
 # net_fw runs on the core's default pools (6 TCP connections of 4 KiB +
 # 4 KiB: 64.6 KiB of .bss), more than the whole SRAM; device_app and
 # device_app_http bring their own, smaller pools.
-# target_tests_big: suites needing ~0.5 MB of RAM (tests/target/firmware.cmake).
-set(MG_BOARD_SKIP_APPS net_fw target_tests_big)
+set(MG_BOARD_SKIP_APPS net_fw)
 set(MG_BOARD_SIZE_TARGETS ON) # a Cortex-M3: the issue-8 size targets apply
 mg_board_setup(
   CPU_FLAGS -mcpu=cortex-m3 -mthumb -mfloat-abi=soft

@@ -3,6 +3,7 @@
 include(${CMAKE_SOURCE_DIR}/boards/common.cmake)
 
 set(MG_BOARD_HAS_ETH ON)
+set(MG_BOARD_LARGE_RAM ON) # 1 MiB or more: target_tests runs every suite
 mg_board_setup(
   CPU_FLAGS -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
   DEFINES MG_ENABLE_DRIVER_LAN9118=1

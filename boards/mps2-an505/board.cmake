@@ -5,6 +5,7 @@
 include(${CMAKE_SOURCE_DIR}/boards/common.cmake)
 
 set(MG_BOARD_HAS_ETH ON)
+set(MG_BOARD_LARGE_RAM ON) # 1 MiB or more: target_tests runs every suite
 set(MG_BOARD_SIZE_TARGETS ON) # check device_app's flash/RAM targets
 mg_board_setup(
   CPU_FLAGS -mcpu=cortex-m33 -mthumb -mfloat-abi=soft

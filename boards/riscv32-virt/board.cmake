@@ -4,6 +4,7 @@ include(${CMAKE_SOURCE_DIR}/boards/common.cmake)
 
 set(RV_COMMON ${MG_BOARDS_COMMON_DIR}/riscv)
 set(MG_BOARD_HAS_ETH ON)
+set(MG_BOARD_LARGE_RAM ON) # 1 MiB or more: target_tests runs every suite
 mg_board_setup(
   # ISA spec 2.2: there "i" still includes the CSR instructions (Zicsr),
   # and GCC 12 picks its rv32imac multilib only from the plain -march.

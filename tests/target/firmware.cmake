@@ -3,12 +3,12 @@
 # (its main() renamed mg_tt_main_<suite>), run by runner.c. The pytest
 # collector cymongoose.device.target_tests boots it and makes each case an item.
 # Suites that need more RAM than a small board has (a 400 KB header buffer, the
-# stack harness's 100 KB frame capture): left out where the board lists
-# target_tests_big in MG_BOARD_SKIP_APPS.
+# stack harness's 100 KB frame capture) only where the board says it has 1 MiB
+# or more (MG_BOARD_LARGE_RAM in its board.cmake).
 set(MG_TT_SUITES_SMALL util sntp)
 set(MG_TT_SUITES_BIG http_parse stack_arp stack_ip stack_udp stack_tcp stack_link)
 set(_mg_tt_suites ${MG_TT_SUITES_SMALL})
-if(NOT "target_tests_big" IN_LIST MG_BOARD_SKIP_APPS)
+if(MG_BOARD_LARGE_RAM)
   list(APPEND _mg_tt_suites ${MG_TT_SUITES_BIG})
 endif()
 if(NOT "target_tests" IN_LIST MG_BOARD_SKIP_APPS)
