@@ -111,22 +111,51 @@ def dut_facts(the_dut: Any) -> dict[str, Any]:
     return facts
 
 
+def junit_properties(facts: dict[str, Any], xunit2: bool) -> list[tuple[str, str]]:
+    """The facts as JUnit ``<property>`` pairs. The dut fixture itself records the log,
+    pcap and flash result per test only for xunit1 (pytest's record_property refuses
+    xunit2); these go into both families."""
+    names = [("board", "dut_board"), ("firmware", "dut_firmware"),
+             ("firmware_sha256", "dut_firmware_sha256"), ("impair", "dut_impair"),
+             ("pcap_summary", "dut_pcap_summary"), ("crash", "dut_crash"),
+             ("hang", "dut_hang")]
+    if xunit2:
+        names += [("log_path", "dut_console_log"), ("pcap", "dut_pcap"), ("flash", "dut_flash")]
+    return [(prop, str(facts[key])) for key, prop in names if facts.get(key)]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, Any, None]:
     outcome = yield
-    if not item.config.getoption("dut_report", default=None):
+    config = item.config
+    html_report = config.getoption("dut_report", default=None)
+    junit = getattr(config.option, "xmlpath", None)
+    if not html_report and not junit:
         return
-    from .pytest_plugin import _DUT_OBJ_KEY
+    from .pytest_plugin import _DUT_OBJ_KEY, _xunit2
 
     the_dut = item.stash.get(_DUT_OBJ_KEY, None)
     if the_dut is None:
         return
     report = outcome.get_result()
     try:
-        report.dut_facts = dut_facts(the_dut)
+        facts = dut_facts(the_dut)
     except Exception as exc:  # noqa: BLE001 - the report is an aid, never a failure cause
-        report.dut_facts = {"error": f"{type(exc).__name__}: {exc}"}
+        facts = {"error": f"{type(exc).__name__}: {exc}"}
+    # Later phases add to earlier ones: at teardown the console (and its crash) is gone.
+    known = item.stash.get(_FACTS_KEY, {})
+    merged = {**known, **{k: v for k, v in facts.items() if v is not None}}
+    item.stash[_FACTS_KEY] = merged
+    if html_report:
+        report.dut_facts = facts
+    if junit and call.when == "teardown":  # JUnit takes the properties of this report
+        have = {name for name, _ in report.user_properties}
+        report.user_properties.extend(
+            (n, v) for n, v in junit_properties(merged, _xunit2(config)) if n not in have)
+
+
+_FACTS_KEY = pytest.StashKey[dict[str, Any]]()
 
 
 class Collector:

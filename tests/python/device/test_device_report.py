@@ -156,6 +156,7 @@ def report_run(tmp_path_factory: pytest.TempPathFactory) -> Report:
         def test_skipped():
             pytest.skip("nothing to do")
         """, "--firmware", str(elf), "--device-report", str(report),
+        "--junitxml", str(tmp_path / "junit.xml"),
         "--device-log-dir", str(logs), "--basetemp", str(tmp_path / "bt"), timeout=180)
     return Report(report, logs, elf, out)
 
@@ -264,3 +265,24 @@ def test_report_in_headless_chromium(report_run: Report) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1100, 1000) and len(data) > 20000  # not a blank page
+
+
+@pytest.mark.qemu
+def test_junit_xunit2_carries_the_facts(report_run: Report) -> None:
+    """pytest's default JUnit family gets the same facts as per-test properties."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(report_run.path.parent.parent / "junit.xml").getroot()
+    props = {tc.get("name"): {p.get("name"): p.get("value") for p in tc.iter("property")}
+             for tc in root.iter("testcase")}
+    crash = props["test_then_crashes"]
+    assert crash["dut_board"] == "mps2-an385"
+    assert crash["dut_firmware_sha256"] == hashlib.sha256(report_run.elf.read_bytes()).hexdigest()
+    assert crash["dut_crash"].startswith("HardFault (divide by zero, escalated) at "
+                                         "debug_fault_divzero (examples/device_app/rpc.c:")
+    assert Path(crash["dut_console_log"]).parent == report_run.logs.resolve()
+    bridged = props["test_bridged_fails"]
+    assert "DHCP: DISCOVER OFFER REQUEST ACK" in bridged["dut_pcap_summary"]
+    assert bridged["dut_pcap"].endswith(".pcap") and "delay=5ms" in bridged["dut_impair"]
+    assert "dut_crash" not in props["test_first_passes"]
+    assert props["test_skipped"] == {}
