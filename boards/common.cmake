@@ -138,7 +138,8 @@ function(mg_firmware_image NAME)
     VERBATIM)
 endfunction()
 
-# The firmware apps of a board: every examples/<app>/firmware.cmake, then the
+# The firmware apps of a board: every examples/<app>/firmware.cmake, the
+# on-target C unit tests (tests/target/firmware.cmake), then the
 # firmware.cmake of each folder in MG_APP_DIRS (apps of your own, outside this
 # tree: `cmake ... -DMG_APP_DIRS=/path/to/my_app`, `cymongoose build --app`).
 # A firmware.cmake calls mg_add_firmware() for its images, guarded by what it
@@ -149,6 +150,9 @@ set(MG_APP_DIRS "" CACHE STRING "Folders of firmware apps outside examples/, eac
 function(mg_add_board_apps)
   file(GLOB apps CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*/firmware.cmake)
   list(SORT apps)
+  if(EXISTS ${CMAKE_SOURCE_DIR}/tests/target/firmware.cmake) # the C unit tests
+    list(APPEND apps ${CMAKE_SOURCE_DIR}/tests/target/firmware.cmake)
+  endif()
   foreach(dir ${MG_APP_DIRS})
     get_filename_component(dir "${dir}" ABSOLUTE)
     if(NOT EXISTS ${dir}/firmware.cmake)

@@ -187,6 +187,10 @@ def cmake_facts(board: dict[str, Any], name: str, where: str) -> str:
     if not isinstance(build, dict):
         raise FactError(f"{where}: build must be a table")
     link = board.get("link") or {}
+    try:  # the RAM the firmware links into (boards without [link], e.g. host: 0)
+        ram_bytes = memory_layout(board, where)["RAM"][1] if link else 0
+    except FactError:
+        ram_bytes = 0
     lines = [
         f"# Generated from {where} by scripts/board_facts.py: edit board.toml, not this.",
         f"set(MG_BOARD_NAME {q(name)})",
@@ -196,6 +200,7 @@ def cmake_facts(board: dict[str, Any], name: str, where: str) -> str:
         f"set(MG_BOARD_DRIVER {q(str(driver))})",
         f"set(MG_BOARD_DRIVER_DEFINES {lst(defines)})",
         f"set(MG_BOARD_HAS_ETH {'ON' if driver else 'OFF'})",
+        f"set(MG_BOARD_RAM_BYTES {ram_bytes})",
         f"set(MG_BOARD_SIZE_TARGETS {'ON' if build.get('size_targets') else 'OFF'})",
         f"set(MG_BOARD_SKIP_APPS {lst(_str_list(build.get('skip_apps', []), f'{where}: build.skip_apps'))})",
         f"set(MG_BOARD_LINK_FLAGS {lst(_str_list(link.get('flags', []), f'{where}: link.flags'))})",

@@ -268,10 +268,33 @@ static void m_debug_fault(struct mg_rpc_req *r) {
   }
   mg_rpc_ok(r, mg_str("false")); /* the fault did not stop us (host assert) */
 }
+
+#if MG_ARCH == MG_ARCH_BAREMETAL
+/* A lock-up: interrupts masked (no tick, no console), then a loop that never
+ * ends, so the SDK has to find it through the debugger (pc in here). */
+FAULT_FN void debug_hang_spin(void) {
+#if defined(__arm__)
+  __asm__ volatile("cpsid i" ::: "memory");
+#elif defined(__riscv)
+  __asm__ volatile("csrci mstatus, 8" ::: "memory");
+#endif
+  for (volatile uint32_t n = 0;; n++) (void) n;
+}
+#endif
+
+static void m_debug_hang(struct mg_rpc_req *r) {
+  app_log(app_of(r), "device: debug.hang");
+#if MG_ARCH == MG_ARCH_BAREMETAL
+  debug_hang_spin();
+#else
+  /* A host process that never answers helps nobody: refuse. */
+  mg_rpc_err(r, RPC_ERR_PARAMS, mg_str("debug.hang is for boards only"));
+#endif
+}
 #endif
 
 void rpc_init(struct app *app) {
-  static struct mg_rpc nodes[13];
+  static struct mg_rpc nodes[14];
   static const struct {
     const char *name;
     mg_rpc_fn_t fn;
@@ -285,7 +308,7 @@ void rpc_init(struct app *app) {
       {"ota.end", m_ota_end},   {"ota.status", m_ota_status},
 #endif
 #if DEVICE_DEBUG_FAULT
-      {"debug.fault", m_debug_fault},
+      {"debug.fault", m_debug_fault}, {"debug.hang", m_debug_hang},
 #endif
   };
   for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {

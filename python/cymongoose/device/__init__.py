@@ -65,7 +65,9 @@ _EXPORTS = {
     "GdbError": "errors",
     "NotAvailableError": "errors",
     "DeviceCrashed": "errors",
+    "DeviceHung": "errors",
     "Crash": "crash",
+    "Hang": "hang",
     "decode_crash": "crash",
     "find_crash_records": "crash",
 }
@@ -95,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover
         BoardError,
         DeviceCrashed,
         DeviceError,
+        DeviceHung,
         ExpectTimeoutError,
         FlashError,
         GdbError,
@@ -124,6 +127,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .frames import FrameLink, LengthPrefixedFramer  # noqa: F401
     from .gdbremote import GdbClient  # noqa: F401
+    from .hang import Hang  # noqa: F401
     from .image import Image, Segment, load_image  # noqa: F401
     from .imagefmt import FirmwareImage, ImageFormatError, ImageVerifyError  # noqa: F401
     from .ota import OtaError, OtaFlasher, ota_http, ota_rpc, prepare_image  # noqa: F401

@@ -50,6 +50,12 @@ that passed anyway is turned into a failure. ``dut.crash`` is the decoded
 crash. ``@pytest.mark.dut(expect_crash=True)`` marks a test that crashes its
 device on purpose: it waits with ``dut.wait_crash(timeout)`` and asserts on the
 returned crash.
+
+A wait that times out while the console has been silent for 2 s or more (a hang,
+a lock-up) asks the emulator's gdbstub where the CPU is and fails with
+``DeviceHung``: "device hung: no output for N s; pc at function (file:line)" and
+a backtrace (``dut.hang``). QEMU targets get a gdbstub for this unless the
+marker says ``gdb=None``.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ if TYPE_CHECKING:
     from .console import Console
     from .crash import Crash
     from .flash import FlashResult
+    from .hang import Hang
     from .impair import Network
     from .labgrid import LabgridLease
     from .rpc import RpcClient
@@ -87,8 +94,10 @@ OPTIONS = (
               "per session); default: QEMU boots the image with -kernel"),
      "CYMONGOOSE_FLASH"),
 )
-# labgrid places (--lg-place/--lg-tags, labgrid:// ports): hooks in their own module.
-pytest_plugins = ["cymongoose.device.labgrid_plugin"]
+# labgrid places (--lg-place/--lg-tags, labgrid:// ports), --device-report and the
+# on-target C cases (tests/target): hooks in their own modules.
+pytest_plugins = ["cymongoose.device.labgrid_plugin", "cymongoose.device.report",
+                  "cymongoose.device.target_tests"]
 FLASH_CHOICES = ("qemu", "gdb", "openocd", "pyocd", "none")
 TAIL_LINES = 40
 
@@ -274,6 +283,13 @@ class Dut:
         decoded crash, raises ``ExpectTimeoutError`` if it does not come in time."""
         __tracebackhide__ = True
         return self.console.wait_crash(timeout)
+
+    @property
+    def hang(self) -> Hang | None:
+        """Where the CPU was when a wait timed out on a silent console (QEMU's gdbstub,
+        see :mod:`cymongoose.device.hang`), or None."""
+        console = self.target._console
+        return console.hang if console is not None else None
 
     @property
     def forwarded(self) -> dict[int, int]:
@@ -549,6 +565,7 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
                                 pytrace=False)
                 pytest.skip(why)
             impair_spec = _impair_spec(impair, kwargs.get("nic"))
+            kwargs.setdefault("gdb", "unix")  # finds a hang: cymongoose.device.hang
             plan = dataclasses.replace(plan, qemu=kwargs)  # @pytest.mark.dut(...) options
         target = plan.build()
     record_property("dut_console_log", str(log_path))

@@ -335,6 +335,10 @@ class QemuTarget(Target):
             transport, log_path=self.log_path, name=f"qemu-{self.board.name}", health=self.check
         )
         self._console.crash_elf = self.firmware  # decodes a crash record, if one comes
+        if self.gdb is not None:  # a silent console: ask the gdbstub where the CPU is
+            from .hang import gdb_hang_probe
+
+            self._console.hang_probe = gdb_hang_probe(self.gdb, self._console)
         if self.gdb and self.gdb.path:
             self._wait_until(lambda: os.path.exists(self.gdb.path or ""), "gdbstub socket")
         if self.forwarded and os.path.exists("/proc/net/tcp"):
