@@ -12,7 +12,7 @@
 
 static const struct mg_fs *default_fs(const struct mg_http_serve_opts *o) {
   if (o != NULL && o->fs != NULL) return o->fs;
-#if MG_ARCH == MG_ARCH_POSIX
+#if MG_ARCH_HOSTED
   return &mg_fs_posix;
 #else
   return NULL;
