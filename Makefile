@@ -11,7 +11,7 @@ GEN := -G Ninja
 FW_BOARDS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all setup ext host asan fw flags test test-c test-py test-asan demo lint clean
+.PHONY: all setup ext host asan fw flags test test-c test-py test-asan test-windows demo lint clean
 
 all: ext host fw
 
@@ -63,6 +63,11 @@ test-py: ext fw host
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test: lint test-c flags fuzz test-py
+
+# The core and its C unit tests cross-built for Windows (mingw-w64) and run under
+# Wine (scripts/test_windows.sh; installs its own packages, scripts/setup_windows.sh).
+test-windows:
+	@bash scripts/test_windows.sh
 
 # The Python suite (QEMU and root-only tests excluded) on an ASan+UBSan build of the
 # extension; separate from `make test` because it takes several minutes more.
