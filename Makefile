@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make demo   build everything, boot the reference firmware in QEMU, run the host harness
-#   make test   every test (C unit tests plain and under ASan/UBSan, firmware builds, pytest)
+#   make test   every test (C unit tests plain, under ASan/UBSan and under Wine, firmware builds, pytest)
 # Both set the machine up first (Debian packages + .venv), see scripts/setup.sh.
 
 SHELL := /bin/bash
@@ -62,7 +62,7 @@ test-py: ext fw host
 	@echo "== Python tests"
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q $(PYTEST_ARGS)
 
-test: lint test-c flags fuzz test-py
+test: lint test-c flags fuzz test-py test-windows
 
 # The core and its C unit tests cross-built for Windows (mingw-w64) and run under
 # Wine (scripts/test_windows.sh; installs its own packages, scripts/setup_windows.sh).

@@ -27,10 +27,11 @@ unset DISPLAY                              # headless: console programs only
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "== creating the Wine prefix build/wine"
   "$WINE" wineboot --init >"$root/build/wineboot.log" 2>&1 </dev/null || true
+  "$WINESERVER" -w # let its server exit, so that ours below can start
 fi
 # One wineserver for the whole run (each test would otherwise start its own),
 # stopped however the run ends.
-"$WINESERVER" -p 60 >/dev/null 2>&1 </dev/null
+"$WINESERVER" -p 60 >/dev/null 2>&1 </dev/null || true # fails if one runs already
 trap '"$WINESERVER" -k >/dev/null 2>&1 || true' EXIT
 
 echo "== C unit tests under Wine"
