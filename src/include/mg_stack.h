@@ -420,6 +420,27 @@ extern const struct mg_driver mg_driver_tap;
 void mg_tap_wait(void *tap, int ms);
 #endif
 
+#if MG_ARCH == MG_ARCH_WIN32 && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
+/* Compiled out on Windows: using one of these is a compile error that says
+ * so (GCC >= 12 / clang), instead of an unknown name. */
+#define MG_WIN32_UNAVAILABLE(what) \
+  __attribute__((unavailable(what " is not available on Windows")))
+extern const struct mg_driver mg_driver_tap MG_WIN32_UNAVAILABLE("Linux TAP");
+void mg_tap_wait(void *tap, int ms) MG_WIN32_UNAVAILABLE("Linux TAP");
+extern const struct mg_driver mg_driver_stream
+    MG_WIN32_UNAVAILABLE("the stream driver (POSIX sockets)");
+void mg_stream_wait(void *stream, int ms)
+    MG_WIN32_UNAVAILABLE("the stream driver (POSIX sockets)");
+bool mg_fd_nonblock(int fd) MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+size_t mg_fd_read(void *fd_ptr, void *buf, size_t len)
+    MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+size_t mg_fd_write(void *fd_ptr, const void *buf, size_t len)
+    MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+void mg_slip_fd_wait(void *slip, int ms)
+    MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+#endif
+
 #endif /* MG_ENABLE_TCPIP */
 
 #ifdef __cplusplus
