@@ -3,7 +3,7 @@
  * `+`/`#` wildcards, retained messages, QoS 0/1 delivery, keep-alive expiry
  * and will messages. The C twin of examples/mqtt_broker.py.
  *
- *   mqtt_broker [mqtt://0.0.0.0:1883]
+ *   mqtt_broker [-p PORT] [mqtt://0.0.0.0:1883]
  *
  * The core frames packets (MG_EV_MQTT_CMD), answers PINGREQ and acknowledges
  * inbound QoS 1/2 publishes; everything else is here. */
@@ -534,9 +534,20 @@ static void expire(void *arg) {
 }
 
 int main(int argc, char *argv[]) {
-  const char *url = argc > 1 ? argv[1] : "mqtt://0.0.0.0:1883";
+  const char *url = "mqtt://0.0.0.0:1883";
+  char url_buf[64];
   struct mg_mgr mgr;
   struct broker b;
+  int i;
+  /* mqtt_broker [-v] [-p PORT] [URL]: -p as mosquitto's, -v accepted, no-op */
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
+      mg_snprintf(url_buf, sizeof(url_buf), "mqtt://0.0.0.0:%s", argv[++i]);
+      url = url_buf;
+    } else if (strcmp(argv[i], "-v") != 0) {
+      url = argv[i];
+    }
+  }
   memset(&b, 0, sizeof(b));
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
