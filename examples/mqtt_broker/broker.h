@@ -78,6 +78,8 @@ struct sub {
   uint32_t hash;
   uint32_t subid; /* subscription identifier, 0 = none */
   uint8_t opts;   /* SUBSCRIBE options byte: QoS, NL, RAP, RH */
+  uint64_t seq;   /* order of subscription (for $share turns) */
+  uint64_t share_last; /* $share: seq of the member served last */
   size_t len, skip; /* filter text; skip: the "$share/group/" prefix */
   char filter[1];   /* allocated past the struct */
 };
@@ -112,6 +114,7 @@ struct session {
   struct will will;                     /* will.m NULL when none */
   uint64_t will_at; /* delayed will: publish at this time, 0 = not pending */
   unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
+  bool ended; /* the session ended; only its delayed will waits */
 };
 
 struct retained {
@@ -123,7 +126,7 @@ struct broker {
   struct session *sessions;
   struct retained *retained;
   unsigned long anon;
-  size_t share_rr; /* round robin over $share groups */
+  uint64_t sub_seq; /* subscriptions made so far */
 };
 
 /* Per accepted connection (its fn_data). */
@@ -154,7 +157,7 @@ bool send_publish(struct mg_connection *c, struct session *s,
 uint32_t filter_hash(struct mg_str f);
 struct sub **subs_find(struct subs *t, struct mg_str f, uint32_t h);
 struct sub *subs_add(struct subs *t, struct mg_str f, uint8_t opts,
-                     uint32_t subid, bool *existed);
+                     uint32_t subid, uint64_t seq, bool *existed);
 bool subs_del(struct subs *t, struct mg_str f);
 void subs_free(struct subs *t);
 struct mg_str sub_filter(const struct sub *sb);

@@ -36,12 +36,13 @@ static void drop_conn(struct mg_connection *c) {
   c->is_closing = 1;
 }
 
-/* More than this many topic levels is refused (mosquitto's limit too). */
+/* A topic or filter with more than BROKER_TOPIC_LEVELS_MAX separators is
+ * refused (mosquitto's limit too). */
 static bool too_deep(struct mg_str t) {
-  size_t i, levels = 1;
+  size_t i, slashes = 0;
   for (i = 0; i < t.len; i++)
-    if (t.buf[i] == '/') levels++;
-  return levels > BROKER_TOPIC_LEVELS_MAX;
+    if (t.buf[i] == '/') slashes++;
+  return slashes > BROKER_TOPIC_LEVELS_MAX;
 }
 
 /* Topics clients may not publish to: "$SYS/..." belongs to the broker
@@ -195,6 +196,12 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
     if (ci.version == 5) assigned = ci.client_id;
   }
   if (ci.version != 5) expiry = ci.clean ? 0 : 0xFFFFFFFFu;
+  /* v5 CONNACK: 5 bytes, 3 per short property, 3 + id for an assigned id. */
+  if (max_packet != 0 &&
+      5 + 6 + (assigned.len ? 3 + assigned.len : 0) > max_packet) {
+    c->is_closing = 1; /* no CONNACK fits the client's limit */
+    return;
+  }
   s = session_find(b, ci.client_id);
   if (s != NULL && s->c != NULL) { /* takeover: the old connection ends */
     struct mg_connection *old = s->c;
@@ -203,13 +210,14 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
     send_disconnect(old, s->version, RC_TAKEN_OVER);
     s->c = NULL;
     s->inflight = 0;
-    if (s->will.m != NULL && (s->will.delay == 0 || ci.clean)) {
+    if (s->expiry == 0 || ci.clean) { /* the old session ends: its will */
       will_fire(b, s);
+      session_free(b, s);
+      s = NULL;
     }
   }
-  if (s != NULL && ci.clean) {
-    will_fire(b, s); /* a pending delayed will: the old session ends */
-    session_free(b, s);
+  if (s != NULL && (ci.clean || s->ended)) {
+    session_free(b, s); /* a pending delayed will is cancelled with it */
     s = NULL;
   }
   if (s == NULL) {
@@ -314,7 +322,7 @@ static uint8_t sub_check(const struct session *s, struct mg_mqtt_message *mm,
   size_t pos = 0, count = 0;
   while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
     count++;
-    if (!utf8_valid(f)) return RC_MALFORMED;
+    if (f.len == 0 || !utf8_valid(f)) return RC_MALFORMED;
     if (unsub) continue;
     if ((opts & 3) == 3 || (opts & 0xC0) != 0) return RC_MALFORMED;
     if (s->version != 5 && (opts & 0xFC) != 0) return RC_MALFORMED;
@@ -343,7 +351,8 @@ static void on_subscribe(struct mg_connection *c, struct conn *cn,
   uint32_t subid = 0;
   size_t n = 0, count = 0, pos = 0, ofs = 0;
   struct mg_str f;
-  if ((mm->dgram.buf[0] & 0x0F) != 2) return reject(c, cn, RC_MALFORMED);
+  if ((mm->dgram.buf[0] & (s->version == 3 ? 7 : 0x0F)) != 2)
+    return reject(c, cn, RC_MALFORMED);
   if (mm->id == 0) return reject(c, cn, RC_MALFORMED);
   if ((code = sub_check(s, mm, unsub)) != 0) return reject(c, cn, code);
   while (v5 && !unsub && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
@@ -370,7 +379,8 @@ static void on_subscribe(struct mg_connection *c, struct conn *cn,
     } else if (!filter_ok(f)) {
       code = v5 ? RC_BAD_FILTER : 0x80;
     } else {
-      code = subs_add(&s->subs, f, opts, subid, &existed[count]) != NULL
+      code = subs_add(&s->subs, f, opts, subid, ++cn->b->sub_seq,
+                      &existed[count]) != NULL
                  ? (uint8_t) (opts & 3)
                  : 0x80;
     }
@@ -427,8 +437,11 @@ static void handle(struct mg_connection *c, struct conn *cn,
     return;
   }
   s->last_seen = mg_millis();
-  /* Reserved fixed-header flags: 2 for PUBREL, SUBSCRIBE, UNSUBSCRIBE. */
-  if (mm->cmd != MQTT_CMD_PUBLISH &&
+  /* Reserved fixed-header flags: 2 for PUBREL, SUBSCRIBE, UNSUBSCRIBE
+   * (which check their own), 0 for the others; 3.1 may add DUP. */
+  if (s->version == 3) flags &= 7;
+  if (mm->cmd != MQTT_CMD_PUBLISH && mm->cmd != MQTT_CMD_SUBSCRIBE &&
+      mm->cmd != MQTT_CMD_UNSUBSCRIBE &&
       flags != ((mm->cmd == MQTT_CMD_PUBREL || mm->cmd == MQTT_CMD_SUBSCRIBE ||
                  mm->cmd == MQTT_CMD_UNSUBSCRIBE)
                     ? 2
@@ -441,13 +454,10 @@ static void handle(struct mg_connection *c, struct conn *cn,
     case MQTT_CMD_PUBCOMP:
       if (!session_ack(s, mm)) drop_conn(c);
       break;
-    case MQTT_CMD_PUBREL: {
-      bool known = rx_qos2_has(s, mm->id);
+    case MQTT_CMD_PUBREL: /* an unknown id is answered the same way */
       rx_qos2_del(s, mm->id);
-      send_ack(c, MQTT_CMD_PUBCOMP, mm->id, known ? 0 : RC_ID_NOT_FOUND,
-               s->version);
+      send_ack(c, MQTT_CMD_PUBCOMP, mm->id, 0, s->version);
       break;
-    }
     case MQTT_CMD_SUBSCRIBE: on_subscribe(c, cn, mm, false); break;
     case MQTT_CMD_UNSUBSCRIBE: on_subscribe(c, cn, mm, true); break;
     case MQTT_CMD_PINGREQ: mg_send(c, "\xd0\x00", 2); break;

@@ -40,36 +40,44 @@ bool msg_expired(const struct msg *m, uint64_t now) {
 
 struct candidate {
   struct session *s;
-  const struct sub *sb;
+  struct sub *sb;
 };
 
-/* One subscriber of each $share group gets the message, in turn. */
-static size_t route_shared(struct broker *b, struct msg *m,
-                           struct candidate *cand, size_t n) {
+static bool same_group(const struct sub *a, const struct sub *b) {
+  return a->len == b->len && memcmp(a->filter, b->filter, a->len) == 0;
+}
+
+/* One subscriber of each $share group gets the message: the members take
+ * turns in the order they subscribed. */
+static size_t route_shared(struct msg *m, struct candidate *cand, size_t n) {
   size_t i, j, delivered = 0;
   for (i = 0; i < n; i++) {
-    size_t count = 0, pick;
+    struct candidate *pick = NULL, *first = NULL;
+    uint64_t last = 0;
+    uint8_t q;
     if (cand[i].s == NULL) continue; /* its group was served */
     for (j = i; j < n; j++)
-      if (cand[j].s != NULL && cand[j].sb->len == cand[i].sb->len &&
-          memcmp(cand[j].sb->filter, cand[i].sb->filter, cand[i].sb->len) == 0)
-        count++;
-    pick = b->share_rr++ % count;
-    for (j = i, count = 0; j < n; j++) {
-      if (cand[j].s != NULL && cand[j].sb->len == cand[i].sb->len &&
-          memcmp(cand[j].sb->filter, cand[i].sb->filter, cand[i].sb->len) ==
-              0) {
-        if (count++ == pick) {
-          uint8_t q = cand[j].sb->opts & 3;
-          uint32_t id = cand[j].sb->subid;
-          session_deliver(cand[j].s, m, q < m->qos ? q : m->qos, false, &id,
-                          id ? 1 : 0);
-          delivered++;
-        }
-        if (j != i) cand[j].s = NULL;
+      if (cand[j].s != NULL && same_group(cand[j].sb, cand[i].sb) &&
+          cand[j].sb->share_last > last)
+        last = cand[j].sb->share_last;
+    for (j = i; j < n; j++) {
+      const struct sub *sb = cand[j].sb;
+      if (cand[j].s == NULL || !same_group(sb, cand[i].sb)) continue;
+      if (first == NULL || sb->seq < first->sb->seq) first = &cand[j];
+      if (sb->seq > last && (pick == NULL || sb->seq < pick->sb->seq))
+        pick = &cand[j];
+    }
+    if (pick == NULL) pick = first;
+    q = pick->sb->opts & 3;
+    session_deliver(pick->s, m, q < m->qos ? q : m->qos, false,
+                    &pick->sb->subid, pick->sb->subid ? 1 : 0);
+    delivered++;
+    for (j = n; j-- > i;) {
+      if (cand[j].s != NULL && same_group(cand[j].sb, cand[i].sb)) {
+        cand[j].sb->share_last = pick->sb->seq;
+        cand[j].s = NULL;
       }
     }
-    cand[i].s = NULL;
   }
   return delivered;
 }
@@ -87,7 +95,7 @@ size_t route(struct broker *b, struct msg *m, struct session *from) {
     uint32_t ids[BROKER_SUBIDS_MAX];
     uint8_t nids = 0;
     for (i = 0; i < s->subs.nbuckets; i++) {
-      const struct sub *sb;
+      struct sub *sb;
       for (sb = s->subs.buckets[i]; sb != NULL; sb = sb->next) {
         if (!mg_mqtt_match(m->topic, sub_filter(sb))) continue;
         if (sb->skip > 0) { /* $share: decided below */
@@ -109,7 +117,7 @@ size_t route(struct broker *b, struct msg *m, struct session *from) {
     session_deliver(s, m, (uint8_t) (qos < m->qos ? qos : m->qos), retain, ids,
                     nids);
   }
-  matched += route_shared(b, m, cand, ncand);
+  matched += route_shared(m, cand, ncand);
   free(cand);
   return matched;
 }

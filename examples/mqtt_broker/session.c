@@ -52,8 +52,25 @@ void session_free(struct broker *b, struct session *s) {
   free(s);
 }
 
+/* Drops what a session holds but its will (the session ended, its
+ * delayed will still waits). */
+static void session_end(struct session *s) {
+  subs_free(&s->subs);
+  while (s->out != NULL) {
+    struct delivery *n = s->out->next;
+    delivery_free(s->out);
+    s->out = n;
+  }
+  s->out_tail = NULL;
+  s->out_len = 0;
+  memset(s->rx_qos2, 0, sizeof(s->rx_qos2));
+  s->ended = true;
+}
+
 /* The connection of s ended: the will goes out now or after its delay
- * (unless told otherwise), and a session without expiry ends. */
+ * (unless told otherwise); a session without expiry ends. Like mosquitto,
+ * a delayed will waits its delay even when the session ended sooner, and
+ * any new connection of that client id cancels it. */
 void session_offline(struct broker *b, struct session *s, bool will) {
   uint64_t now = mg_millis();
   s->c = NULL;
@@ -65,14 +82,17 @@ void session_offline(struct broker *b, struct session *s, bool will) {
   s->dropped = 0;
   if (!will) will_clear(s);
   if (s->will.m != NULL) {
-    uint32_t delay = s->will.delay < s->expiry ? s->will.delay : s->expiry;
-    if (delay == 0) {
+    if (s->will.delay == 0) {
       will_fire(b, s);
     } else {
-      s->will_at = now + (uint64_t) delay * 1000;
+      s->will_at = now + (uint64_t) s->will.delay * 1000;
     }
   }
-  if (s->expiry == 0) session_free(b, s);
+  if (s->expiry == 0 && s->will.m == NULL) {
+    session_free(b, s);
+  } else if (s->expiry == 0) {
+    session_end(s);
+  }
 }
 
 static size_t quota(const struct session *s) {
@@ -250,15 +270,17 @@ bool session_ack(struct session *s, struct mg_mqtt_message *mm) {
   return true;
 }
 
-/* Offline sessions past their expiry end (their pending will goes first). */
+/* Offline sessions past their expiry end (their pending will goes
+ * first); ended ones go once their delayed will went out. */
 void session_expire(struct broker *b, uint64_t now) {
   struct session *s, *next;
   for (s = b->sessions; s != NULL; s = next) {
     next = s->next;
-    if (s->c == NULL && s->expiry != 0xFFFFFFFFu &&
-        now - s->gone_at >= (uint64_t) s->expiry * 1000) {
-      if (s->will.m != NULL) will_fire(b, s);
-      next = s->next; /* the will may have changed nothing but be safe */
+    if (s->c != NULL) continue;
+    if (s->ended ? s->will.m == NULL
+                 : s->expiry != 0xFFFFFFFFu &&
+                       now - s->gone_at >= (uint64_t) s->expiry * 1000) {
+      will_fire(b, s);
       session_free(b, s);
     }
   }

@@ -53,7 +53,7 @@ static bool subs_grow(struct subs *t) {
 /* Adds the subscription, or replaces the options of an existing one
  * (*existed says which). NULL when out of memory. */
 struct sub *subs_add(struct subs *t, struct mg_str f, uint8_t opts,
-                     uint32_t subid, bool *existed) {
+                     uint32_t subid, uint64_t seq, bool *existed) {
   uint32_t h = filter_hash(f);
   struct sub **p = subs_find(t, f, h), *sb;
   *existed = p != NULL;
@@ -72,6 +72,8 @@ struct sub *subs_add(struct subs *t, struct mg_str f, uint8_t opts,
   sb->hash = h;
   sb->opts = opts;
   sb->subid = subid;
+  sb->seq = seq;
+  sb->share_last = 0;
   p = &t->buckets[h & (t->nbuckets - 1)];
   sb->next = *p;
   *p = sb;
