@@ -114,7 +114,8 @@ struct session {
   struct will will;                     /* will.m NULL when none */
   uint64_t will_at; /* delayed will: publish at this time, 0 = not pending */
   unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
-  bool ended; /* the session ended; only its delayed will waits */
+  bool ended;  /* the session ended; only its delayed will waits */
+  bool bridge; /* connected as a bridge: No Local on every subscription */
 };
 
 struct retained {

@@ -146,13 +146,17 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
   size_t at = 1 + (size_t) mg_mqtt_decode_varint(d + 1, mm->dgram.len - 1, &rl);
   size_t plen = (size_t) (d[at] << 8 | d[at + 1]);
   struct mg_str proto = mg_str_n((const char *) d + at + 2, plen);
-  if (mm->version != 3 && mm->version != 4 && mm->version != 5) {
+  uint8_t level = mm->version & 0x7F;
+  /* Levels 0x83 / 0x84: a bridge (the mosquitto and IBM convention): its own
+   * publishes are not sent back to it. */
+  bool bridge = (mm->version & 0x80) && (level == 3 || level == 4);
+  if (level != 3 && level != 4 && (level != 5 || (mm->version & 0x80))) {
     send_connack(c, 4, false, 1, assigned); /* unacceptable protocol level */
     c->is_draining = 1;
     return;
   }
   /* "MQIsdp" goes with level 3, "MQTT" with 4 and 5. */
-  if (!mg_str_eq(proto, mm->version == 3 ? "MQIsdp" : "MQTT")) {
+  if (!mg_str_eq(proto, level == 3 ? "MQIsdp" : "MQTT")) {
     c->is_closing = 1;
     return;
   }
@@ -186,16 +190,16 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
     }
   }
   if (ci.client_id.len == 0) {
-    if (ci.version == 3 || (ci.version == 4 && !ci.clean)) {
-      send_connack(c, ci.version, false, 2, assigned); /* id rejected */
+    if (level == 3 || (level == 4 && !ci.clean)) {
+      send_connack(c, level, false, 2, assigned); /* id rejected */
       c->is_draining = 1;
       return;
     }
     make_id(b, idbuf, sizeof(idbuf));
     ci.client_id = mg_str(idbuf);
-    if (ci.version == 5) assigned = ci.client_id;
+    if (level == 5) assigned = ci.client_id;
   }
-  if (ci.version != 5) expiry = ci.clean ? 0 : 0xFFFFFFFFu;
+  if (level != 5) expiry = ci.clean ? 0 : 0xFFFFFFFFu;
   /* v5 CONNACK: 5 bytes, 3 per short property, 3 + id for an assigned id. */
   if (max_packet != 0 &&
       5 + 6 + (assigned.len ? 3 + assigned.len : 0) > max_packet) {
@@ -231,7 +235,8 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
   }
   s->c = c;
   cn->s = s;
-  s->version = ci.version; /* 3 (3.1) behaves as 4 but for CONNACK */
+  s->version = level; /* 3 (3.1) behaves as 4 but for CONNACK */
+  s->bridge = bridge;
   s->expiry = expiry;
   s->keepalive = ci.keepalive;
   s->last_seen = mg_millis();
@@ -322,11 +327,13 @@ static uint8_t sub_check(const struct session *s, struct mg_mqtt_message *mm,
   size_t pos = 0, count = 0;
   while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
     count++;
-    if (f.len == 0 || !utf8_valid(f)) return RC_MALFORMED;
+    /* An invalid filter is a malformed packet, as for mosquitto (v5 could
+     * also answer 0x8F for it alone). */
+    if (f.len == 0 || !filter_ok(f) || too_deep(f)) return RC_MALFORMED;
     if (unsub) continue;
     if ((opts & 3) == 3 || (opts & 0xC0) != 0) return RC_MALFORMED;
     if (s->version != 5 && (opts & 0xFC) != 0) return RC_MALFORMED;
-    if (((opts >> 4) & 3) == 3 || too_deep(f)) return RC_MALFORMED;
+    if (((opts >> 4) & 3) == 3) return RC_MALFORMED;
     if ((opts & 4) && f.len > 7 && memcmp(f.buf, "$share/", 7) == 0)
       return RC_PROTOCOL_ERROR; /* No Local on a shared subscription */
   }

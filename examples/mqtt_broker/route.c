@@ -106,7 +106,7 @@ size_t route(struct broker *b, struct msg *m, struct session *from) {
           cand[ncand].s = s, cand[ncand].sb = sb, ncand++;
           continue;
         }
-        if ((sb->opts & 4) && s == from) continue; /* No Local */
+        if (((sb->opts & 4) || s->bridge) && s == from) continue; /* No Local */
         if ((int) (sb->opts & 3) > qos) qos = sb->opts & 3;
         if (sb->opts & 8) retain = m->retain; /* Retain As Published */
         if (sb->subid && nids < BROKER_SUBIDS_MAX) ids[nids++] = sb->subid;
