@@ -119,6 +119,7 @@ def main() -> None:
     args = ap.parse_args()
     broker = {"ours": str(ROOT / "build" / "host" / "mqtt_broker"),
               "mosquitto": "/usr/sbin/mosquitto"}.get(args.broker, args.broker)
+    broker = os.path.abspath(broker)
     if not os.access(broker, os.X_OK):
         sys.exit(f"no broker at {broker} (make host?)")
     test_dir = fetch()

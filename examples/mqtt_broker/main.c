@@ -573,6 +573,7 @@ int main(int argc, char *argv[]) {
   mg_mgr_init(&mgr);
   if (mg_listen(&mgr, url, fn, &b) == NULL) {
     fprintf(stderr, "cannot listen on %s\n", url);
+    mg_mgr_free(&mgr);
     return 1;
   }
   mg_timer_add(&mgr, 100, MG_TIMER_REPEAT | MG_TIMER_AUTODELETE, timer_fn,
