@@ -130,7 +130,7 @@ def main() -> None:
     t0 = time.monotonic()
     failed: list[str] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
-        futs = [ex.submit(run_one, t, broker, 21880 + 3 * i, args.v) for i, t in enumerate(tests)]
+        futs = [ex.submit(run_one, t, broker, 21880 + 10 * i, args.v) for i, t in enumerate(tests)]
         for fut in futs:
             name, ok, out = fut.result()
             if not ok:
