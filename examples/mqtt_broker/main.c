@@ -16,10 +16,6 @@
 
 #include "broker.h"
 
-static volatile sig_atomic_t s_stop;
-static void on_signal(int sig) {
-  s_stop = sig;
-}
 
 static uint8_t version_of(const struct conn *cn) {
   return cn->s != NULL ? cn->s->version : 4;
@@ -33,7 +29,7 @@ static void reject(struct mg_connection *c, struct conn *cn, uint8_t rc) {
 /* A violation answered by closing at once, in every version (as mosquitto
  * does for e.g. a second CONNECT or an acknowledgement of the wrong kind). */
 static void drop_conn(struct mg_connection *c) {
-  c->is_closing = 1;
+  c->is_draining = 1; /* what earlier packets earned still goes out */
 }
 
 /* A topic or filter with more than BROKER_TOPIC_LEVELS_MAX separators is
@@ -533,6 +529,7 @@ static void timer_fn(void *arg) {
   uint64_t now = mg_millis();
   for (c = mgr->conns; c != NULL; c = c->next) {
     struct conn *cn = (struct conn *) c->fn_data;
+    if (c->fn != fn) continue; /* not ours (e.g. a client in the tests) */
     if (c->is_listening) b = (struct broker *) c->fn_data;
     if (c->is_listening || cn == NULL || c->is_closing) continue;
     if (cn->s == NULL && now - cn->accepted > MG_MQTT_CONNECT_TIMEOUT_MS) {
@@ -549,6 +546,12 @@ static void timer_fn(void *arg) {
     will_poll(b, now);
     session_expire(b, now);
   }
+}
+
+#ifndef MQTT_BROKER_NO_MAIN /* tests/c/test_mqtt_broker.c brings its own */
+static volatile sig_atomic_t s_stop;
+static void on_signal(int sig) {
+  s_stop = sig;
 }
 
 int main(int argc, char *argv[]) {
@@ -586,3 +589,4 @@ int main(int argc, char *argv[]) {
   retained_free(&b);
   return 0;
 }
+#endif

@@ -83,7 +83,7 @@ void send_disconnect(struct mg_connection *c, uint8_t version, uint8_t rc) {
     mg_send(c, b, sizeof(b));
     c->is_draining = 1;
   } else {
-    c->is_closing = 1;
+    c->is_draining = 1; /* answers to earlier packets still go out */
   }
 }
 
