@@ -71,7 +71,7 @@ static void expect(const char *what, const uint8_t *pkt, size_t len,
 }
 
 static void test_rejections(void) {
-  static const uint8_t ok[] = {CONNACK_OK};
+  static const uint8_t ok[] = {CONNACK_OK}, none[1] = {0};
   /* Protocol level 6: CONNACK 0x01, then closed. */
   static const uint8_t lvl6[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 6, 2, 0,
                                  60, 0, 1, 'c'};
@@ -115,10 +115,10 @@ static void test_rejections(void) {
                                     0x82, 6, 0, 0, 0, 0, 1, 't', 0};
   expect("level 6", lvl6, sizeof(lvl6), rc1, sizeof(rc1), true);
   expect("empty id on 3.1", empty31, sizeof(empty31), rc2, sizeof(rc2), true);
-  expect("reserved flag", reserved, sizeof(reserved), NULL, 0, true);
-  expect("bad UTF-8 id", badid, sizeof(badid), NULL, 0, true);
-  expect("user name without flag", noflag, sizeof(noflag), NULL, 0, true);
-  expect("empty will topic", nowilltopic, sizeof(nowilltopic), NULL, 0, true);
+  expect("reserved flag", reserved, sizeof(reserved), none, 0, true);
+  expect("bad UTF-8 id", badid, sizeof(badid), none, 0, true);
+  expect("user name without flag", noflag, sizeof(noflag), none, 0, true);
+  expect("empty will topic", nowilltopic, sizeof(nowilltopic), none, 0, true);
   expect("wildcard topic", wild, sizeof(wild), ok, sizeof(ok), true);
   expect("packet id 0", id0, sizeof(id0), ok, sizeof(ok), true);
   expect("QoS 3", qos3, sizeof(qos3), ok, sizeof(ok), true);
