@@ -116,6 +116,12 @@ struct session {
   unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
   bool ended;  /* the session ended; only its delayed will waits */
   bool bridge; /* connected as a bridge: No Local on every subscription */
+  /* Outbound topic aliases of the current connection (MQTT 5): the client's
+   * Topic Alias Maximum (at most BROKER_ALIAS_MAX used) and the topics
+   * given aliases 1..alias_used, first come first served. */
+  uint16_t alias_max, alias_used;
+  char *alias_topic[BROKER_ALIAS_MAX + 1];
+  size_t alias_len[BROKER_ALIAS_MAX + 1];
 };
 
 struct retained {
@@ -153,6 +159,7 @@ size_t keep_props(const struct mg_mqtt_message *mm, uint8_t *out,
                   uint32_t *expiry, bool *has_expiry);
 bool send_publish(struct mg_connection *c, struct session *s,
                   struct delivery *d, bool dup);
+void aliases_reset(struct session *s, uint16_t max);
 
 /* subs.c */
 uint32_t filter_hash(struct mg_str f);

@@ -133,7 +133,7 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
   char idbuf[48];
   struct mg_str assigned = mg_str_n(NULL, 0);
   uint32_t expiry = 0, max_packet = 0, delay = 0;
-  uint16_t rx_max = 65535;
+  uint16_t rx_max = 65535, alias_max = 0;
   size_t ofs = 0;
   uint8_t rc, flags;
   bool present = false;
@@ -174,6 +174,7 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
     if (p.id == MQTT_PROP_SESSION_EXPIRY_INTERVAL) expiry = p.iv;
     if (p.id == MQTT_PROP_RECEIVE_MAXIMUM) rx_max = (uint16_t) p.iv;
     if (p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) max_packet = p.iv;
+    if (p.id == MQTT_PROP_TOPIC_ALIAS_MAXIMUM) alias_max = (uint16_t) p.iv;
     if ((p.id == MQTT_PROP_RECEIVE_MAXIMUM ||
          p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) && p.iv == 0) {
       c->is_closing = 1; /* a protocol error */
@@ -239,6 +240,7 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
   s->rx_max = rx_max;
   s->max_packet = max_packet;
   s->inflight = 0;
+  aliases_reset(s, alias_max);
   if (ci.will) {
     struct msg *w = will_of(mm, &ci, &delay);
     if (w != NULL) will_set(s, w, delay);
@@ -469,6 +471,14 @@ static void handle(struct mg_connection *c, struct conn *cn,
   }
 }
 
+/* Whether the packet starting at buf is larger than MG_MQTT_MAX_PACKET
+ * (what the parser reports as malformed; MQTT 5 has its own reason). */
+static bool too_large(const uint8_t *buf, size_t len) {
+  uint32_t rl = 0;
+  int n = len > 1 ? mg_mqtt_decode_varint(buf + 1, len - 1, &rl) : 0;
+  return n > 0 && (uint64_t) rl + 1 + (uint64_t) n > MG_MQTT_MAX_PACKET;
+}
+
 /* Frames and handles the packets in c->recv. A peer that does not read
  * what we send is not read either until it does (backpressure):
  * MG_EV_POLL comes back here. */
@@ -480,6 +490,14 @@ static void process(struct mg_connection *c, struct conn *cn) {
     if (mg_send_backlogged(c)) break;
     rc = mg_mqtt_parse(c->recv.buf, c->recv.len, version_of(cn), &mm);
     if (rc == MQTT_INCOMPLETE) break;
+    if (rc == MQTT_MALFORMED && too_large(c->recv.buf, c->recv.len)) {
+      if (cn->s == NULL) {
+        c->is_closing = 1;
+      } else {
+        reject(c, cn, RC_PACKET_TOO_LARGE);
+      }
+      break;
+    }
     if (rc == MQTT_MALFORMED) {
       if (cn->s == NULL) {
         c->is_closing = 1;

@@ -48,6 +48,7 @@ void session_free(struct broker *b, struct session *s) {
     s->out = n;
   }
   will_clear(s);
+  aliases_reset(s, 0);
   free(s->id);
   free(s);
 }

@@ -146,15 +146,56 @@ size_t keep_props(const struct mg_mqtt_message *mm, uint8_t *out,
   return n;
 }
 
+/* Forgets the outbound aliases (a new connection) and takes the client's
+ * new Topic Alias Maximum. */
+void aliases_reset(struct session *s, uint16_t max) {
+  uint16_t i;
+  for (i = 1; i <= s->alias_used; i++) free(s->alias_topic[i]);
+  s->alias_used = 0;
+  s->alias_max = max < BROKER_ALIAS_MAX ? max : BROKER_ALIAS_MAX;
+}
+
+/* The alias for topic t on this connection: an existing one (*known set:
+ * the topic can be left out), the next free one (taken by alias_take once
+ * the PUBLISH goes out), or 0 when none is left. */
+static uint16_t alias_for(const struct session *s, struct mg_str t,
+                          bool *known) {
+  uint16_t i;
+  *known = false;
+  for (i = 1; i <= s->alias_used; i++) {
+    if (s->alias_len[i] == t.len &&
+        memcmp(s->alias_topic[i], t.buf, t.len) == 0) {
+      *known = true;
+      return i;
+    }
+  }
+  return s->alias_used < s->alias_max ? (uint16_t) (s->alias_used + 1) : 0;
+}
+
+static void alias_take(struct session *s, struct mg_str t) {
+  uint16_t i = (uint16_t) (s->alias_used + 1);
+  if ((s->alias_topic[i] = (char *) malloc(t.len + 1)) == NULL) return;
+  memcpy(s->alias_topic[i], t.buf, t.len);
+  s->alias_len[i] = t.len;
+  s->alias_used = i;
+}
+
 /* PUBLISH of delivery d to session s. Returns false (and sends nothing)
  * when it is larger than the client's Maximum Packet Size. */
 bool send_publish(struct mg_connection *c, struct session *s,
                   struct delivery *d, bool dup) {
   struct msg *m = d->m;
-  uint8_t props[5 + BROKER_SUBIDS_MAX * 5], hdr[5], plen[4];
+  uint8_t props[8 + BROKER_SUBIDS_MAX * 5], hdr[5], plen[4];
   size_t np = 0, nh, npl = 0, rl, i;
-  bool v5 = s->version == 5;
+  bool v5 = s->version == 5, known = false;
+  struct mg_str topic = m->topic;
+  uint16_t alias = 0;
   if (v5) {
+    if (s->alias_max > 0 && (alias = alias_for(s, topic, &known)) != 0) {
+      props[np++] = MQTT_PROP_TOPIC_ALIAS;
+      props[np++] = (uint8_t) (alias >> 8), props[np++] = (uint8_t) alias;
+      if (known) topic = mg_str_n(topic.buf, 0);
+    }
     if (m->expires != 0) {
       uint64_t now = mg_millis();
       uint32_t left =
@@ -169,16 +210,17 @@ bool send_publish(struct mg_connection *c, struct session *s,
     }
     npl = put_varint(plen, (uint32_t) (np + m->props_len));
   }
-  rl = 2 + m->topic.len + (d->qos > 0 ? 2 : 0) + npl + np + m->props_len +
+  rl = 2 + topic.len + (d->qos > 0 ? 2 : 0) + npl + np + m->props_len +
        m->payload.len;
   hdr[0] = (uint8_t) (MQTT_CMD_PUBLISH << 4 | (dup ? 8 : 0) | d->qos << 1 |
                       (d->retain ? 1 : 0));
   nh = 1 + put_varint(hdr + 1, (uint32_t) rl);
   if (s->max_packet != 0 && nh + rl > s->max_packet) return false;
+  if (alias != 0 && !known) alias_take(s, topic);
   mg_send(c, hdr, nh);
-  hdr[0] = (uint8_t) (m->topic.len >> 8), hdr[1] = (uint8_t) m->topic.len;
+  hdr[0] = (uint8_t) (topic.len >> 8), hdr[1] = (uint8_t) topic.len;
   mg_send(c, hdr, 2);
-  mg_send(c, m->topic.buf, m->topic.len);
+  mg_send(c, topic.buf, topic.len);
   if (d->qos > 0) {
     hdr[0] = (uint8_t) (d->id >> 8), hdr[1] = (uint8_t) d->id;
     mg_send(c, hdr, 2);

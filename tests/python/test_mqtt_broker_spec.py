@@ -619,3 +619,28 @@ def test_bad_filter_rejected(port: int, filt: bytes) -> None:
     s.send(subscribe_pkt(1, [(b"ok", 0), (filt, 0)], 5))
     assert s.read() == (0xE0, b"\x81")  # DISCONNECT: malformed
     assert s.closed()
+
+
+def test_topic_alias_outbound(port: int) -> None:
+    s = Raw(port, b"tao", 5, cprops=props(p_u16(0x22, 1)))  # the client takes 1 alias
+    s.connack()
+    s.sub(1, [(b"tao/#", 0)])
+    for topic in (b"tao/first", b"tao/first", b"tao/other"):
+        s.send(publish_pkt(topic, b"m", 0, 0, 5))
+    got = [parse_publish(*s.read(), 5) for _ in range(3)]
+    assert [(g[0], g[3]) for g in got] == [
+        (b"tao/first", p_u16(0x23, 1)),  # topic and its new alias
+        (b"", p_u16(0x23, 1)),           # the alias alone
+        (b"tao/other", b""),             # no alias left: the topic alone
+    ]
+    s.close()
+
+
+def test_packet_too_large(port: int) -> None:
+    s = Raw(port, b"big", 5)
+    s.connack()
+    # The header announces more than MG_MQTT_MAX_PACKET (1 MiB); the broker
+    # decides from it, so only the start is sent.
+    s.send(publish_pkt(b"big", b"x" * (1024 * 1024 + 10), 0, 0, 5)[:1000])
+    assert s.read() == (0xE0, b"\x95")
+    assert s.closed()
