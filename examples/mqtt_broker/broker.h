@@ -17,9 +17,11 @@
 #ifndef BROKER_QUEUE_MAX
 #define BROKER_QUEUE_MAX 1000 /* QoS 1/2 messages held per session */
 #endif
-#define BROKER_RECEIVE_MAX 20 /* inbound QoS 1/2 in flight (announced) */
-#define BROKER_ALIAS_MAX 10   /* topic aliases a client may set (announced) */
-#define BROKER_SUBIDS_MAX 8   /* subscription identifiers on one delivery */
+#define BROKER_RECEIVE_MAX 20  /* inbound QoS 2 in flight, MQTT 5 (announced) \
+                                */
+#define BROKER_RX_QOS2_MAX 100 /* the same for 3.1.1, which cannot be told */
+#define BROKER_ALIAS_MAX 10    /* topic aliases a client may set (announced) */
+#define BROKER_SUBIDS_MAX 8    /* subscription identifiers on one delivery */
 #define BROKER_TOPIC_LEVELS_MAX 200 /* levels of a topic or filter */
 /* A subscriber whose send buffer holds more than this many times its
  * high-water mark (mg_send_high) is disconnected; see route.c. */
@@ -76,12 +78,12 @@ struct delivery {
 struct sub {
   struct sub *next; /* in its bucket */
   uint32_t hash;
-  uint32_t subid; /* subscription identifier, 0 = none */
-  uint8_t opts;   /* SUBSCRIBE options byte: QoS, NL, RAP, RH */
-  uint64_t seq;   /* order of subscription (for $share turns) */
+  uint32_t subid;      /* subscription identifier, 0 = none */
+  uint8_t opts;        /* SUBSCRIBE options byte: QoS, NL, RAP, RH */
+  uint64_t seq;        /* order of subscription (for $share turns) */
   uint64_t share_last; /* $share: seq of the member served last */
-  size_t len, skip; /* filter text; skip: the "$share/group/" prefix */
-  char filter[1];   /* allocated past the struct */
+  size_t len, skip;    /* filter text; skip: the "$share/group/" prefix */
+  char filter[1];      /* allocated past the struct */
 };
 
 struct subs {
@@ -110,11 +112,11 @@ struct session {
   struct delivery *out, *out_tail; /* QoS 1/2 in send order */
   size_t out_len, inflight;
   uint16_t next_id;
-  uint16_t rx_qos2[BROKER_RECEIVE_MAX]; /* inbound QoS 2 ids before PUBREL */
+  uint16_t rx_qos2[BROKER_RX_QOS2_MAX]; /* inbound QoS 2 ids before PUBREL */
   struct will will;                     /* will.m NULL when none */
   uint64_t will_at; /* delayed will: publish at this time, 0 = not pending */
   unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
-  bool ended;  /* the session ended; only its delayed will waits */
+  bool ended;            /* the session ended; only its delayed will waits */
   bool bridge; /* connected as a bridge: No Local on every subscription */
   /* Outbound topic aliases of the current connection (MQTT 5): the client's
    * Topic Alias Maximum (at most BROKER_ALIAS_MAX used) and the topics
@@ -147,8 +149,8 @@ struct conn {
 
 /* wire.c */
 bool utf8_valid(struct mg_str s);
-bool topic_valid(struct mg_str t);  /* a PUBLISH topic name */
-bool filter_ok(struct mg_str f);    /* a SUBSCRIBE filter, $share included */
+bool topic_valid(struct mg_str t); /* a PUBLISH topic name */
+bool filter_ok(struct mg_str f);   /* a SUBSCRIBE filter, $share included */
 void send_ack(struct mg_connection *c, uint8_t cmd, uint16_t id, uint8_t rc,
               uint8_t version);
 void send_disconnect(struct mg_connection *c, uint8_t version, uint8_t rc);
@@ -189,13 +191,13 @@ struct session *session_find(struct broker *b, struct mg_str id);
 struct session *session_new(struct broker *b, struct mg_str id);
 void session_free(struct broker *b, struct session *s);
 void session_offline(struct broker *b, struct session *s, bool will);
-void session_deliver(struct session *s, struct msg *m, uint8_t qos,
-                     bool retain, const uint32_t *subids, uint8_t nsubids);
+void session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
+                     const uint32_t *subids, uint8_t nsubids);
 void session_resume(struct session *s);
 bool session_ack(struct session *s, struct mg_mqtt_message *mm);
 void session_expire(struct broker *b, uint64_t now);
 bool rx_qos2_has(struct session *s, uint16_t id);
-bool rx_qos2_add(struct session *s, uint16_t id);
+bool rx_qos2_add(struct session *s, uint16_t id, size_t limit);
 void rx_qos2_del(struct session *s, uint16_t id);
 
 /* will.c */

@@ -16,7 +16,6 @@
 
 #include "broker.h"
 
-
 static uint8_t version_of(const struct conn *cn) {
   return cn->s != NULL ? cn->s->version : 4;
 }
@@ -176,7 +175,8 @@ static void on_connect(struct mg_connection *c, struct conn *cn,
     if (p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) max_packet = p.iv;
     if (p.id == MQTT_PROP_TOPIC_ALIAS_MAXIMUM) alias_max = (uint16_t) p.iv;
     if ((p.id == MQTT_PROP_RECEIVE_MAXIMUM ||
-         p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) && p.iv == 0) {
+         p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) &&
+        p.iv == 0) {
       c->is_closing = 1; /* a protocol error */
       return;
     }
@@ -262,31 +262,49 @@ static void on_publish(struct mg_connection *c, struct conn *cn,
   uint8_t *props = NULL, rc = 0;
   bool retain = (mm->dgram.buf[0] & 1) != 0;
   struct msg *m;
-  if ((mm->qos > 0 && mm->id == 0) || (mm->qos == 0 && (mm->dgram.buf[0] & 8)))
-    return reject(c, cn, RC_PROTOCOL_ERROR);
+  if ((mm->qos > 0 && mm->id == 0) ||
+      (mm->qos == 0 && (mm->dgram.buf[0] & 8))) {
+    reject(c, cn, RC_PROTOCOL_ERROR);
+    return;
+  }
   while (s->version == 5 && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
     if (p.id == MQTT_PROP_TOPIC_ALIAS) alias = p.iv, has_alias = true;
-    if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER)
-      return reject(c, cn, RC_PROTOCOL_ERROR);
+    if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+      reject(c, cn, RC_PROTOCOL_ERROR);
+      return;
+    }
   }
   if (has_alias) {
-    if (alias == 0 || alias > BROKER_ALIAS_MAX)
-      return reject(c, cn, RC_BAD_ALIAS);
+    if (alias == 0 || alias > BROKER_ALIAS_MAX) {
+      reject(c, cn, RC_BAD_ALIAS);
+      return;
+    }
     if (topic.len == 0) {
-      if (cn->aliases[alias] == NULL) return reject(c, cn, RC_PROTOCOL_ERROR);
+      if (cn->aliases[alias] == NULL) {
+        reject(c, cn, RC_PROTOCOL_ERROR);
+        return;
+      }
       topic = mg_str_n(cn->aliases[alias], cn->alias_len[alias]);
     } else if (topic_valid(topic)) {
       char *t = (char *) malloc(topic.len);
-      if (t == NULL) return reject(c, cn, RC_IMPL_SPECIFIC);
+      if (t == NULL) {
+        reject(c, cn, RC_IMPL_SPECIFIC);
+        return;
+      }
       memcpy(t, topic.buf, topic.len);
       free(cn->aliases[alias]);
       cn->aliases[alias] = t;
       cn->alias_len[alias] = topic.len;
     }
   }
-  if (!utf8_valid(topic)) return reject(c, cn, RC_MALFORMED);
-  if (!topic_valid(topic) || too_deep(topic))
-    return reject(c, cn, RC_PROTOCOL_ERROR);
+  if (!utf8_valid(topic)) {
+    reject(c, cn, RC_MALFORMED);
+    return;
+  }
+  if (!topic_valid(topic) || too_deep(topic)) {
+    reject(c, cn, RC_PROTOCOL_ERROR);
+    return;
+  }
   if (reserved_topic(topic)) { /* acknowledged, not forwarded */
     if (mm->qos == 1)
       send_ack(c, MQTT_CMD_PUBACK, mm->id, RC_NOT_AUTHORIZED, s->version);
@@ -298,13 +316,20 @@ static void on_publish(struct mg_connection *c, struct conn *cn,
     send_ack(c, MQTT_CMD_PUBREC, mm->id, 0, s->version);
     return;
   }
-  if (mm->qos == 2 && !rx_qos2_add(s, mm->id))
-    return reject(c, cn, RC_RECEIVE_MAX_EXCEEDED);
+  if (mm->qos == 2 &&
+      !rx_qos2_add(s, mm->id,
+                   s->version == 5 ? BROKER_RECEIVE_MAX : BROKER_RX_QOS2_MAX)) {
+    reject(c, cn, RC_RECEIVE_MAX_EXCEEDED);
+    return;
+  }
   if (mm->props_size > 0 && (props = (uint8_t *) malloc(mm->props_size)))
     n = keep_props(mm, props, &expiry, &has_expiry);
   m = msg_new(topic, mm->data, props, n, mm->qos, retain, expiry, has_expiry);
   free(props);
-  if (m == NULL) return reject(c, cn, RC_IMPL_SPECIFIC);
+  if (m == NULL) {
+    reject(c, cn, RC_IMPL_SPECIFIC);
+    return;
+  }
   /* The publisher hears back first, then subscribers get it. */
   if (s->version == 5 && mm->qos == 1) matched = has_subscribers(cn->b, m, s);
   if (!matched) rc = RC_NO_SUBSCRIBERS;
@@ -356,21 +381,37 @@ static void on_subscribe(struct mg_connection *c, struct conn *cn,
   uint32_t subid = 0;
   size_t n = 0, count = 0, pos = 0, ofs = 0;
   struct mg_str f;
-  if ((mm->dgram.buf[0] & (s->version == 3 ? 7 : 0x0F)) != 2)
-    return reject(c, cn, RC_MALFORMED);
-  if (mm->id == 0) return reject(c, cn, RC_MALFORMED);
-  if ((code = sub_check(s, mm, unsub)) != 0) return reject(c, cn, code);
+  if ((mm->dgram.buf[0] & (s->version == 3 ? 7 : 0x0F)) != 2) {
+    reject(c, cn, RC_MALFORMED);
+    return;
+  }
+  if (mm->id == 0) {
+    reject(c, cn, RC_MALFORMED);
+    return;
+  }
+  if ((code = sub_check(s, mm, unsub)) != 0) {
+    reject(c, cn, code);
+    return;
+  }
   while (v5 && !unsub && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
     if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
-      if (p.iv == 0) return reject(c, cn, RC_MALFORMED);
+      if (p.iv == 0) {
+        reject(c, cn, RC_MALFORMED);
+        return;
+      }
       subid = p.iv;
     } else if (p.id != MQTT_PROP_USER_PROPERTY) {
-      return reject(c, cn, RC_MALFORMED);
+      {
+        reject(c, cn, RC_MALFORMED);
+        return;
+      }
     }
   }
   while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) count++;
-  if (!unsub && (existed = (bool *) calloc(count, sizeof(bool))) == NULL)
-    return reject(c, cn, RC_IMPL_SPECIFIC);
+  if (!unsub && (existed = (bool *) calloc(count, sizeof(bool))) == NULL) {
+    reject(c, cn, RC_IMPL_SPECIFIC);
+    return;
+  }
   mg_mqtt_send_header(c, unsub ? MQTT_CMD_UNSUBACK : MQTT_CMD_SUBACK, 0,
                       (uint32_t) (2 + (v5 ? 1 : 0) + (send_codes ? count : 0)));
   mg_send(c, hdr, 2);
@@ -450,8 +491,10 @@ static void handle(struct mg_connection *c, struct conn *cn,
       flags != ((mm->cmd == MQTT_CMD_PUBREL || mm->cmd == MQTT_CMD_SUBSCRIBE ||
                  mm->cmd == MQTT_CMD_UNSUBSCRIBE)
                     ? 2
-                    : 0))
-    return drop_conn(c);
+                    : 0)) {
+    drop_conn(c);
+    return;
+  }
   switch (mm->cmd) {
     case MQTT_CMD_PUBLISH: on_publish(c, cn, mm); break;
     case MQTT_CMD_PUBACK:

@@ -9,8 +9,8 @@
 struct msg *msg_new(struct mg_str topic, struct mg_str payload,
                     const uint8_t *props, size_t props_len, uint8_t qos,
                     bool retain, uint32_t expiry, bool has_expiry) {
-  struct msg *m = (struct msg *) malloc(sizeof(*m) + topic.len + payload.len +
-                                        props_len);
+  struct msg *m =
+      (struct msg *) malloc(sizeof(*m) + topic.len + payload.len + props_len);
   char *p = (char *) (m + 1);
   if (m == NULL) return NULL;
   memcpy(p, topic.buf, topic.len);
@@ -99,8 +99,8 @@ size_t route(struct broker *b, struct msg *m, struct session *from) {
       for (sb = s->subs.buckets[i]; sb != NULL; sb = sb->next) {
         if (!mg_mqtt_match(m->topic, sub_filter(sb))) continue;
         if (sb->skip > 0) { /* $share: decided below */
-          struct candidate *nc = (struct candidate *) realloc(
-              cand, (ncand + 1) * sizeof(*cand));
+          struct candidate *nc =
+              (struct candidate *) realloc(cand, (ncand + 1) * sizeof(*cand));
           if (nc == NULL) continue;
           cand = nc;
           cand[ncand].s = s, cand[ncand].sb = sb, ncand++;
@@ -158,8 +158,8 @@ void retained_send(struct broker *b, struct session *s, const struct sub *sb,
       continue;
     }
     if (mg_mqtt_match(r->m->topic, sub_filter(sb)))
-      session_deliver(s, r->m, q < r->m->qos ? q : r->m->qos, true,
-                      &sb->subid, sb->subid ? 1 : 0);
+      session_deliver(s, r->m, q < r->m->qos ? q : r->m->qos, true, &sb->subid,
+                      sb->subid ? 1 : 0);
     p = &r->next;
   }
 }

@@ -178,8 +178,8 @@ static bool slow_subscriber(struct session *s, uint8_t qos) {
 
 /* Gives m to s at the granted QoS: QoS 0 goes out now (online only), QoS
  * 1/2 joins the session's list (BROKER_QUEUE_MAX at most). */
-void session_deliver(struct session *s, struct msg *m, uint8_t qos,
-                     bool retain, const uint32_t *subids, uint8_t nsubids) {
+void session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
+                     const uint32_t *subids, uint8_t nsubids) {
   struct delivery *d, tmp;
   if (s->c != NULL && slow_subscriber(s, qos)) return;
   if (qos == 0) {
@@ -192,13 +192,14 @@ void session_deliver(struct session *s, struct msg *m, uint8_t qos,
   }
   if (s->out_len >= BROKER_QUEUE_MAX) {
     if (s->c != NULL) {
-      MG_ERROR("client %s: %d QoS 1/2 messages await acknowledgement: "
-               "disconnecting a subscriber that does not read",
-               s->id, BROKER_QUEUE_MAX);
+      MG_ERROR(
+          "client %s: %d QoS 1/2 messages await acknowledgement: "
+          "disconnecting a subscriber that does not read",
+          s->id, BROKER_QUEUE_MAX);
       mg_close_conn(s->c);
     } else if (s->dropped++ == 0) {
-      MG_ERROR("client %s: offline queue full (%d), dropping messages",
-               s->id, BROKER_QUEUE_MAX);
+      MG_ERROR("client %s: offline queue full (%d), dropping messages", s->id,
+               BROKER_QUEUE_MAX);
     }
     return;
   }
@@ -289,26 +290,29 @@ void session_expire(struct broker *b, uint64_t now) {
 
 bool rx_qos2_has(struct session *s, uint16_t id) {
   size_t i;
-  for (i = 0; i < BROKER_RECEIVE_MAX; i++)
+  for (i = 0; i < BROKER_RX_QOS2_MAX; i++)
     if (s->rx_qos2[i] == id) return true;
   return false;
 }
 
-/* Records an inbound QoS 2 id until its PUBREL; false when all
- * BROKER_RECEIVE_MAX slots are taken (the client broke our limit). */
-bool rx_qos2_add(struct session *s, uint16_t id) {
-  size_t i;
-  for (i = 0; i < BROKER_RECEIVE_MAX; i++) {
-    if (s->rx_qos2[i] == 0) {
-      s->rx_qos2[i] = id;
-      return true;
+/* Records an inbound QoS 2 id until its PUBREL; false when limit ids are
+ * already waiting (the client broke our limit). */
+bool rx_qos2_add(struct session *s, uint16_t id, size_t limit) {
+  size_t i, used = 0, free_slot = BROKER_RX_QOS2_MAX;
+  for (i = 0; i < BROKER_RX_QOS2_MAX; i++) {
+    if (s->rx_qos2[i] != 0) {
+      used++;
+    } else if (free_slot == BROKER_RX_QOS2_MAX) {
+      free_slot = i;
     }
   }
-  return false;
+  if (used >= limit || free_slot == BROKER_RX_QOS2_MAX) return false;
+  s->rx_qos2[free_slot] = id;
+  return true;
 }
 
 void rx_qos2_del(struct session *s, uint16_t id) {
   size_t i;
-  for (i = 0; i < BROKER_RECEIVE_MAX; i++)
+  for (i = 0; i < BROKER_RX_QOS2_MAX; i++)
     if (s->rx_qos2[i] == id) s->rx_qos2[i] = 0;
 }

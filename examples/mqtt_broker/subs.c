@@ -67,8 +67,8 @@ struct sub *subs_add(struct subs *t, struct mg_str f, uint8_t opts,
   sb->len = f.len;
   sb->skip = 0;
   if (f.len > 7 && memcmp(f.buf, "$share/", 7) == 0)
-    sb->skip = (size_t) ((const char *) memchr(f.buf + 7, '/', f.len - 7) -
-                         f.buf) + 1;
+    sb->skip =
+        (size_t) ((const char *) memchr(f.buf + 7, '/', f.len - 7) - f.buf) + 1;
   sb->hash = h;
   sb->opts = opts;
   sb->subid = subid;

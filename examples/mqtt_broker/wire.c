@@ -201,7 +201,8 @@ bool send_publish(struct mg_connection *c, struct session *s,
       uint32_t left =
           m->expires > now ? (uint32_t) ((m->expires - now + 999) / 1000) : 0;
       props[np++] = MQTT_PROP_MESSAGE_EXPIRY_INTERVAL;
-      props[np++] = (uint8_t) (left >> 24), props[np++] = (uint8_t) (left >> 16);
+      props[np++] = (uint8_t) (left >> 24),
+      props[np++] = (uint8_t) (left >> 16);
       props[np++] = (uint8_t) (left >> 8), props[np++] = (uint8_t) left;
     }
     for (i = 0; i < d->nsubids; i++) {

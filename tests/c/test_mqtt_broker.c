@@ -73,25 +73,26 @@ static void expect(const char *what, const uint8_t *pkt, size_t len,
 static void test_rejections(void) {
   static const uint8_t ok[] = {CONNACK_OK}, none[1] = {0};
   /* Protocol level 6: CONNACK 0x01, then closed. */
-  static const uint8_t lvl6[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 6, 2, 0,
-                                 60, 0, 1, 'c'};
+  static const uint8_t lvl6[] = {0x10, 13, 0, 4,  'M', 'Q', 'T', 'T',
+                                 6,    2,  0, 60, 0,   1,   'c'};
   static const uint8_t rc1[] = {0x20, 2, 0, 1};
   /* 3.1 ("MQIsdp", level 3) with an empty client id: CONNACK 0x02. */
-  static const uint8_t empty31[] = {0x10, 14, 0, 6, 'M', 'Q', 'I', 's', 'd',
-                                    'p', 3, 2, 0, 60, 0, 0};
+  static const uint8_t empty31[] = {0x10, 14,  0, 6, 'M', 'Q', 'I', 's',
+                                    'd',  'p', 3, 2, 0,   60,  0,   0};
   static const uint8_t rc2[] = {0x20, 2, 0, 2};
   /* Reserved CONNECT flag bit 0 set: closed without CONNACK. */
-  static const uint8_t reserved[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 3,
-                                     0, 60, 0, 1, 'c'};
+  static const uint8_t reserved[] = {0x10, 13, 0, 4,  'M', 'Q', 'T', 'T',
+                                     4,    3,  0, 60, 0,   1,   'c'};
   /* Client id with an ill-formed UTF-8 byte. */
-  static const uint8_t badid[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0,
-                                  60, 0, 1, 0xff};
+  static const uint8_t badid[] = {0x10, 13, 0, 4,  'M', 'Q', 'T', 'T',
+                                  4,    2,  0, 60, 0,   1,   0xff};
   /* User name bytes after the client id but no user name flag. */
-  static const uint8_t noflag[] = {0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0,
-                                   60, 0, 1, 'c', 0, 1, 'u'};
+  static const uint8_t noflag[] = {0x10, 16, 0,  4, 'M', 'Q', 'T', 'T', 4,
+                                   2,    0,  60, 0, 1,   'c', 0,   1,   'u'};
   /* Will flag with a zero-length will topic. */
-  static const uint8_t nowilltopic[] = {0x10, 18, 0, 4, 'M', 'Q', 'T', 'T', 4,
-                                        6, 0, 60, 0, 1, 'c', 0, 0, 0, 1, 'm'};
+  static const uint8_t nowilltopic[] = {0x10, 18, 0, 4, 'M', 'Q', 'T',
+                                        'T',  4,  6, 0, 60,  0,   1,
+                                        'c',  0,  0, 0, 1,   'm'};
   /* Then, after a good CONNECT: PUBLISH to "a/+" (wildcard). */
   static const uint8_t wild[] = {CONNECT4, 0x30, 5, 0, 3, 'a', '/', '+'};
   /* PUBLISH QoS 1 with packet id 0. */
@@ -103,16 +104,16 @@ static void test_rejections(void) {
   /* SUBSCRIBE with no filter at all: the parser says malformed. */
   static const uint8_t subnone[] = {CONNECT4, 0x82, 2, 0, 1};
   /* SUBSCRIBE with an invalid filter "a/#/b". */
-  static const uint8_t subbad[] = {CONNECT4, 0x82, 10, 0, 1, 0, 5,
-                                   'a', '/', '#', '/', 'b', 0};
+  static const uint8_t subbad[] = {CONNECT4, 0x82, 10,  0,   1,   0, 5,
+                                   'a',      '/',  '#', '/', 'b', 0};
   /* A second CONNECT. */
   static const uint8_t twice[] = {CONNECT4, CONNECT4};
   /* PINGREQ with flags: reserved bits set. */
   static const uint8_t pingflags[] = {CONNECT4, 0xC1, 0};
   /* v5: SUBSCRIBE with packet id 0 gets DISCONNECT 0x81. */
-  static const uint8_t sub5id0[] = {0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 5, 2,
-                                    0, 60, 0, 0, 1, 'c',
-                                    0x82, 6, 0, 0, 0, 0, 1, 't', 0};
+  static const uint8_t sub5id0[] = {0x10, 14, 0,  4, 'M', 'Q', 'T', 'T',  5,
+                                    2,    0,  60, 0, 0,   1,   'c', 0x82, 6,
+                                    0,    0,  0,  0, 1,   't', 0};
   expect("level 6", lvl6, sizeof(lvl6), rc1, sizeof(rc1), true);
   expect("empty id on 3.1", empty31, sizeof(empty31), rc2, sizeof(rc2), true);
   expect("reserved flag", reserved, sizeof(reserved), none, 0, true);
@@ -130,8 +131,8 @@ static void test_rejections(void) {
   {
     /* CONNACK with Topic Alias Maximum 10, Receive Maximum 20; then
      * DISCONNECT 0x81. */
-    static const uint8_t ans[] = {0x20, 9, 0, 0, 6, 0x22, 0, 10, 0x21, 0, 20,
-                                  0xE0, 1, 0x81};
+    static const uint8_t ans[] = {0x20, 9,    0, 0,  6,    0x22, 0,
+                                  10,   0x21, 0, 20, 0xE0, 1,    0x81};
     expect("v5 SUBSCRIBE id 0", sub5id0, sizeof(sub5id0), ans, sizeof(ans),
            true);
   }
@@ -140,12 +141,13 @@ static void test_rejections(void) {
 /* The accepted case: SUBSCRIBE at QoS 2 is granted 2, and our own QoS 2
  * PUBLISH comes back at QoS 2 after PUBREC. */
 static void test_qos2(void) {
-  static const uint8_t pkt[] = {CONNECT4,
-                                0x82, 6, 0, 1, 0, 1, 't', 2,   /* SUBSCRIBE */
-                                0x34, 8, 0, 1, 't', 0, 9, 'h', 'i', 'x'};
-  static const uint8_t ans[] = {CONNACK_OK, 0x90, 3, 0, 1, 2, /* granted 2 */
-                                0x50, 2, 0, 9,               /* PUBREC */
-                                0x34, 8, 0, 1, 't', 0, 1, 'h', 'i', 'x'};
+  static const uint8_t pkt[] = {
+      CONNECT4, 0x82, 6, 0, 1,   0, 1, 't', 2, /* SUBSCRIBE */
+      0x34,     8,    0, 1, 't', 0, 9, 'h', 'i', 'x'};
+  static const uint8_t ans[] = {CONNACK_OK, 0x90, 3,  0, 1,   2, /* granted 2 */
+                                0x50,       2,    0,  9,         /* PUBREC */
+                                0x34,       8,    0,  1, 't', 0, 1,
+                                'h',        'i',  'x'};
   expect("QoS 2", pkt, sizeof(pkt), ans, sizeof(ans), false);
 }
 

@@ -644,3 +644,25 @@ def test_packet_too_large(port: int) -> None:
     s.send(publish_pkt(b"big", b"x" * (1024 * 1024 + 10), 0, 0, 5)[:1000])
     assert s.read() == (0xE0, b"\x95")
     assert s.closed()
+
+
+@pytest.mark.parametrize("v", [4, 5])
+def test_inbound_receive_maximum(port: int, v: int) -> None:
+    s = Raw(port, b"rm", v)
+    _, _, cp = s.connack()
+    if v == 5:
+        assert b"\x21\x00\x14" in cp  # Receive Maximum 20 announced
+    for mid in range(1, 31):  # 30 QoS 2 publishes, none released
+        s.send(publish_pkt(b"rm", b"x", 2, mid, v))
+    answers = []
+    while True:
+        try:
+            answers.append(s.read(1))
+        except (ConnectionError, TimeoutError, OSError):
+            break
+    if v == 5:  # 20 PUBRECs, then the 21st breaks the announced limit
+        assert answers[:20] == [(0x50, mid.to_bytes(2, "big")) for mid in range(1, 21)]
+        assert answers[20:] == [(0xE0, b"\x93")]
+    else:  # 3.1.1 cannot be told a limit: up to 100 are taken
+        assert answers == [(0x50, mid.to_bytes(2, "big")) for mid in range(1, 31)]
+    s.close()
