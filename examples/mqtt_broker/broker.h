@@ -23,6 +23,10 @@
 #define BROKER_ALIAS_MAX 10    /* topic aliases a client may set (announced) */
 #define BROKER_SUBIDS_MAX 8    /* subscription identifiers on one delivery */
 #define BROKER_TOPIC_LEVELS_MAX 200 /* levels of a topic or filter */
+/* A connection being closed after its last answers (DISCONNECT, CONNACK
+ * with an error) is closed anyway after this long if the peer does not
+ * read them. */
+#define BROKER_DRAIN_MS 2000
 /* A subscriber whose send buffer holds more than this many times its
  * high-water mark (mg_send_high) is disconnected; see route.c. */
 #define SLOW_DISCONNECT_FACTOR 4
@@ -143,6 +147,7 @@ struct conn {
   struct broker *b;
   struct session *s; /* NULL until CONNECT is accepted */
   uint64_t accepted;
+  uint64_t draining; /* when the timer first saw it draining, 0 = not */
   char *aliases[BROKER_ALIAS_MAX + 1]; /* inbound topic aliases */
   size_t alias_len[BROKER_ALIAS_MAX + 1];
 };

@@ -582,7 +582,8 @@ static void fn(struct mg_connection *c, int ev, void *ev_data) {
 }
 
 /* Deadlines: CONNECT must come in time, a client must be heard from within
- * 1.5 keep-alives, offline sessions expire, delayed wills go out. */
+ * 1.5 keep-alives, a closing connection must take its last answers within
+ * BROKER_DRAIN_MS, offline sessions expire, delayed wills go out. */
 static void timer_fn(void *arg) {
   struct mg_mgr *mgr = (struct mg_mgr *) arg;
   struct mg_connection *c;
@@ -593,6 +594,11 @@ static void timer_fn(void *arg) {
     if (c->fn != fn) continue; /* not ours (e.g. a client in the tests) */
     if (c->is_listening) b = (struct broker *) c->fn_data;
     if (c->is_listening || cn == NULL || c->is_closing) continue;
+    if (c->is_draining) { /* a peer that does not read its last answers */
+      if (cn->draining == 0) cn->draining = now;
+      if (now - cn->draining > BROKER_DRAIN_MS) c->is_closing = 1;
+      continue;
+    }
     if (cn->s == NULL && now - cn->accepted > MG_MQTT_CONNECT_TIMEOUT_MS) {
       c->is_closing = 1;
     } else if (cn->s != NULL && cn->s->keepalive > 0 &&
