@@ -19,6 +19,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -100,13 +101,19 @@ def selected(test_dir: Path) -> list[Path]:
 
 
 def run_one(test: Path, broker: str, port: int, verbose: bool) -> tuple[str, bool, str]:
+    """Runs one test in its own process group, so that a test killed on timeout
+    does not leave its broker running (holding the port)."""
     env = dict(os.environ, MOSQ_BROKER=broker)
+    p = subprocess.Popen([sys.executable, test.name, str(port)], cwd=test.parent, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
     try:
-        r = subprocess.run([sys.executable, test.name, str(port)], check=False, cwd=test.parent, env=env,
-                           capture_output=True, text=True, timeout=60)
-        ok, out = r.returncode == 0, r.stdout + r.stderr
-    except subprocess.TimeoutExpired as e:
-        ok, out = False, f"timeout\n{e.stdout or ''}"
+        out, _ = p.communicate(timeout=60)
+        ok = p.returncode == 0
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        ok, out = False, f"timeout\n{out}"
     return test.stem, ok, out if verbose and not ok else ""
 
 
