@@ -9,9 +9,17 @@ struct url_parts {
   const char *uri; /* NULL when there is no path */
 };
 
+/* The first "://" of s, or NULL. A loop rather than strstr(), which costs
+ * firmware built on newlib about 1 KiB for this one call. */
+static const char *find_scheme_sep(const char *s) {
+  for (; *s != '\0'; s++)
+    if (s[0] == ':' && s[1] == '/' && s[2] == '/') return s;
+  return NULL;
+}
+
 static struct url_parts url_split(const char *url) {
   struct url_parts u;
-  const char *p = url, *sep = strstr(url, "://"), *end, *at, *hp;
+  const char *p = url, *sep = find_scheme_sep(url), *end, *at, *hp;
   memset(&u, 0, sizeof(u));
   if (sep != NULL) {
     u.scheme = mg_str_n(url, (size_t) (sep - url));
