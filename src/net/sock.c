@@ -500,7 +500,17 @@ static long sock_send_file(struct mg_connection *c, const void *head,
 #endif /* Windows has no sendfile(2) on descriptors: send_file is NULL */
 
 static void sock_close(struct mg_connection *c) {
-  sock_os_close(FD(c)); /* also drops it from the epoll set */
+#if MG_ENABLE_EPOLL
+  /* close() drops the descriptor from the epoll set only when no other
+   * descriptor shares its open file (a child process between fork and exec
+   * holds copies, CLOEXEC or not); epoll would then still report events
+   * naming the freed connection. So leave the set explicitly first. */
+  if (c->io_mask & IO_REGISTERED) {
+    struct epoll_event ev; /* ignored, but kernels before 2.6.9 want it */
+    epoll_ctl(state(c->mgr)->epfd, EPOLL_CTL_DEL, FD(c), &ev);
+  }
+#endif
+  sock_os_close(FD(c));
   c->fd = NULL;
 }
 
