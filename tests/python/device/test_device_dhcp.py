@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
-
-import re
 
 import pytest
 from cymongoose.device.errors import ExpectTimeoutError
