@@ -118,6 +118,14 @@ static void m_config_set(struct mg_rpc_req *r) {
     return;
   }
 #if DEVICE_MQTT
+  double ka;
+  if (mg_json_get_num(r->params, "$.mqtt_keepalive", &ka)) {
+    if (ka < 1 || ka > 65535) {
+      mg_rpc_err(r, RPC_ERR_PARAMS, mg_str("mqtt_keepalive: 1..65535 s"));
+      return;
+    }
+    app_of(r)->mqtt_keepalive = (uint16_t) ka; /* from the next connection */
+  }
   if (has_m) mqtt_configure(app_of(r), mq);
 #endif
 #if DEVICE_SNTP
