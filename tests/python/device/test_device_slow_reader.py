@@ -7,6 +7,7 @@ every byte arrives intact."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import struct
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_zero_window_reader_does_not_stall_the_device(dut: Dut) -> None:
             elif seq == (sent_end - 1) & 0xFFFFFFFF:
                 probes.append(t)
     assert len(probes) >= 2, f"{len(probes)} window probes to the device"
-    gaps = [b - a for a, b in zip(probes, probes[1:])]
-    assert all(b > a for a, b in zip(gaps, gaps[1:])), gaps
+    gaps = [b - a for a, b in itertools.pairwise(probes)]
+    assert all(b > a for a, b in itertools.pairwise(gaps)), gaps
     print(f"stalled at {stalled}/{len(messages)} echoes; {len(closed)} zero-window ACKs from the device, "
           f"probes {[round(g, 2) for g in gaps]} s apart")
