@@ -206,13 +206,12 @@ class Segment:
         return True
 
     def check(self) -> None:
+        """Raise when a board's emulator died (its ``health``), or a relay or the switch
+        stopped."""
+        for p in self.ports:
+            p.check()
         if self.switch is not None and self.switch.error:
             raise DeviceError(f"segment switch stopped: {self.switch.error}")
-        for p in self.ports:
-            if p.health is not None:
-                p.health()
-            if p.relay is not None and p.relay.error:
-                raise DeviceError(f"bridge relay stopped: {p.relay.error}")
 
     def close(self) -> None:
         if self.switch is not None:

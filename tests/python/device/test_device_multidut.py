@@ -94,3 +94,44 @@ def test_two_boards_find_each_other(duts: list[Any]) -> None:
     assert a.pcap_path != b.pcap_path
     digest = hashlib.sha256(body_b).hexdigest()
     print(f"board 0 {ip_a}, board 1 {ip_b}; /api/info of board 1 sha256 {digest[:12]}...")
+
+
+def test_switch_learns_and_floods() -> None:
+    """The segment's switch without QEMU: a frame for an unknown or broadcast MAC goes to
+    every other port, once a MAC was seen its frames go to its port only."""
+    from cymongoose.device.frames import LengthPrefixedFramer
+    from cymongoose.device.multidut import Switch
+
+    pairs = [socket.socketpair() for _ in range(3)]
+    sw = Switch([p[0] for p in pairs]).start()
+    ends = [p[1] for p in pairs]
+    for e in ends:
+        e.settimeout(0.3)
+    codec = LengthPrefixedFramer()
+
+    def frame(dst: int, src: int, tag: bytes) -> bytes:
+        mac = (lambda i: b"\xff" * 6 if i < 0 else bytes([2, 0, 0, 0, 0, i]))
+        return mac(dst) + mac(src) + b"\x08\x00" + tag.ljust(46, b".")
+
+    def received(i: int) -> list[bytes]:
+        f = LengthPrefixedFramer()
+        out: list[bytes] = []
+        try:
+            while True:
+                out += f.feed(ends[i].recv(65536))
+        except TimeoutError:
+            return [x[14:14 + 2] for x in out]
+
+    try:
+        ends[0].sendall(codec.encode(frame(-1, 1, b"b0")))   # broadcast from MAC 1
+        assert received(1) == [b"b0"] and received(2) == [b"b0"] and received(0) == []
+        ends[1].sendall(codec.encode(frame(1, 2, b"u1")))    # to MAC 1: learnt on port 0
+        assert received(0) == [b"u1"] and received(2) == []
+        ends[0].sendall(codec.encode(frame(3, 1, b"x3")))    # unknown MAC 3: flooded
+        assert received(1) == [b"x3"] and received(2) == [b"x3"]
+        assert sw.forwarded == 1 and sw.flooded == 2 and sw.error is None
+    finally:
+        sw.stop()
+        for a, b in pairs:
+            a.close()
+            b.close()
