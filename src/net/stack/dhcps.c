@@ -4,7 +4,7 @@
  * ifp->dns is unset). Replies are broadcast, which every client accepts. */
 #include "stack.h"
 
-#if MG_ENABLE_TCPIP
+#if MG_ENABLE_TCPIP && MG_ENABLE_DHCP_SERVER
 
 enum { DISCOVER = 1, OFFER = 2, REQUEST = 3, DECLINE = 4, ACK = 5, NAK = 6,
        RELEASE = 7 };
@@ -122,4 +122,4 @@ bad:
   ifp->stats.drop_udp++;
 }
 
-#endif /* MG_ENABLE_TCPIP */
+#endif /* MG_ENABLE_TCPIP && MG_ENABLE_DHCP_SERVER */
