@@ -2,7 +2,8 @@
 (``@pytest.mark.duts(count=2)``; see :mod:`cymongoose.device.multidut`).
 
 Each board is its own QEMU with the same image (``dut_firmware``) on the board of
-``--board`` (the reference board by default), its own console log and pcap
+``--board`` (the reference board by default), or a mix:
+``@pytest.mark.duts(boards=["mps2-an385", "mps2-an505"], firmware=[elf0, elf1])``; its own console log and pcap
 (``<test id>.dut<i>.log``/``.pcap``) and ``duts[i].network`` impairing its port alone;
 the host's stack (``duts[i].mgr``, the same manager for all) serves one DHCP address
 per board. The fixture returns once every board has its address
@@ -19,8 +20,9 @@ from typing import Any
 
 import pytest
 
-MARKER = ("duts(count=2, boot_timeout=30): this test's duts fixture starts `count` "
-          "emulated boards on one bridged Ethernet segment")
+MARKER = ("duts(count=2, boards=None, firmware=None, boot_timeout=30): this test's duts "
+          "fixture starts `count` emulated boards (of --board, or the `boards` list, with "
+          "dut_firmware or the `firmware` list) on one bridged Ethernet segment")
 
 
 def _ready_ip(dut: Any) -> str | None:
@@ -47,34 +49,45 @@ def duts(request: pytest.FixtureRequest, dut_firmware: str | None,
     __tracebackhide__ = True
     marker = request.node.get_closest_marker("duts")
     kwargs = dict(marker.kwargs) if marker else {}
-    count = kwargs.pop("count", 2)
+    names = kwargs.pop("boards", None)
+    images = kwargs.pop("firmware", None)
+    count = kwargs.pop("count", len(names) if names else 2)
     boot_timeout = float(kwargs.pop("boot_timeout", 30.0))
     if kwargs:
         pytest.fail(f"duts: unknown marker options {sorted(kwargs)}", pytrace=False)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4:
         pytest.fail(f"duts: count={count!r}: want 1..4 boards (the bridge's DHCP pool)",
                     pytrace=False)
-    board = load_boards().get(_opt(request.config, "board") or DEFAULT_BOARD)
-    if board.boot != "qemu":
-        pytest.fail(f"duts: board {board.name} is not emulated", pytrace=False)
-    if not dut_firmware:
-        pytest.fail("duts: pass --firmware or override the dut_firmware fixture", pytrace=False)
-    qemu = str(board.qemu.get("binary", "qemu-system-arm"))
-    if shutil.which(qemu) is None:
-        if board_required(request.config):
-            pytest.fail(f"duts: {qemu} is not installed", pytrace=False)
-        pytest.skip(f"{qemu} is not installed (board {board.name})")
+    default = _opt(request.config, "board") or DEFAULT_BOARD
+    names = list(names) if names else [default] * count
+    images = list(images) if images else [dut_firmware] * count
+    if len(names) != count or len(images) != count:
+        pytest.fail(f"duts: count={count} with {len(names)} boards and {len(images)} "
+                    "firmware images: give one of each per board", pytrace=False)
+    bmap = load_boards()
+    boards_of = [bmap.get(str(n)) for n in names]
+    for board in boards_of:
+        if board.boot != "qemu":
+            pytest.fail(f"duts: board {board.name} is not emulated", pytrace=False)
+        qemu = str(board.qemu.get("binary", "qemu-system-arm"))
+        if shutil.which(qemu) is None:
+            if board_required(request.config):
+                pytest.fail(f"duts: {qemu} is not installed", pytrace=False)
+            pytest.skip(f"{qemu} is not installed (board {board.name})")
+    if not all(images):
+        pytest.fail("duts: pass --firmware, override the dut_firmware fixture or give "
+                    "firmware=[...] in the marker", pytrace=False)
     stem = _safe_name(request.node.nodeid)
     targets: list[QemuTarget] = []
     boards: list[Dut] = []
     segment: Segment | None = None
     try:
-        for i in range(count):
+        for i, (board, image) in enumerate(zip(boards_of, images)):
             log = dut_artifacts / f"{stem}.dut{i}.log"
-            t = QemuTarget(dut_firmware, board, nic="stream", log_path=log, mac=board_mac(i))
+            t = QemuTarget(str(image), board, nic="stream", log_path=log, mac=board_mac(i))
             targets.append(t)
             t.start()
-            t.console.crash_elf = dut_firmware
+            t.console.crash_elf = str(image)
             boards.append(Dut(t, board, log, None))
         segment = Segment([t.netdev_socket() for t in targets],
                           pcaps=[str(d.pcap_path) for d in boards],

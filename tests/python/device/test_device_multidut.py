@@ -96,6 +96,23 @@ def test_two_boards_find_each_other(duts: list[Any]) -> None:
     print(f"board 0 {ip_a}, board 1 {ip_b}; /api/info of board 1 sha256 {digest[:12]}...")
 
 
+AN505_ELF = Path(os.environ.get("MG_FW_DIR_AN505", ROOT / "build" / "fw-mps2-an505")) \
+    / "device_app.elf"
+
+
+@pytest.mark.skipif(not AN505_ELF.is_file(), reason=f"{AN505_ELF} is not built (make fw)")
+@pytest.mark.duts(boards=["mps2-an385", "mps2-an505"],
+                  firmware=[str(ROOT / "build" / "fw" / "device_app.elf"), str(AN505_ELF)])
+def test_a_mix_of_boards_on_one_segment(duts: list[Any]) -> None:
+    a, b = duts
+    assert a.board.name == "mps2-an385" and b.board.name == "mps2-an505"
+    assert b.rpc.call("net.status")["ip"] == b.bridge.device_ip
+    res = fetch(a, f"http://{b.bridge.device_ip}/api/info", timeout=10)
+    assert res.get("status") == 200, res
+    res = fetch(b, f"http://{a.bridge.device_ip}/api/info", timeout=10)
+    assert res.get("status") == 200, res
+
+
 def test_switch_learns_and_floods() -> None:
     """The segment's switch without QEMU: a frame for an unknown or broadcast MAC goes to
     every other port, once a MAC was seen its frames go to its port only."""
