@@ -15,6 +15,7 @@ DEB_PACKAGES=(
   mosquitto mosquitto-clients                                # MQTT peers in tests
   wrk nginx-light                                            # HTTP benchmarks and their nginx peer (bench/)
   ser2net                                                    # labgrid exporter's serial server (device tests)
+  chromium                                                   # renders the device test report (headless)
 )
 
 missing=()

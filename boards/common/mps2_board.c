@@ -12,6 +12,7 @@
 #include "board.h"
 #include "mg_driver_lan9118.h"
 #include "board_console.h"
+#include "board_prng.h"
 
 /* Used when the LAN9118 has no address from its EEPROM. Locally
  * administered, unicast (bit 1 of the first byte set, bit 0 clear). */
@@ -19,8 +20,6 @@ static const uint8_t k_default_mac[6] = {0x02, 0x00, 0x4D, 0x47, 0x00, 0x01};
 
 static struct {
   volatile uint32_t entropy;   /* timing jitter collected from interrupts */
-  uint64_t prng;               /* mg_random() state */
-  bool prng_seeded;
   struct board_console con;    /* receive ring, overruns, wake flag */
   uint8_t rx_storage[MPS2_CONSOLE_RX_RING];
   struct mg_lan9118 eth;
@@ -167,36 +166,10 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-/* QEMU's MPS2 machines (and the AN385/AN505 images) have no hardware random
- * number generator. This is a splitmix64 generator seeded and re-stirred from what
+/* QEMU's MPS2 machines (and the AN385/AN505 images) has no hardware random number generator: mg_random() is the
+ * splitmix64 generator of boards/common/board_prng.c, stirred here with what
  * the board has: the SysTick phase and uptime at each call, and interrupt
- * timing jitter (console bytes, Ethernet frames). Good for IDs, nonces that
- * only need to differ, and TCP initial sequence numbers; NOT for keys. */
-static uint64_t splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-bool mg_random(void *buf, size_t len) {
-  uint8_t *out = (uint8_t *) buf;
-  uint32_t mask = cm_irq_save();
-  uint64_t stir = ((uint64_t) CM_REG32(CM_SYST_CVR) << 32) ^ s_board.entropy ^
-                  (mg_millis() << 8);
-  if (!s_board.prng_seeded) {
-    s_board.prng = stir ^ (uint64_t) (uintptr_t) &s_board;
-    s_board.prng_seeded = true;
-  } else {
-    s_board.prng ^= stir;
-  }
-  while (len > 0) {
-    uint64_t r = splitmix64(&s_board.prng);
-    size_t n = len < sizeof(r) ? len : sizeof(r);
-    memcpy(out, &r, n);
-    out += n;
-    len -= n;
-  }
-  cm_irq_restore(mask);
-  return true;
+ * timing jitter (console bytes, Ethernet frames). */
+uint64_t board_prng_stir(void) {
+  return ((uint64_t) CM_REG32(CM_SYST_CVR) << 32) ^ s_board.entropy ^ (mg_millis() << 8);
 }

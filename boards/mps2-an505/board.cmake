@@ -1,14 +1,5 @@
-# Arm MPS2 AN505 (Cortex-M33, ARMv8-M Mainline, 20 MHz), QEMU machine
-# "mps2-an505", running in the Secure state. Same board code as mps2-an385
-# (boards/common/mps2_board.c) with this board's facts in board.h.
-# Included by the top-level CMakeLists.txt after the mg_core target exists.
-include(${CMAKE_SOURCE_DIR}/boards/common.cmake)
-
-set(MG_BOARD_HAS_ETH ON)
-set(MG_BOARD_SIZE_TARGETS ON) # check device_app's flash/RAM targets
-mg_board_setup(
-  CPU_FLAGS -mcpu=cortex-m33 -mthumb -mfloat-abi=soft
-  DEFINES MG_ENABLE_DRIVER_LAN9118=1
-  SOURCES ${MG_BOARDS_COMMON_DIR}/mps2_board.c ${MG_BOARD_DIR}/startup.c
-  LINKER_SCRIPT ${MG_BOARD_DIR}/mps2-an505.ld)
+# Source list only: the board code both MPS2 images share (facts in this
+# folder's board.h) and the shared PRNG; the board's facts are in board.toml.
+mg_board_setup(SOURCES ${MG_BOARDS_COMMON_DIR}/mps2_board.c ${MG_BOARD_DIR}/startup.c
+                       ${MG_BOARDS_COMMON_DIR}/board_prng.c)
 mg_add_board_apps()

@@ -11,6 +11,7 @@
 
 #include "board.h"
 #include "board_console.h"
+#include "board_prng.h"
 #include "mg_driver_virtio_net.h"
 
 /* Used when the virtio device offers no MAC. Locally administered unicast. */
@@ -18,8 +19,6 @@ static const uint8_t k_default_mac[6] = {0x02, 0x00, 0x4D, 0x47, 0x00, 0x02};
 
 static struct {
   volatile uint32_t entropy; /* timing jitter collected from the tick */
-  uint64_t prng;             /* mg_random() state */
-  bool prng_seeded;
   struct board_console con;  /* receive ring, overruns, wake flag */
   uint8_t rx_storage[VIRT_CONSOLE_RX_RING];
   bool eth_probed;
@@ -142,33 +141,9 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-/* virt has no RNG device this firmware drives: a splitmix64 generator
- * stirred with mtime, the cycle counter and console timing. Good for IDs
- * and TCP initial sequence numbers; NOT for keys. */
-static uint64_t splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-bool mg_random(void *buf, size_t len) {
-  uint8_t *out = (uint8_t *) buf;
-  uint32_t mask = rv_irq_save();
-  uint64_t stir = (rv_mtime() << 16) ^ s_board.entropy ^ rv_csr_read(mcycle);
-  if (!s_board.prng_seeded) {
-    s_board.prng = stir ^ (uint64_t) (uintptr_t) &s_board;
-    s_board.prng_seeded = true;
-  } else {
-    s_board.prng ^= stir;
-  }
-  while (len > 0) {
-    uint64_t r = splitmix64(&s_board.prng);
-    size_t n = len < sizeof(r) ? len : sizeof(r);
-    memcpy(out, &r, n);
-    out += n;
-    len -= n;
-  }
-  rv_irq_restore(mask);
-  return true;
+/* virt has no RNG device this firmware drives: mg_random() is the splitmix64
+ * generator of boards/common/board_prng.c, stirred here with mtime, the cycle
+ * counter and console timing. */
+uint64_t board_prng_stir(void) {
+  return (rv_mtime() << 16) ^ s_board.entropy ^ rv_csr_read(mcycle);
 }

@@ -8,13 +8,10 @@
 #include "board.h"
 #include "mg_driver_w5500.h"
 #include "board_console.h"
+#include "board_prng.h"
 
 #define SPIN_LIMIT 1000000u
 #define RANDOM_FOLD 8u /* RANDOMBIT samples XOR-ed into each output bit */
-/* splitmix64 (Steele et al.): increment and the two finaliser multipliers. */
-#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
-#define SPLITMIX_MUL1 0xBF58476D1CE4E5B9ull
-#define SPLITMIX_MUL2 0x94D049BB133111EBull
 #define MAC_MULTICAST 0x01u /* I/G bit of the first octet */
 #define MAC_LOCAL 0x02u     /* U/L bit: locally administered */
 
@@ -24,7 +21,6 @@
 
 static struct {
   uint32_t sysclk_hz;
-  uint64_t prng; /* mixing state of mg_random() */
   struct board_console con;    /* receive ring, overruns, wake flag */
   uint8_t rx_storage[RP_CONSOLE_RX_RING];
   struct mg_w5500 eth;
@@ -109,7 +105,6 @@ void board_init(void) {
     UART0(UART_CR) = UART_CR_UARTEN | UART_CR_TXE | UART_CR_RXE;
     cm_nvic_enable(RP_IRQ_UART0);
   }
-  s_board.prng = s_board.sysclk_hz;
   cm_systick_start(s_board.sysclk_hz / RP_TICK_HZ);
 }
 
@@ -222,32 +217,20 @@ void board_eth_mac(uint8_t mac[6]) {
 }
 
 /* ---- The core's platform functions. ---- */
-/* Entropy: the ring oscillator's RANDOMBIT (the ROSC keeps running after the
- * switch to the crystal), sampled RANDOM_FOLD times per bit and XOR-folded,
- * then mixed with SysTick phase and uptime through a splitmix64 step. The
- * datasheet does not claim RANDOMBIT is a good random source and its samples
- * are correlated: fine for TCP sequence numbers, ports and IDs, NOT for
- * cryptographic keys. */
-bool mg_random(void *buf, size_t len) {
-  uint8_t *out = (uint8_t *) buf;
-  while (len > 0) {
-    uint64_t raw = 0;
-    for (uint32_t bit = 0; bit < 64u; bit++) {
-      uint32_t b = 0;
-      for (uint32_t k = 0; k < RANDOM_FOLD; k++) {
-        b ^= REG(RP_ROSC_BASE, ROSC_RANDOMBIT) & 1u;
-      }
-      raw = (raw << 1) | b;
+/* mg_random() is the splitmix64 generator of boards/common/board_prng.c,
+ * stirred here with the ring oscillator's RANDOMBIT (the ROSC keeps running
+ * after the switch to the crystal), sampled RANDOM_FOLD times per bit and
+ * XOR-folded, and with SysTick phase and uptime. The datasheet does not claim
+ * RANDOMBIT is a good random source and its samples are correlated: fine for
+ * TCP sequence numbers, ports and IDs, NOT for cryptographic keys. */
+uint64_t board_prng_stir(void) {
+  uint64_t raw = 0;
+  for (uint32_t bit = 0; bit < 64u; bit++) {
+    uint32_t b = 0;
+    for (uint32_t k = 0; k < RANDOM_FOLD; k++) {
+      b ^= REG(RP_ROSC_BASE, ROSC_RANDOMBIT) & 1u;
     }
-    s_board.prng += SPLITMIX_GAMMA ^ raw ^ CM_REG32(CM_SYST_CVR) ^ mg_millis();
-    uint64_t z = s_board.prng;
-    z = (z ^ (z >> 30)) * SPLITMIX_MUL1;
-    z = (z ^ (z >> 27)) * SPLITMIX_MUL2;
-    z ^= z >> 31;
-    size_t n = len < sizeof(z) ? len : sizeof(z);
-    memcpy(out, &z, n);
-    out += n;
-    len -= n;
+    raw = (raw << 1) | b;
   }
-  return true;
+  return raw ^ CM_REG32(CM_SYST_CVR) ^ (mg_millis() << 32);
 }

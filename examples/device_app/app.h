@@ -5,7 +5,8 @@
  *   mqtt.c      client of a configured broker: status out, commands in
  *   sntp.c      SNTP time sync
  *   rpc.c       JSON-RPC 2.0 on the console (framing: docs/device-rpc.md)
- *   ota.c       image update into the second bank, SHA-256 verified
+ *   ota.c       firmware image update into the second bank: header, board,
+ *               size and SHA-256 checked (docs/image-format.md)
  *   platform.c  reboot and free RAM per platform
  * Each feature is a DEVICE_<X> switch (1 by default); the HTTP-only build
  * turns all but HTTP off. */
@@ -14,6 +15,7 @@
 
 #include "board.h"
 #include "mg.h"
+#include "mg_image.h"
 
 #ifndef DEVICE_WS
 #define DEVICE_WS 1
@@ -94,6 +96,9 @@
 #define OTA_ERR_DIGEST (-32003)
 #define OTA_ERR_INCOMPLETE (-32004)
 #define OTA_ERR_NOMEM (-32005)
+#define OTA_ERR_IMAGE (-32006)     /* not an image, malformed, truncated */
+#define OTA_ERR_BOARD (-32007)     /* an image for another board */
+#define OTA_ERR_SIGNATURE (-32008) /* refused by the signature check */
 
 enum { OTA_IDLE, OTA_RECEIVING, OTA_VERIFIED, OTA_FAILED };
 enum { OTA_SRC_NONE, OTA_SRC_RPC, OTA_SRC_HTTP };
@@ -104,11 +109,15 @@ struct ota {
   int source;               /* OTA_SRC_* of the current/last session */
   uint8_t *bank;            /* second bank (RAM on QEMU and host) */
   size_t size, received;
-  uint8_t sha256[32];       /* expected digest */
+  uint8_t sha256[32];       /* announced digest of the upload, then the real one */
+  bool has_sha256;          /* a digest was announced (optional) */
+  struct mg_image_header image; /* header of the verified image */
   int next_bank;            /* bank to boot next: 0 running, 1 verified */
   unsigned long http_conn;  /* connection streaming an HTTP upload */
   uint64_t http_deadline;   /* the upload fails if no byte comes by then */
-  char error[64];
+  size_t http_left;         /* body bytes still to read */
+  int http_status;          /* refused: the answer once the body is read */
+  char error[80];
 };
 
 struct app {

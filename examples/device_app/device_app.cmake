@@ -59,8 +59,8 @@ function(device_app_image NAME)
   target_link_libraries(${NAME} PRIVATE ${NAME}_core)
   mg_firmware_image(${NAME} ${D_APP_DEFINES})
   # The targets are for Cortex-M3 class cores; a board opts in with
-  # MG_BOARD_SIZE_TARGETS in its board.cmake.
-  if(MG_BOARD STREQUAL "mps2-an385" OR MG_BOARD_SIZE_TARGETS)
+  # [build] size_targets in its board.toml.
+  if(MG_BOARD_SIZE_TARGETS)
     add_custom_command(TARGET ${NAME} POST_BUILD
       COMMAND ${CMAKE_COMMAND} -DSIZE=${CMAKE_SIZE} -DELF=$<TARGET_FILE:${NAME}>
               -DFLASH_MAX=${D_FLASH_MAX} -DRAM_MAX=${D_RAM_MAX}

@@ -151,13 +151,14 @@ static void ota_reply(struct mg_rpc_req *r, int err, const char *fmt, ...) {
 static void m_ota_begin(struct mg_rpc_req *r) {
   int64_t size;
   long len = 0, ofs = mg_json_get(r->params, "$.sha256", &len);
+  /* sha256 (of the whole upload) is optional: the image carries its own. */
   if (!mg_json_get_i64(r->params, "$.size", &size) || size <= 0 ||
-      ofs < 0 || len != 66 || r->params.buf[ofs] != '"') {
+      (ofs >= 0 && (len != 66 || r->params.buf[ofs] != '"'))) {
     mg_rpc_err(r, RPC_ERR_PARAMS,
-               mg_str("params: size (bytes > 0) and sha256 (64 hex digits)"));
+               mg_str("params: size (bytes > 0) and optional sha256 (64 hex digits)"));
     return;
   }
-  struct mg_str hex = mg_str_n(r->params.buf + ofs + 1, 64);
+  struct mg_str hex = mg_str_n(ofs >= 0 ? r->params.buf + ofs + 1 : NULL, ofs >= 0 ? 64 : 0);
   size_t sz = size > (int64_t) DEVICE_OTA_BANK_MAX ? DEVICE_OTA_BANK_MAX + 1
                                                    : (size_t) size;
   int err = ota_begin(app_of(r), sz, hex, OTA_SRC_RPC);
@@ -275,6 +276,29 @@ static void m_debug_fault(struct mg_rpc_req *r) {
   }
   mg_rpc_ok(r, mg_str("false")); /* the fault did not stop us (host assert) */
 }
+
+#if MG_ARCH == MG_ARCH_BAREMETAL
+/* A lock-up: interrupts masked (no tick, no console), then a loop that never
+ * ends, so the SDK has to find it through the debugger (pc in here). */
+FAULT_FN void debug_hang_spin(void) {
+#if defined(__arm__)
+  __asm__ volatile("cpsid i" ::: "memory");
+#elif defined(__riscv)
+  __asm__ volatile("csrci mstatus, 8" ::: "memory");
+#endif
+  for (volatile uint32_t n = 0;; n++) (void) n;
+}
+#endif
+
+static void m_debug_hang(struct mg_rpc_req *r) {
+  app_log(app_of(r), "device: debug.hang");
+#if MG_ARCH == MG_ARCH_BAREMETAL
+  debug_hang_spin();
+#else
+  /* A host process that never answers helps nobody: refuse. */
+  mg_rpc_err(r, RPC_ERR_PARAMS, mg_str("debug.hang is for boards only"));
+#endif
+}
 #endif
 
 /* net.fetch: one HTTP GET at a time from the device to another host (e.g.
@@ -349,7 +373,7 @@ static void m_net_fetch(struct mg_rpc_req *r) {
 }
 
 void rpc_init(struct app *app) {
-  static struct mg_rpc nodes[13];
+  static struct mg_rpc nodes[14];
   static const struct {
     const char *name;
     mg_rpc_fn_t fn;
@@ -363,7 +387,7 @@ void rpc_init(struct app *app) {
       {"ota.end", m_ota_end},   {"ota.status", m_ota_status},
 #endif
 #if DEVICE_DEBUG_FAULT
-      {"debug.fault", m_debug_fault},
+      {"debug.fault", m_debug_fault}, {"debug.hang", m_debug_hang},
 #endif
   };
   for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {

@@ -1,468 +1,437 @@
-/* A small MQTT broker (3.1.1 and 5) on the cymongoose C core: sessions (clean
- * and persistent, queued QoS 1 messages for offline persistent sessions),
- * `+`/`#` wildcards, retained messages, QoS 0/1 delivery, keep-alive expiry
- * and will messages. The C twin of examples/mqtt_broker.py.
+/* A small MQTT broker (3.1, 3.1.1 and 5) on the cymongoose C core: QoS 0/1/2,
+ * clean and persistent sessions (offline queues, resend on resume, session
+ * expiry), `+`/`#` wildcards, $share groups, retained messages, will
+ * messages (with delay), message expiry, subscription options and
+ * identifiers, topic aliases, maximum packet size, and the rejections the
+ * specification asks for. See broker.h for the files; what it does not do
+ * (bridges, ACLs, persistence to disk) is in docs/protocols/mqtt.md.
  *
- *   mqtt_broker [mqtt://0.0.0.0:1883]
+ *   mqtt_broker [-p PORT] [mqtt://0.0.0.0:1883]
  *
- * The core frames packets (MG_EV_MQTT_CMD), answers PINGREQ and acknowledges
- * inbound QoS 1/2 publishes; everything else is here. */
+ * The broker frames packets itself with the core's parser (mg_mqtt_parse). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg.h"
+#include "broker.h"
 
-#define MAX_QUEUED 1000
-/* A subscriber whose send buffer holds more than this many times its
- * high-water mark (mg_send_high) is disconnected; see slow_subscriber(). */
-#define SLOW_DISCONNECT_FACTOR 4
-
-/* A session's subscriptions are a hash table keyed by the filter text, so
- * SUBSCRIBE/UNSUBSCRIBE cost O(1) per filter however many a client holds
- * (a list walked for duplicates made 50k filters quadratic). */
-struct sub {
-  struct sub *next; /* in its bucket */
-  uint32_t hash;
-  uint8_t qos;
-  size_t len;
-  char filter[1]; /* allocated past the struct */
-};
-
-struct subs {
-  struct sub **buckets; /* nbuckets (a power of two) chains, or NULL */
-  size_t nbuckets, count;
-};
-
-struct queued {
-  struct queued *next;
-  struct mg_str topic, payload; /* both point past the struct */
-  uint8_t qos;
-};
-
-struct session {
-  struct session *next;
-  struct mg_connection *c; /* NULL while offline (persistent sessions) */
-  char id[128];
-  bool clean;
-  uint8_t version;
-  uint16_t keepalive;
-  uint64_t last_seen;
-  struct subs subs;
-  struct queued *q_head, *q_tail;
-  size_t q_len;
-  char *will_topic, *will_msg; /* heap copies, NULL when no will */
-  size_t will_topic_len, will_msg_len;
-  uint8_t will_qos;
-  bool will_retain;
-  unsigned long dropped; /* QoS 0 deliveries dropped on this connection */
-};
-
-struct retained {
-  struct retained *next;
-  struct mg_str topic, payload;
-  uint8_t qos;
-};
-
-struct broker {
-  struct session *sessions;
-  struct retained *retained;
-  unsigned long anon;
-};
-
-static volatile sig_atomic_t s_stop;
-static void on_signal(int sig) {
-  s_stop = sig;
+static uint8_t version_of(const struct conn *cn) {
+  return cn->s != NULL ? cn->s->version : 4;
 }
 
-static char *dup_n(const char *p, size_t n) {
-  char *s = (char *) malloc(n + 1);
-  if (s != NULL) {
-    if (n > 0) memcpy(s, p, n);
-    s[n] = '\0';
-  }
-  return s;
+/* A protocol violation: v5 says why in a DISCONNECT, 3.1.1 just closes. */
+static void reject(struct mg_connection *c, struct conn *cn, uint8_t rc) {
+  send_disconnect(c, version_of(cn), rc);
 }
 
-static uint32_t filter_hash(struct mg_str f) {
-  uint32_t h = 2166136261u; /* FNV-1a */
+/* A violation answered by closing at once, in every version (as mosquitto
+ * does for e.g. a second CONNECT or an acknowledgement of the wrong kind). */
+static void drop_conn(struct mg_connection *c) {
+  c->is_draining = 1; /* what earlier packets earned still goes out */
+}
+
+/* A topic or filter with more than BROKER_TOPIC_LEVELS_MAX separators is
+ * refused (mosquitto's limit too). */
+static bool too_deep(struct mg_str t) {
+  size_t i, slashes = 0;
+  for (i = 0; i < t.len; i++)
+    if (t.buf[i] == '/') slashes++;
+  return slashes > BROKER_TOPIC_LEVELS_MAX;
+}
+
+/* Topics clients may not publish to: "$SYS/..." belongs to the broker
+ * (but for mosquitto's bridge state topic), "$share/..." names no topic. */
+static bool reserved_topic(struct mg_str t) {
+  if (t.len >= 7 && memcmp(t.buf, "$share/", 7) == 0) return true;
+  return t.len >= 5 && memcmp(t.buf, "$SYS/", 5) == 0 &&
+         !mg_mqtt_match(t, mg_str("$SYS/broker/connection/+/state"));
+}
+
+static void clear_aliases(struct conn *cn) {
   size_t i;
-  for (i = 0; i < f.len; i++) h = (h ^ (uint8_t) f.buf[i]) * 16777619u;
-  return h;
-}
-
-/* The link pointing at the subscription to f, or NULL when there is none. */
-static struct sub **subs_find(struct subs *t, struct mg_str f, uint32_t h) {
-  struct sub **p;
-  if (t->nbuckets == 0) return NULL;
-  for (p = &t->buckets[h & (t->nbuckets - 1)]; *p != NULL; p = &(*p)->next) {
-    if ((*p)->hash == h && (*p)->len == f.len &&
-        memcmp((*p)->filter, f.buf, f.len) == 0)
-      return p;
-  }
-  return NULL;
-}
-
-/* Doubles the table when it is as full as it has buckets. */
-static bool subs_grow(struct subs *t) {
-  size_t n = t->nbuckets ? t->nbuckets * 2 : 8, i;
-  struct sub **b;
-  if (t->count < t->nbuckets) return true;
-  if ((b = (struct sub **) calloc(n, sizeof(*b))) == NULL) return false;
-  for (i = 0; i < t->nbuckets; i++) {
-    struct sub *sb = t->buckets[i], *next;
-    for (; sb != NULL; sb = next) {
-      next = sb->next;
-      sb->next = b[sb->hash & (n - 1)];
-      b[sb->hash & (n - 1)] = sb;
-    }
-  }
-  free(t->buckets);
-  t->buckets = b;
-  t->nbuckets = n;
-  return true;
-}
-
-static void subs_free(struct subs *t) {
-  size_t i;
-  for (i = 0; i < t->nbuckets; i++) {
-    while (t->buckets[i] != NULL) {
-      struct sub *n = t->buckets[i]->next;
-      free(t->buckets[i]);
-      t->buckets[i] = n;
-    }
-  }
-  free(t->buckets);
-  memset(t, 0, sizeof(*t));
-}
-
-/* The highest QoS granted by a subscription of t matching topic, or -1. */
-static int subs_granted(const struct subs *t, struct mg_str topic) {
-  int granted = -1;
-  size_t i;
-  for (i = 0; i < t->nbuckets; i++) {
-    const struct sub *sb;
-    for (sb = t->buckets[i]; sb != NULL; sb = sb->next)
-      if (sb->qos > granted &&
-          mg_mqtt_match(topic, mg_str_n(sb->filter, sb->len)))
-        granted = sb->qos;
-  }
-  return granted;
-}
-
-static struct session *find_session(struct broker *b, struct mg_str id) {
-  struct session *s;
-  for (s = b->sessions; s != NULL; s = s->next)
-    if (strlen(s->id) == id.len && memcmp(s->id, id.buf, id.len) == 0)
-      return s;
-  return NULL;
-}
-
-static struct session *session_of(struct broker *b, struct mg_connection *c) {
-  struct session *s;
-  for (s = b->sessions; s != NULL; s = s->next)
-    if (s->c == c) return s;
-  return NULL;
-}
-
-static void clear_will(struct session *s) {
-  free(s->will_topic);
-  free(s->will_msg);
-  s->will_topic = s->will_msg = NULL;
-}
-
-static void free_session(struct broker *b, struct session *s) {
-  struct session **p;
-  for (p = &b->sessions; *p != NULL; p = &(*p)->next) {
-    if (*p == s) {
-      *p = s->next;
-      break;
-    }
-  }
-  subs_free(&s->subs);
-  while (s->q_head != NULL) {
-    struct queued *n = s->q_head->next;
-    free(s->q_head);
-    s->q_head = n;
-  }
-  clear_will(s);
-  free(s);
-}
-
-/* A QoS 1 message the core refuses (its per-connection queue,
- * MG_MQTT_QUEUE_MAX, is full: the client stopped acknowledging) closes the
- * connection instead of being lost silently. */
-static void publish_to(struct mg_connection *c, struct mg_str topic,
-                       struct mg_str payload, uint8_t qos, bool retain) {
-  struct mg_mqtt_opts o;
-  if (c->is_closing) return;
-  memset(&o, 0, sizeof(o));
-  o.topic = topic;
-  o.message = payload;
-  o.qos = qos;
-  o.retain = retain;
-  if (mg_mqtt_pub(c, &o) == 0 && qos > 0) {
-    MG_ERROR(
-        "conn %lu: %d QoS 1/2 messages await acknowledgement: "
-        "disconnecting a subscriber that does not read",
-        c->id, (int) MG_MQTT_QUEUE_MAX);
-    mg_close_conn(c);
+  for (i = 0; i <= BROKER_ALIAS_MAX; i++) {
+    free(cn->aliases[i]);
+    cn->aliases[i] = NULL;
   }
 }
 
-static void enqueue(struct session *s, struct mg_str topic,
-                    struct mg_str payload, uint8_t qos) {
-  struct queued *q;
-  if (s->q_len >= MAX_QUEUED) return;
-  q = (struct queued *) malloc(sizeof(*q) + topic.len + payload.len);
-  if (q == NULL) return;
-  memcpy((char *) (q + 1), topic.buf, topic.len);
-  if (payload.len > 0)
-    memcpy((char *) (q + 1) + topic.len, payload.buf, payload.len);
-  q->topic = mg_str_n((char *) (q + 1), topic.len);
-  q->payload = mg_str_n((char *) (q + 1) + topic.len, payload.len);
-  q->qos = qos;
-  q->next = NULL;
-  if (s->q_tail != NULL) {
-    s->q_tail->next = q;
-  } else {
-    s->q_head = q;
-  }
-  s->q_tail = q;
-  s->q_len++;
+/* ---- CONNECT ---- */
+
+/* The end of the last field of a CONNECT: nothing may follow it (user name
+ * or password bytes without their flags). */
+static const char *connect_end(const struct mg_mqtt_connect_info *ci) {
+  if (ci->pass.buf != NULL) return ci->pass.buf + ci->pass.len;
+  if (ci->user.buf != NULL) return ci->user.buf + ci->user.len;
+  if (ci->will) return ci->will_message.buf + ci->will_message.len;
+  return ci->client_id.buf + ci->client_id.len;
 }
 
-static void set_retained(struct broker *b, struct mg_str topic,
-                         struct mg_str payload, uint8_t qos) {
-  struct retained **p, *r;
-  for (p = &b->retained; *p != NULL; p = &(*p)->next) {
-    if (mg_strcmp((*p)->topic, topic) == 0) {
-      r = *p;
-      *p = r->next;
-      free(r);
-      break;
-    }
+/* The will of a CONNECT as a message (v5: its properties and delay). */
+static struct msg *will_of(const struct mg_mqtt_message *mm,
+                           const struct mg_mqtt_connect_info *ci,
+                           uint32_t *delay) {
+  uint8_t *props = NULL;
+  size_t n = 0;
+  uint32_t expiry = 0;
+  bool has_expiry = false;
+  struct msg *m;
+  *delay = 0;
+  if (ci->version == 5) {
+    struct mg_mqtt_message w = *mm;
+    struct mg_mqtt_prop p;
+    uint32_t len = 0;
+    size_t ofs = 0;
+    int k = mg_mqtt_decode_varint(
+        (const uint8_t *) mm->dgram.buf + ci->will_props_start,
+        mm->dgram.len - ci->will_props_start, &len);
+    if (k <= 0) return NULL;
+    w.props_start = ci->will_props_start + (size_t) k;
+    w.props_size = len;
+    while ((ofs = mg_mqtt_next_prop(&w, &p, ofs)) != 0)
+      if (p.id == MQTT_PROP_WILL_DELAY_INTERVAL) *delay = p.iv;
+    if (len > 0 && (props = (uint8_t *) malloc(len)) == NULL) return NULL;
+    n = keep_props(&w, props, &expiry, &has_expiry);
   }
-  if (payload.len == 0) return; /* an empty retained message clears it */
-  r = (struct retained *) malloc(sizeof(*r) + topic.len + payload.len);
-  if (r == NULL) return;
-  memcpy((char *) (r + 1), topic.buf, topic.len);
-  memcpy((char *) (r + 1) + topic.len, payload.buf, payload.len);
-  r->topic = mg_str_n((char *) (r + 1), topic.len);
-  r->payload = mg_str_n((char *) (r + 1) + topic.len, payload.len);
-  r->qos = qos;
-  r->next = b->retained;
-  b->retained = r;
+  m = msg_new(ci->will_topic, ci->will_message, props, n, ci->will_qos,
+              ci->will_retain, expiry, has_expiry);
+  free(props);
+  return m;
 }
 
-/* Slow subscribers (docs/protocols/mqtt.md): a QoS 0 delivery to a
- * connection whose send buffer reached its high-water mark is dropped
- * (counted, logged once per connection); a QoS 1 one is queued (by the core,
- * see publish_to), and a connection whose send buffer holds more than
- * SLOW_DISCONNECT_FACTOR times the mark is closed. So a subscriber that never
- * reads costs a bounded amount of memory instead of all of it. Returns true
- * when the delivery is skipped. */
-static bool slow_subscriber(struct session *s, uint8_t qos) {
-  struct mg_connection *c = s->c;
-  size_t high = mg_send_high(c);
-  if (c->is_closing) return true;
-  if (high == 0 || c->send.len < high) return false; /* no mark, or room */
-  if (c->send.len > SLOW_DISCONNECT_FACTOR * high) {
-    MG_ERROR(
-        "client %s: %lu bytes queued, more than %d x its %lu-byte "
-        "high-water mark: disconnecting a subscriber that does not read",
-        s->id, (unsigned long) c->send.len, SLOW_DISCONNECT_FACTOR,
-        (unsigned long) high);
-    mg_close_conn(c);
-    return true;
-  }
-  if (qos > 0) return false;
-  if (s->dropped++ == 0)
-    MG_ERROR(
-        "client %s: send buffer at its high-water mark (%lu bytes), "
-        "dropping QoS 0 messages for it",
-        s->id, (unsigned long) high);
-  return true;
-}
-
-static void route(struct broker *b, struct mg_str topic, struct mg_str payload,
-                  uint8_t qos, bool retain) {
-  struct session *s;
-  if (retain) set_retained(b, topic, payload, qos);
-  for (s = b->sessions; s != NULL; s = s->next) {
-    int granted = subs_granted(&s->subs, topic);
-    uint8_t q;
-    if (granted < 0) continue;
-    q = (uint8_t) (granted < qos ? granted : qos);
-    if (q > 1) q = 1;
-    if (s->c != NULL) {
-      if (!slow_subscriber(s, q)) publish_to(s->c, topic, payload, q, false);
-    } else if (q > 0) {
-      enqueue(s, topic, payload, q);
-    }
-  }
-}
-
-/* The connection ends: publish the will unless told otherwise, forget a
- * clean session, keep a persistent one offline. */
-static void drop(struct broker *b, struct mg_connection *c, bool will) {
-  struct session *s = session_of(b, c);
-  if (s == NULL) return;
-  s->c = NULL;
-  if (s->dropped > 0)
-    MG_ERROR("client %s: %lu QoS 0 messages were dropped for it", s->id,
-             s->dropped);
-  s->dropped = 0;
-  if (will && s->will_topic != NULL) {
-    route(b, mg_str_n(s->will_topic, s->will_topic_len),
-          mg_str_n(s->will_msg, s->will_msg_len), s->will_qos, s->will_retain);
-  }
-  clear_will(s);
-  if (s->clean) free_session(b, s);
-}
-
-static void connack(struct mg_connection *c, uint8_t version, bool present,
-                    uint8_t rc) {
-  if (version == 5) {
-    uint8_t p[5] = {0x20, 3, (uint8_t) present, rc, 0};
-    mg_send(c, p, sizeof(p));
-  } else {
-    uint8_t p[4] = {0x20, 2, (uint8_t) present, rc};
-    mg_send(c, p, sizeof(p));
-  }
-}
-
-static void on_connect(struct broker *b, struct mg_connection *c,
-                       struct mg_mqtt_message *mm) {
-  struct mg_mqtt_connect_info ci;
-  struct session *s;
-  char idbuf[64];
-  bool present = false;
-  if (!mg_mqtt_parse_connect(mm, &ci) || ci.client_id.len >= sizeof(s->id)) {
-    mg_close_conn(c);
-    return;
-  }
-  if (ci.client_id.len == 0) {
-    if (!ci.clean && ci.version != 5) {
-      connack(c, ci.version, false, 2); /* identifier rejected */
-      c->is_draining = 1;
-      return;
-    }
-    mg_snprintf(idbuf, sizeof(idbuf), "auto-%lu", ++b->anon);
-    ci.client_id = mg_str(idbuf);
-  }
-  s = find_session(b, ci.client_id);
-  if (s != NULL && s->c != NULL) {
-    struct mg_connection *old = s->c;
-    bool clean = s->clean;
-    s->clean = false; /* keep the session object across the takeover */
-    drop(b, old, true);
-    s->clean = clean;
-    mg_close_conn(old);
-  }
-  if (s != NULL && ci.clean) {
-    free_session(b, s);
-    s = NULL;
-  }
-  if (s == NULL) {
-    s = (struct session *) calloc(1, sizeof(*s));
-    if (s == NULL) {
-      mg_close_conn(c);
-      return;
-    }
-    memcpy(s->id, ci.client_id.buf, ci.client_id.len);
-    s->next = b->sessions;
-    b->sessions = s;
-  } else {
-    present = true;
-  }
-  s->c = c;
-  s->clean = ci.clean;
-  s->version = ci.version;
-  s->keepalive = ci.keepalive;
-  s->last_seen = mg_millis();
-  if (ci.will) {
-    s->will_topic = dup_n(ci.will_topic.buf, ci.will_topic.len);
-    s->will_msg = dup_n(ci.will_message.buf, ci.will_message.len);
-    s->will_topic_len = ci.will_topic.len;
-    s->will_msg_len = ci.will_message.len;
-    s->will_qos = ci.will_qos;
-    s->will_retain = ci.will_retain;
-  }
-  connack(c, ci.version, present, 0);
-  while (s->q_head != NULL) {
-    struct queued *q = s->q_head;
-    s->q_head = q->next;
-    publish_to(c, q->topic, q->payload, q->qos, false);
-    free(q);
-  }
-  s->q_tail = NULL;
-  s->q_len = 0;
-}
-
-static bool valid_filter(struct mg_str f) {
-  return mg_mqtt_filter_valid(f) && memchr(f.buf, '\0', f.len) == NULL;
-}
-
-/* QoS granted to a SUBSCRIBE entry (QoS 2 is served as 1), -1 if refused. */
-static int sub_qos(struct mg_str f, uint8_t opts) {
-  if (!valid_filter(f) || (opts & 3) == 3) return -1;
-  return (opts & 3) > 1 ? 1 : (opts & 3);
-}
-
-/* Adds or updates the subscription; returns its return code. */
-static uint8_t subscribe(struct session *s, struct mg_str f, uint8_t opts) {
-  int qos = sub_qos(f, opts);
-  uint32_t h = filter_hash(f);
-  struct sub **p, *sb;
-  if (qos < 0) return 0x80;
-  if ((p = subs_find(&s->subs, f, h)) != NULL) {
-    (*p)->qos = (uint8_t) qos; /* a repeated filter replaces the old one */
-    return (uint8_t) qos;
-  }
-  if (!subs_grow(&s->subs)) return 0x80;
-  sb = (struct sub *) malloc(sizeof(*sb) + f.len);
-  if (sb == NULL) return 0x80;
-  memcpy(sb->filter, f.buf, f.len);
-  sb->len = f.len;
-  sb->hash = h;
-  sb->qos = (uint8_t) qos;
-  p = &s->subs.buckets[h & (s->subs.nbuckets - 1)];
-  sb->next = *p;
-  *p = sb;
-  s->subs.count++;
-  return (uint8_t) qos;
-}
-
-static uint8_t unsubscribe(struct session *s, struct mg_str f) {
-  struct sub **p = subs_find(&s->subs, f, filter_hash(f)), *sb;
-  if (p == NULL) return 0x11; /* no subscription existed */
-  sb = *p;
-  *p = sb->next;
-  free(sb);
-  s->subs.count--;
+/* Checks of a CONNECT beyond framing; 0 when fine, else the v5 reason (a
+ * 3.1.1 connection is closed without CONNACK for these). */
+static uint8_t connect_check(const struct mg_mqtt_message *mm,
+                             const struct mg_mqtt_connect_info *ci,
+                             uint8_t flags) {
+  if (connect_end(ci) != mm->dgram.buf + mm->dgram.len) return RC_MALFORMED;
+  if (!ci->will && (flags & 0x38) != 0) return RC_MALFORMED;
+  if (ci->version != 5 && (flags & 0x40) && !(flags & 0x80))
+    return RC_MALFORMED; /* 3.1.1: a password needs a user name */
+  if (!utf8_valid(ci->client_id) || !utf8_valid(ci->user)) return RC_MALFORMED;
+  if (ci->will && (ci->will_topic.len == 0 || !topic_valid(ci->will_topic)))
+    return ci->will_topic.len == 0 || !utf8_valid(ci->will_topic)
+               ? RC_MALFORMED
+               : RC_BAD_TOPIC;
   return 0;
 }
 
-/* SUBSCRIBE and UNSUBSCRIBE: one return code per filter, however many the
- * packet holds; codes leave in chunks as they are decided. */
-static void on_subscribe(struct broker *b, struct mg_connection *c,
-                         struct session *s, struct mg_mqtt_message *mm,
+static void make_id(struct broker *b, char *buf, size_t len) {
+  uint8_t r[6] = {0};
+  mg_random(r, sizeof(r));
+  mg_snprintf(buf, len, "auto-%08lX-0000-4000-8000-%02X%02X%02X%02X%02X%02X",
+              ++b->anon, r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+static void on_connect(struct mg_connection *c, struct conn *cn,
+                       struct mg_mqtt_message *mm) {
+  struct broker *b = cn->b;
+  struct mg_mqtt_connect_info ci;
+  struct mg_mqtt_prop p;
+  struct session *s;
+  char idbuf[48];
+  struct mg_str assigned = mg_str_n(NULL, 0);
+  uint32_t expiry = 0, max_packet = 0, delay = 0;
+  uint16_t rx_max = 65535, alias_max = 0;
+  size_t ofs = 0;
+  uint8_t rc, flags;
+  bool present = false;
+  const uint8_t *d = (const uint8_t *) mm->dgram.buf;
+  uint32_t rl = 0;
+  size_t at = 1 + (size_t) mg_mqtt_decode_varint(d + 1, mm->dgram.len - 1, &rl);
+  size_t plen = (size_t) (d[at] << 8 | d[at + 1]);
+  struct mg_str proto = mg_str_n((const char *) d + at + 2, plen);
+  uint8_t level = mm->version & 0x7F;
+  /* Levels 0x83 / 0x84: a bridge (the mosquitto and IBM convention): its own
+   * publishes are not sent back to it. */
+  bool bridge = (mm->version & 0x80) && (level == 3 || level == 4);
+  if (level != 3 && level != 4 && (level != 5 || (mm->version & 0x80))) {
+    send_connack(c, 4, false, 1, assigned); /* unacceptable protocol level */
+    c->is_draining = 1;
+    return;
+  }
+  /* "MQIsdp" goes with level 3, "MQTT" with 4 and 5. */
+  if (!mg_str_eq(proto, level == 3 ? "MQIsdp" : "MQTT")) {
+    c->is_closing = 1;
+    return;
+  }
+  if (!mg_mqtt_parse_connect(mm, &ci)) {
+    c->is_closing = 1;
+    return;
+  }
+  flags = d[at + 2 + plen + 1];
+  if ((rc = connect_check(mm, &ci, flags)) != 0) {
+    if (ci.version == 5 && rc == RC_BAD_TOPIC) {
+      send_connack(c, 5, false, rc, assigned);
+      c->is_draining = 1;
+    } else {
+      c->is_closing = 1;
+    }
+    return;
+  }
+  while (ci.version == 5 && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
+    if (p.id == MQTT_PROP_SESSION_EXPIRY_INTERVAL) expiry = p.iv;
+    if (p.id == MQTT_PROP_RECEIVE_MAXIMUM) rx_max = (uint16_t) p.iv;
+    if (p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) max_packet = p.iv;
+    if (p.id == MQTT_PROP_TOPIC_ALIAS_MAXIMUM) alias_max = (uint16_t) p.iv;
+    if ((p.id == MQTT_PROP_RECEIVE_MAXIMUM ||
+         p.id == MQTT_PROP_MAXIMUM_PACKET_SIZE) &&
+        p.iv == 0) {
+      c->is_closing = 1; /* a protocol error */
+      return;
+    }
+    if (p.id == MQTT_PROP_AUTHENTICATION_METHOD) {
+      send_connack(c, 5, false, RC_BAD_AUTH_METHOD, assigned);
+      c->is_draining = 1;
+      return;
+    }
+  }
+  if (ci.client_id.len == 0) {
+    if (level == 3 || (level == 4 && !ci.clean)) {
+      send_connack(c, level, false, 2, assigned); /* id rejected */
+      c->is_draining = 1;
+      return;
+    }
+    make_id(b, idbuf, sizeof(idbuf));
+    ci.client_id = mg_str(idbuf);
+    if (level == 5) assigned = ci.client_id;
+  }
+  if (level != 5) expiry = ci.clean ? 0 : 0xFFFFFFFFu;
+  /* v5 CONNACK: 5 bytes, 3 per short property, 3 + id for an assigned id. */
+  if (max_packet != 0 &&
+      5 + 6 + (assigned.len ? 3 + assigned.len : 0) > max_packet) {
+    c->is_closing = 1; /* no CONNACK fits the client's limit */
+    return;
+  }
+  s = session_find(b, ci.client_id);
+  if (s != NULL && s->c != NULL) { /* takeover: the old connection ends */
+    struct mg_connection *old = s->c;
+    struct conn *ocn = (struct conn *) old->fn_data;
+    if (ocn != NULL) ocn->s = NULL;
+    send_disconnect(old, s->version, RC_TAKEN_OVER);
+    s->c = NULL;
+    s->inflight = 0;
+    if (s->expiry == 0 || ci.clean) { /* the old session ends: its will */
+      will_fire(b, s);
+      session_free(b, s);
+      s = NULL;
+    }
+  }
+  if (s != NULL && (ci.clean || s->ended)) {
+    session_free(b, s); /* a pending delayed will is cancelled with it */
+    s = NULL;
+  }
+  if (s == NULL) {
+    if ((s = session_new(b, ci.client_id)) == NULL) {
+      c->is_closing = 1;
+      return;
+    }
+  } else {
+    present = true;
+    will_clear(s); /* resumed in time: a delayed will is not sent */
+  }
+  s->c = c;
+  cn->s = s;
+  s->version = level; /* 3 (3.1) behaves as 4 but for CONNACK */
+  s->bridge = bridge;
+  s->expiry = expiry;
+  s->keepalive = ci.keepalive;
+  s->last_seen = mg_millis();
+  s->rx_max = rx_max;
+  s->max_packet = max_packet;
+  s->inflight = 0;
+  aliases_reset(s, alias_max);
+  if (ci.will) {
+    struct msg *w = will_of(mm, &ci, &delay);
+    if (w != NULL) will_set(s, w, delay);
+  }
+  send_connack(c, s->version, present, 0, assigned);
+  if (present) session_resume(s);
+}
+
+/* ---- PUBLISH ---- */
+
+static void on_publish(struct mg_connection *c, struct conn *cn,
+                       struct mg_mqtt_message *mm) {
+  struct session *s = cn->s;
+  struct mg_str topic = mm->topic;
+  struct mg_mqtt_prop p;
+  uint32_t expiry = 0, alias = 0;
+  bool has_expiry = false, has_alias = false, matched = true;
+  size_t ofs = 0, n = 0;
+  uint8_t *props = NULL, rc = 0;
+  bool retain = (mm->dgram.buf[0] & 1) != 0;
+  struct msg *m;
+  if ((mm->qos > 0 && mm->id == 0) ||
+      (mm->qos == 0 && (mm->dgram.buf[0] & 8))) {
+    reject(c, cn, RC_PROTOCOL_ERROR);
+    return;
+  }
+  while (s->version == 5 && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
+    if (p.id == MQTT_PROP_TOPIC_ALIAS) alias = p.iv, has_alias = true;
+    if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+      reject(c, cn, RC_PROTOCOL_ERROR);
+      return;
+    }
+  }
+  if (has_alias) {
+    if (alias == 0 || alias > BROKER_ALIAS_MAX) {
+      reject(c, cn, RC_BAD_ALIAS);
+      return;
+    }
+    if (topic.len == 0) {
+      if (cn->aliases[alias] == NULL) {
+        reject(c, cn, RC_PROTOCOL_ERROR);
+        return;
+      }
+      topic = mg_str_n(cn->aliases[alias], cn->alias_len[alias]);
+    } else if (topic_valid(topic)) {
+      char *t = (char *) malloc(topic.len);
+      if (t == NULL) {
+        reject(c, cn, RC_IMPL_SPECIFIC);
+        return;
+      }
+      memcpy(t, topic.buf, topic.len);
+      free(cn->aliases[alias]);
+      cn->aliases[alias] = t;
+      cn->alias_len[alias] = topic.len;
+    }
+  }
+  if (!utf8_valid(topic)) {
+    reject(c, cn, RC_MALFORMED);
+    return;
+  }
+  if (!topic_valid(topic) || too_deep(topic)) {
+    reject(c, cn, RC_PROTOCOL_ERROR);
+    return;
+  }
+  if (reserved_topic(topic)) { /* acknowledged, not forwarded */
+    if (mm->qos == 1)
+      send_ack(c, MQTT_CMD_PUBACK, mm->id, RC_NOT_AUTHORIZED, s->version);
+    if (mm->qos == 2)
+      send_ack(c, MQTT_CMD_PUBREC, mm->id, RC_NOT_AUTHORIZED, s->version);
+    return;
+  }
+  if (mm->qos == 2 && rx_qos2_has(s, mm->id)) { /* a resend: taken already */
+    send_ack(c, MQTT_CMD_PUBREC, mm->id, 0, s->version);
+    return;
+  }
+  if (mm->qos == 2 &&
+      !rx_qos2_add(s, mm->id,
+                   s->version == 5 ? BROKER_RECEIVE_MAX : BROKER_RX_QOS2_MAX)) {
+    reject(c, cn, RC_RECEIVE_MAX_EXCEEDED);
+    return;
+  }
+  if (mm->props_size > 0 && (props = (uint8_t *) malloc(mm->props_size)))
+    n = keep_props(mm, props, &expiry, &has_expiry);
+  m = msg_new(topic, mm->data, props, n, mm->qos, retain, expiry, has_expiry);
+  free(props);
+  if (m == NULL) {
+    reject(c, cn, RC_IMPL_SPECIFIC);
+    return;
+  }
+  /* The publisher hears back first, then subscribers get it. */
+  if (s->version == 5 && mm->qos == 1) matched = has_subscribers(cn->b, m, s);
+  if (!matched) rc = RC_NO_SUBSCRIBERS;
+  if (mm->qos == 1) send_ack(c, MQTT_CMD_PUBACK, mm->id, rc, s->version);
+  if (mm->qos == 2) send_ack(c, MQTT_CMD_PUBREC, mm->id, 0, s->version);
+  route(cn->b, m, s);
+  msg_unref(m);
+}
+
+/* ---- SUBSCRIBE / UNSUBSCRIBE ---- */
+
+/* Checks every filter first, so a bad packet changes nothing: 0 when fine,
+ * else the reason to disconnect with. */
+static uint8_t sub_check(const struct session *s, struct mg_mqtt_message *mm,
                          bool unsub) {
-  uint8_t codes[256], hdr[2] = {(uint8_t) (mm->id >> 8), (uint8_t) mm->id};
-  size_t n = 0, count = 0, pos = 0;
-  bool v5 = s->version == 5, send_codes = v5 || !unsub;
   struct mg_str f;
   uint8_t opts;
-  struct retained *r;
+  size_t pos = 0, count = 0;
+  while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
+    count++;
+    /* An invalid filter is a malformed packet, as for mosquitto (v5 could
+     * also answer 0x8F for it alone). */
+    if (f.len == 0 || !filter_ok(f) || too_deep(f)) return RC_MALFORMED;
+    if (unsub) continue;
+    if ((opts & 3) == 3 || (opts & 0xC0) != 0) return RC_MALFORMED;
+    if (s->version != 5 && (opts & 0xFC) != 0) return RC_MALFORMED;
+    if (((opts >> 4) & 3) == 3) return RC_MALFORMED;
+    if ((opts & 4) && f.len > 7 && memcmp(f.buf, "$share/", 7) == 0)
+      return RC_PROTOCOL_ERROR; /* No Local on a shared subscription */
+  }
+  /* Every byte must belong to a filter. */
+  {
+    size_t end = mm->payload_start;
+    pos = 0;
+    while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) end = pos;
+    if (count == 0 || end != mm->dgram.len) return RC_MALFORMED;
+  }
+  return 0;
+}
+
+static void on_subscribe(struct mg_connection *c, struct conn *cn,
+                         struct mg_mqtt_message *mm, bool unsub) {
+  struct session *s = cn->s;
+  uint8_t hdr[2] = {(uint8_t) (mm->id >> 8), (uint8_t) mm->id}, code, opts;
+  uint8_t codes[256];
+  bool *existed = NULL;
+  bool v5 = s->version == 5, send_codes = v5 || !unsub;
+  struct mg_mqtt_prop p;
+  uint32_t subid = 0;
+  size_t n = 0, count = 0, pos = 0, ofs = 0;
+  struct mg_str f;
+  if ((mm->dgram.buf[0] & (s->version == 3 ? 7 : 0x0F)) != 2) {
+    reject(c, cn, RC_MALFORMED);
+    return;
+  }
+  if (mm->id == 0) {
+    reject(c, cn, RC_MALFORMED);
+    return;
+  }
+  if ((code = sub_check(s, mm, unsub)) != 0) {
+    reject(c, cn, code);
+    return;
+  }
+  while (v5 && !unsub && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
+    if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+      if (p.iv == 0) {
+        reject(c, cn, RC_MALFORMED);
+        return;
+      }
+      subid = p.iv;
+    } else if (p.id != MQTT_PROP_USER_PROPERTY) {
+      {
+        reject(c, cn, RC_MALFORMED);
+        return;
+      }
+    }
+  }
   while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) count++;
+  if (!unsub && (existed = (bool *) calloc(count, sizeof(bool))) == NULL) {
+    reject(c, cn, RC_IMPL_SPECIFIC);
+    return;
+  }
   mg_mqtt_send_header(c, unsub ? MQTT_CMD_UNSUBACK : MQTT_CMD_SUBACK, 0,
                       (uint32_t) (2 + (v5 ? 1 : 0) + (send_codes ? count : 0)));
   mg_send(c, hdr, 2);
   if (v5) mg_send(c, "", 1); /* no properties */
+  /* One return code per filter, however many the packet holds; codes
+   * leave in chunks as they are decided. */
+  count = 0;
   while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
-    codes[n++] = unsub ? unsubscribe(s, f) : subscribe(s, f, opts);
+    if (unsub) {
+      code = subs_del(&s->subs, f) ? 0 : RC_NO_SUB_EXISTED;
+    } else if (!filter_ok(f)) {
+      code = v5 ? RC_BAD_FILTER : 0x80;
+    } else {
+      code = subs_add(&s->subs, f, opts, subid, ++cn->b->sub_seq,
+                      &existed[count]) != NULL
+                 ? (uint8_t) (opts & 3)
+                 : 0x80;
+    }
+    codes[n++] = code;
+    count++;
     if (n == sizeof(codes)) {
       if (send_codes) mg_send(c, codes, n);
       n = 0;
@@ -470,92 +439,221 @@ static void on_subscribe(struct broker *b, struct mg_connection *c,
   }
   if (send_codes && n > 0) mg_send(c, codes, n);
   if (unsub) return;
-  /* Retained messages matching the filters of this packet, once each at the
-   * highest QoS these filters grant. */
-  for (r = b->retained; r != NULL; r = r->next) {
-    int granted = -1;
-    while ((pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0) {
-      int q = sub_qos(f, opts);
-      if (q > granted && mg_mqtt_match(r->topic, f) &&
-          subs_find(&s->subs, f, filter_hash(f)) != NULL)
-        granted = q;
+  /* Retained messages for each filter, after the SUBACK. */
+  for (count = 0; (pos = mg_mqtt_next_topic(mm, &f, &opts, pos)) != 0;
+       count++) {
+    struct sub **sb = subs_find(&s->subs, f, filter_hash(f));
+    if (sb != NULL && filter_ok(f))
+      retained_send(cn->b, s, *sb, existed[count]);
+  }
+  free(existed);
+}
+
+/* ---- The other packets ---- */
+
+static void on_disconnect(struct mg_connection *c, struct conn *cn,
+                          struct mg_mqtt_message *mm) {
+  struct session *s = cn->s;
+  struct mg_mqtt_prop p;
+  size_t ofs = 0;
+  bool will = s->version == 5 && mm->ack == RC_DISCONNECT_WITH_WILL;
+  while (s->version == 5 && (ofs = mg_mqtt_next_prop(mm, &p, ofs)) != 0) {
+    if (p.id != MQTT_PROP_SESSION_EXPIRY_INTERVAL) continue;
+    if (s->expiry == 0 && p.iv != 0) { /* may not be set here (3.14.2.2.2) */
+      reject(c, cn, RC_PROTOCOL_ERROR);
+      return;
     }
-    if (granted >= 0)
-      publish_to(c, r->topic, r->payload,
-                 (uint8_t) (granted < r->qos ? granted : r->qos), true);
+    s->expiry = p.iv;
+  }
+  cn->s = NULL;
+  session_offline(cn->b, s, will);
+  c->is_closing = 1;
+}
+
+static void handle(struct mg_connection *c, struct conn *cn,
+                   struct mg_mqtt_message *mm) {
+  struct session *s = cn->s;
+  uint8_t flags = (uint8_t) (mm->dgram.buf[0] & 0x0F);
+  if (s == NULL) {
+    if (mm->cmd == MQTT_CMD_CONNECT) {
+      on_connect(c, cn, mm);
+    } else {
+      c->is_closing = 1; /* nothing is allowed before CONNECT */
+    }
+    return;
+  }
+  s->last_seen = mg_millis();
+  /* Reserved fixed-header flags: 2 for PUBREL, SUBSCRIBE, UNSUBSCRIBE
+   * (which check their own), 0 for the others; 3.1 may add DUP. */
+  if (s->version == 3) flags &= 7;
+  if (mm->cmd != MQTT_CMD_PUBLISH && mm->cmd != MQTT_CMD_SUBSCRIBE &&
+      mm->cmd != MQTT_CMD_UNSUBSCRIBE &&
+      flags != ((mm->cmd == MQTT_CMD_PUBREL || mm->cmd == MQTT_CMD_SUBSCRIBE ||
+                 mm->cmd == MQTT_CMD_UNSUBSCRIBE)
+                    ? 2
+                    : 0)) {
+    drop_conn(c);
+    return;
+  }
+  switch (mm->cmd) {
+    case MQTT_CMD_PUBLISH: on_publish(c, cn, mm); break;
+    case MQTT_CMD_PUBACK:
+    case MQTT_CMD_PUBREC:
+    case MQTT_CMD_PUBCOMP:
+      if (!session_ack(s, mm)) drop_conn(c);
+      break;
+    case MQTT_CMD_PUBREL: /* an unknown id is answered the same way */
+      rx_qos2_del(s, mm->id);
+      send_ack(c, MQTT_CMD_PUBCOMP, mm->id, 0, s->version);
+      break;
+    case MQTT_CMD_SUBSCRIBE: on_subscribe(c, cn, mm, false); break;
+    case MQTT_CMD_UNSUBSCRIBE: on_subscribe(c, cn, mm, true); break;
+    case MQTT_CMD_PINGREQ: mg_send(c, "\xd0\x00", 2); break;
+    case MQTT_CMD_DISCONNECT: on_disconnect(c, cn, mm); break;
+    default: drop_conn(c); break; /* incl. a second CONNECT */
+  }
+}
+
+/* Whether the packet starting at buf is larger than MG_MQTT_MAX_PACKET
+ * (what the parser reports as malformed; MQTT 5 has its own reason). */
+static bool too_large(const uint8_t *buf, size_t len) {
+  uint32_t rl = 0;
+  int n = len > 1 ? mg_mqtt_decode_varint(buf + 1, len - 1, &rl) : 0;
+  return n > 0 && (uint64_t) rl + 1 + (uint64_t) n > MG_MQTT_MAX_PACKET;
+}
+
+/* Frames and handles the packets in c->recv. A peer that does not read
+ * what we send is not read either until it does (backpressure):
+ * MG_EV_POLL comes back here. */
+static void process(struct mg_connection *c, struct conn *cn) {
+  while (!c->is_closing && !c->is_draining && c->recv.len > 0) {
+    struct mg_mqtt_message mm;
+    int rc;
+    size_t n;
+    if (mg_send_backlogged(c)) break;
+    rc = mg_mqtt_parse(c->recv.buf, c->recv.len, version_of(cn), &mm);
+    if (rc == MQTT_INCOMPLETE) break;
+    if (rc == MQTT_MALFORMED && too_large(c->recv.buf, c->recv.len)) {
+      if (cn->s == NULL) {
+        c->is_closing = 1;
+      } else {
+        reject(c, cn, RC_PACKET_TOO_LARGE);
+      }
+      break;
+    }
+    if (rc == MQTT_MALFORMED) {
+      if (cn->s == NULL) {
+        c->is_closing = 1;
+      } else {
+        reject(c, cn, RC_MALFORMED);
+      }
+      break;
+    }
+    n = mm.dgram.len;
+    handle(c, cn, &mm);
+    mg_iobuf_del(&c->recv, 0, n);
   }
 }
 
 static void fn(struct mg_connection *c, int ev, void *ev_data) {
-  struct broker *b = (struct broker *) c->fn_data;
-  if (ev == MG_EV_READ) {
-    struct session *s = session_of(b, c);
-    if (s != NULL) s->last_seen = mg_millis();
-  } else if (ev == MG_EV_MQTT_CMD) {
-    struct mg_mqtt_message *mm = (struct mg_mqtt_message *) ev_data;
-    struct session *s = session_of(b, c);
-    if (mm->cmd == MQTT_CMD_CONNECT) {
-      if (s != NULL) { /* a second CONNECT is a protocol violation */
-        drop(b, c, true);
-        mg_close_conn(c);
-      } else {
-        on_connect(b, c, mm);
-      }
-    } else if (s == NULL) {
-      mg_close_conn(c); /* nothing is allowed before CONNECT */
-    } else if (mm->cmd == MQTT_CMD_PUBLISH) {
-      route(b, mm->topic, mm->data, mm->qos, (mm->dgram.buf[0] & 1) != 0);
-    } else if (mm->cmd == MQTT_CMD_SUBSCRIBE) {
-      on_subscribe(b, c, s, mm, false);
-    } else if (mm->cmd == MQTT_CMD_UNSUBSCRIBE) {
-      on_subscribe(b, c, s, mm, true);
-    } else if (mm->cmd == MQTT_CMD_DISCONNECT) {
-      drop(b, c, false);
-      mg_close_conn(c);
+  struct conn *cn = (struct conn *) c->fn_data;
+  (void) ev_data;
+  if (c->is_listening || ev == MG_EV_OPEN) return;
+  if (ev == MG_EV_ACCEPT) {
+    struct conn *n = (struct conn *) calloc(1, sizeof(*n));
+    if (n == NULL) {
+      c->fn_data = NULL;
+      c->is_closing = 1;
+      return;
     }
+    n->b = (struct broker *) c->fn_data;
+    n->accepted = mg_millis();
+    c->fn_data = n;
+  } else if (cn == NULL) {
+    return;
+  } else if (ev == MG_EV_READ || ev == MG_EV_POLL) {
+    process(c, cn);
   } else if (ev == MG_EV_CLOSE) {
-    drop(b, c, true);
+    if (cn->s != NULL) session_offline(cn->b, cn->s, true);
+    clear_aliases(cn);
+    free(cn);
+    c->fn_data = NULL;
   }
 }
 
-static void expire(void *arg) {
-  struct broker *b = (struct broker *) arg;
-  struct session *s, *next;
+/* Deadlines: CONNECT must come in time, a client must be heard from within
+ * 1.5 keep-alives, a closing connection must take its last answers within
+ * BROKER_DRAIN_MS, offline sessions expire, delayed wills go out. */
+static void timer_fn(void *arg) {
+  struct mg_mgr *mgr = (struct mg_mgr *) arg;
+  struct mg_connection *c;
+  struct broker *b = NULL;
   uint64_t now = mg_millis();
-  for (s = b->sessions; s != NULL; s = next) {
-    next = s->next;
-    if (s->c != NULL && s->keepalive > 0 &&
-        now - s->last_seen > (uint64_t) s->keepalive * 1500) {
-      struct mg_connection *c = s->c;
-      drop(b, c, true); /* may free s */
-      mg_close_conn(c);
+  for (c = mgr->conns; c != NULL; c = c->next) {
+    struct conn *cn = (struct conn *) c->fn_data;
+    if (c->fn != fn) continue; /* not ours (e.g. a client in the tests) */
+    if (c->is_listening) b = (struct broker *) c->fn_data;
+    if (c->is_listening || cn == NULL || c->is_closing) continue;
+    if (c->is_draining) { /* a peer that does not read its last answers */
+      if (cn->draining == 0) cn->draining = now;
+      if (now - cn->draining > BROKER_DRAIN_MS) c->is_closing = 1;
+      continue;
+    }
+    if (cn->s == NULL && now - cn->accepted > MG_MQTT_CONNECT_TIMEOUT_MS) {
+      c->is_closing = 1;
+    } else if (cn->s != NULL && cn->s->keepalive > 0 &&
+               now - cn->s->last_seen > (uint64_t) cn->s->keepalive * 1500) {
+      struct session *s = cn->s;
+      cn->s = NULL;
+      session_offline(cn->b, s, true);
+      c->is_closing = 1;
     }
   }
+  if (b != NULL) {
+    will_poll(b, now);
+    session_expire(b, now);
+  }
+}
+
+#ifndef MQTT_BROKER_NO_MAIN /* tests/c/test_mqtt_broker.c brings its own */
+static volatile sig_atomic_t s_stop;
+static void on_signal(int sig) {
+  s_stop = sig;
 }
 
 int main(int argc, char *argv[]) {
-  const char *url = argc > 1 ? argv[1] : "mqtt://0.0.0.0:1883";
+  const char *url = "mqtt://0.0.0.0:1883";
+  char url_buf[64];
   struct mg_mgr mgr;
   struct broker b;
+  int i;
+  /* mqtt_broker [-v] [-p PORT] [URL]: -p as mosquitto's, -v accepted, no-op */
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
+      mg_snprintf(url_buf, sizeof(url_buf), "mqtt://0.0.0.0:%s", argv[++i]);
+      url = url_buf;
+    } else if (strcmp(argv[i], "-v") != 0) {
+      url = argv[i];
+    }
+  }
   memset(&b, 0, sizeof(b));
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   mg_log_set(MG_LL_ERROR); /* e.g. running out of descriptors, on stderr */
   mg_mgr_init(&mgr);
-  if (mg_mqtt_listen(&mgr, url, fn, &b) == NULL) {
+  if (mg_listen(&mgr, url, fn, &b) == NULL) {
     fprintf(stderr, "cannot listen on %s\n", url);
+    mg_mgr_free(&mgr);
     return 1;
   }
-  mg_timer_add(&mgr, 500, MG_TIMER_REPEAT | MG_TIMER_AUTODELETE, expire, &b);
+  mg_timer_add(&mgr, 100, MG_TIMER_REPEAT | MG_TIMER_AUTODELETE, timer_fn,
+               &mgr);
   printf("MQTT broker listening on %s\n", url);
   fflush(stdout);
   while (s_stop == 0) mg_mgr_poll(&mgr, 100);
   mg_mgr_free(&mgr);
-  while (b.sessions != NULL) free_session(&b, b.sessions);
-  while (b.retained != NULL) {
-    struct retained *r = b.retained;
-    b.retained = r->next;
-    free(r);
-  }
+  while (b.sessions != NULL) session_free(&b, b.sessions);
+  retained_free(&b);
   return 0;
 }
+#endif

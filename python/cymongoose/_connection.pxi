@@ -97,6 +97,23 @@ cdef class Connection:
         return self._c != NULL and bool(self._c.is_draining)
 
     @property
+    def half_close(self):
+        """TCP half-close (our addition): when True, the peer's end of stream
+        does not close this connection; `is_eof` turns True, reading stops and
+        writing goes on until `shutdown()`. Set it at MG_EV_OPEN/ACCEPT."""
+        return self._c != NULL and bool(self._c.is_half_close)
+
+    @half_close.setter
+    def half_close(self, on):
+        self._check()
+        self._c.is_half_close = 1 if on else 0
+
+    @property
+    def is_eof(self):
+        """True once the peer ended its stream (only with `half_close`)."""
+        return self._c != NULL and bool(self._c.is_eof)
+
+    @property
     def recv_len(self):
         return self._c.recv.len if self._c != NULL else 0
 
@@ -156,6 +173,13 @@ cdef class Connection:
         """Stop reading, flush what is queued, then close."""
         if self._c != NULL:
             self._c.is_draining = 1
+
+    def shutdown(self):
+        """End our stream (TCP FIN) once what is queued was sent; reading goes
+        on. The connection closes when both directions ended. Where a
+        half-close cannot exist (TLS, UDP) this is `drain()`."""
+        if self._c != NULL:
+            mg_shutdown(self._c)
 
     def error(self, message):
         """Emit MG_EV_ERROR(message) to this connection and close it."""

@@ -48,6 +48,8 @@ cdef extern from "mg.h":
         unsigned is_readable
         unsigned is_writable
         unsigned is_wakeup
+        unsigned is_half_close
+        unsigned is_eof
 
     struct mg_timer:
         unsigned long id
@@ -67,6 +69,7 @@ cdef extern from "mg.h":
     mg_connection *mg_connect(mg_mgr *mgr, const char *url, mg_event_handler_t fn, void *fn_data)
     bint mg_send(mg_connection *c, const void *buf, size_t len)
     void mg_close_conn(mg_connection *c)
+    void mg_shutdown(mg_connection *c)
     void mg_set_send_marks(mg_connection *c, size_t high, size_t low)
     void mg_mgr_set_send_marks(mg_mgr *mgr, size_t high, size_t low)
     size_t mg_send_high(const mg_connection *c)

@@ -210,6 +210,14 @@ class Connection:
     def is_draining(self) -> bool:
         """drain() was requested."""
     @property
+    def half_close(self) -> bool:
+        """TCP half-close (our addition): when True, the peer's end of stream does not close the connection; is_eof turns True and writing goes on until shutdown(). Set it at MG_EV_OPEN/ACCEPT."""
+    @half_close.setter
+    def half_close(self, on: bool) -> None: ...
+    @property
+    def is_eof(self) -> bool:
+        """The peer ended its stream (seen only with half_close)."""
+    @property
     def recv_len(self) -> int:
         """Bytes held in the receive buffer."""
     @property
@@ -222,11 +230,16 @@ class Connection:
     def send_size(self) -> int:
         """Capacity of the send buffer."""
     @property
-    def local_addr(self) -> _Addr | None:
-        """(ip, port, is_ipv6) of the local end, None once closed."""
+    def local_addr(self) -> _Addr:
+        """(ip, port, is_ipv6) of the local end.
+
+        Typed for the open connection a handler or ``listen()`` hands out (so
+        ``listener.local_addr[1]`` type-checks); a closed or detached connection
+        returns None at runtime.
+        """
     @property
-    def remote_addr(self) -> _Addr | None:
-        """(ip, port, is_ipv6) of the peer, None once closed."""
+    def remote_addr(self) -> _Addr:
+        """(ip, port, is_ipv6) of the peer; None at runtime once closed (see local_addr)."""
     def set_handler(self, handler: _Handler | None) -> None:
         """Set this connection's handler (on a listener: also what future accepted connections inherit)."""
     def send(self, data: _Data) -> None:
@@ -312,6 +325,8 @@ class Connection:
         """Close now (pending output is discarded); safe inside the connection's own handlers."""
     def drain(self) -> None:
         """Stop reading, flush the send buffer, then close."""
+    def shutdown(self) -> None:
+        """End our stream (TCP FIN) once the send buffer drained; reading goes on, and the connection closes when both directions ended. On TLS or UDP: drain()."""
     def tls_init(self, opts: TlsOpts) -> None:
         """Start TLS with `opts` (server: in MG_EV_ACCEPT, client: in MG_EV_CONNECT); MG_EV_TLS_HS follows. On a listener: check the server certificate and key now (ValueError naming the problem) and mark the listener is_tls."""
     def tls_free(self) -> None:

@@ -49,6 +49,16 @@ void mg_close_conn(struct mg_connection *c) {
   c->is_closing = 1;
 }
 
+void mg_shutdown(struct mg_connection *c) {
+  const struct mg_net *net = c->mgr->net;
+  if (c->is_tls || c->is_udp || c->is_listening || net == NULL ||
+      net->shutdown == NULL) {
+    c->is_draining = 1; /* no half-close here: finish and close */
+  } else {
+    c->is_shutdown = 1; /* mg_mgr_poll sends the FIN once send drained */
+  }
+}
+
 struct mg_connection *mg_conn_by_id(struct mg_mgr *mgr, unsigned long id) {
   struct mg_connection *c;
   for (c = mgr->conns; c != NULL; c = c->next)

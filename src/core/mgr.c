@@ -48,6 +48,10 @@ static bool read_conn(struct mg_connection *c) {
       return false;
     }
     mg_call(c, MG_EV_READ, &n);
+  } else if (n == MG_IO_EOF && c->is_half_close) {
+    c->is_eof = 1; /* reads stop; c stays open for writing */
+  } else if (n == MG_IO_EOF && c->send.len > 0) {
+    c->is_draining = 1; /* the peer is done: deliver what was answered */
   } else if (n < 0) {
     c->is_closing = 1; /* end of stream or reset */
   }
@@ -63,7 +67,9 @@ static bool read_conn(struct mg_connection *c) {
 static void read_stream(struct mg_connection *c) {
   int i;
   for (i = 0; i < MG_READ_BURST; i++) {
-    if (!read_conn(c) || c->is_closing || c->is_full || c->is_draining) break;
+    if (!read_conn(c) || c->is_closing || c->is_full || c->is_draining ||
+        c->is_eof)
+      break;
   }
 }
 
@@ -135,7 +141,7 @@ static void io_conn(struct mg_connection *c) {
     if (c->is_tls_hs) return; /* application data waits for the handshake */
   }
   if ((c->is_readable || (c->is_tls && mg_tls_pending(c) > 0)) &&
-      !c->is_draining && !c->is_full && !c->is_closing)
+      !c->is_draining && !c->is_full && !c->is_closing && !c->is_eof)
     read_stream(c);
   /* Write eagerly; wait for writability only once the OS pushed back. */
   if (c->send.len > 0 && !c->is_closing &&
@@ -207,6 +213,12 @@ void mg_mgr_poll(struct mg_mgr *mgr, int ms) {
      * and the send buffer drained below its low-water mark. */
     mg_send_backlogged(c);
     if (c->is_draining && c->send.len == 0) c->is_closing = 1;
+    if (c->is_shutdown && !c->is_shut_done && c->send.len == 0 &&
+        !c->is_connecting && c->fd != NULL && !c->is_closing) {
+      c->mgr->net->shutdown(c);
+      c->is_shut_done = 1;
+    }
+    if (c->is_shut_done && c->is_eof) c->is_closing = 1; /* both ended */
     if (c->is_closing) close_conn(c);
   }
   mgr->polling = false;

@@ -123,6 +123,11 @@ void mg_log_write(int level, const char *file, int line, const char *fmt, ...);
 #define MG_DEBUG(...) MG_LOG(MG_LL_DEBUG, __VA_ARGS__)
 #define MG_VERBOSE(...) MG_LOG(MG_LL_VERBOSE, __VA_ARGS__)
 
+/* A transport's recv (struct mg_net, the stack's mg_tcpip_tcp_recv): the
+ * peer ended its stream in order (TCP FIN), as opposed to an error (other
+ * values < 0). */
+#define MG_IO_EOF (-2L)
+
 /* An invariant that must hold: when cond is false, MG_ASSERT_FAIL()
  * (mg_config.h) runs; on a board that is a crash record naming the line. */
 #define MG_ASSERT(cond)          \

@@ -6,17 +6,24 @@
 #ifndef MG_CONFIG_H
 #define MG_CONFIG_H
 
-/* Target architecture: MG_ARCH_POSIX for Linux hosts, MG_ARCH_BAREMETAL for
+/* Target architecture: MG_ARCH_POSIX for Linux hosts, MG_ARCH_WIN32 for
+ * Windows hosts (Winsock, built with mingw-w64), MG_ARCH_BAREMETAL for
  * microcontrollers without an OS. */
 #define MG_ARCH_POSIX 1
 #define MG_ARCH_BAREMETAL 2
+#define MG_ARCH_WIN32 3
 #ifndef MG_ARCH
-#if defined(__unix__) || defined(__APPLE__)
+#if defined(_WIN32)
+#define MG_ARCH MG_ARCH_WIN32
+#elif defined(__unix__) || defined(__APPLE__)
 #define MG_ARCH MG_ARCH_POSIX
 #else
 #define MG_ARCH MG_ARCH_BAREMETAL
 #endif
 #endif
+/* 1 on an operating system (POSIX or Windows): the sizes below default to
+ * a host's plenty instead of a microcontroller's few kilobytes. */
+#define MG_ARCH_HOSTED (MG_ARCH == MG_ARCH_POSIX || MG_ARCH == MG_ARCH_WIN32)
 
 /* What a failed MG_ASSERT(cond) (mg_base.h) does. Firmware on Arm Thumb: the
  * permanently undefined instruction UDF #0xA5, inline, so the fault's pc is
@@ -34,9 +41,9 @@
 #endif
 #endif
 
-/* Kernel BSD sockets (host only). */
+/* Kernel BSD sockets (hosts only: src/net/sock.c, Winsock on Windows). */
 #ifndef MG_ENABLE_SOCKET
-#define MG_ENABLE_SOCKET (MG_ARCH == MG_ARCH_POSIX)
+#define MG_ENABLE_SOCKET MG_ARCH_HOSTED
 #endif
 
 /* epoll(7) readiness on Linux; poll(2) otherwise. */
@@ -123,7 +130,7 @@
 /* Publishes waiting per connection for an in-flight slot (or, on a client,
  * for CONNACK); one more is refused: mg_mqtt_pub returns 0. */
 #ifndef MG_MQTT_QUEUE_MAX
-#define MG_MQTT_QUEUE_MAX ((MG_ARCH == MG_ARCH_POSIX) ? 1000 : 16)
+#define MG_MQTT_QUEUE_MAX (MG_ARCH_HOSTED ? 1000 : 16)
 #endif
 /* MQTT 3.1.1 only: resend an unacknowledged QoS 1/2 packet (DUP set) after
  * this long. MQTT 5 resends only on reconnection (spec 4.4). */
@@ -177,6 +184,15 @@
   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #endif
 
+/* Ed25519 signature verification (src/core/util_ed25519.c, RFC 8032), for
+ * signed firmware images. On everywhere, firmware included: it costs 4.2 KiB
+ * of code on Cortex-M3 at -Os (2.4 KiB verifier + 1.8 KiB SHA-512, see
+ * docs/crypto.md) only in images that call mg_ed25519_verify, since
+ * firmware links with --gc-sections. */
+#ifndef MG_ENABLE_ED25519
+#define MG_ENABLE_ED25519 1
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1
@@ -211,11 +227,11 @@
  * connection: mg_set_send_marks(); 0 turns it off for a manager. */
 #ifndef MG_SEND_HIGH_WATER
 #define MG_SEND_HIGH_WATER \
-  ((MG_ARCH == MG_ARCH_POSIX) ? (1024UL * 1024UL) : 8192UL)
+  (MG_ARCH_HOSTED ? (1024UL * 1024UL) : 8192UL)
 #endif
 #ifndef MG_SEND_LOW_WATER
 #define MG_SEND_LOW_WATER \
-  ((MG_ARCH == MG_ARCH_POSIX) ? (256UL * 1024UL) : 2048UL)
+  (MG_ARCH_HOSTED ? (256UL * 1024UL) : 2048UL)
 #endif
 
 /* Listen backlog for TCP listeners. */
@@ -242,10 +258,10 @@
  * up to this much at once and it may deliver as much. Sizes two frame
  * buffers of the interface; 0 (firmware) = MTU-sized frames only. */
 #ifndef MG_TCPIP_OFFLOAD_MAX
-#define MG_TCPIP_OFFLOAD_MAX ((MG_ARCH == MG_ARCH_POSIX) ? 65535 : 0)
+#define MG_TCPIP_OFFLOAD_MAX (MG_ARCH_HOSTED ? 65535 : 0)
 #endif
 #ifndef MG_TCPIP_MAX_TCP /* TCP connections (incl. TIME_WAIT) */
-#define MG_TCPIP_MAX_TCP ((MG_ARCH == MG_ARCH_POSIX) ? 32 : 6)
+#define MG_TCPIP_MAX_TCP (MG_ARCH_HOSTED ? 32 : 6)
 #endif
 #ifndef MG_TCPIP_MAX_LISTEN
 #define MG_TCPIP_MAX_LISTEN 4
@@ -256,13 +272,13 @@
 /* Per-connection buffers. Windows beyond 64 KiB use window scaling. On hosts
  * the send buffer bounds bulk throughput over TAP (bench/RESULTS.md). */
 #ifndef MG_TCPIP_TCP_RXBUF /* receive window of one connection */
-#define MG_TCPIP_TCP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 65535 : 4096)
+#define MG_TCPIP_TCP_RXBUF (MG_ARCH_HOSTED ? 65535 : 4096)
 #endif
 #ifndef MG_TCPIP_TCP_TXBUF /* unacknowledged + unsent bytes of one connection */
-#define MG_TCPIP_TCP_TXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 131072 : 4096)
+#define MG_TCPIP_TCP_TXBUF (MG_ARCH_HOSTED ? 131072 : 4096)
 #endif
 #ifndef MG_TCPIP_UDP_RXBUF /* queued datagrams of one UDP endpoint */
-#define MG_TCPIP_UDP_RXBUF ((MG_ARCH == MG_ARCH_POSIX) ? 8192 : 2048)
+#define MG_TCPIP_UDP_RXBUF (MG_ARCH_HOSTED ? 8192 : 2048)
 #endif
 #ifndef MG_TCPIP_OOO_RANGES /* out-of-order byte ranges kept per connection */
 #define MG_TCPIP_OOO_RANGES 4
@@ -285,10 +301,10 @@
  * few slots and slow peers are the threat; hosts have many. Per interface:
  * mg_tcpip_if.yield_idle_ms. */
 #ifndef MG_TCPIP_YIELD_IDLE_MS
-#define MG_TCPIP_YIELD_IDLE_MS ((MG_ARCH == MG_ARCH_POSIX) ? 10000 : 1000)
+#define MG_TCPIP_YIELD_IDLE_MS (MG_ARCH_HOSTED ? 10000 : 1000)
 #endif
 #ifndef MG_TCPIP_BACKLOG /* default cap of half-open + unaccepted */
-#define MG_TCPIP_BACKLOG ((MG_ARCH == MG_ARCH_POSIX) ? 16 : 4)
+#define MG_TCPIP_BACKLOG (MG_ARCH_HOSTED ? 16 : 4)
 #endif
 #ifndef MG_TCPIP_RTO_INIT_MS
 #define MG_TCPIP_RTO_INIT_MS 1000
@@ -328,6 +344,14 @@
  * addr_wait_ms overrides it. */
 #ifndef MG_TCPIP_ADDR_WAIT_MS
 #define MG_TCPIP_ADDR_WAIT_MS 10000
+#endif
+
+/* Features that cannot exist on Windows hosts. */
+#if MG_ARCH == MG_ARCH_WIN32 && MG_ENABLE_EPOLL
+#error "MG_ENABLE_EPOLL: epoll is Linux-only; Windows uses WSAPoll"
+#endif
+#if MG_ARCH == MG_ARCH_WIN32 && MG_ENABLE_DRIVER_STREAM
+#error "MG_ENABLE_DRIVER_STREAM: the stream driver needs POSIX sockets, not available on Windows"
 #endif
 
 #endif /* MG_CONFIG_H */

@@ -81,6 +81,10 @@ struct mg_connection {
   unsigned is_readable : 1;   /* readable in the last poll */
   unsigned is_writable : 1;   /* writable in the last poll */
   unsigned is_wakeup : 1;     /* the manager's internal wakeup channel */
+  unsigned is_half_close : 1; /* app: keep c open after the peer's end */
+  unsigned is_eof : 1;        /* the peer ended its stream (half-close) */
+  unsigned is_shutdown : 1;   /* end our stream once send drained */
+  unsigned is_shut_done : 1;  /* our end of stream has been sent */
 };
 
 /* Readiness interest bits kept by a transport in c->io_mask. The core writes
@@ -122,8 +126,8 @@ struct mg_net {
   /* Accepts one pending connection on listener lc into new connection nc
    * (already allocated, fills nc->fd / loc / rem). Returns false if none. */
   bool (*accept)(struct mg_connection *lc, struct mg_connection *nc);
-  /* Reads/writes without blocking: >0 bytes, 0 = would block, <0 = error
-   * or orderly end of stream (then the connection closes). UDP: one datagram
+  /* Reads/writes without blocking: >0 bytes, 0 = would block, MG_IO_EOF =
+   * the peer's orderly end of stream, other <0 = error. UDP: one datagram
    * per call, rem set to the sender on read. */
   long (*recv)(struct mg_connection *c, void *buf, size_t len);
   long (*send)(struct mg_connection *c, const void *buf, size_t len);
@@ -143,6 +147,9 @@ struct mg_net {
   void (*wait)(struct mg_mgr *mgr, int ms);
   /* Releases the transport handle of c. */
   void (*close)(struct mg_connection *c);
+  /* Optional (NULL = none): ends c's outgoing stream (TCP FIN) while its
+   * incoming one stays open, for mg_shutdown(). */
+  void (*shutdown)(struct mg_connection *c);
   /* Per-manager setup and teardown of the transport. */
   bool (*init)(struct mg_mgr *mgr);
   void (*free)(struct mg_mgr *mgr);
@@ -224,6 +231,14 @@ bool mg_send_backlogged(struct mg_connection *c);
 /* Marks c closing; it is torn down at the end of the current poll iteration,
  * so this is safe from inside any handler. Pending output is discarded. */
 void mg_close_conn(struct mg_connection *c);
+/* TCP half-close. Once c's send buffer drained, ends c's outgoing stream
+ * (FIN) and keeps reading; where the transport cannot (TLS, UDP, a transport
+ * without shutdown) it drains and closes instead. Set c->is_half_close
+ * before the peer may finish (e.g. at MG_EV_OPEN/ACCEPT) to keep c open
+ * after the peer's end of stream: c->is_eof is then set and reads stop, and
+ * c closes by itself once both directions ended. Without is_half_close the
+ * peer's end closes c after its pending output was written. */
+void mg_shutdown(struct mg_connection *c);
 /* Emits MG_EV_ERROR with the formatted text and marks c closing. */
 void mg_error(struct mg_connection *c, const char *fmt, ...);
 /* Dispatches an event: protocol handler first, then the user handler. */

@@ -17,7 +17,7 @@ extern "C" {
  * a second request. Each field costs 32 bytes (64-bit) of every
  * struct mg_http_message, which lives on the stack. */
 #ifndef MG_MAX_HTTP_HEADERS
-#if MG_ARCH == MG_ARCH_POSIX
+#if MG_ARCH_HOSTED
 #define MG_MAX_HTTP_HEADERS 100
 #else
 #define MG_MAX_HTTP_HEADERS 30 /* small stacks */
@@ -222,7 +222,7 @@ struct mg_fs {
    * cheap call per path component instead of resolving rp each time. */
   unsigned (*lst)(const char *path, uint64_t *size, int64_t *mtime);
 };
-#if MG_ARCH == MG_ARCH_POSIX
+#if MG_ARCH_HOSTED /* POSIX, and Windows through its C runtime */
 extern const struct mg_fs mg_fs_posix;
 #endif
 

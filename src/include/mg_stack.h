@@ -271,7 +271,8 @@ bool mg_tcpip_tcp_acceptable(const struct mg_tcpip_if *ifp, int listener);
 struct mg_tcpip_tcp *mg_tcpip_tcp_connect(struct mg_tcpip_if *ifp,
                                           uint32_t ip, uint16_t port,
                                           uint16_t lport);
-/* >0 bytes, 0 = nothing yet, -1 = end of stream or error (see err). */
+/* >0 bytes, 0 = nothing yet, MG_IO_EOF (-2) = the peer's FIN after all
+ * its data, -1 = reset or error (see err). */
 long mg_tcpip_tcp_recv(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                        void *buf, size_t len);
 /* Queues bytes; returns how many fit (0 = queue full), -1 if not open. */
@@ -288,6 +289,8 @@ bool mg_tcpip_tcp_readable(const struct mg_tcpip_tcp *t);
 void mg_tcpip_tcp_close(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
 /* Abortive close: sends RST, frees the slot at once. */
 void mg_tcpip_tcp_abort(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
+/* Half-close: sends our FIN after the queued data; receiving goes on. */
+void mg_tcpip_tcp_shutdown(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t);
 
 /* ---- UDP ---- */
 /* Opens port (0 = ephemeral); rip/rport non-zero restricts it to one peer. */
@@ -423,6 +426,27 @@ struct mg_tap {
 extern const struct mg_driver mg_driver_tap;
 /* Blocks up to ms for a frame on the TAP fd (the interface's wait hook). */
 void mg_tap_wait(void *tap, int ms);
+#endif
+
+#if MG_ARCH == MG_ARCH_WIN32 && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
+/* Compiled out on Windows: using one of these is a compile error that says
+ * so (GCC >= 12 / clang), instead of an unknown name. */
+#define MG_WIN32_UNAVAILABLE(what) \
+  __attribute__((unavailable(what " is not available on Windows")))
+extern const struct mg_driver mg_driver_tap MG_WIN32_UNAVAILABLE("Linux TAP");
+void mg_tap_wait(void *tap, int ms) MG_WIN32_UNAVAILABLE("Linux TAP");
+extern const struct mg_driver mg_driver_stream
+    MG_WIN32_UNAVAILABLE("the stream driver (POSIX sockets)");
+void mg_stream_wait(void *stream, int ms)
+    MG_WIN32_UNAVAILABLE("the stream driver (POSIX sockets)");
+bool mg_fd_nonblock(int fd) MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+size_t mg_fd_read(void *fd_ptr, void *buf, size_t len)
+    MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+size_t mg_fd_write(void *fd_ptr, const void *buf, size_t len)
+    MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
+void mg_slip_fd_wait(void *slip, int ms)
+    MG_WIN32_UNAVAILABLE("SLIP on a file descriptor");
 #endif
 
 #endif /* MG_ENABLE_TCPIP */

@@ -61,6 +61,30 @@ void mg_sha256(unsigned char digest[32], const void *data, size_t len);
 void mg_hmac_sha256(unsigned char mac[32], const void *key, size_t keylen,
                     const void *data, size_t datalen);
 
+/* ---- SHA-512 (FIPS 180-4) ---- */
+struct mg_sha512_ctx {
+  uint64_t state[8];
+  uint64_t total;           /* bytes hashed so far (inputs < 2^61 bytes) */
+  unsigned char block[128]; /* pending partial block */
+};
+void mg_sha512_init(struct mg_sha512_ctx *ctx);
+void mg_sha512_update(struct mg_sha512_ctx *ctx, const void *data,
+                      size_t len);
+void mg_sha512_final(struct mg_sha512_ctx *ctx, unsigned char digest[64]);
+void mg_sha512(unsigned char digest[64], const void *data, size_t len);
+
+#if MG_ENABLE_ED25519
+/* ---- Ed25519 signature verification (RFC 8032 section 5.1.7) ---- */
+/* True when sig (R || S) is a valid signature of msg (len bytes) under the
+ * public key pub. False for a wrong signature and for every malformed
+ * input: S >= L, an R or pub that is not the canonical encoding of a curve
+ * point. Pure Ed25519 only (no context, no prehash). Not constant-time: it
+ * handles public data only. Stack: about 1.7 KiB on Cortex-M3. See
+ * docs/crypto.md. */
+bool mg_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
+                       const uint8_t pub[32]);
+#endif
+
 /* ---- CRC-32 (IEEE 802.3, reflected, as zlib/binascii) ---- */
 /* Chainable: mg_crc32(mg_crc32(0, a, n), b, m) == CRC of a||b. */
 uint32_t mg_crc32(uint32_t crc, const void *buf, size_t len);

@@ -1,18 +1,121 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4, SOCK_NONBLOCK with -std=c11 */
 #endif
-/* Kernel-socket transport (struct mg_net) for POSIX hosts: non-blocking
- * sockets, epoll(7) readiness on Linux, poll(2) elsewhere. */
+/* Kernel-socket transport (struct mg_net) for hosts: non-blocking sockets,
+ * epoll(7) readiness on Linux, poll(2) on other POSIX systems, WSAPoll on
+ * Windows (Winsock). The few calls that differ between POSIX and Winsock sit
+ * in the "OS layer" below; everything after it is shared. */
 #include "mg_core.h"
 #include "mg_tls.h"
 
 #if MG_ENABLE_SOCKET
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- OS layer ---- */
+#if MG_ARCH == MG_ARCH_WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <limits.h>
+
+typedef SOCKET sock_t;
+#define SOCK_NONE INVALID_SOCKET
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* Winsock never raises SIGPIPE */
+#endif
+#define SOCK_MORE 0
+#define SOCK_SHUT_WR SD_SEND
+typedef WSAPOLLFD sock_pollfd;
+
+static int sock_err(void) {
+  return WSAGetLastError();
+}
+static bool err_would_block(int e) {
+  return e == WSAEWOULDBLOCK || e == WSAEINTR;
+}
+static bool err_in_progress(int e) {
+  return e == WSAEWOULDBLOCK || e == WSAEINPROGRESS;
+}
+static bool err_starved(int e) {
+  return e == WSAEMFILE || e == WSAENOBUFS;
+}
+static bool set_nonblock(sock_t s) {
+  u_long on = 1;
+  return ioctlsocket(s, FIONBIO, &on) == 0;
+}
+static void sock_os_close(sock_t s) {
+  closesocket(s);
+}
+static sock_t new_socket(int family, bool udp) {
+  /* Not inherited by child processes, like SOCK_CLOEXEC. */
+  sock_t s = WSASocketW(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0, NULL, 0,
+                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s != SOCK_NONE && !set_nonblock(s)) {
+    closesocket(s);
+    s = SOCK_NONE;
+  }
+  return s;
+}
+/* The wakeup doorbell: two UDP sockets on 127.0.0.1 connected to each other
+ * (Windows has no socketpair; a connected UDP socket only takes datagrams
+ * from its peer, so nothing else can ring it). */
+static bool os_pair(sock_t sv[2]) {
+  struct sockaddr_in a[2];
+  int i, sl = sizeof(a[0]);
+  sv[0] = new_socket(AF_INET, true);
+  sv[1] = new_socket(AF_INET, true);
+  for (i = 0; i < 2 && sv[0] != SOCK_NONE && sv[1] != SOCK_NONE; i++) {
+    memset(&a[i], 0, sizeof(a[i]));
+    a[i].sin_family = AF_INET;
+    a[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(sv[i], (struct sockaddr *) &a[i], sl) != 0 ||
+        getsockname(sv[i], (struct sockaddr *) &a[i], &sl) != 0)
+      break;
+  }
+  if (i == 2 && connect(sv[0], (struct sockaddr *) &a[1], sl) == 0 &&
+      connect(sv[1], (struct sockaddr *) &a[0], sl) == 0)
+    return true;
+  for (i = 0; i < 2; i++)
+    if (sv[i] != SOCK_NONE) closesocket(sv[i]);
+  return false;
+}
+static sock_t os_accept(sock_t ls, struct sockaddr_storage *ss, int *sl) {
+  sock_t s = accept(ls, (struct sockaddr *) ss, sl);
+  if (s != SOCK_NONE && !set_nonblock(s)) {
+    closesocket(s);
+    s = SOCK_NONE;
+  }
+  return s;
+}
+static int os_poll(sock_pollfd *p, size_t n, int ms) {
+  if (n == 0) { /* WSAPoll fails at once on an empty set; poll(2) sleeps */
+    Sleep(ms < 0 ? INFINITE : (DWORD) ms);
+    return 0;
+  }
+  return WSAPoll(p, (ULONG) n, ms); /* entries of INVALID_SOCKET are skipped */
+}
+static long os_send(sock_t s, const void *buf, size_t len, int flags) {
+  return send(s, (const char *) buf, len > INT_MAX ? INT_MAX : (int) len,
+              flags);
+}
+static long os_recv(sock_t s, void *buf, size_t len) {
+  return recv(s, (char *) buf, len > INT_MAX ? INT_MAX : (int) len, 0);
+}
+static long os_sendto(sock_t s, const void *buf, size_t len,
+                      const struct sockaddr_storage *ss, int sl) {
+  return sendto(s, (const char *) buf, len > INT_MAX ? INT_MAX : (int) len, 0,
+                (const struct sockaddr *) ss, sl);
+}
+static long os_recvfrom(sock_t s, void *buf, size_t len,
+                        struct sockaddr_storage *ss, int *sl) {
+  return recvfrom(s, (char *) buf, len > INT_MAX ? INT_MAX : (int) len, 0,
+                  (struct sockaddr *) ss, sl);
+}
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -27,12 +130,66 @@
 #include <sys/epoll.h>
 #else
 #include <poll.h>
+typedef struct pollfd sock_pollfd;
 #endif
 
-/* c->fd holds the descriptor plus one, so NULL means "no socket" even when
- * the kernel hands out descriptor 0 (CI runs without stdin). */
-#define FD(c) ((int) (intptr_t) (c)->fd - 1)
-#define SET_FD(c, s) ((c)->fd = (void *) (intptr_t) ((s) + 1))
+typedef int sock_t;
+#define SOCK_NONE (-1)
+#define SOCK_SHUT_WR SHUT_WR
+
+static int sock_err(void) {
+  return errno;
+}
+static bool err_would_block(int e) {
+  return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+static bool err_in_progress(int e) {
+  return e == EINPROGRESS;
+}
+static bool err_starved(int e) {
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+static void sock_os_close(sock_t s) {
+  close(s);
+}
+static sock_t new_socket(int family, bool udp) {
+  return socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+                            SOCK_CLOEXEC, 0);
+}
+static sock_t os_accept(sock_t ls, struct sockaddr_storage *ss, socklen_t *sl) {
+  return accept4(ls, (struct sockaddr *) ss, sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+static bool os_pair(sock_t sv[2]) {
+  return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                    sv) == 0;
+}
+#if !MG_ENABLE_EPOLL
+static int os_poll(sock_pollfd *p, size_t n, int ms) {
+  return poll(p, n, ms);
+}
+#endif
+static long os_send(sock_t s, const void *buf, size_t len, int flags) {
+  return (long) send(s, buf, len, flags);
+}
+static long os_recv(sock_t s, void *buf, size_t len) {
+  return (long) recv(s, buf, len, 0);
+}
+static long os_sendto(sock_t s, const void *buf, size_t len,
+                      const struct sockaddr_storage *ss, socklen_t sl) {
+  return (long) sendto(s, buf, len, MSG_NOSIGNAL, (const struct sockaddr *) ss,
+                       sl);
+}
+static long os_recvfrom(sock_t s, void *buf, size_t len,
+                        struct sockaddr_storage *ss, socklen_t *sl) {
+  return (long) recvfrom(s, buf, len, 0, (struct sockaddr *) ss, sl);
+}
+#endif
+/* ---- end of the OS layer ---- */
+
+/* c->fd holds the socket plus one, so NULL means "no socket" even when the
+ * kernel hands out descriptor 0 (CI runs without stdin). */
+#define FD(c) ((sock_t) ((uintptr_t) (c)->fd - 1))
+#define SET_FD(c, s) ((c)->fd = (void *) ((uintptr_t) (s) + 1))
 
 #define MAX_EVENTS 256
 
@@ -42,7 +199,7 @@
 #define IO_INTEREST (MG_IO_READ | MG_IO_WRITE)
 
 struct sock_state {
-  int wake_wr;  /* write end of the wakeup socketpair, -1 if none */
+  sock_t wake_wr; /* write end of the wakeup socket pair, SOCK_NONE if none */
   /* Descriptor exhaustion: listeners are left out of the wait until
    * accept_resume (mg_millis), 0 when accepting normally. */
   uint64_t accept_resume;
@@ -51,7 +208,7 @@ struct sock_state {
   int epfd;
   struct epoll_event events[MAX_EVENTS];
 #else
-  struct pollfd *pfds;
+  sock_pollfd *pfds;
   size_t pfds_cap;
 #endif
 };
@@ -123,7 +280,8 @@ static uint32_t wanted(const struct mg_connection *c) {
   uint32_t m = 0;
   if (c->is_listening || c->is_wakeup) return MG_IO_READ;
   if (c->is_connecting) return MG_IO_WRITE;
-  if (!c->is_draining && !c->is_full && !c->is_closing) m |= MG_IO_READ;
+  if (!c->is_draining && !c->is_full && !c->is_closing && !c->is_eof)
+    m |= MG_IO_READ;
   /* During a TLS handshake queued plaintext waits: only the handshake's own
    * ciphertext may need writability. */
   if (c->is_tls_hs ? mg_tls_wants_write(c) : c->send.len > 0) m |= MG_IO_WRITE;
@@ -154,23 +312,26 @@ static int accept_backoff_wait(struct mg_mgr *mgr, int ms) {
   return ms;
 }
 
-static int new_socket(int family, bool udp) {
-  return socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
-                            SOCK_CLOEXEC, 0);
-}
-
 static bool sock_listen(struct mg_connection *c) {
   struct sockaddr_storage ss;
   socklen_t sl = to_sa(&c->loc, &ss);
-  int on = 1, s = new_socket(ss.ss_family, c->is_udp);
-  if (s < 0) return false;
+  int on = 1;
+  sock_t s = new_socket(ss.ss_family, c->is_udp);
+  if (s == SOCK_NONE) return false;
+#if MG_ARCH == MG_ARCH_WIN32
+  /* Windows binds over TIME_WAIT anyway; its SO_REUSEADDR would let another
+   * socket take a port we listen on, so ask for the opposite. */
+  setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *) &on,
+             sizeof(on));
+#else
   /* SO_REUSEADDR lets a restarted server bind over TIME_WAIT; a port that
    * another socket listens on still fails with EADDRINUSE. */
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+#endif
   if (bind(s, (struct sockaddr *) &ss, sl) != 0 ||
       (!c->is_udp && listen(s, MG_SOCK_LISTEN_BACKLOG) != 0)) {
-    MG_ERROR("bind/listen: errno %d", errno);
-    close(s);
+    MG_ERROR("bind/listen: error %d", sock_err());
+    sock_os_close(s);
     return false;
   }
   SET_FD(c, s);
@@ -179,16 +340,17 @@ static bool sock_listen(struct mg_connection *c) {
   return true;
 }
 
-static void tune(int s) {
+static void tune(sock_t s) {
   int on = 1;
-  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *) &on, sizeof(on));
 }
 
 static void sock_connect(struct mg_connection *c) {
   struct sockaddr_storage ss;
   socklen_t sl = to_sa(&c->rem, &ss);
-  int s = new_socket(ss.ss_family, c->is_udp), rc;
-  if (s < 0) {
+  sock_t s = new_socket(ss.ss_family, c->is_udp);
+  int rc;
+  if (s == SOCK_NONE) {
     mg_error(c, "socket error");
     return;
   }
@@ -199,7 +361,7 @@ static void sock_connect(struct mg_connection *c) {
     read_local(c);
     watch(c, wanted(c));
     mg_connect_done(c);
-  } else if (errno == EINPROGRESS) {
+  } else if (err_in_progress(sock_err())) {
     c->is_connecting = 1;
     watch(c, MG_IO_WRITE);
   } else {
@@ -210,7 +372,8 @@ static void sock_connect(struct mg_connection *c) {
 static int sock_check_connect(struct mg_connection *c) {
   int err = 0;
   socklen_t len = sizeof(err);
-  if (getsockopt(FD(c), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+  if (getsockopt(FD(c), SOL_SOCKET, SO_ERROR, (char *) &err, &len) != 0 ||
+      err != 0) {
     MG_DEBUG("conn %lu: connect failed, errno %d", c->id, err);
     return -1;
   }
@@ -239,12 +402,10 @@ static void accept_starved(struct mg_connection *lc, int err) {
 static bool sock_accept(struct mg_connection *lc, struct mg_connection *nc) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
-  int s = accept4(FD(lc), (struct sockaddr *) &ss, &sl,
-                  SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (s < 0) {
-    int err = errno;
-    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-      accept_starved(lc, err);
+  sock_t s = os_accept(FD(lc), &ss, &sl);
+  if (s == SOCK_NONE) {
+    int err = sock_err();
+    if (err_starved(err)) accept_starved(lc, err);
     return false;
   }
   tune(s);
@@ -256,39 +417,40 @@ static bool sock_accept(struct mg_connection *lc, struct mg_connection *nc) {
 }
 
 static bool would_block(void) {
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  return err_would_block(sock_err());
 }
 
 static long sock_recv(struct mg_connection *c, void *buf, size_t len) {
-  ssize_t n;
+  long n;
   if (c->is_udp && c->is_listening) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    n = recvfrom(FD(c), buf, len, 0, (struct sockaddr *) &ss, &sl);
+    n = os_recvfrom(FD(c), buf, len, &ss, &sl);
     if (n >= 0) from_sa(&ss, &c->rem);
   } else {
-    n = recv(FD(c), buf, len, 0);
+    n = os_recv(FD(c), buf, len);
   }
   if (n > 0) return (long) n;
-  if (n == 0) return c->is_udp ? 0 : -1; /* empty datagram / end of stream */
+  if (n == 0) return c->is_udp ? 0 : MG_IO_EOF; /* empty datagram / end */
   if (would_block()) return 0;
   return c->is_udp ? 0 : -1; /* UDP errors (e.g. ICMP refused) are not fatal */
 }
 
 static long sock_send(struct mg_connection *c, const void *buf, size_t len) {
-  ssize_t n;
+  long n;
   if (c->is_udp && c->is_listening) {
     struct sockaddr_storage ss;
     socklen_t sl = to_sa(&c->rem, &ss);
-    n = sendto(FD(c), buf, len, MSG_NOSIGNAL, (struct sockaddr *) &ss, sl);
+    n = os_sendto(FD(c), buf, len, &ss, sl);
   } else {
-    n = send(FD(c), buf, len, MSG_NOSIGNAL);
+    n = os_send(FD(c), buf, len, MSG_NOSIGNAL);
   }
   if (n >= 0) return (long) n;
   if (would_block()) return 0;
   return -1;
 }
 
+#if MG_ARCH != MG_ARCH_WIN32
 /* Copying fallback of sock_send_file: file -> stack buffer -> socket. Bytes
  * read but not accepted by the socket are read again by the next call. */
 static long send_file_copy(struct mg_connection *c, int file, uint64_t off,
@@ -335,9 +497,15 @@ static long sock_send_file(struct mg_connection *c, const void *head,
   }
 }
 
+#endif /* Windows has no sendfile(2) on descriptors: send_file is NULL */
+
 static void sock_close(struct mg_connection *c) {
-  close(FD(c)); /* also drops it from the epoll set */
+  sock_os_close(FD(c)); /* also drops it from the epoll set */
   c->fd = NULL;
+}
+
+static void sock_shutdown(struct mg_connection *c) {
+  shutdown(FD(c), SOCK_SHUT_WR);
 }
 
 #if MG_ENABLE_EPOLL
@@ -366,7 +534,7 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
   ms = accept_backoff_wait(mgr, ms);
   for (c = mgr->conns; c != NULL; c = c->next) n++;
   if (n > st->pfds_cap) {
-    struct pollfd *p = (struct pollfd *) realloc(st->pfds, n * sizeof(*p));
+    sock_pollfd *p = (sock_pollfd *) realloc(st->pfds, n * sizeof(*p));
     if (p == NULL) return;
     st->pfds = p;
     st->pfds_cap = n;
@@ -375,12 +543,12 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
     uint32_t m = c->fd == NULL ? 0 : next_interest(c);
     c->is_readable = c->is_writable = 0;
     watch(c, m);
-    st->pfds[i].fd = c->fd == NULL ? -1 : FD(c);
+    st->pfds[i].fd = c->fd == NULL ? SOCK_NONE : FD(c);
     st->pfds[i].events = (short) (((m & MG_IO_READ) ? POLLIN : 0) |
                                   ((m & MG_IO_WRITE) ? POLLOUT : 0));
     st->pfds[i].revents = 0;
   }
-  if (poll(st->pfds, n, ms) <= 0) return;
+  if (os_poll(st->pfds, n, ms) <= 0) return;
   for (i = 0, c = mgr->conns; c != NULL && i < n; c = c->next, i++) {
     short r = st->pfds[i].revents;
     if (r & (POLLIN | POLLERR | POLLHUP)) c->is_readable = 1;
@@ -392,7 +560,16 @@ static void sock_wait(struct mg_mgr *mgr, int ms) {
 static bool sock_init(struct mg_mgr *mgr) {
   struct sock_state *st = (struct sock_state *) calloc(1, sizeof(*st));
   if (st == NULL) return false;
-  st->wake_wr = -1;
+  st->wake_wr = SOCK_NONE;
+#if MG_ARCH == MG_ARCH_WIN32
+  {
+    WSADATA wsa; /* reference-counted: one start per manager */
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+      free(st);
+      return false;
+    }
+  }
+#endif
 #if MG_ENABLE_EPOLL
   st->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (st->epfd < 0) {
@@ -407,25 +584,26 @@ static bool sock_init(struct mg_mgr *mgr) {
 static void sock_free(struct mg_mgr *mgr) {
   struct sock_state *st = state(mgr);
   if (st == NULL) return;
-  if (st->wake_wr >= 0) close(st->wake_wr);
+  if (st->wake_wr != SOCK_NONE) sock_os_close(st->wake_wr);
 #if MG_ENABLE_EPOLL
   close(st->epfd);
 #else
   free(st->pfds);
+#endif
+#if MG_ARCH == MG_ARCH_WIN32
+  WSACleanup();
 #endif
   free(st);
   mgr->net_data = NULL;
 }
 
 static struct mg_connection *sock_wakeup_init(struct mg_mgr *mgr) {
-  int sv[2];
+  sock_t sv[2];
   struct mg_connection *c;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                 sv) != 0)
-    return NULL;
+  if (!os_pair(sv)) return NULL;
   if ((c = mg_alloc_conn(mgr)) == NULL) {
-    close(sv[0]);
-    close(sv[1]);
+    sock_os_close(sv[0]);
+    sock_os_close(sv[1]);
     return NULL;
   }
   c->is_wakeup = 1;
@@ -438,7 +616,7 @@ static struct mg_connection *sock_wakeup_init(struct mg_mgr *mgr) {
 
 static void sock_wakeup_signal(struct mg_mgr *mgr) {
   /* One doorbell byte; a full socket buffer already means "wake up". */
-  ssize_t n = write(state(mgr)->wake_wr, "", 1);
+  long n = os_send(state(mgr)->wake_wr, "", 1, MSG_NOSIGNAL);
   (void) n;
 }
 
@@ -449,9 +627,12 @@ const struct mg_net mg_net_sock = {
     .accept = sock_accept,
     .recv = sock_recv,
     .send = sock_send,
+#if MG_ARCH != MG_ARCH_WIN32
     .send_file = sock_send_file,
+#endif
     .wait = sock_wait,
     .close = sock_close,
+    .shutdown = sock_shutdown,
     .init = sock_init,
     .free = sock_free,
     .wakeup_init = sock_wakeup_init,

@@ -12,7 +12,7 @@
 
 static const struct mg_fs *default_fs(const struct mg_http_serve_opts *o) {
   if (o != NULL && o->fs != NULL) return o->fs;
-#if MG_ARCH == MG_ARCH_POSIX
+#if MG_ARCH_HOSTED
   return &mg_fs_posix;
 #else
   return NULL;
@@ -459,7 +459,9 @@ void mg_http_serve_file(struct mg_connection *c, struct mg_http_message *hm,
 /* ---- Directories ---- */
 
 /* Decodes the URI path and appends it to root, refusing anything that could
- * leave root: "..", NUL, backslashes, bad escapes. Returns false if so. */
+ * leave root: "..", NUL, backslashes, bad escapes, and on Windows ':' (a
+ * drive letter, or an NTFS stream such as "a.txt::$DATA"). Returns false if
+ * so. */
 static bool build_path(const struct mg_str uri, const char *root, char *buf,
                        size_t len) {
   char dec[MG_PATH_MAX];
@@ -468,6 +470,9 @@ static bool build_path(const struct mg_str uri, const char *root, char *buf,
   if (n < 0 || uri.len == 0 || uri.buf[0] != '/') return false;
   if (memchr(dec, '\0', (size_t) n) != NULL || memchr(dec, '\\', (size_t) n))
     return false;
+#if MG_ARCH == MG_ARCH_WIN32
+  if (memchr(dec, ':', (size_t) n) != NULL) return false;
+#endif
   /* Every segment is checked; "." and ".." are both refused. */
   for (int i = 0; i < n;) {
     int j = i;

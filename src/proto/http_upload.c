@@ -25,7 +25,7 @@ long mg_http_upload(struct mg_connection *c, struct mg_http_message *hm,
   uint64_t offset = 0, size = 0;
   int n;
   void *fd;
-#if MG_ARCH == MG_ARCH_POSIX
+#if MG_ARCH_HOSTED
   if (fs == NULL) fs = &mg_fs_posix;
 #endif
   if (fs == NULL || fs->ow == NULL || fs->wr == NULL || dir == NULL)

@@ -2,6 +2,11 @@
  * program whose last line reports "N passed, M failed". */
 #ifndef MG_TEST_H
 #define MG_TEST_H
+#ifdef MG_TEST_TARGET
+/* Built into the on-target test firmware (tests/target): CHECK reports each
+ * test function as a case on the board's console instead. */
+#include "mg_target_test.h"
+#else
 #include <stdio.h>
 
 static int s_passed, s_failed;
@@ -18,4 +23,5 @@ static int s_passed, s_failed;
 
 #define TEST_REPORT()                                            \
   (printf("%d passed, %d failed\n", s_passed, s_failed), s_failed ? 1 : 0)
+#endif /* MG_TEST_TARGET */
 #endif

@@ -122,6 +122,7 @@ struct echo_state {
   int accepted, connected, closed, errors, reads;
   char got[64];
   size_t got_len;
+  uint16_t port; /* client: its local port once connected */
 };
 
 static void echo_server(struct mg_connection *c, int ev, void *ev_data) {
@@ -139,6 +140,7 @@ static void echo_client(struct mg_connection *c, int ev, void *ev_data) {
   struct echo_state *st = (struct echo_state *) c->fn_data;
   if (ev == MG_EV_CONNECT) {
     st->connected++;
+    st->port = c->loc.port;
     mg_send(c, "ping", 4);
   }
   if (ev == MG_EV_READ) {
@@ -183,6 +185,43 @@ static void test_echo(void) {
   CHECK(srv.closed == 1); /* server side saw the peer go away */
   mg_mgr_free(&mgr);
   CHECK(srv.closed == 2); /* listener closed by mg_mgr_free */
+}
+
+/* A manager without connections still waits for its timeout in poll (a
+ * loop of mg_mgr_poll must not spin: WSAPoll refuses an empty set). */
+static void test_idle_wait(void) {
+  struct mg_mgr mgr;
+  uint64_t t0;
+  mg_mgr_init(&mgr);
+  t0 = mg_millis();
+  mg_mgr_poll(&mgr, 50);
+  CHECK(mg_millis() - t0 >= 40);
+  mg_mgr_free(&mgr);
+}
+
+/* UDP over loopback: a datagram to the listener comes back to its sender
+ * (the listener answers whoever wrote last), each read is one datagram. */
+static void test_udp_echo(void) {
+  struct mg_mgr mgr;
+  struct echo_state srv, cli;
+  struct mg_connection *lc, *cc;
+  char url[64];
+  int i;
+  memset(&srv, 0, sizeof(srv));
+  memset(&cli, 0, sizeof(cli));
+  mg_mgr_init(&mgr);
+  lc = mg_listen(&mgr, "udp://127.0.0.1:0", echo_server, &srv);
+  CHECK(lc != NULL && lc->is_udp && lc->loc.port != 0);
+  if (lc == NULL) return;
+  mg_snprintf(url, sizeof(url), "udp://127.0.0.1:%u", mg_ntohs(lc->loc.port));
+  cc = mg_connect(&mgr, url, echo_client, &cli);
+  CHECK(cc != NULL && cc->is_udp);
+  for (i = 0; i < 200 && cli.closed == 0; i++) mg_mgr_poll(&mgr, 10);
+  CHECK(cli.connected == 1 && cli.errors == 0 && cli.reads == 1);
+  CHECK(cli.got_len == 4 && memcmp(cli.got, "ping", 4) == 0);
+  CHECK(cli.closed == 1 && srv.closed == 0); /* the listener stays */
+  CHECK(cli.port != 0 && lc->rem.port == cli.port); /* answered the sender */
+  mg_mgr_free(&mgr);
 }
 
 /* A connection whose receive buffer reached its cap stops reading, and
@@ -358,7 +397,9 @@ int main(void) {
   test_url();
   test_timers();
   test_timer_lateness();
+  test_idle_wait();
   test_echo();
+  test_udp_echo();
   test_refused();
   test_full_resumes();
   test_read_burst();

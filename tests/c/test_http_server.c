@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <io.h> /* _mktemp */
+#endif
 
 #include "mg.h"
 #include "mg_test.h"
@@ -351,10 +354,22 @@ static void test_static(struct mg_mgr *mgr, struct srv *s, const char *dir) {
   unlink(path);
 }
 
+/* A fresh directory for the static file test (no mkdtemp on Windows). */
+static bool temp_dir(char *buf, size_t len) {
+#ifdef _WIN32
+  const char *tmp = getenv("TEMP");
+  mg_snprintf(buf, len, "%s/mg_http_test_XXXXXX", tmp != NULL ? tmp : ".");
+  return _mktemp(buf) != NULL && mkdir(buf) == 0;
+#else
+  mg_snprintf(buf, len, "/tmp/mg_http_test_XXXXXX");
+  return mkdtemp(buf) != NULL;
+#endif
+}
+
 int main(void) {
   struct mg_mgr mgr;
   struct srv s;
-  char dir[] = "/tmp/mg_http_test_XXXXXX";
+  char dir[256];
   memset(&s, 0, sizeof(s));
   mg_mgr_init(&mgr);
   struct mg_connection *lc = mg_http_listen(&mgr, "http://127.0.0.1:0", server_fn, &s);
@@ -368,7 +383,9 @@ int main(void) {
   test_request_timeout(&mgr, &s);
   test_deferred_replies(&mgr, &s);
   test_takeover_in_hdrs(&mgr, &s);
-  if (mkdtemp(dir) != NULL) {
+  bool have_dir = temp_dir(dir, sizeof(dir));
+  CHECK(have_dir);
+  if (have_dir) {
     test_static(&mgr, &s, dir);
     rmdir(dir);
   }

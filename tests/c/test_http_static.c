@@ -16,6 +16,7 @@ struct file {
 static const struct file s_files[] = {
     {"/r/index.html", "<p>index</p>"},
     {"/r/a.txt", "0123456789"},
+    {"/r/a:b.txt", "colon"},
     {"/r/docs/x.mine", "custom"},
     {"/r/404.html", "nothing here"},
     {NULL, NULL},
@@ -148,6 +149,12 @@ int main(void) {
   EXPECT("GET /../etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n", "400 Bad Request", "Invalid path");
   EXPECT("GET /%2e%2e/x HTTP/1.1\r\nHost: h\r\n\r\n", "Invalid path");
   EXPECT("GET /a%00 HTTP/1.1\r\nHost: h\r\n\r\n", "Invalid path");
+#ifdef _WIN32 /* drive letters and NTFS streams ("a.txt::$DATA") */
+  EXPECT("GET /a:b.txt HTTP/1.1\r\nHost: h\r\n\r\n", "400 Bad Request", "Invalid path");
+  EXPECT("GET /a%3ab.txt HTTP/1.1\r\nHost: h\r\n\r\n", "400 Bad Request", "Invalid path");
+#else
+  EXPECT("GET /a:b.txt HTTP/1.1\r\nHost: h\r\n\r\n", "200 OK", "\r\n\r\ncolon");
+#endif
   EXPECT("GET /file?x HTTP/1.1\r\nHost: h\r\n\r\n", "\r\n\r\n0123456789");
 
   /* Ranges. */

@@ -218,7 +218,7 @@ static void test_handshake_and_data(int li) {
   CHECK(s_cap->n == 1 && tack(last()) == seq + 4);
   CHECK(t->state == MG_TCP_CLOSE_WAIT);
   CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 3);
-  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == -1);
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == MG_IO_EOF);
   seq += 4;
   /* Half-closed: we may still send. Then our FIN, LAST_ACK, CLOSED. */
   s_cap->n = 0;
@@ -284,6 +284,37 @@ static void test_active_close(int li) {
   s_cap->n = 0;
   feed(40001, seq, isn + 2, TF_ACK | TF_FIN, 8000, NULL, 0);
   CHECK(s_cap->n == 1 && tack(last()) == seq + 1);
+  advance(MG_TCPIP_TIME_WAIT_MS + 100);
+  CHECK(t->state == MG_TCP_CLOSED);
+}
+
+/* Half-close: our FIN goes out after the queued data, yet the peer's data
+ * keeps arriving for the application, however long it takes, up to its FIN. */
+static void test_half_close(int li) {
+  uint32_t isn, seq = PEER_ISN + 1;
+  char buf[64];
+  struct mg_tcpip_tcp *t = open_conn(li, 40002, &isn);
+  if (t == NULL) return;
+  CHECK(mg_tcpip_tcp_send(s_ifp, t, "req", 3) == 3);
+  s_cap->n = 0;
+  mg_tcpip_tcp_shutdown(s_ifp, t);
+  CHECK(s_cap->n >= 1 && (tflags(last()) & TF_FIN));
+  CHECK(t->state == MG_TCP_FIN_WAIT_1);
+  CHECK(mg_tcpip_tcp_send(s_ifp, t, "more", 4) < 0); /* our side ended */
+  feed(40002, seq, isn + 5, TF_ACK, 8000, NULL, 0);
+  CHECK(t->state == MG_TCP_FIN_WAIT_2);
+  /* An attached FIN_WAIT_2 outlives the orphan timeout (60 s). */
+  advance(61000);
+  CHECK(t->state == MG_TCP_FIN_WAIT_2);
+  feed(40002, seq, isn + 5, TF_ACK, 8000, "reply", 5);
+  seq += 5;
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 5);
+  CHECK(memcmp(buf, "reply", 5) == 0);
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == 0);
+  feed(40002, seq, isn + 5, TF_ACK | TF_FIN, 8000, NULL, 0);
+  CHECK(t->state == MG_TCP_TIME_WAIT && tack(last()) == seq + 1);
+  CHECK(mg_tcpip_tcp_recv(s_ifp, t, buf, sizeof(buf)) == MG_IO_EOF);
+  mg_tcpip_tcp_close(s_ifp, t);
   advance(MG_TCPIP_TIME_WAIT_MS + 100);
   CHECK(t->state == MG_TCP_CLOSED);
 }
@@ -571,6 +602,7 @@ int main(void) {
   CHECK(mg_tcpip_tcp_listen(s_ifp, PORT, 4) < 0);
   test_handshake_and_data(li);
   test_active_close(li);
+  test_half_close(li);
   test_receive_window(li);
   test_closed_port_and_flags(li);
   test_keepalive(li);

@@ -2,9 +2,9 @@
 root), and its host build as a process on kernel sockets.
 
 The QEMU tests run once per board of the SDK's board map with `boot = "qemu"` and
-not `build_only` (the `board` fixture, ids = board names), so a board added to
-boards.toml gets the whole suite. A board whose RAM only fits the HTTP-only image
-says so with `[boards.X.test] app = "device_app_http"`: the tests that need the
+not `build_only` (the `board` fixture, ids = board names), so a board folder added
+(boards/<name>/board.toml) gets the whole suite. A board whose RAM only fits the HTTP-only image
+says so with `[test] app = "device_app_http"` in its board.toml: the tests that need the
 full app skip it, naming the reason.
 
 The device gets QEMU user networking with its port 80 forwarded from
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cymongoose.device import Board, HostProcessTarget, QemuTarget
+from cymongoose.device import Board, HostProcessTarget, QemuTarget, imagefmt
 from httpsrv import curl, raw_exchange
 from mgtest import board_image, emulated_boards, free_port, poll_until
 
@@ -71,7 +71,7 @@ def board(request: pytest.FixtureRequest) -> Board:
 
 
 def suite_app(board: Board) -> str:
-    """The reference image the suite runs on the board (boards.toml [test] app)."""
+    """The reference image the suite runs on the board (board.toml [test] app)."""
     return str(board.test.get("app", "device_app"))
 
 
@@ -436,8 +436,18 @@ def test_malformed_http_then_ok(dev: Device) -> None:
 
 # ---- OTA ---------------------------------------------------------------------------------------
 
+def ota_image(board: Board | None, size: int, board_name: str | None = None) -> bytes:
+    """A firmware image (docs/image-format.md) with ``size`` random payload bytes for
+    ``board`` (or for ``board_name``): the device checks its header, board id, size and
+    hash; what the payload holds does not matter to the update bank."""
+    assert board is not None
+    base = board.memory[0].start
+    return imagefmt.pack(os.urandom(size), board=board_name or board.name, load_addr=base,
+                         entry_addr=base, version="1.2.3+4")
+
+
 def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
-    img = os.urandom(40 * 1024)
+    img = ota_image(dev.board, 40 * 1024)
     digest = hashlib.sha256(img).hexdigest()
     f = tmp_path / "image.bin"
     f.write_bytes(img)
@@ -447,6 +457,7 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
     res = json.loads(r.stdout)
     assert res["state"] == "verified" and res["sha256"] == digest and res["size"] == len(img)
     assert res["bank"] == 1 and res["source"] == "http"
+    assert res["version"] == "1.2.3+4" and res["signed"] is False
     assert dev.result("ota.status")["state"] == "verified"
 
     # Corrupt image: one flipped byte under the original digest is rejected.
@@ -457,7 +468,7 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
     st = dev.result("ota.status")
     assert st["state"] == "failed" and "sha256 mismatch" in st["error"]
     # A client that waits for "100 Continue" before sending the body.
-    small = img[:3000]
+    small = ota_image(dev.board, 2800)
     with socket.create_connection(("127.0.0.1", dev.port), timeout=10) as sk:
         sk.sendall(f"POST /api/ota HTTP/1.1\r\nHost: d\r\nContent-Length: {len(small)}\r\n"
                    f"X-SHA256: {hashlib.sha256(small).hexdigest()}\r\n"
@@ -489,9 +500,10 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
         time.sleep(0.05)
         st = dev.result("ota.status")
     assert st["state"] == "failed" and "connection closed" in st["error"], st
-    # Missing digest, too large an image: refused before any byte is stored.
-    status, body = dev.post("/api/ota", img[:100])
-    assert status == 400 and "X-SHA256" in body["error"]
+    # X-SHA256 is optional (the image carries its own hash); a too large upload is
+    # refused before any byte is stored.
+    status, body = dev.post("/api/ota", small)
+    assert status == 200 and body["state"] == "verified", body
     conn = http.client.HTTPConnection("127.0.0.1", dev.port, timeout=10)
     conn.putrequest("POST", "/api/ota")
     conn.putheader("Content-Length", str(1024 * 1024))  # > bank, < HTTP body limit
@@ -505,18 +517,66 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
     assert status == 200 and info["uptime_ms"] > 0
 
 
-def rpc_upload(dev: Device, img: bytes, digest: str, chunk: int = 768) -> dict[str, Any]:
+def test_ota_refuses_what_is_not_an_image_for_this_board(dev: Device) -> None:
+    """Each refusal over HTTP (a 4xx naming the reason) and over RPC (an error code at
+    the first ota.write for what the header shows, at ota.end for the rest); the
+    running firmware answers afterwards and a good image still goes through."""
+    assert dev.board is not None
+    other = "mps2-an505" if dev.board.name != "mps2-an505" else "mps2-an385"
+    good = ota_image(dev.board, 1500)
+    end = len(good) - imagefmt.TRAILER_SIZE
+    tampered = bytearray(good)
+    tampered[100] ^= 0x01  # in the payload; the trailer's hash is left as it was
+    oversized = bytearray(good)  # a header announcing 1 MiB of payload
+    struct.pack_into("<I", oversized, imagefmt.OFFSETS["PAYLOAD_SIZE"], 1 << 20)
+    elf = board_image(dev.board.name, "device_app").read_bytes()[:8192]
+    cases = [
+        ("raw ELF", elf, 400, -32006, "raw ELF file, not an image"),
+        ("wrong board", ota_image(dev.board, 1500, other), 400, -32007,
+         "image is for another board"),
+        ("bad hash", bytes(tampered), 400, -32003, "image hash mismatch"),
+        ("truncated", good[:end + 40], 400, -32006,
+         f"image truncated: header says {len(good)} bytes, upload is {end + 40}"),
+        ("trailing bytes", good + b"\0" * 8, 400, -32006, "image has extra bytes"),
+        ("oversized", bytes(oversized), 413, -32001, "image larger than the bank"),
+        ("not an image", b"hello world " * 100, 400, -32006, "not a cymongoose image"),
+    ]
+    for name, data, status, code, message in cases:
+        got, body = dev.post("/api/ota", data)
+        assert (got, name) == (status, name) and message in body["error"], (name, body)
+        st = dev.result("ota.status")
+        assert st["state"] == "failed" and message in st["error"], (name, st)
+        end_resp = rpc_upload(dev, data, hashlib.sha256(data).hexdigest(), check=False)
+        assert end_resp["error"]["code"] == code, (name, end_resp)
+        assert message in end_resp["error"]["message"], (name, end_resp)
+    # The header's refusals come at the first chunk, before the rest is sent.
+    r = dev.call("ota.begin", {"size": len(good)})
+    assert "result" in r
+    w = dev.call("ota.write", {"offset": 0, "data_b64": base64.b64encode(
+        ota_image(dev.board, 1500, other)[:768]).decode()})
+    assert w["error"]["code"] == -32007
+    assert dev.result("ota.status")["state"] == "failed"
+    end_resp = rpc_upload(dev, good, hashlib.sha256(good).hexdigest())
+    assert end_resp["result"]["state"] == "verified" and end_resp["result"]["version"] == "1.2.3+4"
+    assert dev.get_json("/api/info")[0] == 200
+
+
+def rpc_upload(dev: Device, img: bytes, digest: str, chunk: int = 768,
+               check: bool = True) -> dict[str, Any]:
+    """ota.begin/write/end; with check=False the first error response is returned."""
     begin = dev.result("ota.begin", {"size": len(img), "sha256": digest})
     assert begin["chunk_max"] >= chunk and begin["bank_size"] >= len(img)
     for ofs in range(0, len(img), chunk):
-        w = dev.result("ota.write", {"offset": ofs,
-                                     "data_b64": base64.b64encode(img[ofs:ofs + chunk]).decode()})
-        assert w["received"] == min(len(img), ofs + chunk)
+        w = dev.call("ota.write", {"offset": ofs,
+                                   "data_b64": base64.b64encode(img[ofs:ofs + chunk]).decode()})
+        if not check and "error" in w:
+            return w
+        assert w["result"]["received"] == min(len(img), ofs + chunk), w
     return dev.call("ota.end")
 
 
 def test_ota_over_rpc(dev: Device) -> None:
-    img = os.urandom(6000)
+    img = ota_image(dev.board, 6000)
     digest = hashlib.sha256(img).hexdigest()
     end = rpc_upload(dev, img, digest)
     assert end["result"]["state"] == "verified" and end["result"]["sha256"] == digest

@@ -1,6 +1,7 @@
 """Build-only boards (no emulator runs them): the firmware apps must build
 with the board's CPU flags, and the images must agree with the chip's memory
-map: vector table at the start of flash, initial stack pointer at the top of
+map as the board's board.toml gives it (the one place it is written): vector
+table at the start of the code region, initial stack pointer at the top of
 RAM, handlers at the right interrupt numbers, the Ethernet DMA area in SRAM2.
 
 Builds into <build>/fw-<board> next to $MG_FW_DIR (default build/fw).
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cymongoose.device.boards import Board, load_boards
 
 REPO = Path(__file__).resolve().parents[2]
 FW_DIR = Path(os.environ.get("MG_FW_DIR", REPO / "build" / "fw"))
-TOOLCHAIN = REPO / "boards" / "toolchain-arm-none-eabi.cmake"
+# The tree's board folders: what the build below reads too.
+SDK_BOARDS = load_boards(include_user=False, boards_dir=REPO / "boards")
 
 for tool in ("arm-none-eabi-gcc", "cmake", "ninja"):
     if shutil.which(tool) is None:
@@ -38,22 +41,34 @@ class Region:
 @dataclass(frozen=True)
 class BoardFacts:
     name: str
-    flash: Region
-    ram: Region
+    flash: Region       # the flash region holding the image
+    code_start: int     # where the vector table goes (link.code_offset into flash)
+    ram: Region         # data, heap and stack (link.ram: one or more contiguous regions)
     dma_ram: Region | None
     irq_handlers: dict[int, str]  # external IRQ number -> handler symbol
 
 
-# From ST RM0385: flash 1 MiB at 0x08000000; DTCM 64 KiB + SRAM1 240 KiB
-# contiguous at 0x20000000; SRAM2 16 KiB at 0x2004C000. USART3 is IRQ 39,
-# ETH is IRQ 61.
-NUCLEO_F746ZG = BoardFacts(
-    name="nucleo-f746zg",
-    flash=Region(0x08000000, 1024 * 1024),
-    ram=Region(0x20000000, 304 * 1024),
-    dma_ram=Region(0x2004C000, 16 * 1024),
-    irq_handlers={39: "board_usart3_isr", 61: "board_eth_isr"},
-)
+def facts(name: str, irq_handlers: dict[int, str], dma_region: str | None = None) -> BoardFacts:
+    """The memory facts of a board, from its board.toml."""
+    board: Board = SDK_BOARDS.get(name)
+    regions = {r.name: r for r in board.memory}
+
+    def span(key: str) -> Region:
+        names = board.link[key]
+        names = [names] if isinstance(names, str) else names
+        start, end = regions[names[0]].start, regions[names[-1]].end
+        return Region(start, end - start)
+
+    flash = span("code")
+    dma = regions[dma_region] if dma_region else None
+    return BoardFacts(name=name, flash=flash,
+                      code_start=flash.start + int(board.link.get("code_offset", 0)),
+                      ram=span("ram"), dma_ram=Region(dma.start, dma.size) if dma else None,
+                      irq_handlers=irq_handlers)
+
+
+# USART3 is IRQ 39, ETH is IRQ 61 (ST RM0385).
+NUCLEO_F746ZG = facts("nucleo-f746zg", {39: "board_usart3_isr", 61: "board_eth_isr"}, "sram2")
 
 EXTERNAL_IRQ_BASE = 16
 APPS = ("hello_fw", "eth_probe_fw")
@@ -63,7 +78,7 @@ def build(board: BoardFacts) -> Path:
     out = FW_DIR.parent / f"fw-{board.name}"
     cfg = subprocess.run(
         ["cmake", "-S", str(REPO), "-B", str(out), "-G", "Ninja", f"-DMG_BOARD={board.name}",
-         f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}", "-DCMAKE_BUILD_TYPE=MinSizeRel"],
+         "-DCMAKE_BUILD_TYPE=MinSizeRel"],  # the toolchain comes from board.toml
         capture_output=True, text=True, timeout=120, check=False)
     assert cfg.returncode == 0, cfg.stdout + cfg.stderr
     res = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True,
@@ -106,7 +121,7 @@ def test_nucleo_f746zg_image_matches_memory_map(nucleo_build: Path, app: str) ->
     n_vectors = EXTERNAL_IRQ_BASE + max(board.irq_handlers) + 1
     vectors = struct.unpack(f"<{n_vectors}I", image[:4 * n_vectors])
 
-    assert syms["board_vector_table"] == board.flash.start  # first thing in flash
+    assert syms["board_vector_table"] == board.code_start == board.flash.start
     sp, reset = vectors[0], vectors[1]
     assert sp == syms["__stack_top"] == board.ram.start + board.ram.size
     assert reset & 1, "reset vector must be a Thumb address"
@@ -133,18 +148,11 @@ def test_nucleo_f746zg_image_matches_memory_map(nucleo_build: Path, app: str) ->
         assert "s_eth_dma" in syms and "mg_driver_stm32_eth" in syms
 
 
-# From the RP2040 datasheet and the W5500-EVB-Pico: 2 MiB XIP flash at
-# 0x10000000 whose first 256 bytes are the boot2 slot (the image proper,
-# vector table first, follows at 0x10000100); 264 KiB SRAM at 0x20000000.
-# UART0 is IRQ 20. No DMA area: the W5500 keeps frames in its own buffers.
-W5500_EVB_PICO = BoardFacts(
-    name="w5500-evb-pico",
-    flash=Region(0x10000000, 2 * 1024 * 1024),
-    ram=Region(0x20000000, 264 * 1024),
-    dma_ram=None,
-    irq_handlers={20: "board_uart0_isr"},
-)
-RP2040_BOOT2_SIZE = 256
+# The first 256 bytes of the RP2040's flash are the boot2 slot (board.toml
+# link.code_offset); the image proper, vector table first, follows. UART0 is
+# IRQ 20. No DMA area: the W5500 keeps frames in its own buffers.
+W5500_EVB_PICO = facts("w5500-evb-pico", {20: "board_uart0_isr"})
+RP2040_BOOT2_SIZE = 256  # RP2040 datasheet, "Boot Sequence"
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +168,9 @@ def test_w5500_evb_pico_image_matches_memory_map(pico_build: Path, app: str) -> 
     syms = symbols(elf)
     image = binary.read_bytes()
     # The .bin is the flash image from 0x10000000: boot2 slot, then vectors.
+    assert board.code_start == board.flash.start + RP2040_BOOT2_SIZE
     assert syms["board_boot2_placeholder"] == board.flash.start
-    assert syms["board_vector_table"] == board.flash.start + RP2040_BOOT2_SIZE
+    assert syms["board_vector_table"] == board.code_start
     n_vectors = EXTERNAL_IRQ_BASE + max(board.irq_handlers) + 1
     vectors = struct.unpack_from(f"<{n_vectors}I", image, RP2040_BOOT2_SIZE)
     sp, reset = vectors[0], vectors[1]
@@ -183,15 +192,12 @@ def test_w5500_evb_pico_image_matches_memory_map(pico_build: Path, app: str) -> 
 
 
 def test_w5500_evb_pico_sdk_board_entry_agrees(pico_build: Path) -> None:
-    """The device SDK's boards.toml entry describes the memory the linker
-    script uses, so `cymongoose-device` accepts both the ELF and the BIN."""
-    from cymongoose.device.boards import load_boards
+    """The device SDK reads the board.toml the linker script came from, so
+    `cymongoose` accepts both the ELF and the BIN."""
     from cymongoose.device.image import load_image
 
-    sdk = load_boards(include_user=False).get(W5500_EVB_PICO.name)
-    regions = {(r.kind, r.start, r.size) for r in sdk.memory}
-    assert regions == {("flash", W5500_EVB_PICO.flash.start, W5500_EVB_PICO.flash.size),
-                       ("ram", W5500_EVB_PICO.ram.start, W5500_EVB_PICO.ram.size)}
+    sdk = load_boards(include_user=False).get(W5500_EVB_PICO.name)  # the installed copy
+    assert sdk.memory == SDK_BOARDS.get(W5500_EVB_PICO.name).memory
     for name in ("net_fw.elf", "net_fw.bin"):
         image = load_image(pico_build / name, board=sdk)
         image.check_board(sdk)  # raises when a segment lies outside the board's memory

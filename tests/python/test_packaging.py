@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,5 +112,14 @@ def test_the_command_runs_without_extras() -> None:
     deps = project()["dependencies"]
     assert deps == ["tomli>=1.1; python_version < '3.11'"]
     extras = project()["optional-dependencies"]
-    assert isinstance(extras, dict) and extras["device"] == ["pyserial>=3.5"]
+    assert isinstance(extras, dict)
+    assert sorted(extras["device"]) == ["cryptography>=41", "pyelftools>=0.29", "pyserial>=3.5"]
     assert extras["completion"] == ["argcomplete>=3"]
+    # Starting the command (and --help) imports none of the extras: they load when used.
+    code = ("import sys, cymongoose.device.cli as cli\n"
+            "cli.build_parser()\n"
+            "print(sorted(m for m in ('serial', 'elftools', 'cryptography', 'argcomplete')"
+            " if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60, check=True)
+    assert r.stdout.strip() == "[]"

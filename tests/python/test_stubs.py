@@ -89,3 +89,20 @@ def test_stub_type_checks_user_code(tmp_path: Path) -> None:
                        timeout=600)
     assert r.returncode == 1 and "poll" in r.stdout, r.stdout
 
+
+
+def test_docs_address_idiom_type_checks(tmp_path: Path) -> None:
+    # docs/wsgi-asgi.md and docs/protocols/mqtt.md read the picked port as
+    # `listener.local_addr[1]`; mypy --strict must accept that with our stubs.
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        "import cymongoose as mg\n"
+        "mgr = mg.Manager()\n"
+        "port: int = mgr.listen('http://127.0.0.1:0').local_addr[1]\n"
+        "ip: str = mgr.mqtt_listen('mqtt://127.0.0.1:0').remote_addr[0]\n"
+        "mgr.close()\n")
+    env = dict(os.environ, MYPYPATH=str(ROOT / "python"))
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(snippet)],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -28,6 +28,10 @@ _EXPORTS = {
     "OtaError": "ota",
     "ota_rpc": "ota",
     "ota_http": "ota",
+    "prepare_image": "ota",
+    "FirmwareImage": "imagefmt",
+    "ImageFormatError": "imagefmt",
+    "ImageVerifyError": "imagefmt",
     "Image": "image",
     "Segment": "image",
     "load_image": "image",
@@ -36,6 +40,12 @@ _EXPORTS = {
     "QemuTarget": "targets",
     "SerialTarget": "targets",
     "HostProcessTarget": "targets",
+    "TargetSpec": "factory",
+    "TargetPlan": "factory",
+    "SpecError": "factory",
+    "build_target": "factory",
+    "plan_target": "factory",
+    "make_flasher": "factory",
     "FlashBackend": "flash",
     "FlashResult": "flash",
     "GdbFlasher": "flash",
@@ -55,7 +65,9 @@ _EXPORTS = {
     "GdbError": "errors",
     "NotAvailableError": "errors",
     "DeviceCrashed": "errors",
+    "DeviceHung": "errors",
     "Crash": "crash",
+    "Hang": "hang",
     "decode_crash": "crash",
     "find_crash_records": "crash",
 }
@@ -85,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover
         BoardError,
         DeviceCrashed,
         DeviceError,
+        DeviceHung,
         ExpectTimeoutError,
         FlashError,
         GdbError,
@@ -94,6 +107,14 @@ if TYPE_CHECKING:  # pragma: no cover
         PortNotFoundError,
         TargetExitedError,
         VerifyError,
+    )
+    from .factory import (  # noqa: F401
+        SpecError,
+        TargetPlan,
+        TargetSpec,
+        build_target,
+        make_flasher,
+        plan_target,
     )
     from .flash import (  # noqa: F401
         FlashBackend,
@@ -106,7 +127,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .frames import FrameLink, LengthPrefixedFramer  # noqa: F401
     from .gdbremote import GdbClient  # noqa: F401
+    from .hang import Hang  # noqa: F401
     from .image import Image, Segment, load_image  # noqa: F401
-    from .ota import OtaError, OtaFlasher, ota_http, ota_rpc  # noqa: F401
+    from .imagefmt import FirmwareImage, ImageFormatError, ImageVerifyError  # noqa: F401
+    from .ota import OtaError, OtaFlasher, ota_http, ota_rpc, prepare_image  # noqa: F401
     from .rpc import RpcClient, RpcError, RpcTimeoutError  # noqa: F401
     from .targets import HostProcessTarget, QemuTarget, SerialTarget, Target  # noqa: F401

@@ -1,9 +1,16 @@
-"""Boards as data: load the board map shipped with the SDK plus user files.
+"""Boards as data: load the boards shipped with the SDK plus user files.
 
-The packaged ``boards.toml`` describes every known board. A user or a lab adds
-boards, or overrides single keys (typically ``console.port`` of a real board),
-in ``~/.config/cymongoose/boards.toml`` and in the files listed in
-``$CYMONGOOSE_BOARDS`` (separated by ``os.pathsep``). Later files win.
+Every board is one folder, ``boards/<name>/``, whose ``board.toml`` holds all its
+facts (the keys are described in ``boards/README.md``); the firmware build reads
+the same files. The wheel ships them as ``cymongoose/boards/<name>/board.toml``;
+in a source checkout they are read from the tree's ``boards/``.
+
+A user or a lab adds boards, or overrides single keys (typically ``console.port``
+of a real board), in ``~/.config/cymongoose/boards.toml`` and in the entries of
+``$CYMONGOOSE_BOARDS`` (separated by ``os.pathsep``). Later files win, key by key.
+Such a file is a board map (``[boards.NAME]`` tables, ``[ports]``); an entry of
+``$CYMONGOOSE_BOARDS`` may also be a board folder (or its ``board.toml``) or a
+folder of board folders, whose boards are named after their folders.
 
 A ``[ports]`` table names lab serial ports so that ``--port lab-f7`` can be
 used instead of a long ``rfc2217://`` URL::
@@ -81,6 +88,13 @@ class Board:
     openocd: Mapping[str, Any] = field(default_factory=dict)
     pyocd: Mapping[str, Any] = field(default_factory=dict)
     test: Mapping[str, Any] = field(default_factory=dict)
+    # Build facts (the firmware build reads them from board.toml, scripts/board_facts.py):
+    # toolchain names boards/toolchain-<toolchain>.cmake, cpu_flags are the compiler's CPU
+    # flags, link places code/RAM/stack in memory, build holds size_targets/skip_apps.
+    toolchain: str = ""
+    cpu_flags: tuple[str, ...] = ()
+    link: Mapping[str, Any] = field(default_factory=dict)
+    build: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
     def region_of(self, addr: int, length: int = 1) -> MemoryRegion | None:
@@ -135,8 +149,8 @@ def user_board_files(env: Mapping[str, str] | None = None) -> list[Path]:
         if not item:
             continue
         path = Path(item).expanduser()
-        if not path.is_file():
-            raise BoardError(f"$CYMONGOOSE_BOARDS names {item!r}, which is not a file")
+        if not path.exists():
+            raise BoardError(f"$CYMONGOOSE_BOARDS names {item!r}, which does not exist")
         files.append(path)
     return files
 
@@ -224,25 +238,60 @@ def _board_from_table(name: str, t: Mapping[str, Any], source: str) -> Board:
         openocd=_table(t.get("openocd"), f"{where}: openocd"),
         pyocd=_table(t.get("pyocd"), f"{where}: pyocd"),
         test=_table(t.get("test"), f"{where}: test"),
+        toolchain=str(t.get("toolchain", "")),
+        cpu_flags=_str_list(t.get("cpu_flags", []), f"{where}: cpu_flags"),
+        link=_table(t.get("link"), f"{where}: link"),
+        build=_table(t.get("build"), f"{where}: build"),
         source=source,
     )
 
 
-def _read_toml(path: Path | None, text: str | None = None) -> dict[str, Any]:
-    label = str(path) if path else "<packaged boards.toml>"
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        if text is None:
-            assert path is not None
-            text = path.read_text(encoding="utf-8")
-        return tomllib.loads(text)
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise BoardError(f"{label}: not valid TOML: {exc}") from None
+        raise BoardError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BoardError(f"{label}: cannot read: {exc}") from None
+        raise BoardError(f"{path}: cannot read: {exc}") from None
 
 
-def packaged_board_text() -> str:
-    return resources.files(__package__).joinpath("boards.toml").read_text(encoding="utf-8")
+def packaged_boards_dir() -> Path:
+    """The folder of board folders the SDK ships: the wheel's ``cymongoose/boards``,
+    or ``boards/`` of the source tree this module is in."""
+    shipped = Path(str(resources.files("cymongoose"))) / "boards"
+    if shipped.is_dir():
+        return shipped
+    tree = Path(__file__).resolve().parents[3] / "boards"
+    if tree.is_dir():
+        return tree
+    raise BoardError(f"no board files: neither {shipped} nor {tree} exists (broken install?)")
+
+
+def _board_folders(path: Path) -> list[Path]:
+    """The board.toml files of a board folder or of a folder of board folders."""
+    if (path / "board.toml").is_file():
+        return [path / "board.toml"]
+    return sorted(path.glob("*/board.toml"))
+
+
+def _board_doc(toml: Path) -> tuple[str, dict[str, Any]]:
+    """One board.toml as a board map: the board is named after its folder."""
+    doc = _read_toml(toml)
+    if "boards" in doc:
+        raise BoardError(f"{toml}: a board.toml describes one board (its folder's): "
+                         "no [boards] tables")
+    return str(toml), {"boards": {toml.parent.name: doc}}
+
+
+def _user_doc(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    if path.is_dir():
+        tomls = _board_folders(path)
+        if not tomls:
+            raise BoardError(f"{path}: a folder without board.toml files")
+        return [_board_doc(t) for t in tomls]
+    if path.name == "board.toml":
+        return [_board_doc(path)]
+    return [(str(path), _read_toml(path))]
 
 
 def load_boards(
@@ -250,15 +299,18 @@ def load_boards(
     *,
     include_user: bool = True,
     env: Mapping[str, str] | None = None,
+    boards_dir: str | os.PathLike[str] | None = None,
 ) -> BoardMap:
-    """Load the packaged board map, then user files, then ``extra_files``."""
-    docs: list[tuple[str, dict[str, Any]]] = [
-        ("packaged", _read_toml(None, packaged_board_text()))
-    ]
+    """Load the packaged boards (or those of ``boards_dir``, a folder of board folders),
+    then user files, then ``extra_files`` (board maps, board folders or board.toml files)."""
+    base = Path(boards_dir) if boards_dir is not None else packaged_boards_dir()
+    docs: list[tuple[str, dict[str, Any]]] = [_board_doc(t) for t in _board_folders(base)]
+    if not docs:
+        raise BoardError(f"{base}: no board folders (boards/<name>/board.toml)")
     paths = list(user_board_files(env)) if include_user else []
     paths += [Path(p) for p in extra_files]
     for path in paths:
-        docs.append((str(path), _read_toml(path)))
+        docs.extend(_user_doc(path))
 
     raw_boards: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .defaults import DEFAULT_BAUDRATE
 from .errors import DeviceError, NotAvailableError, PortNotFoundError
 from .frames import LEN_PREFIX, FrameLink, LengthPrefixedFramer, PcapWriter
 from .impair import Network, parse_spec
@@ -164,7 +165,7 @@ def connect_netdev(address: str | socket.socket, timeout: float = 5.0) -> socket
             time.sleep(0.02)
 
 
-def open_raw_serial(path: str, baudrate: int = 115200) -> int:
+def open_raw_serial(path: str, baudrate: int = DEFAULT_BAUDRATE) -> int:
     """Open a serial device (or pty) raw: 8N1, no echo, no translation, at ``baudrate``."""
     import termios
     import tty
@@ -381,7 +382,7 @@ class StackBridge:
     """
 
     def __init__(self, netdev: str | socket.socket | None = None, *,
-                 serial: int | str | Any | None = None, baudrate: int = 115200,
+                 serial: int | str | Any | None = None, baudrate: int = DEFAULT_BAUDRATE,
                  host_ip: str = HOST_IP,
                  device_ip: str = DEVICE_IP, mask: str = "255.255.255.0",
                  dhcp_server: bool = True, pcap: str | os.PathLike[str] | None = None,
@@ -628,8 +629,11 @@ class PortForwarder:
     tools outside this process (curl, a browser) reach the firmware without root.
 
     Two managers in one loop: one on kernel sockets accepts, one on the bridge's stack
-    connects to the board; each pair of connections copies bytes both ways and closes
-    together (draining what is queued)."""
+    connects to the board; each pair of connections copies bytes both ways. Both ends
+    are half-close aware: when one side ends its stream (``printf req | nc -N``), the
+    other side gets a FIN after the bytes already forwarded, and the answer still flows
+    back; a pair closes once both directions ended, or together (draining what is
+    queued) on an error."""
 
     def __init__(self, bridge: StackBridge, bind: str = "127.0.0.1") -> None:
         self.bridge = bridge
@@ -651,20 +655,36 @@ class PortForwarder:
                 peer.userdata = None
                 peer.drain()
 
+        ended: set[int] = set()  # ids of connections whose peer got their FIN
+
+        def pass_eof(c: Any) -> None:
+            # c's peer ended its stream: end ours towards the other side too.
+            if c.is_eof and id(c) not in ended and c.userdata is not None:
+                ended.add(id(c))
+                c.userdata.shutdown()
+
         def on_device(c: Any, ev: int, data: Any) -> None:
             if ev == mg.MG_EV_READ and c.userdata is not None:
                 c.userdata.send(c.recv_data())
+            elif ev == mg.MG_EV_POLL:
+                pass_eof(c)
             elif ev == mg.MG_EV_CLOSE:
+                ended.discard(id(c))
                 close_peer(c)
 
         def on_host(c: Any, ev: int, data: Any) -> None:
             if ev == mg.MG_EV_ACCEPT:
                 self.tunnels += 1
+                c.half_close = True
                 peer = self.bridge.mgr.connect(f"tcp://{ip}:{device_port}", on_device)
+                peer.half_close = True
                 c.userdata, peer.userdata = peer, c
             elif ev == mg.MG_EV_READ and c.userdata is not None:
                 c.userdata.send(c.recv_data())  # queued until the board side connects
+            elif ev == mg.MG_EV_POLL:
+                pass_eof(c)
             elif ev == mg.MG_EV_CLOSE:
+                ended.discard(id(c))
                 close_peer(c)
 
         try:

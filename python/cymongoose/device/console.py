@@ -21,13 +21,20 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .crash import RECORD_RE
-from .errors import DeviceCrashed, DeviceError, ExpectTimeoutError, TargetExitedError
+from .errors import (
+    DeviceCrashed,
+    DeviceError,
+    DeviceHung,
+    ExpectTimeoutError,
+    TargetExitedError,
+)
 from .transport import Transport
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .crash import Crash
+    from .hang import Hang
 
 MAX_BUFFER = 1 << 20  # unconsumed console text kept for expect(); older text is dropped
 READ_CHUNK = 4096
@@ -78,6 +85,12 @@ class Console:
         self._crash_text: str | None = None
         self._crash: Crash | None = None
         self._crash_scan = ""
+        # Hangs: a wait that times out after ``hang_after`` s of silence asks
+        # ``hang_probe(silence)`` (a gdbstub, see cymongoose.device.hang) where the CPU is.
+        self.hang_probe: Callable[[float], Hang | None] | None = None
+        self.hang_after = 2.0
+        self.hang: Hang | None = None  # the last hang found
+        self._last_rx = time.monotonic()
         self._thread = threading.Thread(target=self._reader, name=f"console-{name}", daemon=True)
         self._thread.start()
 
@@ -115,6 +128,7 @@ class Console:
                 return
             if not data:
                 continue
+            self._last_rx = time.monotonic()
             text = self._decode(data)
             self._log_rx(text)
             with self._cond:
@@ -231,6 +245,7 @@ class Console:
             self._crash_text = None
             self._crash = None
             self._crash_scan = ""
+            self.hang = None
 
     def _stamp(self) -> str:
         return f"[{time.monotonic() - self._t0:10.6f}]"
@@ -312,7 +327,26 @@ class Console:
             )
         if self._health:
             self._health(0.0)  # a dead emulator is a better explanation than a timeout
+        hang = self._probe_hang()
+        if hang is not None:
+            raise DeviceHung(what, timeout, tail, hang)
         raise ExpectTimeoutError(what, timeout, tail)
+
+    @property
+    def silent_for(self) -> float:
+        """Seconds since the console last received anything (or since it opened)."""
+        return time.monotonic() - self._last_rx
+
+    def _probe_hang(self) -> Hang | None:
+        """Where the CPU is, if the console has been silent for ``hang_after`` s and a
+        probe is set; None otherwise (or when the probe could not tell)."""
+        silence = self.silent_for
+        if self.hang_probe is None or silence < self.hang_after:
+            return None
+        hang = self.hang_probe(silence)
+        if hang is not None:
+            self.hang = hang
+        return hang
 
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         """Wait until ``pattern`` (a regex) appears; return the match (with its groups)."""

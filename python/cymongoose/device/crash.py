@@ -300,7 +300,7 @@ def _elftools() -> Any:
         from elftools.elf import elffile
     except ImportError:  # pragma: no cover - depends on the environment
         raise NotAvailableError(
-            "decoding crashes needs pyelftools: pip install 'cymongoose[device]' "
+            "decoding crashes needs pyelftools: pip install 'cymongoose-sdk[device]' "
             "(or pip install pyelftools)") from None
     return elffile
 

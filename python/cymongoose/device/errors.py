@@ -52,6 +52,18 @@ class ExpectTimeoutError(DeviceError, TimeoutError):
         )
 
 
+class DeviceHung(ExpectTimeoutError):
+    """A console wait timed out after the device had been silent for a while, and
+    its gdbstub told where the CPU was: ``hang`` is the
+    :class:`cymongoose.device.hang.Hang` ("no output for N s; pc at function
+    (file:line)" and a backtrace). Still an :class:`ExpectTimeoutError`."""
+
+    def __init__(self, pattern: str, timeout: float, tail: str, hang: object) -> None:
+        super().__init__(pattern, timeout, tail)
+        self.hang = hang
+        self.args = (f"device hung: {hang}\n{self.args[0]}",)
+
+
 class FlashError(DeviceError):
     """Writing an image failed (tool missing, tool error, protocol error)."""
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from .defaults import DEFAULT_BAUDRATE, LABGRID_PORT, LABGRID_WAIT
 from .errors import DeviceError, NotAvailableError
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from .image import Image
     from .targets import GdbAddress
 
-DEFAULT_COORDINATOR = "127.0.0.1:20408"
+DEFAULT_COORDINATOR = f"127.0.0.1:{LABGRID_PORT}"
 GDB_RESOURCE = "gdb"  # name of the place's NetworkService that is the board's gdbstub
 OWNER_MARK = "-cym-"  # USER-cym-PID: lets a later run spot leases of a dead process
 _TAG_KEY = re.compile(r"^[a-z][a-z0-9_]+$")  # labgrid's own rules for tags
@@ -175,6 +176,16 @@ class _Session:
     The thread keeps labgrid's message pump running (place and resource updates
     arrive while tests run) and lets a signal handler in the main thread submit
     the release without re-entering a running loop.
+
+    This class is the only code that speaks labgrid's coordinator protocol below its
+    public surface (``ClientSession``'s place list and ``get_target_resources``, which
+    labgrid's own ``RemotePlace`` uses). labgrid's public client API is the
+    ``labgrid-client`` command, whose ``ClientSession`` coroutines read an argparse
+    namespace, print to stdout and return no reservation token; and
+    ``start_session()`` shares one gRPC connection among all sessions of a process,
+    while the coordinator tells clients apart by their connection. So reserving,
+    acquiring and releasing are the few coordinator calls below, each a method here;
+    requirements-dev.txt pins the labgrid version they are tested against.
     """
 
     def __init__(self, coordinator: str, user: str, timeout: float) -> None:
@@ -191,7 +202,7 @@ class _Session:
         self._thread = threading.Thread(target=self.loop.run_forever, name="labgrid-session",
                                         daemon=True)
         self._thread.start()
-        address = proxymanager.get_grpc_address(coordinator, default_port=20408)
+        address = proxymanager.get_grpc_address(coordinator, default_port=LABGRID_PORT)
         session_host, session_user = self.host, user
 
         class Session(lg.ClientSession):  # type: ignore[misc, name-defined]
@@ -265,6 +276,38 @@ class _Session:
                          "listing reservations")
         return [Reservation.from_pb2(r) for r in resp.reservations]
 
+    def acquire_place(self, name: str) -> None:
+        self.call("AcquirePlace", self.pb2.AcquirePlaceRequest(placename=name),
+                  f"acquiring place {name}")
+        self.sync()
+
+    def release_place(self, name: str, owner: str) -> None:
+        """Release ``name`` if ``owner`` (HOST/USER) still holds it."""
+        self.call("ReleasePlace", self.pb2.ReleasePlaceRequest(placename=name, fromuser=owner),
+                  f"releasing place {name}")
+
+    def create_reservation(self, filters: Mapping[str, str]) -> str:
+        """Reserve a place matching ``filters``; returns the reservation token."""
+        req = self.pb2.CreateReservationRequest(
+            filters={"main": self.pb2.Reservation.Filter(filter=dict(filters))}, prio=0.0)
+        return str(self._reservation(self.call("CreateReservation", req, "reserving")).token)
+
+    def poll_reservation(self, token: str) -> Any:
+        """The reservation now (labgrid's Reservation: ``state``, ``allocations``)."""
+        resp = self.call("PollReservation", self.pb2.PollReservationRequest(token=token),
+                         f"polling reservation {token}")
+        return self._reservation(resp)
+
+    def cancel_reservation(self, token: str) -> None:
+        self.call("CancelReservation", self.pb2.CancelReservationRequest(token=token),
+                  f"cancelling reservation {token}")
+
+    @staticmethod
+    def _reservation(resp: Any) -> Any:
+        from labgrid.remote.common import Reservation
+
+        return Reservation.from_pb2(resp.reservation)
+
     def close(self) -> None:
         if self.closed:
             return
@@ -312,15 +355,12 @@ def reclaim_stale(session: _Session, filters: Mapping[str, str] | None = None) -
         if filters is not None and not _matches(place, filters):
             continue
         if place.acquired and _stale_owner(place.acquired, session.host):
-            req = session.pb2.ReleasePlaceRequest(placename=place.name, fromuser=place.acquired)
-            session.call("ReleasePlace", req, f"releasing stale place {place.name}")
+            session.release_place(place.name, place.acquired)
             released.append(place.name)
     for res in session.reservations():
         if _stale_owner(res.owner, session.host):
             try:
-                session.call("CancelReservation",
-                             session.pb2.CancelReservationRequest(token=res.token),
-                             f"cancelling stale reservation {res.token}")
+                session.cancel_reservation(res.token)
             except LabgridError:
                 pass  # expired meanwhile
     if released:
@@ -380,7 +420,7 @@ class LabgridLease:
     ...     SerialTarget(lease.url)                                  # doctest: +SKIP
     """
 
-    def __init__(self, spec: LabgridSpec | str, *, wait: float = 60.0,
+    def __init__(self, spec: LabgridSpec | str, *, wait: float = LABGRID_WAIT,
                  timeout: float = 15.0, user: str | None = None) -> None:
         self.spec = LabgridSpec.from_url(spec) if isinstance(spec, str) else spec
         self.wait = wait            # how long to wait for a free place
@@ -391,7 +431,7 @@ class LabgridLease:
         self.url: str | None = None
         self.host: str | None = None
         self.port: int | None = None
-        self.speed: int = 115200
+        self.speed: int = DEFAULT_BAUDRATE
         self.tags: dict[str, str] = {}
         self.gdb: GdbAddress | None = None  # the exported gdbstub, when the place has one
         self.resources: list[str] = []     # "name (class)" of the place's resources
@@ -418,9 +458,7 @@ class LabgridLease:
             self.token = self._reserve(session, filters)
             t2 = time.monotonic()
             assert self.place is not None
-            session.call("AcquirePlace", session.pb2.AcquirePlaceRequest(placename=self.place),
-                         f"acquiring place {self.place}")
-            session.sync()
+            session.acquire_place(self.place)
             t3 = time.monotonic()
             self.resolve()
             self.timings = {"connect": t1 - t0, "reserve": t2 - t1, "acquire": t3 - t2,
@@ -437,19 +475,12 @@ class LabgridLease:
                                f"(places there: {known})")
 
     def _reserve(self, session: _Session, filters: Mapping[str, str]) -> str:
-        from labgrid.remote.common import Reservation, ReservationState
+        from labgrid.remote.common import ReservationState
 
-        pb2 = session.pb2
-        req = pb2.CreateReservationRequest(
-            filters={"main": pb2.Reservation.Filter(filter=dict(filters))}, prio=0.0)
-        res = Reservation.from_pb2(session.call("CreateReservation", req, "reserving").reservation)
-        token = str(res.token)
-        self.token = token
+        token = self.token = session.create_reservation(filters)
         deadline = time.monotonic() + self.wait
         while True:
-            resp = session.call("PollReservation", pb2.PollReservationRequest(token=token),
-                                f"polling reservation {token}")
-            res = Reservation.from_pb2(resp.reservation)
+            res = session.poll_reservation(token)
             if res.state in (ReservationState.allocated, ReservationState.acquired):
                 names = [n for group in res.allocations.values() for n in group]
                 if not names:
@@ -497,7 +528,7 @@ class LabgridLease:
                 args = ready[0].args
                 self.host = str(args.get("host") or "127.0.0.1")
                 self.port = int(args["port"])
-                self.speed = int(args.get("speed") or 115200)
+                self.speed = int(args.get("speed") or DEFAULT_BAUDRATE)
                 host = f"[{self.host}]" if ":" in self.host else self.host
                 self.url = f"rfc2217://{host}:{self.port}?ign_set_control"
                 return self.url
@@ -544,14 +575,10 @@ class LabgridLease:
                 if self.place:
                     place = session.places().get(self.place)
                     if place is not None and place.acquired == session.owner:
-                        session.call("ReleasePlace", session.pb2.ReleasePlaceRequest(
-                            placename=self.place, fromuser=session.owner),
-                            f"releasing place {self.place}")
+                        session.release_place(self.place, session.owner)
                 if self.token:
                     try:
-                        session.call("CancelReservation",
-                                     session.pb2.CancelReservationRequest(token=self.token),
-                                     f"cancelling reservation {self.token}")
+                        session.cancel_reservation(self.token)
                     except LabgridError:
                         pass  # already gone (expired)
             finally:
@@ -612,7 +639,7 @@ def lease_board(lease: LabgridLease, bmap: BoardMap, name: str | None) -> Board:
 
 def lease(spec: LabgridSpec | str | None = None, *, place: str | None = None,
           tags: Mapping[str, str] | str | None = None, coordinator: str | None = None,
-          wait: float = 60.0) -> LabgridLease:
+          wait: float = LABGRID_WAIT) -> LabgridLease:
     """Build a lease from a URL/spec or keywords (acquire it with ``with``)."""
     if spec is None:
         spec = LabgridSpec(coordinator=coordinator or default_coordinator(), place=place,
@@ -620,7 +647,7 @@ def lease(spec: LabgridSpec | str | None = None, *, place: str | None = None,
     return LabgridLease(spec, wait=wait)
 
 
-# ---- a target and CLI arguments on top of a lease --------------------------------------------------
+# ---- a target on top of a lease ---------------------------------------------------------------------
 def _serial_target_class() -> type:
     from .targets import SerialTarget
 
@@ -629,10 +656,12 @@ def _serial_target_class() -> type:
 
 class LabgridTarget(_serial_target_class()):  # type: ignore[misc]
     """A :class:`~cymongoose.device.targets.SerialTarget` on a leased labgrid place:
-    ``start()`` leases and opens the exported console, ``stop()`` closes and releases."""
+    ``start()`` leases and opens the exported console, ``stop()`` closes and releases.
+    :func:`cymongoose.device.factory.build_target` makes one for a spec naming a place."""
 
-    def __init__(self, spec: LabgridSpec | str, *, baudrate: int = 115200, board: Any = None,
-                 log_path: str | os.PathLike[str] | None = None, wait: float = 60.0) -> None:
+    def __init__(self, spec: LabgridSpec | str, *, baudrate: int = DEFAULT_BAUDRATE,
+                 board: Any = None, log_path: str | os.PathLike[str] | None = None,
+                 wait: float = LABGRID_WAIT) -> None:
         self.lease = LabgridLease(spec, wait=wait)
         super().__init__(self.lease.spec.url, baudrate=baudrate, board=board, log_path=log_path)
 
@@ -657,38 +686,3 @@ class LabgridTarget(_serial_target_class()):  # type: ignore[misc]
     def gdb(self) -> GdbAddress | None:
         """The place's exported gdbstub (None without one, or before ``start()``)."""
         return self.lease.gdb
-
-
-def add_cli_args(parser: Any) -> None:
-    """``--lg-place/--lg-tags/--lg-coordinator/--lg-wait`` for a CLI subcommand."""
-    parser.add_argument("--lg-place", metavar="NAME", help="lease this labgrid place")
-    parser.add_argument("--lg-tags", metavar="K=V,...",
-                        help="lease a labgrid place whose tags match (e.g. board=qemu-mps2)")
-    parser.add_argument("--lg-coordinator", metavar="HOST:PORT",
-                        help="labgrid coordinator (default $LG_COORDINATOR or 127.0.0.1:20408)")
-    parser.add_argument("--lg-wait", type=float, default=60.0, metavar="SECONDS",
-                        help="wait this long for a free labgrid place (default 60)")
-
-
-def target_from_cli_args(args: Any, bmap: Any, log: str | None) -> LabgridTarget | None:
-    """A LabgridTarget when the CLI arguments name a labgrid place (flags, a
-    ``labgrid://`` --port or a board-map port whose url is one), else None."""
-    place, tags = getattr(args, "lg_place", None), getattr(args, "lg_tags", None)
-    coord = getattr(args, "lg_coordinator", None)
-    wait = float(getattr(args, "lg_wait", 60.0) or 60.0)
-    port = getattr(args, "port", None)
-    lab = bmap.resolve_port(port) if port else None
-    if place or tags:
-        spec = LabgridSpec(coordinator=coord or default_coordinator(), place=place,
-                           tags=parse_tags(tags))
-    elif lab is not None and is_labgrid_url(lab.url):
-        spec = LabgridSpec.from_url(lab.url)
-        if coord and lab.url.startswith("labgrid:///"):
-            spec = LabgridSpec(coordinator=coord, place=spec.place, tags=spec.tags)
-    else:
-        return None
-    name = getattr(args, "board", None) or (lab.board if lab else None)
-    board = bmap.get(name) if name else None
-    baud = (getattr(args, "baudrate", None) or (lab.baudrate if lab else None)
-            or (board.baudrate if board else 115200))
-    return LabgridTarget(spec, baudrate=baud, board=board, log_path=log, wait=wait)

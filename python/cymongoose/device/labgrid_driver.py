@@ -28,8 +28,10 @@ from labgrid.driver.common import Driver
 from labgrid.factory import target_factory
 from labgrid.util.proxy import proxymanager
 
+from .defaults import DEFAULT_BAUDRATE
+from .factory import TargetSpec, build_target
 from .rpc import RpcClient
-from .targets import SerialTarget
+from .targets import Target
 
 
 @target_factory.reg_driver
@@ -43,7 +45,7 @@ class CymongooseConsoleDriver(Driver):  # type: ignore[misc]
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        self._serial: SerialTarget | None = None
+        self._serial: Target | None = None
         self._rpc: RpcClient | None = None
 
     def url(self) -> str:
@@ -57,8 +59,9 @@ class CymongooseConsoleDriver(Driver):  # type: ignore[misc]
         return str(port.port)  # a local device path
 
     def on_activate(self) -> None:
-        speed = int(getattr(self.port, "speed", 115200) or 115200)
-        self._serial = SerialTarget(self.url(), baudrate=speed, log_path=self.log_path).start()
+        speed = int(getattr(self.port, "speed", None) or DEFAULT_BAUDRATE)
+        spec = TargetSpec(port=self.url(), baudrate=speed, log_path=self.log_path)
+        self._serial = build_target(spec).start()
 
     def on_deactivate(self) -> None:
         serial, self._serial, self._rpc = self._serial, None, None

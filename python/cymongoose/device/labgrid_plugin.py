@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .defaults import LABGRID_WAIT
+
 if TYPE_CHECKING:
     from .labgrid import LabgridLease, LabgridSpec
 
@@ -48,8 +50,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="lease this labgrid place for the dut (each xdist worker leases one)")
     group.addoption("--lg-tags", dest="dut_lg_tags", default=None, metavar="K=V,...",
                     help="lease a labgrid place whose tags match, e.g. board=qemu-mps2")
-    group.addoption("--lg-wait", dest="dut_lg_wait", type=float, default=60.0,
-                    metavar="SECONDS", help="wait this long for a free labgrid place (default 60)")
+    group.addoption("--lg-wait", dest="dut_lg_wait", type=float, default=LABGRID_WAIT,
+                    metavar="SECONDS",
+                    help=f"wait this long for a free labgrid place (default {LABGRID_WAIT:g})")
     coord_help = "labgrid coordinator HOST:PORT (default $LG_COORDINATOR or 127.0.0.1:20408)"
     names = ["--dut-lg-coordinator"]
     if not _labgrid_plugin_will_own_coordinator(pluginmanager):
@@ -63,42 +66,26 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def labgrid_spec(config: pytest.Config) -> LabgridSpec | None:
-    """The place this run asks for, or None when labgrid is not involved."""
+    """The place this run asks for, or None when labgrid is not involved (read by the
+    target factory from the same options the ``dut`` fixture uses)."""
+    from .errors import DeviceError
+    from .factory import TargetSpec, labgrid_spec_of
+
     place = config.getoption("dut_lg_place", default=None)
     tags = config.getoption("dut_lg_tags", default=None)
     coord = (config.getoption("dut_lg_coordinator", default=None)
              or getattr(config.option, "lg_coordinator", None))
     port = config.getoption("dut_port", default=None) or os.environ.get("CYMONGOOSE_PORT")
-    if not (place or tags):
-        url = _labgrid_port_url(port)
-        if url is None:
+    spec = TargetSpec(port=port, lg_place=place, lg_tags=tags, lg_coordinator=coord)
+    bmap = None
+    if port and not (place or tags) and "://" not in port and not port.startswith("/"):
+        from .boards import load_boards
+
+        try:  # a lab port name: is its url a labgrid:// one?
+            bmap = load_boards()
+        except DeviceError:  # a broken board map is reported by the dut fixture
             return None
-        from .labgrid import LabgridSpec
-
-        spec = LabgridSpec.from_url(url)
-        if coord and url.startswith("labgrid:///"):  # no coordinator in the URL
-            spec = LabgridSpec(coordinator=coord, place=spec.place, tags=spec.tags)
-        return spec
-    from .labgrid import LabgridSpec, default_coordinator, parse_tags
-
-    return LabgridSpec(coordinator=coord or default_coordinator(), place=place,
-                       tags=parse_tags(tags))
-
-
-def _labgrid_port_url(port: str | None) -> str | None:
-    if not port:
-        return None
-    if port.startswith("labgrid://"):
-        return port
-    if "://" in port or port.startswith("/"):
-        return None
-    from .boards import load_boards
-
-    try:
-        url = load_boards().resolve_port(port).url
-    except Exception:  # noqa: BLE001 - a broken board map is reported by the dut fixture
-        return None
-    return url if url.startswith("labgrid://") else None
+    return labgrid_spec_of(spec, bmap)
 
 
 def _worker_count(config: pytest.Config) -> int:
@@ -138,7 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("collectonly", default=False):
         return
-    lease = LabgridLease(spec, wait=float(config.getoption("dut_lg_wait", default=60.0)))
+    lease = LabgridLease(spec, wait=float(config.getoption("dut_lg_wait", default=LABGRID_WAIT)))
     try:
         lease.acquire()
     except (NotAvailableError, DeviceError) as exc:

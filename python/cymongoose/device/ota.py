@@ -1,4 +1,10 @@
-"""OTA update of the reference firmware (``examples/device_app``), SHA-256 verified.
+"""OTA update of the reference firmware (``examples/device_app``) with firmware images.
+
+What is sent is always a firmware image (docs/image-format.md): the device checks its
+header (magic, board id, size) and its SHA-256 before it takes it. An ELF is packed
+for its board first when the board is known (``board=``), and refused otherwise with
+the command that packs it; any other file that is not a well-formed image is refused
+before a byte is sent.
 
 Two ways to push an image into the device's update bank (docs/device-rpc.md):
 
@@ -21,17 +27,22 @@ import hashlib
 import http.client
 import json
 import os
+import sys
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DeviceError, FlashError
+from .errors import DeviceError, FlashError, ImageError
 from .flash import FlashBackend, FlashResult, ProgressFn
+from .image import ELF_MAGIC
 from .rpc import RpcError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .boards import Board
     from .bridge import StackBridge
     from .image import Image
     from .rpc import RpcClient
@@ -62,16 +73,37 @@ class OtaResult:
                 f"state {self.status.get('state', '?')}, {self.seconds:.2f} s")
 
 
-def _image_bytes(image: bytes | bytearray | str | os.PathLike[str]) -> bytes:
+def _read_bytes(image: bytes | bytearray | str | os.PathLike[str]) -> tuple[bytes, str]:
     if isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
-    else:
-        try:
-            data = Path(image).read_bytes()
-        except OSError as exc:
-            raise DeviceError(f"cannot read OTA image {image}: {exc.strerror}") from None
+        return bytes(image), "the OTA image"
+    try:
+        return Path(image).read_bytes(), str(image)
+    except OSError as exc:
+        raise DeviceError(f"cannot read OTA image {image}: {exc.strerror}") from None
+
+
+def prepare_image(image: bytes | bytearray | str | os.PathLike[str], board: Board | None = None,
+                  say: Callable[[str], None] | None = None) -> bytes:
+    """The bytes an OTA update sends: ``image`` when it is a well-formed firmware image
+    (for ``board``, when given) whose hash matches; an ELF packed for ``board`` (unsigned,
+    version 0.0.0; ``say`` is told so); anything else raises :class:`ImageError`."""
+    from . import imagefmt
+    from .image import parse_elf
+
+    data, what = _read_bytes(image)
     if not data:
-        raise DeviceError("the OTA image is empty")
+        raise ImageError(f"{what} is empty")
+    if data[:4] == ELF_MAGIC:
+        if board is None:
+            raise ImageError(f"{what} is an ELF file: OTA sends firmware images; "
+                             f"{imagefmt.PACK_HINT} (or give the board, and it is packed "
+                             "for it)")
+        data = imagefmt.pack_elf(parse_elf(data, what), board)
+        if say is not None:
+            say(f"packed {what} into an unsigned image for {board.name} (version 0.0.0, "
+                f"{len(data)} bytes); sign and version it with `cymongoose image pack`")
+        return data
+    imagefmt.verify(data, board=board.name if board is not None else None, what=what)
     return data
 
 
@@ -100,9 +132,11 @@ def check_status(rpc: RpcClient, size: int, source: str | None = None,
 
 def ota_rpc(rpc: RpcClient, image: bytes | str | os.PathLike[str], *,
             chunk: int | None = None, verify: bool = True,
-            progress: ProgressFn | None = None, timeout: float | None = None) -> OtaResult:
-    """Upload ``image`` with ota.begin/write/end over the console, then check ota.status."""
-    data = _image_bytes(image)
+            progress: ProgressFn | None = None, timeout: float | None = None,
+            board: Board | None = None) -> OtaResult:
+    """Upload ``image`` (see :func:`prepare_image`) with ota.begin/write/end over the
+    console, then check ota.status."""
+    data = prepare_image(image, board)
     digest = hashlib.sha256(data).hexdigest()
     t0 = time.monotonic()
     info = _rpc_call(rpc, "ota.begin", {"size": len(data), "sha256": digest}, timeout)
@@ -151,12 +185,13 @@ def _post_url(url: str, body: bytes, headers: dict[str, str],
 
 def ota_http(image: bytes | str | os.PathLike[str], *, url: str | None = None,
              bridge: StackBridge | None = None, rpc: RpcClient | None = None,
-             path: str = "/api/ota", timeout: float = 60.0) -> OtaResult:
-    """``POST /api/ota`` with ``X-SHA256``, through ``bridge`` or to ``url``; then,
-    with ``rpc``, check ``ota.status``."""
+             path: str = "/api/ota", timeout: float = 60.0,
+             board: Board | None = None) -> OtaResult:
+    """``POST /api/ota`` of ``image`` (see :func:`prepare_image`) with ``X-SHA256``,
+    through ``bridge`` or to ``url``; then, with ``rpc``, check ``ota.status``."""
     if (url is None) == (bridge is None):
         raise ValueError("give exactly one of url= or bridge=")
-    data = _image_bytes(image)
+    data = prepare_image(image, board)
     digest = hashlib.sha256(data).hexdigest()
     headers = {"X-SHA256": digest, "Content-Type": "application/octet-stream"}
     t0 = time.monotonic()
@@ -178,8 +213,14 @@ def ota_http(image: bytes | str | os.PathLike[str], *, url: str | None = None,
     return OtaResult("http", len(data), digest, 1, time.monotonic() - t0, result)
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 class OtaFlasher(FlashBackend):
-    """Flash backend over OTA: writes the image *file* (as built) into the update bank.
+    """Flash backend over OTA: sends the image *file* into the update bank; an ELF is
+    packed for ``board`` first (and ``say`` tells so: stderr by default), or refused
+    without a board (:func:`prepare_image`).
 
     ``OtaFlasher(rpc)`` uploads over the console; ``OtaFlasher(rpc, bridge=br)`` or
     ``OtaFlasher(rpc, url=...)`` over HTTP, verified with ``ota.status``.
@@ -188,17 +229,27 @@ class OtaFlasher(FlashBackend):
     name = "ota"
 
     def __init__(self, rpc: RpcClient | None = None, *, bridge: StackBridge | None = None,
-                 url: str | None = None) -> None:
+                 url: str | None = None, board: Board | None = None,
+                 say: Callable[[str], None] | None = _say) -> None:
         if rpc is None and bridge is None and url is None:
             raise ValueError("OtaFlasher needs an RPC client, a bridge or a URL")
         self.rpc = rpc
         self.bridge = bridge
         self.url = url
+        self.board = board
+        self.say = say
         self.last: OtaResult | None = None
 
     def flash(self, image: Image, *, verify: bool = True,
               progress: ProgressFn | None = None) -> FlashResult:
-        data = Path(image.path).read_bytes()
+        notes: list[str] = []
+
+        def note(text: str) -> None:
+            notes.append(text)
+            if self.say is not None:
+                self.say(text)
+
+        data = prepare_image(image.path, self.board, note)
         if self.bridge is not None or self.url is not None:
             res = ota_http(data, url=self.url, bridge=self.bridge,
                            rpc=self.rpc if verify else None)
@@ -212,6 +263,6 @@ class OtaFlasher(FlashBackend):
             backend=f"ota-{res.transport}", image=image.path, bytes_total=len(data),
             bytes_written=len(data), bytes_skipped=0,
             verified=True,  # the device hashes the bank and refuses a mismatch
-            verify_method="sha256 on the device"
+            verify_method="image header + sha256 on the device"
             + (" + ota.status" if verify and self.rpc is not None else ""),
-            seconds=res.seconds, log=[res.summary()])
+            seconds=res.seconds, log=[*notes, res.summary()])

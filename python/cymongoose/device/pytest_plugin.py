@@ -50,6 +50,12 @@ that passed anyway is turned into a failure. ``dut.crash`` is the decoded
 crash. ``@pytest.mark.dut(expect_crash=True)`` marks a test that crashes its
 device on purpose: it waits with ``dut.wait_crash(timeout)`` and asserts on the
 returned crash.
+
+A wait that times out while the console has been silent for 2 s or more (a hang,
+a lock-up) asks the emulator's gdbstub where the CPU is and fails with
+``DeviceHung``: "device hung: no output for N s; pc at function (file:line)" and
+a backtrace (``dut.hang``). QEMU targets get a gdbstub for this unless the
+marker says ``gdb=None``.
 """
 
 from __future__ import annotations
@@ -62,19 +68,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .boards import DEFAULT_BOARD
+
 if TYPE_CHECKING:
     from .boards import Board
     from .bridge import StackBridge
     from .console import Console
     from .crash import Crash
     from .flash import FlashResult
+    from .hang import Hang
     from .impair import Network
     from .labgrid import LabgridLease
     from .rpc import RpcClient
     from .targets import SerialTarget, Target
 
 OPTIONS = (
-    ("board", "board name from the board map (default: mps2-an385)", "CYMONGOOSE_BOARD"),
+    ("board", f"board name from the board map (default: {DEFAULT_BOARD})", "CYMONGOOSE_BOARD"),
     ("port", "serial port of a real board: path, socket://, rfc2217:// or lab port name",
      "CYMONGOOSE_PORT"),
     ("firmware", "firmware image to boot (emulated and host boards)", "CYMONGOOSE_FIRMWARE"),
@@ -85,8 +94,10 @@ OPTIONS = (
               "per session); default: QEMU boots the image with -kernel"),
      "CYMONGOOSE_FLASH"),
 )
-# labgrid places (--lg-place/--lg-tags, labgrid:// ports): hooks in their own module.
-pytest_plugins = ["cymongoose.device.labgrid_plugin"]
+# labgrid places (--lg-place/--lg-tags, labgrid:// ports), --device-report and the
+# on-target C cases (tests/target): hooks in their own modules.
+pytest_plugins = ["cymongoose.device.labgrid_plugin", "cymongoose.device.report",
+                  "cymongoose.device.target_tests"]
 FLASH_CHOICES = ("qemu", "gdb", "openocd", "pyocd", "none")
 TAIL_LINES = 40
 
@@ -275,6 +286,13 @@ class Dut:
         return self.console.wait_crash(timeout)
 
     @property
+    def hang(self) -> Hang | None:
+        """Where the CPU was when a wait timed out on a silent console (QEMU's gdbstub,
+        see :mod:`cymongoose.device.hang`), or None."""
+        console = self.target._console
+        return console.hang if console is not None else None
+
+    @property
     def forwarded(self) -> dict[int, int]:
         """Guest TCP port -> 127.0.0.1 host port (QEMU user networking)."""
         return dict(getattr(self.target, "forwarded", {}))
@@ -445,23 +463,23 @@ def _flash_once(done: dict[str, FlashResult], key: str,
 
 def _flash_real_board(board: Board, firmware: str, backend: str,
                       done: dict[str, FlashResult]) -> FlashResult:
-    from .flash import get_flasher
+    from .factory import make_flasher
     from .image import load_image_for
 
     def flash() -> FlashResult:
-        return get_flasher(backend, board).flash(load_image_for(firmware, board), verify=True)
+        return make_flasher(backend, board).flash(load_image_for(firmware, board), verify=True)
 
     return _flash_once(done, f"{board.name}:{backend}:{os.path.abspath(firmware)}", flash)
 
 
 def _flash_over_gdb(target: Any, firmware: str) -> FlashResult:
-    from .flash import GdbFlasher
+    from .factory import make_flasher
     from .gdbremote import GdbClient
     from .image import load_image_for
 
     image = load_image_for(firmware, target.board)
     with GdbClient.connect_address(target.gdb) as client:
-        return GdbFlasher(client).flash(image, verify=True)
+        return make_flasher("gdb", target.board, client=client).flash(image, verify=True)
 
 
 def _flash_leased_place(lease: LabgridLease, board: Board | None, firmware: str,
@@ -484,10 +502,11 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         dut_session_flash: dict[str, FlashResult],
         dut_serial_consoles: SerialConsoles) -> Iterator[Dut]:
     """A started (and, with --flash, flashed and verified) device for one test."""
-    import shutil
+    import dataclasses
 
-    from .boards import DEFAULT_BOARD, load_boards
-    from .targets import HostProcessTarget, QemuTarget, SerialTarget
+    from .boards import load_boards
+    from .factory import SpecError, TargetSpec, plan_target
+    from .targets import QemuTarget, SerialTarget
 
     __tracebackhide__ = True
     config = request.config
@@ -511,7 +530,6 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
     flash = _opt(config, "flash")
     flash_result = None
     target: Target
-    board = None
     impair_spec: str | None = None
     marker = request.node.get_closest_marker("dut")
     expect_crash = bool(marker.kwargs.get("expect_crash")) if marker else False
@@ -520,39 +538,37 @@ def dut(request: pytest.FixtureRequest, dut_firmware: str | None,
         if not name or not dut_firmware:
             pytest.fail(f"dut: --flash {flash} needs --board and --firmware", pytrace=False)
         flash_result = _flash_real_board(bmap.get(name), dut_firmware, flash, dut_session_flash)
-    if port:
-        lab = bmap.resolve_port(port)
-        name = board_name or lab.board
-        board = bmap.get(name) if name else None
-        baud = int(baud_opt) if baud_opt else (lab.baudrate or (board.baudrate if board else 115200))
-        target = dut_serial_consoles.get(lab.url, baud, board)
-    else:
-        board = bmap.get(board_name or DEFAULT_BOARD)
-        if board.boot == "serial":
-            if not board.console_port:
-                pytest.fail(f"dut: board {board.name} is a real board; pass --port", pytrace=False)
-            target = dut_serial_consoles.get(board.console_port, board.baudrate, board)
-        elif not dut_firmware:
-            pytest.fail(f"dut: board {board.name} needs an image: pass --firmware, set "
+    kwargs = dict(marker.kwargs) if marker else {}
+    kwargs.pop("expect_crash", None)
+    impair = kwargs.pop("impair", None)
+    spec = TargetSpec(board=board_name, firmware=dut_firmware, port=port,
+                      baudrate=int(baud_opt) if baud_opt else None,
+                      flash=None if flash == "qemu" else flash, log_path=log_path)
+    try:
+        plan = plan_target(spec, bmap)
+    except SpecError as exc:
+        name = board_name or DEFAULT_BOARD
+        if exc.missing == "firmware":
+            pytest.fail(f"dut: board {name} needs an image: pass --firmware, set "
                         "CYMONGOOSE_FIRMWARE or override the dut_firmware fixture", pytrace=False)
-        elif board.boot == "host":
-            target = HostProcessTarget([dut_firmware], log_path=log_path)
-        else:
-            qemu = str(board.qemu.get("binary", "qemu-system-arm"))
-            if shutil.which(qemu) is None:
-                why = f"{qemu} is not installed (board {board.name})"
+        if exc.missing == "port":
+            pytest.fail(f"dut: board {name} is a real board; pass --port", pytrace=False)
+        pytest.fail(f"dut: {exc}", pytrace=False)
+    board = plan.board
+    if plan.kind == "serial":  # one console per port for the whole session
+        target = dut_serial_consoles.get(str(plan.url), plan.baudrate, board)
+    else:
+        if plan.kind == "qemu":
+            why = plan.missing_tool()
+            if why is not None:
                 if board_required(config):
                     pytest.fail(f"dut: {why}; --board-required (or CI) makes this an error",
                                 pytrace=False)
                 pytest.skip(why)
-            kwargs = dict(marker.kwargs) if marker else {}
-            kwargs.pop("expect_crash", None)
-            impair_spec = _impair_spec(kwargs.pop("impair", None), kwargs.get("nic"))
-            if flash == "gdb":
-                kwargs.update(gdb=kwargs.get("gdb") or "unix", halted=True)
-                target = QemuTarget(None, board, log_path=log_path, **kwargs)
-            else:
-                target = QemuTarget(dut_firmware, board, log_path=log_path, **kwargs)
+            impair_spec = _impair_spec(impair, kwargs.get("nic"))
+            kwargs.setdefault("gdb", "unix")  # finds a hang: cymongoose.device.hang
+            plan = dataclasses.replace(plan, qemu=kwargs)  # @pytest.mark.dut(...) options
+        target = plan.build()
     record_property("dut_console_log", str(log_path))
     the_dut: Dut | None = None
     if worker:

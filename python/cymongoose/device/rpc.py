@@ -77,15 +77,18 @@ class RpcError(DeviceError):
 class RpcTimeoutError(DeviceError, TimeoutError):
     """No response to a request within its timeout."""
 
-    def __init__(self, method: str, req_id: int | None, timeout: float, tail: str) -> None:
+    def __init__(self, method: str, req_id: int | None, timeout: float, tail: str,
+                 hang: object | None = None) -> None:
         self.method = method
         self.id = req_id
         self.timeout = timeout
+        self.hang = hang  # where a silent device's CPU was (cymongoose.device.hang.Hang)
         lines = tail.splitlines()[-10:]
         shown = "\n".join("  | " + ln for ln in lines) if lines else "  (nothing received)"
         what = (f"no {method!r} notification" if req_id is None
                 else f"no response to {method!r} (id {req_id})")
-        super().__init__(f"{what} within {timeout:g} s; last console lines:\n{shown}")
+        hung = f"device hung: {hang}\n" if hang is not None else ""
+        super().__init__(f"{hung}{what} within {timeout:g} s; last console lines:\n{shown}")
 
 
 class RpcProtocolError(DeviceError):
@@ -322,7 +325,8 @@ class RpcClient:
         try:
             m = self.console.extract(_FRAME_RX, timeout=max(0.0, left))
         except ExpectTimeoutError as exc:
-            raise RpcTimeoutError(method, req_id, wait, exc.tail) from None
+            raise RpcTimeoutError(method, req_id, wait, exc.tail,
+                                  getattr(exc, "hang", None)) from None
         try:
             return self.framer.parse(m.group(1))
         except RpcProtocolError:

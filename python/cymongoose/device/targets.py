@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .boards import DEFAULT_BOARD, Board, load_boards
 from .console import Console
+from .defaults import DEFAULT_BAUDRATE
 from .errors import DeviceError, NotAvailableError, PortNotFoundError, TargetExitedError
 from .transport import FdTransport, SerialTransport, SocketTransport, Transport, open_transport
 
@@ -340,6 +341,10 @@ class QemuTarget(Target):
             transport, log_path=self.log_path, name=f"qemu-{self.board.name}", health=self.check
         )
         self._console.crash_elf = self.firmware  # decodes a crash record, if one comes
+        if self.gdb is not None:  # a silent console: ask the gdbstub where the CPU is
+            from .hang import gdb_hang_probe
+
+            self._console.hang_probe = gdb_hang_probe(self.gdb, self._console)
         if self.gdb and self.gdb.path:
             self._wait_until(lambda: os.path.exists(self.gdb.path or ""), "gdbstub socket")
         if self.forwarded and os.path.exists("/proc/net/tcp"):
@@ -391,7 +396,7 @@ class QemuTarget(Target):
             return m.group(1) if m else None
 
         pty = self._wait_until(find_pty, "console pty")
-        return SerialTransport(pty, baudrate=self.board.baudrate if self.board else 115200)
+        return SerialTransport(pty, baudrate=self.board.baudrate if self.board else DEFAULT_BAUDRATE)
 
     def netdev_socket(self, timeout: float | None = None) -> socket.socket:
         """nic="stream": the connection QEMU made to our frame socket (accepted once).
@@ -528,7 +533,7 @@ class SerialTarget(Target):
         self,
         url: str,
         *,
-        baudrate: int = 115200,
+        baudrate: int = DEFAULT_BAUDRATE,
         board: Board | None = None,
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:

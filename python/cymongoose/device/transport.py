@@ -16,6 +16,7 @@ import socket
 import threading
 from typing import Any, Protocol
 
+from .defaults import DEFAULT_BAUDRATE
 from .errors import PortBusyError, PortNotFoundError
 
 
@@ -142,7 +143,7 @@ class FdTransport:
 class SerialTransport:
     """Any pyserial URL or device path: ``/dev/ttyACM0``, ``socket://h:p``, ``rfc2217://h:p``."""
 
-    def __init__(self, url: str, baudrate: int = 115200, **kwargs: Any) -> None:
+    def __init__(self, url: str, baudrate: int = DEFAULT_BAUDRATE, **kwargs: Any) -> None:
         try:
             import serial  # pyserial, optional dependency "device"
         except ImportError:
@@ -217,7 +218,7 @@ class SerialTransport:
             self.port.close()
 
 
-def open_transport(url: str, baudrate: int = 115200) -> Transport:
+def open_transport(url: str, baudrate: int = DEFAULT_BAUDRATE) -> Transport:
     """Open a console URL: ``socket://host:port``, ``unix:PATH`` or anything pyserial opens.
 
     ``socket://`` is handled here as a plain TCP connection rather than by

@@ -155,6 +155,12 @@ static long st_recv(struct mg_connection *c, void *buf, size_t len) {
   return mg_tcpip_tcp_recv(ifp, (struct mg_tcpip_tcp *) c->fd, buf, len);
 }
 
+static void st_shutdown(struct mg_connection *c) {
+  struct mg_tcpip_if *ifp = iface(c->mgr);
+  if (ifp != NULL && !c->is_udp && !c->is_wakeup)
+    mg_tcpip_tcp_shutdown(ifp, (struct mg_tcpip_tcp *) c->fd);
+}
+
 static long st_send(struct mg_connection *c, const void *buf, size_t len) {
   struct mg_tcpip_if *ifp = iface(c->mgr);
   if (ifp == NULL) return -1;
@@ -223,7 +229,8 @@ static bool scan(struct mg_mgr *mgr) {
     }
     /* Writability matters only with bytes to write; reads pause when the
      * core says so. */
-    if (c->is_readable && !c->is_full && !c->is_draining) any = true;
+    if (c->is_readable && !c->is_full && !c->is_draining && !c->is_eof)
+      any = true;
     if (c->is_writable && (c->send.len > 0 || c->is_connecting)) any = true;
     if (c->is_closing) any = true;
   }
@@ -282,6 +289,7 @@ const struct mg_net mg_net_stack = {
     .send = st_send,
     .wait = st_wait,
     .close = st_close,
+    .shutdown = st_shutdown,
     .init = st_init,
     .free = st_free,
     .wakeup_init = st_wakeup_init,

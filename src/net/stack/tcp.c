@@ -28,7 +28,7 @@
 /* Bound of the congestion window: more than the send buffer can fill. */
 #define CWND_MAX \
   (MG_TCPIP_TCP_TXBUF > 65535 ? 4u * MG_TCPIP_TCP_TXBUF : 4u * 65535u)
-#define FIN_WAIT_2_MS 60000
+#define FIN_WAIT_2_MS 60000 /* an orphaned FIN_WAIT_2 waits this long */
 #define PERSIST_MAX_MS 60000
 
 #define SEQ_LT(a, b) ((int32_t) ((uint32_t) (a) - (uint32_t) (b)) < 0)
@@ -494,7 +494,8 @@ static void take_data(struct mg_tcpip_tcp *t, uint32_t seq, const uint8_t *d,
   } else {
     ooo_add(t, seq, seq + (uint32_t) n);
   }
-  if (t->fin_queued) ring_consume(&t->rx, t->rx.len); /* nobody will read */
+  if (t->fin_queued && !t->is_attached)
+    ring_consume(&t->rx, t->rx.len); /* closed: nobody will read */
 }
 
 static struct mg_tcpip_tcp *lookup(struct mg_tcpip_if *ifp, uint32_t rip,
@@ -970,7 +971,7 @@ void mg_tcp_timer(struct mg_tcpip_if *ifp) {
       if (ifp->now >= t->tw_deadline) t->state = MG_TCP_CLOSED;
       continue;
     }
-    if (t->state == MG_TCP_FIN_WAIT_2 &&
+    if (t->state == MG_TCP_FIN_WAIT_2 && !t->is_attached &&
         ifp->now - t->idle_since > FIN_WAIT_2_MS) {
       t->state = MG_TCP_CLOSED; /* the peer never closed its side */
       continue;
@@ -1105,7 +1106,8 @@ long mg_tcpip_tcp_recv(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t,
                        void *buf, size_t len) {
   uint32_t n;
   if (t->rx.len == 0) {
-    if (t->fin_rcvd || t->state == MG_TCP_CLOSED) return -1;
+    if (t->fin_rcvd) return MG_IO_EOF;
+    if (t->state == MG_TCP_CLOSED) return -1;
     return 0;
   }
   n = t->rx.len < len ? t->rx.len : (uint32_t) len;
@@ -1173,6 +1175,15 @@ void mg_tcpip_tcp_close(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
       break;
     default:
       break;
+  }
+}
+
+void mg_tcpip_tcp_shutdown(struct mg_tcpip_if *ifp, struct mg_tcpip_tcp *t) {
+  if (t->state == MG_TCP_SYN_RCVD) {
+    t->fin_queued = 1; /* sent once the handshake completed */
+  } else if (t->state == MG_TCP_ESTABLISHED || t->state == MG_TCP_CLOSE_WAIT) {
+    t->fin_queued = 1;
+    output(ifp, t);
   }
 }
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from cymongoose.device import QemuTarget
+from cymongoose.device.boards import load_boards
 from cymongoose.device.errors import VerifyError
 from cymongoose.device.flash import GdbFlasher
 from cymongoose.device.gdbremote import GdbClient
@@ -106,7 +107,9 @@ def test_device_app_http_dhcp_and_http_api() -> None:
         assert info["board"] == BOARD and info["ip"] == GUEST_IP
         assert info["features"] == ["http"]
         free_ram = info["free_ram"]
-        assert isinstance(free_ram, int) and 16 * 1024 < free_ram < 64 * 1024
+        sram = load_boards(include_user=False).get(BOARD).memory[-1]  # board.toml: 64 KiB
+        assert sram.kind == "ram"
+        assert isinstance(free_ram, int) and 16 * 1024 < free_ram < sram.size
         # A second, independent HTTP client: curl.
         if shutil.which("curl"):
             out = subprocess.run(["curl", "-sS", "-m", "10", f"http://127.0.0.1:{port}/api/info"],

@@ -79,7 +79,10 @@ def test_device_app_boots_and_names_the_board() -> None:
 def test_flash_and_verify_through_the_gdbstub() -> None:
     board = load_boards().get(BOARD)
     img = load_image_for(board_image(BOARD, "device_app"), board)
-    assert img.segments[0].address == 0x10000000  # the Secure alias of SSRAM1
+    # The image starts the code region of board.toml (the Secure alias of SSRAM1).
+    code = board.region_of(img.segments[0].address)
+    assert code is not None and code.name == board.link["code"]
+    assert img.segments[0].address == code.start
     with QemuTarget(None, board, gdb="unix", halted=True, nic="user", hostfwd=[80],
                     log_path=ARTIFACTS / "gdb_flash.log") as t:
         assert t.gdb is not None

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cymongoose.device import QemuTarget
+from cymongoose.device.boards import load_boards
 from cymongoose.device.flash import GdbFlasher
 from cymongoose.device.gdbremote import GdbClient
 from cymongoose.device.image import EM_RISCV, load_image
@@ -112,7 +113,9 @@ def test_device_app_http_image(fw_dir: Path) -> None:
 
 def test_gdb_flash_verify_and_riscv_registers(fw_dir: Path) -> None:
     img = load_image(fw_dir / "hello_fw.elf")
-    assert img.machine == EM_RISCV and img.entry == 0x80000000
+    # -bios none: the hart jumps to the first byte of DRAM (board.toml's RAM region).
+    dram = load_boards(include_user=False).get(BOARD).region_of(img.entry)
+    assert img.machine == EM_RISCV and dram is not None and img.entry == dram.start
     with QemuTarget(None, BOARD, gdb="unix", halted=True) as t:
         assert t.gdb is not None
         with GdbClient.connect_address(t.gdb) as c:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cymongoose.device import imagefmt
 from cymongoose.device.ota import OtaError, check_status, ota_http, ota_rpc
 from cymongoose.device.pytest_plugin import Dut
 from cymongoose.device.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, OTA_NOT_STARTED, RpcError
@@ -33,6 +34,13 @@ def dut_firmware(qemu: str) -> str:
     if not elf.is_file():
         pytest.skip(f"{elf} is not built (make fw)")
     return str(elf)
+
+
+def board_image(dut: Dut, size: int) -> bytes:
+    """An unsigned firmware image of ``size`` random payload bytes for the dut's board."""
+    base = dut.board.memory[0].start
+    return imagefmt.pack(os.urandom(size), board=dut.board.name, load_addr=base,
+                         entry_addr=base)
 
 
 def need_bridge() -> None:
@@ -70,13 +78,13 @@ def test_rpc_on_the_reference_firmware(dut: Dut) -> None:
 def test_ota_over_rpc_and_http(dut: Dut) -> None:
     need_bridge()
     dut.rpc.wait_notification("ready", timeout=20)
-    image = os.urandom(16 * 1024)  # the UART carries ~20 KB/s: RPC OTA is for small images
+    image = board_image(dut, 16 * 1024)  # the UART carries ~20 KB/s: RPC OTA is for small images
     res = ota_rpc(dut.rpc, image)
     assert res.status["state"] == "verified" and res.status["size"] == len(image)
     assert res.status["source"] == "rpc" and res.sha256 == hashlib.sha256(image).hexdigest()
     # The bulk path: POST /api/ota through the bridge, checked with ota.status.
     dut.bridge.wait_ready(port=80, timeout=30)
-    big = os.urandom(200 * 1024)
+    big = board_image(dut, 200 * 1024)
     res = ota_http(big, bridge=dut.bridge, rpc=dut.rpc)
     assert res.status["state"] == "verified" and res.status["size"] == len(big)
     assert res.status["source"] == "http"

@@ -69,7 +69,7 @@ baudrate = 921600
     f7 = m.get("nucleo-f746zg")
     assert f7.console_port == "rfc2217://rack1.lab:4001"
     assert f7.console["uart"] == "usart3"  # untouched keys survive the merge
-    assert "lab.toml" in f7.source and "packaged" in f7.source
+    assert "lab.toml" in f7.source and "nucleo-f746zg/board.toml" in f7.source
     mine = m.get("my-board")
     assert mine.pyocd["target"] == "stm32f411re" and mine.flash == ("pyocd",)
     assert m.resolve_port("desk").url == "socket://127.0.0.1:7777"
@@ -91,6 +91,28 @@ def test_env_and_xdg_files_are_merged_in_order(tmp_path: Path) -> None:
     env["CYMONGOOSE_BOARDS"] = str(tmp_path / "missing.toml")
     with pytest.raises(BoardError, match="missing.toml"):
         b.load_boards(env=env)
+
+
+
+def test_env_names_board_folders(tmp_path: Path) -> None:
+    """$CYMONGOOSE_BOARDS may name a folder of board folders: each board.toml adds a
+    board named after its folder, or overrides a packaged one key by key."""
+    lab = tmp_path / "lab"
+    (lab / "my-f411").mkdir(parents=True)
+    (lab / "my-f411" / "board.toml").write_text(
+        'cpu = "cortex-m4"\nboot = "serial"\nflash = ["pyocd"]\n'
+        'memory = [{ name = "flash", kind = "flash", start = 0x08000000, size = 0x80000 }]\n')
+    (lab / "nucleo-f746zg").mkdir()
+    (lab / "nucleo-f746zg" / "board.toml").write_text('console = { port = "/dev/ttyACM7" }\n')
+    (lab / "notes").mkdir()  # a folder without board.toml is not a board
+    m = b.load_boards(env={"HOME": "/nonexistent", "CYMONGOOSE_BOARDS": str(lab)})
+    assert m.get("my-f411").cpu == "cortex-m4" and m.get("my-f411").region_of(0x08000000)
+    f7 = m.get("nucleo-f746zg")
+    assert f7.console_port == "/dev/ttyACM7" and f7.console["uart"] == "usart3"
+    assert "notes" not in m.boards
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BoardError, match="without board.toml"):
+        b.load_boards(env={"HOME": "/nonexistent", "CYMONGOOSE_BOARDS": str(tmp_path / "empty")})
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import http.client
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -32,8 +33,9 @@ if not hasattr(StackInterface, "stream"):
 
 
 class FakeBoard:
-    """A board made of our own stack: DHCP client, HTTP on 80, TCP echo on 7; its wire
-    a stream socket, or with serial=True a SLIP serial line (file descriptor)."""
+    """A board made of our own stack: DHCP client, HTTP on 80, TCP echo on 7, and on 9
+    a service that answers only after the client ended its stream (the whole request
+    reversed); its wire a stream socket, or with serial=True a SLIP serial line."""
 
     def __init__(self, sock: Any, serial: bool = False) -> None:
         if serial:
@@ -53,8 +55,20 @@ class FakeBoard:
             if ev == mg.MG_EV_READ:
                 c.send(c.recv_data())
 
+        def reverse(c: Any, ev: int, data: Any) -> None:
+            if ev == mg.MG_EV_ACCEPT:
+                c.half_close = True
+                c.userdata = b""
+            elif ev == mg.MG_EV_READ:
+                c.userdata += c.recv_data()
+            elif ev == mg.MG_EV_POLL and c.is_eof and c.userdata is not None:
+                c.send(c.userdata[::-1])
+                c.userdata = None
+                c.shutdown()
+
         self.mgr.listen("http://0.0.0.0:80", http)
         self.mgr.listen("tcp://0.0.0.0:7", echo)
+        self.mgr.listen("tcp://0.0.0.0:9", reverse)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -151,6 +165,59 @@ def test_port_forwarder_tunnels_kernel_connections(
     assert [s for s, _ in results["http"]] == [200] * 5
     assert results["http"][4][1].endswith(b" /via-forward/4")
     assert results["echo"] is True and fwd.tunnels == 2
+
+
+def test_port_forwarder_half_close(pair: tuple[StackBridge, FakeBoard]) -> None:
+    """A client that ends its stream right after its request (nc -N) still gets the
+    answer: the end is passed on as a FIN, and the answer flows back."""
+    br, _ = pair
+    br.wait_ready(port=9, timeout=20)
+    fwd = PortForwarder(br)
+    echo_port = fwd.add(0, 7)
+    rev_port = fwd.add(0, 9)
+    stop = threading.Event()
+    results: dict[str, Any] = {}
+
+    def client() -> None:
+        try:
+            # A real peer: OpenBSD netcat, which shuts its sending side down at EOF of
+            # its input (-N) and then prints what comes back until the far end closes.
+            for name, port, want in (("echo", echo_port, b"hello"),
+                                     ("reverse", rev_port, b"olleh")):
+                r = subprocess.run(["nc", "-N", "127.0.0.1", str(port)], input=b"hello",
+                                   capture_output=True, timeout=20, check=False)
+                results[name] = (r.returncode, r.stdout, want)
+            # The same with a socket: 200 kB up, then the end; 200 kB reversed back.
+            payload = os.urandom(200_000)
+            with socket.create_connection(("127.0.0.1", rev_port), timeout=20) as s:
+                s.sendall(payload)
+                s.shutdown(socket.SHUT_WR)
+                got = bytearray()
+                while chunk := s.recv(65536):
+                    got += chunk
+            results["big"] = bytes(got) == payload[::-1]
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results["error"] = repr(exc)
+        finally:
+            stop.set()
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 60
+    while not stop.is_set() and time.monotonic() < deadline:
+        fwd.poll(5)
+    t.join(5)
+    for _ in range(20):  # let both sides finish closing
+        fwd.poll(5)
+    assert "error" not in results, results.get("error")
+    for name in ("echo", "reverse"):
+        rc, out, want = results[name]
+        assert (rc, out) == (0, want), name
+    assert results["big"] is True
+    # Every tunnel closed once both directions ended: no TCP connection is left.
+    assert [c for c in br.mgr.connections if not (c.is_listening or c.is_udp)] == []
+    assert [c for c in fwd.kmgr.connections if not c.is_listening] == []
+    fwd.close()
 
 
 def test_connect_netdev_addresses_and_errors(tmp_path: Path) -> None:

@@ -174,6 +174,13 @@ def test_bridge_serial_line_without_qemu(tmp_path: Path) -> None:
     assert "has its lease" in err and "no DHCP lease" not in err
 
 
+def an385_image(size: int) -> bytes:
+    """An unsigned firmware image of ``size`` random payload bytes for mps2-an385."""
+    from cymongoose.device import imagefmt
+
+    return imagefmt.pack(os.urandom(size), board="mps2-an385", load_addr=0, entry_addr=0)
+
+
 def test_flash_ota_over_the_console_of_a_fake_device(tmp_path: Path) -> None:
     """`cymongoose flash --backend ota --port PTY`: ota.begin/write/end + ota.status."""
     import tty
@@ -183,21 +190,34 @@ def test_flash_ota_over_the_console_of_a_fake_device(tmp_path: Path) -> None:
     tty.setraw(slave)
     fake = subprocess.Popen([sys.executable, str(FAKE)], stdin=master, stdout=master,
                             stderr=subprocess.DEVNULL)
-    image = tmp_path / "fw.bin"
-    image.write_bytes(os.urandom(10_000))
+    image = tmp_path / "fw.img"
+    image.write_bytes(an385_image(10_000))
     try:
         out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
                                         "--port", os.ttyname(slave), str(image)),
                              capture_output=True, text=True, timeout=60, check=False)
         assert out.returncode == 0, out.stderr
-        assert re.search(r"ota-rpc: 10000 bytes, 10000 written, .*verified \(sha256 on the "
-                         r"device \+ ota.status\)", out.stdout), out.stdout
-        too_big = tmp_path / "big.bin"
-        too_big.write_bytes(os.urandom(100_000))  # the fake's bank holds 64 KiB
+        assert re.search(r"ota-rpc: 10160 bytes, 10160 written, .*verified \(image header \+ "
+                         r"sha256 on the device \+ ota.status\)", out.stdout), out.stdout
+        too_big = tmp_path / "big.img"
+        too_big.write_bytes(an385_image(100_000))  # the fake's bank holds 64 KiB
         out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
                                         "--port", os.ttyname(slave), str(too_big)),
                              capture_output=True, text=True, timeout=60, check=False)
         assert out.returncode == 1 and "device error -32001" in out.stderr
+        # OTA sends images only: a raw file is refused before anything is sent, and an
+        # ELF without a board to pack it for is refused with the command that packs it.
+        raw = tmp_path / "fw.bin"
+        raw.write_bytes(os.urandom(10_000))
+        elf = tmp_path / "fw.elf"
+        elf.write_bytes(b"\x7fELF" + os.urandom(1000))
+        for path, message in [(raw, "fw.bin is not a cymongoose image"),
+                              (elf, ("fw.elf is an ELF file: OTA sends firmware images; pack it "
+                                    "first: cymongoose image pack --board BOARD"))]:
+            out = subprocess.run(cymongoose("flash", "--backend", "ota", "--port",
+                                            os.ttyname(slave), str(path)),
+                                 capture_output=True, text=True, timeout=60, check=False)
+            assert out.returncode == 1 and message in out.stderr, out.stderr
     finally:
         fake.kill()
         fake.wait(5)
@@ -217,8 +237,8 @@ def test_flash_ota_over_http_to_device_app(qemu: str, tmp_path: Path) -> None:
     elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
     if not elf.is_file():
         pytest.skip(f"{elf} is not built (make fw)")
-    image = tmp_path / "fw.bin"
-    image.write_bytes(os.urandom(150_000))
+    image = tmp_path / "fw.img"
+    image.write_bytes(an385_image(150_000))
     with QemuTarget(elf, nic="user", hostfwd=[80]) as q:
         rpc = RpcClient(q.console)
         rpc.wait_notification("ready", timeout=20)
@@ -228,9 +248,17 @@ def test_flash_ota_over_http_to_device_app(qemu: str, tmp_path: Path) -> None:
                                         "--url", url, str(image)),
                              capture_output=True, text=True, timeout=60, check=False)
         assert out.returncode == 0, out.stderr
-        assert "ota-http: 150000 bytes" in out.stdout
+        assert "ota-http: 150160 bytes" in out.stdout
         st = rpc.call("ota.status")
-        assert st["state"] == "verified" and st["size"] == 150000 and st["source"] == "http"
+        assert st["state"] == "verified" and st["size"] == 150160 and st["source"] == "http"
+        # The firmware's own ELF: packed for the board first, and said so.
+        out = subprocess.run(cymongoose("flash", "--board", "mps2-an385", "--backend", "ota",
+                                        "--url", url, str(elf)),
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 0, out.stderr
+        assert "into an unsigned image for mps2-an385" in out.stderr
+        st = rpc.call("ota.status")
+        assert st["state"] == "verified" and st["size"] < elf.stat().st_size
 
 
 @pytest.mark.parametrize(("spec", "message"), [

@@ -254,13 +254,16 @@ def test_tcp_retransmission_backs_off_and_recovers(dut: Dut, direction: str) -> 
 
 @pytest.mark.dut(nic="stream", impair=SPEC)
 def test_ota_over_http_through_loss_and_delay(dut: Dut) -> None:
-    """A 64 KiB OTA image POSTed through 10 % loss both ways + 50 ± 20 ms: the device
+    """A 64 KiB OTA image (payload) POSTed through 10 % loss both ways + 50 ± 20 ms: the device
     verifies the SHA-256 of what it got (so nothing was lost or corrupted on the way)."""
+    from cymongoose.device import imagefmt
     from cymongoose.device.ota import ota_http
 
     dut.rpc.wait_notification("ready", timeout=20)
     dut.bridge.wait_ready(port=80, timeout=30)
-    image = os.urandom(64 * 1024)
+    base = dut.board.memory[0].start
+    image = imagefmt.pack(os.urandom(64 * 1024), board=dut.board.name, load_addr=base,
+                          entry_addr=base)
     before = dut.network.stats
     res = ota_http(image, bridge=dut.bridge, rpc=dut.rpc, timeout=40)
     assert res.status["state"] == "verified" and res.status["size"] == len(image)

@@ -59,10 +59,16 @@ def test_dut_fixture_boots_qemu_and_writes_artifacts(qemu: str, testfw: Path,
                                       "test_generated.py_test_fails.log"]
     assert ">>> 'add 1 2\\n'" in logs[0].read_text() and "sum=3" in logs[0].read_text()
     # xunit2 (the default family): no record_property warning (-W error above), the
-    # log directory is a suite property.
+    # log directory is a suite property; the device facts are per-test properties
+    # (cymongoose.device.report).
     root = ET.parse(tmp_path / "junit.xml").getroot()
-    suite_props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    suite_props = {p.get("name"): p.get("value")
+                   for p in root.findall("testsuite/properties/property")}
     assert suite_props == {"dut_log_dir": str(log_dir)}
+    case_props = {tc.get("name"): {p.get("name"): p.get("value") for p in tc.iter("property")}
+                  for tc in root.iter("testcase")}
+    assert case_props["test_add"]["dut_console_log"] == str(logs[0])
+    assert case_props["test_fails"]["dut_board"] == "mps2-an385"
     # xunit1 allows per-test properties: the log path of each test is one.
     out = run_pytest(tmp_path, "def test_one(dut):\n    dut.expect_line('ready')\n",
                      "--firmware", str(testfw), "--junitxml", str(tmp_path / "j1.xml"),

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cymongoose.device import HostProcessTarget
-from cymongoose.device.errors import TargetExitedError
+from cymongoose.device import HostProcessTarget, imagefmt
+from cymongoose.device.errors import ImageError, TargetExitedError
 from cymongoose.device.ota import OtaError, OtaFlasher, ota_rpc
 from cymongoose.device.rpc import (
     CONSOLE_OVERRUN,
@@ -114,27 +114,37 @@ def test_device_gone_is_a_clear_error(fake: HostProcessTarget) -> None:
         rpc.request("info", timeout=3)
 
 
+def an385_image(size: int) -> bytes:
+    """An unsigned firmware image of ``size`` random payload bytes for mps2-an385."""
+    return imagefmt.pack(os.urandom(size), board="mps2-an385", load_addr=0, entry_addr=0)
+
+
 def test_ota_over_rpc(fake: HostProcessTarget, tmp_path: Path) -> None:
     rpc = RpcClient(fake.console, timeout=5)
-    image = os.urandom(20_000)
+    image = an385_image(20_000)
     steps: list[int] = []
     res = ota_rpc(rpc, image, progress=lambda done, total, phase: steps.append(done))
     assert res.size == len(image) and res.sha256 == hashlib.sha256(image).hexdigest()
     assert res.chunks == -(-len(image) // 768) and steps[-1] == len(image)
     assert res.status["state"] == "verified" and res.status["source"] == "rpc"
     # Through the flash-backend interface, from a file.
-    path = tmp_path / "fw.bin"
-    path.write_bytes(image[:5000])
+    path = tmp_path / "fw.img"
+    small = an385_image(5000)
+    path.write_bytes(small)
     from cymongoose.device.image import Image, Segment
 
-    fr = OtaFlasher(rpc).flash(Image(str(path), "bin", (Segment(0, image[:5000]),), None))
-    assert fr.bytes_written == 5000 and fr.verified and fr.backend == "ota-rpc"
+    fr = OtaFlasher(rpc).flash(Image(str(path), "bin", (Segment(0, small),), None))
+    assert fr.bytes_written == len(small) and fr.verified and fr.backend == "ota-rpc"
+    # Anything but an image is refused before a byte is sent.
+    with pytest.raises(ImageError, match="not a cymongoose image"):
+        ota_rpc(rpc, os.urandom(3000))
+    assert rpc.call("ota.status")["size"] == len(small)
 
 
 def test_ota_rejections(fake: HostProcessTarget) -> None:
     rpc = RpcClient(fake.console, timeout=5)
     with pytest.raises(OtaError) as e:
-        ota_rpc(rpc, os.urandom(200_000))  # larger than the fake's 64 KiB bank
+        ota_rpc(rpc, an385_image(200_000))  # larger than the fake's 64 KiB bank
     assert e.value.code == -32001
     # A corrupted chunk: the device's SHA-256 check refuses it and says so.
     real_request = rpc.request
@@ -146,7 +156,7 @@ def test_ota_rejections(fake: HostProcessTarget) -> None:
 
     rpc.request = corrupt  # type: ignore[method-assign]
     with pytest.raises(OtaError) as e:
-        ota_rpc(rpc, os.urandom(3000))
+        ota_rpc(rpc, an385_image(3000))
     assert e.value.code == OTA_SHA_MISMATCH
     rpc.request = real_request  # type: ignore[method-assign]
     assert rpc.call("ota.status")["state"] == "failed"

@@ -604,13 +604,16 @@ def test_cli_ota_over_the_leased_console(lab: Lab, tmp_path: Path) -> None:
     hashes the bank (SHA-256) and ota.status says verified."""
     import hashlib
 
-    data = hashlib.sha256(b"labgrid ota").digest() * 200  # 6400 bytes, several chunks
-    image = tmp_path / "update.bin"
+    from cymongoose.device import imagefmt
+
+    payload = hashlib.sha256(b"labgrid ota").digest() * 200  # 6400 bytes, several chunks
+    data = imagefmt.pack(payload, board="mps2-an385", load_addr=0, entry_addr=0)
+    image = tmp_path / "update.img"
     image.write_bytes(data)
     out = cli(lab, "flash", "--lg-place", "dut2", "--lg-coordinator", lab.coordinator,
               "--backend", "ota", str(image))
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ota-rpc: 6400 bytes") and "ota.status" in out.stdout, out.stdout
+    assert out.stdout.startswith("ota-rpc: 6560 bytes") and "ota.status" in out.stdout, out.stdout
     out = cli(lab, "rpc", "--lg-place", "dut2", "--lg-coordinator", lab.coordinator,
               "ota.status")
     assert out.returncode == 0, out.stderr
