@@ -65,6 +65,9 @@
 #ifndef DEVICE_SNTP_URL /* empty: no time sync until a server is configured */
 #define DEVICE_SNTP_URL ""
 #endif
+#ifndef DEVICE_MQTT_KEEPALIVE_S /* MQTT keep-alive; config.set mqtt_keepalive */
+#define DEVICE_MQTT_KEEPALIVE_S 30
+#endif
 #ifndef DEVICE_MQTT_STATUS_MS
 #define DEVICE_MQTT_STATUS_MS 5000
 #endif
@@ -129,6 +132,7 @@ struct app {
   char sntp_url[DEVICE_URL_MAX];
   struct mg_connection *mqtt;
   int mqtt_state;                    /* MQTT_* */
+  uint16_t mqtt_keepalive;           /* s, 0 = DEVICE_MQTT_KEEPALIVE_S */
   uint64_t mqtt_retry_at, mqtt_status_at;
   struct mg_connection *sntp;
   uint64_t sntp_at, sntp_deadline;

@@ -3,7 +3,8 @@
  * DEVICE_MQTT_STATUS_MS and when the LED changes, and obeys commands:
  * JSON-RPC requests published to device/<id>/cmd run like console requests,
  * their responses go to device/<id>/reply. The will message marks the
- * device offline when the connection dies. */
+ * device offline when the connection dies. The session is persistent (clean
+ * session off), so no QoS 1 command is lost while the device is away. */
 #include "app.h"
 
 #if DEVICE_MQTT
@@ -94,8 +95,10 @@ static void connect_now(struct app *app) {
   memset(&o, 0, sizeof(o));
   topic(app, "status", will, sizeof(will));
   o.client_id = mg_str(app->id);
-  o.keepalive = 30;
-  o.clean = true;
+  o.keepalive = app->mqtt_keepalive ? app->mqtt_keepalive : DEVICE_MQTT_KEEPALIVE_S;
+  /* A persistent session: QoS 1 commands sent while the device is offline
+   * (broker restart, cable pulled) wait at the broker for its return. */
+  o.clean = false;
   o.topic = mg_str(will);
   o.message = mg_str("{\"online\":false}");
   o.retain = true;

@@ -118,6 +118,14 @@ static void m_config_set(struct mg_rpc_req *r) {
     return;
   }
 #if DEVICE_MQTT
+  double ka;
+  if (mg_json_get_num(r->params, "$.mqtt_keepalive", &ka)) {
+    if (ka < 1 || ka > 65535) {
+      mg_rpc_err(r, RPC_ERR_PARAMS, mg_str("mqtt_keepalive: 1..65535 s"));
+      return;
+    }
+    app_of(r)->mqtt_keepalive = (uint16_t) ka; /* from the next connection */
+  }
   if (has_m) mqtt_configure(app_of(r), mq);
 #endif
 #if DEVICE_SNTP
@@ -293,6 +301,77 @@ static void m_debug_hang(struct mg_rpc_req *r) {
 }
 #endif
 
+/* net.fetch: one HTTP GET at a time from the device to another host (e.g.
+ * another board on the segment). The call answers at once; the result comes
+ * as a "net.fetched" notification: status, body length and SHA-256. */
+#define FETCH_TIMEOUT_MS 10000
+static struct {
+  struct mg_connection *c;
+  uint64_t deadline;
+  char url[DEVICE_URL_MAX];
+} s_fetch;
+
+static void fetch_done(const char *fmt, ...) {
+  char buf[300];
+  size_t n = mg_snprintf(buf, sizeof(buf),
+                         RS "{\"jsonrpc\":\"2.0\",\"method\":\"net.fetched\","
+                            "\"params\":{\"url\":\"%s\",", s_fetch.url);
+  va_list ap;
+  va_start(ap, fmt);
+  if (n < sizeof(buf)) n += mg_vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+  va_end(ap);
+  if (n < sizeof(buf)) n += mg_snprintf(buf + n, sizeof(buf) - n, "}}\n");
+  if (n >= sizeof(buf)) n = sizeof(buf) - 1;
+  app_console(buf, n);
+  s_fetch.c = NULL;
+}
+
+static void fetch_fn(struct mg_connection *c, int ev, void *ev_data) {
+  if (c != s_fetch.c) return;
+  if (ev == MG_EV_CONNECT) {
+    struct mg_str host = mg_url_host(s_fetch.url);
+    mg_printf(c, "GET %s HTTP/1.1\r\nHost: %.*s\r\nConnection: close\r\n\r\n",
+              mg_url_uri(s_fetch.url), (int) host.len, host.buf);
+  } else if (ev == MG_EV_HTTP_MSG) {
+    struct mg_http_message *hm = (struct mg_http_message *) ev_data;
+    unsigned char d[32];
+    char hex[65];
+    size_t i;
+    mg_sha256(d, hm->body.buf, hm->body.len);
+    for (i = 0; i < 32; i++) mg_snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    fetch_done("\"status\":%d,\"length\":%lu,\"sha256\":\"%s\"", mg_http_status(hm),
+               (unsigned long) hm->body.len, hex);
+    c->is_draining = 1;
+  } else if (ev == MG_EV_POLL && mg_millis() > s_fetch.deadline) {
+    fetch_done("\"error\":\"timeout\"");
+    c->is_closing = 1;
+  } else if (ev == MG_EV_ERROR) {
+    fetch_done("\"error\":\"%s\"", (const char *) ev_data);
+  } else if (ev == MG_EV_CLOSE) {
+    fetch_done("\"error\":\"closed without a response\"");
+  }
+}
+
+static void m_net_fetch(struct mg_rpc_req *r) {
+  struct app *app = app_of(r);
+  if (s_fetch.c != NULL) {
+    mg_rpc_err(r, RPC_ERR_PARAMS, mg_str("a fetch is running"));
+    return;
+  }
+  if (mg_json_get_str(r->params, "$.url", s_fetch.url, sizeof(s_fetch.url)) < 0 ||
+      strncmp(s_fetch.url, "http://", 7) != 0) {
+    mg_rpc_err(r, RPC_ERR_PARAMS, mg_str("params.url: an http:// URL, at most 79 bytes"));
+    return;
+  }
+  s_fetch.deadline = mg_millis() + FETCH_TIMEOUT_MS;
+  s_fetch.c = mg_http_connect(&app->mgr, s_fetch.url, fetch_fn, NULL);
+  if (s_fetch.c == NULL) {
+    mg_rpc_err(r, -32603, mg_str("cannot connect"));
+    return;
+  }
+  mg_rpc_ok(r, mg_str("{\"started\":true}"));
+}
+
 void rpc_init(struct app *app) {
   static struct mg_rpc nodes[14];
   static const struct {
@@ -302,7 +381,7 @@ void rpc_init(struct app *app) {
       {"info", m_info},         {"reboot", m_reboot},
       {"led.get", m_led_get},   {"led.set", m_led_set},
       {"net.status", m_net_status}, {"config.get", m_config_get},
-      {"config.set", m_config_set},
+      {"config.set", m_config_set}, {"net.fetch", m_net_fetch},
 #if DEVICE_OTA
       {"ota.begin", m_ota_begin}, {"ota.write", m_ota_write},
       {"ota.end", m_ota_end},   {"ota.status", m_ota_status},

@@ -509,6 +509,23 @@ class StackInterface:
         """'down', 'up' (no address yet) or 'ready'."""
     @property
     def stats(self) -> dict[str, int]: ...
+    @property
+    def dhcp_server_pool(self) -> str:
+        """The first address the DHCP server hands out; set it to move every client."""
+    @dhcp_server_pool.setter
+    def dhcp_server_pool(self, value: str) -> None: ...
+    @property
+    def dhcp_server_lease(self) -> int:
+        """Seconds of the leases handed out from now on (0: the build's default)."""
+    @dhcp_server_lease.setter
+    def dhcp_server_lease(self, value: int) -> None: ...
+    @property
+    def dhcp_server_paused(self) -> bool:
+        """True while the DHCP server ignores every request."""
+    @dhcp_server_paused.setter
+    def dhcp_server_paused(self, value: bool) -> None: ...
+    def dhcp_server_nak(self, count: int = 1) -> None:
+        """Answer the next ``count`` DHCP REQUESTs with a NAK."""
 
 @disjoint_base
 class Timer:

@@ -23,6 +23,7 @@ cdef extern from "mg_stack.h":
         uint32_t arp_requests, arp_replies, arp_failed, icmp_echo
         uint32_t tcp_rst_sent, tcp_retransmits, tcp_fast_retransmits
         uint32_t tcp_accepted, tcp_syn_dropped, dhcp_leases, dhcps_acks
+        uint32_t dhcps_naks, dhcps_ignored
 
     struct mg_tcpip_if:
         uint8_t mac[6]
@@ -30,6 +31,9 @@ cdef extern from "mg_stack.h":
         bint enable_dhcp
         bint enable_dhcp_server
         uint32_t dhcp_pool
+        uint32_t dhcps_lease_s
+        bint dhcps_paused
+        uint32_t dhcps_nak
         const mg_driver *driver
         void *driver_data
         uint32_t seed
@@ -348,6 +352,54 @@ cdef class StackInterface:
     def stats(self):
         """Counters of frames, drops, ARP, ICMP, TCP and DHCP events."""
         return dict(self._ifp.stats)
+
+    # ---- the DHCP server's faults (dhcp_server=...), switchable at any time ----
+    cdef void _need_dhcp_server(self) except *:
+        if not self._ifp.enable_dhcp_server:
+            raise RuntimeError("this interface runs no DHCP server (dhcp_server=None)")
+
+    @property
+    def dhcp_server_pool(self):
+        """The first address the DHCP server hands out ("" without a server). Set it
+        to move every client: their next renewal is NAKed and they get the new one."""
+        return _ip4_str(self._ifp.dhcp_pool) if self._ifp.enable_dhcp_server else ""
+
+    @dhcp_server_pool.setter
+    def dhcp_server_pool(self, value):
+        self._need_dhcp_server()
+        cdef uint32_t ip = _ip4(value, "dhcp_server_pool")
+        if ip == self._ifp.ip:
+            raise ValueError(f"dhcp_server_pool: {value} is this interface's own address")
+        self._ifp.dhcp_pool = ip
+
+    @property
+    def dhcp_server_lease(self):
+        """Seconds of the leases handed out from now on (0: the build's default)."""
+        return self._ifp.dhcps_lease_s
+
+    @dhcp_server_lease.setter
+    def dhcp_server_lease(self, value):
+        self._need_dhcp_server()
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0x7fffffff:
+            raise ValueError(f"dhcp_server_lease: want seconds 0..2147483647, not {value!r}")
+        self._ifp.dhcps_lease_s = value
+
+    @property
+    def dhcp_server_paused(self):
+        """True while the DHCP server ignores every request (stats: dhcps_ignored)."""
+        return bool(self._ifp.dhcps_paused)
+
+    @dhcp_server_paused.setter
+    def dhcp_server_paused(self, value):
+        self._need_dhcp_server()
+        self._ifp.dhcps_paused = bool(value)
+
+    def dhcp_server_nak(self, int count=1):
+        """Answer the next ``count`` DHCP REQUESTs with a NAK (stats: dhcps_naks)."""
+        self._need_dhcp_server()
+        if count < 0:
+            raise ValueError(f"count: want >= 0, not {count}")
+        self._ifp.dhcps_nak = count
 
     def __repr__(self):
         return f"<StackInterface {self.ip} {self.mac} {self.state}>"

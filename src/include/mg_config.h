@@ -62,6 +62,13 @@
 #define MG_ENABLE_TCPIP 1
 #endif
 
+/* The built-in stack's small DHCP server (src/net/stack/dhcps.c, ~0.8 KiB of
+ * flash): the host end of a device bridge needs it, boards do not. Without
+ * it, mg_tcpip_init refuses an interface with enable_dhcp_server. */
+#ifndef MG_ENABLE_DHCP_SERVER
+#define MG_ENABLE_DHCP_SERVER (MG_ARCH == MG_ARCH_POSIX)
+#endif
+
 /* Stellaris LM3S6965 Ethernet MAC (src/drivers/stellaris_enet.c): plain
  * memory-mapped registers, no OS calls, so it builds on any target; off
  * unless a board needs it (boards/lm3s6965evb turns it on). */

@@ -90,6 +90,8 @@ struct mg_tcpip_stats {
   uint32_t tcp_yielded;   /* connections reset to make room (docs/stack.md) */
   uint32_t dhcp_leases;   /* ACKs accepted */
   uint32_t dhcps_acks;    /* ACKs our DHCP server sent */
+  uint32_t dhcps_naks;    /* NAKs our DHCP server sent */
+  uint32_t dhcps_ignored; /* requests unanswered while dhcps_paused */
 };
 
 /* A contiguous byte ring (receive and send queues of a TCP connection). */
@@ -174,7 +176,13 @@ struct mg_tcpip_if {
   /* Small DHCP server (e.g. the host side of a device bridge): hands out
    * MG_TCPIP_DHCPS_LEASES addresses from dhcp_pool on, with us as router. */
   bool enable_dhcp_server;
-  uint32_t dhcp_pool;
+  uint32_t dhcp_pool;      /* may change while running: renewals then get NAKs */
+  /* Server faults a test can switch at any time: the lease time it hands out
+   * (0 = MG_TCPIP_DHCPS_LEASE_S), silence (every request ignored), and a NAK
+   * for the next dhcps_nak REQUESTs. */
+  uint32_t dhcps_lease_s;
+  bool dhcps_paused;
+  uint32_t dhcps_nak;
   const struct mg_driver *driver;
   void *driver_data;       /* the driver's ctx */
   uint32_t seed;           /* PRNG seed: ISNs, ports, DHCP xid (0 = fixed) */

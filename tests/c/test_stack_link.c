@@ -265,6 +265,7 @@ static void test_refused_and_udp(void) {
   free(p);
 }
 
+#if MG_ENABLE_DHCP_SERVER
 /* B has no address: A's DHCP server leases one, then TCP works. */
 static void test_dhcp_server(void) {
   struct pair *p = make_pair(9, 0, 0, 0);
@@ -298,8 +299,73 @@ static void test_dhcp_server(void) {
   free(p);
 }
 
+/* The server's faults, as a bridge test switches them: a short lease is
+ * renewed at T1; a silent server lets the lease run out (the client drops
+ * its address and asks again, unanswered); back, it leases again; a moved
+ * pool NAKs the next renewal and the client takes the new address; a forced
+ * NAK makes the client start over. */
+static void test_dhcp_server_faults(void) {
+  struct pair *p = make_pair(11, 0, 0, 0);
+  uint64_t t0;
+  p->a.ip = IP(192, 168, 50, 1);
+  p->a.enable_dhcp_server = true;
+  p->a.dhcp_pool = IP(192, 168, 50, 100);
+  p->a.dhcps_lease_s = 8;
+  p->b.ip = 0;
+  p->b.enable_dhcp = true;
+  CHECK(mg_tcpip_init(&p->a) && mg_tcpip_init(&p->b));
+  while (p->now < 10000 && p->b.state != MG_TCPIP_STATE_READY) step(p);
+  CHECK(p->b.ip == IP(192, 168, 50, 100) && p->b.dhcp.lease_s == 8);
+  t0 = p->now;
+  settle(p, 4500); /* T1 = 4 s */
+  CHECK(p->b.stats.dhcp_leases == 2 && p->a.stats.dhcps_acks == 2);
+  /* Silence: renew (T1) and rebind (T2) fail, at 8 s the address goes. */
+  p->a.dhcps_paused = true;
+  t0 = p->now;
+  while (p->now < t0 + 20000 && p->b.ip != 0) step(p);
+  CHECK(p->b.ip == 0 && p->b.state == MG_TCPIP_STATE_UP);
+  CHECK(p->now - t0 > 7000 && p->now - t0 <= 8100); /* held it to the end */
+  CHECK(p->a.stats.dhcps_ignored >= 2 && p->a.stats.dhcps_acks == 2);
+  settle(p, 3000);
+  CHECK(p->b.ip == 0);
+  p->a.dhcps_paused = false;
+  t0 = p->now;
+  while (p->now < t0 + 40000 && p->b.state != MG_TCPIP_STATE_READY) step(p);
+  CHECK(p->b.ip == IP(192, 168, 50, 100) && p->a.stats.dhcps_acks == 3);
+  /* A new pool: the renewal is NAKed, the client gets the new address. */
+  p->a.dhcp_pool = IP(192, 168, 50, 120);
+  t0 = p->now;
+  while (p->now < t0 + 10000 && p->b.ip != IP(192, 168, 50, 120)) step(p);
+  CHECK(p->b.ip == IP(192, 168, 50, 120) && p->a.stats.dhcps_naks == 1);
+  CHECK(p->b.state == MG_TCPIP_STATE_READY);
+  /* One forced NAK at the next renewal: drop, rediscover, same address. */
+  p->a.dhcps_nak = 1;
+  t0 = p->now;
+  while (p->now < t0 + 10000 && p->b.ip != 0) step(p);
+  CHECK(p->b.ip == 0 && p->a.stats.dhcps_naks == 2 && p->a.dhcps_nak == 0);
+  while (p->now < t0 + 20000 && p->b.state != MG_TCPIP_STATE_READY) step(p);
+  CHECK(p->b.ip == IP(192, 168, 50, 120));
+  free(p);
+}
+#else
+
+/* Built without the server: an interface asking for one is refused. */
+static void test_dhcp_server_off(void) {
+  struct pair *p = make_pair(12, 0, 0, 0);
+  p->a.enable_dhcp_server = true;
+  p->a.dhcp_pool = IP(192, 168, 50, 100);
+  CHECK(!mg_tcpip_init(&p->a));
+  free(p);
+}
+#endif
+
 int main(void) {
+#if MG_ENABLE_DHCP_SERVER
   test_dhcp_server();
+  test_dhcp_server_faults();
+#else
+  test_dhcp_server_off();
+#endif
   test_clean();
   test_lossy();
   test_lossy_seeds();

@@ -237,6 +237,7 @@ static void test_dhcp(void) {
   free(cap);
 }
 
+#if MG_ENABLE_DHCP_SERVER
 /* ---- DHCP server ---- */
 static size_t client_msg(uint8_t *f, const uint8_t *mac, int type, uint32_t want,
                          uint32_t server) {
@@ -344,11 +345,14 @@ static void test_dhcp_server(void) {
   free(ifp);
   free(cap);
 }
+#endif
 
 int main(void) {
   test_udp();
   test_dhcp();
+#if MG_ENABLE_DHCP_SERVER
   test_dhcp_server();
+#endif
   return TEST_REPORT();
 }
 #else

@@ -299,6 +299,70 @@ class FrameRelay:
             self.offered.close()
 
 
+class DhcpServer:
+    """The bridge's DHCP server, for tests of the board's DHCP client
+    (``bridge.dhcp``). Changes apply to the next message the server answers::
+
+        br.dhcp.lease_s = 4          # leases of 4 s: renewal at 2 s, rebinding at 3.5 s
+        br.dhcp.paused = True        # silent: the board keeps its address to the lease end
+        br.dhcp.nak()                # the next REQUEST is refused: the board starts over
+        br.dhcp.move("10.0.2.30")    # the next renewal is refused, then the board gets .30
+
+    ``stats``: ``acks``, ``naks`` and ``ignored`` (requests unanswered while paused).
+    """
+
+    def __init__(self, bridge: StackBridge) -> None:
+        self._br = bridge
+        self._iface = bridge.iface
+        if not bridge.dhcp_server:
+            raise DeviceError("this bridge runs no DHCP server (dhcp_server=False)")
+
+    @property
+    def lease_s(self) -> int:
+        """Lease time handed out from now on, in seconds (default 3600)."""
+        return int(self._iface.dhcp_server_lease) or DEFAULT_LEASE_S
+
+    @lease_s.setter
+    def lease_s(self, seconds: int) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 2:
+            raise ValueError(f"lease_s: want whole seconds >= 2, not {seconds!r}")
+        self._iface.dhcp_server_lease = seconds
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._iface.dhcp_server_paused)
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._iface.dhcp_server_paused = bool(value)
+
+    def nak(self, count: int = 1) -> None:
+        """Refuse the next ``count`` REQUESTs (a renewal, or the request after an offer)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count: want a number of requests >= 0, not {count!r}")
+        self._iface.dhcp_server_nak(count)
+
+    def move(self, ip: str) -> None:
+        """Hand out ``ip`` from now on: the board's next renewal is refused, it asks
+        again and gets ``ip``; ``bridge.device_ip`` (and ``url()``) follow at once."""
+        self._iface.dhcp_server_pool = ip
+        self._br.device_ip = ip
+
+    @property
+    def address(self) -> str:
+        """The address the board is (or will be) given."""
+        return str(self._iface.dhcp_server_pool)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        st = self._iface.stats
+        return {"acks": st["dhcps_acks"], "naks": st["dhcps_naks"],
+                "ignored": st["dhcps_ignored"]}
+
+
+DEFAULT_LEASE_S = 3600  # MG_TCPIP_DHCPS_LEASE_S of the extension's build
+
+
 class StackBridge:
     """An emulated board's Ethernet ending in this process's built-in TCP/IP stack.
 
@@ -340,6 +404,7 @@ class StackBridge:
         self.health = health  # e.g. QemuTarget.check: raises with the emulator's stderr
         self.pcap_path = str(pcap) if pcap else None
         self.relay: FrameRelay | None = None
+        self._dhcp: DhcpServer | None = None
         self._socks: list[socket.socket] = []
         self._fds: list[int] = []
         if (netdev is None) == (serial is None):
@@ -439,6 +504,13 @@ class StackBridge:
     @property
     def stats(self) -> dict[str, int]:
         return dict(self.iface.stats)
+
+    @property
+    def dhcp(self) -> DhcpServer:
+        """Control of the bridge's DHCP server (lease time, silence, NAK, a new address)."""
+        if self._dhcp is None:
+            self._dhcp = DhcpServer(self)
+        return self._dhcp
 
     @property
     def network(self) -> Network:

@@ -139,6 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
                    "(nic, hostfwd, gdb, halted, serial, extra_args; impair='loss=5%,...' "
                    "with nic='stream'); expect_crash=True: the test crashes its device on "
                    "purpose (dut.wait_crash)")
+    config.addinivalue_line("markers", DUTS_MARKER)
     port = _opt(config, "port")
     # The xdist controller knows -n before any worker starts: fail there, fast.
     flash = _opt(config, "flash")
@@ -700,3 +701,8 @@ def _report_crash(item: pytest.Item, call: pytest.CallInfo[None], report: Any) -
         report.longrepr = text
     elif report.failed:
         report.sections.append(("dut crash", text))
+
+
+# Several boards on one segment: the duts fixture lives in its own module.
+from .pytest_duts import MARKER as DUTS_MARKER
+from .pytest_duts import duts  # noqa: F401

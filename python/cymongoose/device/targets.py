@@ -186,8 +186,12 @@ class QemuTarget(Target):
         workdir: str | os.PathLike[str] | None = None,
         start_timeout: float = 10.0,
         qemu: str | None = None,
+        mac: str | None = None,
     ) -> None:
         super().__init__(log_path=log_path)
+        if mac is not None and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", mac):
+            raise ValueError(f"mac: want six hex bytes like 52:54:00:12:34:57, not {mac!r}")
+        self.mac = mac  # the NIC's address (user/stream NICs; QEMU's default otherwise)
         self.board = load_boards().get(board) if isinstance(board, str) else board
         if self.board.boot != "qemu":
             raise DeviceError(f"board {self.board.name} is not emulated (boot = {self.board.boot})")
@@ -275,9 +279,11 @@ class QemuTarget(Target):
                 cmd += ["-netdev", (f"stream,id=net0,server=off,addr.type=unix,"
                                    f"addr.path={self.netdev_path}")]
                 if nic_device:
-                    cmd += ["-device", f"{nic_device},netdev=net0"]
+                    cmd += ["-device", f"{nic_device},netdev=net0"
+                            + (f",mac={self.mac}" if self.mac else "")]
                 else:
-                    cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"]
+                    cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"
+                            + (f",macaddr={self.mac}" if self.mac else "")]
                 self.qmp_path = os.path.join(self._sockdir, "qmp.sock")
                 cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         else:

@@ -4,7 +4,7 @@
  * ifp->dns is unset). Replies are broadcast, which every client accepts. */
 #include "stack.h"
 
-#if MG_ENABLE_TCPIP
+#if MG_ENABLE_TCPIP && MG_ENABLE_DHCP_SERVER
 
 enum { DISCOVER = 1, OFFER = 2, REQUEST = 3, DECLINE = 4, ACK = 5, NAK = 6,
        RELEASE = 7 };
@@ -54,7 +54,8 @@ static void reply(struct mg_tcpip_if *ifp, const uint8_t *req, uint8_t type,
   wrip(m + n, ifp->ip), n += 4;
   if (type != NAK) {
     m[n++] = 51, m[n++] = 4;
-    wr32(m + n, MG_TCPIP_DHCPS_LEASE_S), n += 4;
+    wr32(m + n, ifp->dhcps_lease_s ? ifp->dhcps_lease_s : MG_TCPIP_DHCPS_LEASE_S);
+    n += 4;
     m[n++] = 1, m[n++] = 4;
     wrip(m + n, ifp->mask), n += 4;
     m[n++] = 3, m[n++] = 4;
@@ -65,6 +66,7 @@ static void reply(struct mg_tcpip_if *ifp, const uint8_t *req, uint8_t type,
   m[n++] = 255;
   if (n < 300) n = 300;
   if (type == ACK) ifp->stats.dhcps_acks++;
+  if (type == NAK) ifp->stats.dhcps_naks++;
   mg_udp_tx(ifp, 67, IP_BROADCAST, 68, m, n);
 }
 
@@ -90,6 +92,10 @@ void mg_dhcps_rx(struct mg_tcpip_if *ifp, const uint8_t *m, size_t len) {
     i += 2u + olen;
   }
   if (server != 0 && server != ifp->ip) return; /* the client chose another */
+  if (ifp->dhcps_paused && type != RELEASE && type != DECLINE) {
+    ifp->stats.dhcps_ignored++;
+    return;
+  }
   if (type == DISCOVER) {
     lease = lease_of(ifp, m + 28, true);
     if (lease < 0) goto bad; /* pool exhausted: stay silent */
@@ -97,7 +103,10 @@ void mg_dhcps_rx(struct mg_tcpip_if *ifp, const uint8_t *m, size_t len) {
   } else if (type == REQUEST) {
     uint32_t want = requested != 0 ? requested : rdip(m + 12); /* ciaddr */
     lease = lease_of(ifp, m + 28, false);
-    if (lease >= 0 && want == pool_ip(ifp, (size_t) lease)) {
+    if (ifp->dhcps_nak > 0) {
+      ifp->dhcps_nak--;
+      reply(ifp, m, NAK, 0);
+    } else if (lease >= 0 && want == pool_ip(ifp, (size_t) lease)) {
       reply(ifp, m, ACK, want);
     } else {
       reply(ifp, m, NAK, 0);
@@ -113,4 +122,4 @@ bad:
   ifp->stats.drop_udp++;
 }
 
-#endif /* MG_ENABLE_TCPIP */
+#endif /* MG_ENABLE_TCPIP && MG_ENABLE_DHCP_SERVER */

@@ -79,6 +79,9 @@ void mg_tcpip_set_state(struct mg_tcpip_if *ifp, int state) {
 bool mg_tcpip_init(struct mg_tcpip_if *ifp) {
   size_t i;
   if (ifp->driver == NULL) return false;
+#if !MG_ENABLE_DHCP_SERVER
+  if (ifp->enable_dhcp_server) return false; /* built without dhcps.c */
+#endif
   ifp->rng = ifp->seed ? ((uint64_t) ifp->seed << 1) | 1 : 0x9E3779B97F4A7C15ULL;
   for (i = 0; i < 6; i++) ifp->rng ^= (uint64_t) ifp->mac[i] << (8 * i);
   if (ifp->rng == 0) ifp->rng = 1;

@@ -39,10 +39,12 @@ void mg_udp_rx(struct mg_tcpip_if *ifp, uint32_t src, uint32_t dst,
     return;
   }
   if (ifp->ip == 0) goto bad; /* unaddressed: only DHCP gets through */
+#if MG_ENABLE_DHCP_SERVER
   if (dport == 67 && sport == 68 && ifp->enable_dhcp_server) {
     mg_dhcps_rx(ifp, p + UDP_HLEN, ulen - UDP_HLEN);
     return;
   }
+#endif
   if (ulen == UDP_HLEN) return; /* empty datagrams carry nothing to queue */
   for (i = 0; i < MG_TCPIP_MAX_UDP; i++) {
     struct mg_tcpip_udp *u = &ifp->udp[i];
