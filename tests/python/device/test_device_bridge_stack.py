@@ -14,27 +14,17 @@ from typing import Any
 
 import pytest
 from cymongoose.device.pytest_plugin import Dut
+from fwimages import built_image
 
 pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[3]
 
-try:
-    import cymongoose as mg
-    from cymongoose.stack import StackInterface
-
-    HAVE_STREAM = hasattr(StackInterface, "stream")
-except ImportError:
-    HAVE_STREAM = False
+import cymongoose as mg
 
 
 @pytest.fixture
 def dut_firmware(qemu: str) -> str:
-    if not HAVE_STREAM:
-        pytest.skip("the installed extension has no StackInterface.stream (run `make ext`)")
-    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "net_fw.elf"
-    if not elf.is_file():
-        pytest.skip(f"{elf} is not built (make fw)")
-    return str(elf)
+    return built_image("net_fw.elf")
 
 
 def read_pcap(path: Path) -> list[bytes]:

@@ -8,7 +8,6 @@ is persistent), run, and answered."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,29 +15,19 @@ from typing import Any
 
 import pytest
 from cymongoose.device.pytest_plugin import Dut
+from fwimages import built_image
 from test_device_dhcp import expect_line
 
 pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "examples"))
 
-try:
-    import cymongoose as mg  # noqa: F401 - the broker needs it
-    from cymongoose.stack import StackInterface
-
-    HAVE_STREAM = hasattr(StackInterface, "stream")
-except ImportError:
-    HAVE_STREAM = False
+import cymongoose as mg  # noqa: F401 - the broker needs it
 
 
 @pytest.fixture
 def dut_firmware(qemu: str) -> str:
-    if not HAVE_STREAM:
-        pytest.skip("the installed extension has no StackInterface.stream (run `make ext`)")
-    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
-    if not elf.is_file():
-        pytest.skip(f"{elf} is not built (make fw)")
-    return str(elf)
+    return built_image("device_app.elf")
 
 
 class BridgeBroker:

@@ -16,26 +16,16 @@ from typing import Any
 
 import pytest
 from cymongoose.device.pytest_duts import expect_line_pumping
+from fwimages import built_image
 
 pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[3]
 
-try:
-    from cymongoose.stack import StackInterface
-
-    HAVE_STREAM = hasattr(StackInterface, "stream")
-except ImportError:
-    HAVE_STREAM = False
 
 
 @pytest.fixture
 def dut_firmware(qemu: str) -> str:
-    if not HAVE_STREAM:
-        pytest.skip("the installed extension has no StackInterface.stream (run `make ext`)")
-    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
-    if not elf.is_file():
-        pytest.skip(f"{elf} is not built (make fw)")
-    return str(elf)
+    return built_image("device_app.elf")
 
 
 def fetch(a: Any, url: str, timeout: float) -> dict[str, Any]:

@@ -15,28 +15,18 @@ from typing import Any
 
 import pytest
 from cymongoose.device.pytest_plugin import Dut
+from fwimages import built_image
 from test_device_netem import read_pcap_timed
 
 pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[3]
 
-try:
-    import cymongoose as mg
-    from cymongoose.stack import StackInterface
-
-    HAVE_STREAM = hasattr(StackInterface, "stream")
-except ImportError:
-    HAVE_STREAM = False
+import cymongoose as mg
 
 
 @pytest.fixture
 def dut_firmware(qemu: str) -> str:
-    if not HAVE_STREAM:
-        pytest.skip("the installed extension has no StackInterface.stream (run `make ext`)")
-    elf = Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")) / "device_app.elf"
-    if not elf.is_file():
-        pytest.skip(f"{elf} is not built (make fw)")
-    return str(elf)
+    return built_image("device_app.elf")
 
 
 def tcp_headers(frames: list[tuple[float, bytes]]) -> list[tuple[float, int, int, int, int, int]]:
