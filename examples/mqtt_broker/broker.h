@@ -150,6 +150,8 @@ struct conn {
   uint64_t draining; /* when the timer first saw it draining, 0 = not */
   char *aliases[BROKER_ALIAS_MAX + 1]; /* inbound topic aliases */
   size_t alias_len[BROKER_ALIAS_MAX + 1];
+  uint16_t resent_id;   /* the inbound QoS 2 id resent last on this connection */
+  uint8_t resent_count; /* how often in a row */
 };
 
 /* wire.c */

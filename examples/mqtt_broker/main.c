@@ -313,6 +313,15 @@ static void on_publish(struct mg_connection *c, struct conn *cn,
     return;
   }
   if (mm->qos == 2 && rx_qos2_has(s, mm->id)) { /* a resend: taken already */
+    /* Resending is for a new connection only (MQTT 5 [MQTT-4.4.0-1]); one
+     * resend on the same connection is forgiven, a second is a protocol error
+     * (as mosquitto treats it, in both versions). */
+    cn->resent_count = cn->resent_id == mm->id ? cn->resent_count + 1 : 1;
+    cn->resent_id = mm->id;
+    if (cn->resent_count > 1) {
+      reject(c, cn, RC_PROTOCOL_ERROR);
+      return;
+    }
     send_ack(c, MQTT_CMD_PUBREC, mm->id, 0, s->version);
     return;
   }

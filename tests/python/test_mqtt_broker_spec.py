@@ -223,6 +223,27 @@ def test_qos2_granted_and_exactly_once(port: int, v: int) -> None:
     pub.close()
 
 
+@pytest.mark.parametrize("v", [4, 5])
+def test_qos2_resent_twice_on_one_connection_is_a_protocol_error(port: int, v: int) -> None:
+    # Resending is for a new connection; one resend is forgiven, the second is not.
+    pub = Raw(port, b"q2-dup", v)
+    pub.connack()
+    for _ in range(2):
+        pub.send(publish_pkt(b"q2/d", b"m", 2, 9, v, dup=True))
+        assert pub.read() == (0x50, b"\x00\x09")
+    pub.send(publish_pkt(b"q2/d", b"m", 2, 9, v, dup=True))
+    if v == 5:
+        assert pub.read() == (0xE0, b"\x82")  # DISCONNECT, protocol error
+    assert pub.closed()
+    # A new connection of the same client may resend it again (session kept).
+    again = Raw(port, b"q2-dup", v, clean=False)
+    again.connack()
+    again.send(publish_pkt(b"q2/d", b"m", 2, 9, v, dup=True))
+    assert again.read()[0] == 0x50
+    again.close()
+    pub.close()
+
+
 def test_qos2_paho_end_to_end(port: int) -> None:
     sub = Paho(port, "q2p-sub", v5=True)
     sub.sub("q2p", 2)
