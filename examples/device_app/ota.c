@@ -87,6 +87,7 @@ int ota_begin(struct app *app, size_t size, struct mg_str sha_hex, int source) {
   o->received = 0;
   o->has_sha256 = sha_hex.len != 0;
   memcpy(o->sha256, digest, sizeof(digest));
+  o->next_bank = 0; /* erasing the bank discards an image verified before */
   if (!bank_erase(o, size)) {
     o->state = OTA_FAILED;
     return fail(app, OTA_ERR_NOMEM, "no memory for a %lu byte bank", (unsigned long) size);
