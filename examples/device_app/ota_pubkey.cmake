@@ -6,9 +6,6 @@
 # bytes, passed to the C code as DEVICE_OTA_PUBKEY=0x..,0x..,...: no tool beyond CMake.
 include_guard(GLOBAL)
 
-set(MG_OTA_PUBKEY "" CACHE FILEPATH
-    "Ed25519 public key (PEM, cymongoose image keygen) that device_app updates must be signed with; empty: unsigned updates accepted (development build)")
-
 # The 32 raw key bytes of the PEM public key in FILE, as a C initialiser list, in OUT.
 function(device_app_pubkey_bytes FILE OUT)
   if(NOT EXISTS "${FILE}")
@@ -63,7 +60,17 @@ function(device_app_pubkey_bytes FILE OUT)
   set(${OUT} "${c}" PARENT_SCOPE)
 endfunction()
 
+# Script mode, for tests: cmake -DKEY=file.pub -P ota_pubkey.cmake prints the bytes.
+if(CMAKE_SCRIPT_MODE_FILE)
+  device_app_pubkey_bytes("${KEY}" bytes)
+  message("${bytes}")
+  return()
+endif()
+
 # DEVICE_APP_OTA_DEFINES: what every device_app target of this build compiles with.
+set(MG_OTA_PUBKEY "" CACHE FILEPATH
+    "Ed25519 public key (PEM, cymongoose image keygen) that device_app updates must be signed with; empty: unsigned updates accepted (development build)")
+
 set(DEVICE_APP_OTA_DEFINES "")
 if(MG_OTA_PUBKEY)
   get_filename_component(_key "${MG_OTA_PUBKEY}" ABSOLUTE)

@@ -124,6 +124,38 @@ def images(fw: SignedFirmware, board: Board, elf: bool = True) -> dict[str, byte
             "flipped bit": bytes(flipped)}
 
 
+def test_cmake_decodes_the_public_key(tmp_path: Path) -> None:
+    """The PEM -> C bytes step of the build (ota_pubkey.cmake in script mode) against
+    the `cryptography` package, and its refusals."""
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    script = REPO / "examples" / "device_app" / "ota_pubkey.cmake"
+
+    def decode(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["cmake", f"-DKEY={path}", "-P", str(script)],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    key, pub = keygen(tmp_path / "k.key")
+    raw = imagefmt.load_public_key(pub.read_bytes()).public_bytes(ser.Encoding.Raw,
+                                                                  ser.PublicFormat.Raw)
+    out = decode(pub)
+    assert out.returncode == 0, out.stderr
+    assert [int(b, 16) for b in out.stderr.strip().split(",")] == list(raw)
+    # Same DER length, another curve (X25519, OID 1.3.101.110): not a signing key.
+    x = tmp_path / "x25519.pub"
+    x.write_bytes(x25519.X25519PrivateKey.generate().public_key().public_bytes(
+        ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo))
+    text = tmp_path / "text.pub"
+    text.write_text("hello\n")
+    for path, message in [(key, "is a private key; give the public key"),
+                          (x, "is not an Ed25519 public key"),
+                          (text, "is not a PEM public key"),
+                          (tmp_path / "missing.pub", "does not exist")]:
+        out = decode(path)
+        assert out.returncode != 0 and message in " ".join(out.stderr.split()), out.stderr
+
+
 def test_configure_says_which_key(signed_fw: SignedFirmware) -> None:
     assert f"device_app: OTA updates must be signed by {signed_fw.pub}" in \
         signed_fw.configure_output
