@@ -14,4 +14,5 @@ target_compile_options(mg_board_host PRIVATE ${MG_WARNINGS})
 add_executable(device_app ${DEVICE_APP_SOURCES})
 target_link_libraries(device_app PRIVATE mg_board_host mg_core)
 target_compile_options(device_app PRIVATE ${MG_WARNINGS})
-target_compile_definitions(device_app PRIVATE MG_FW_VERSION="${MG_FW_VERSION}")
+target_compile_definitions(device_app PRIVATE MG_FW_VERSION="${MG_FW_VERSION}"
+                           ${DEVICE_APP_OTA_DEFINES})

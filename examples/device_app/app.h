@@ -32,6 +32,15 @@
 #ifndef DEVICE_OTA
 #define DEVICE_OTA 1
 #endif
+/* DEVICE_OTA_PUBKEY: the 32 bytes of the Ed25519 public key updates must be
+ * signed with, as an initialiser list (CMake -DMG_OTA_PUBKEY=key.pub sets it,
+ * examples/device_app/ota_pubkey.cmake). Without it the build is a development
+ * build: OTA takes unsigned, hash-checked images. */
+#if DEVICE_OTA && defined(DEVICE_OTA_PUBKEY)
+#define DEVICE_OTA_SIGNED 1
+#else
+#define DEVICE_OTA_SIGNED 0
+#endif
 /* The debug.fault RPC method (crashes the device on purpose; needs RPC). */
 #ifndef DEVICE_DEBUG_FAULT
 #define DEVICE_DEBUG_FAULT DEVICE_RPC

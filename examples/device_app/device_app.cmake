@@ -10,6 +10,7 @@
 include_guard(GLOBAL)
 
 set(DEVICE_APP_DIR ${CMAKE_CURRENT_LIST_DIR})
+include(${DEVICE_APP_DIR}/ota_pubkey.cmake) # MG_OTA_PUBKEY -> DEVICE_APP_OTA_DEFINES
 set(DEVICE_APP_SOURCES
   ${DEVICE_APP_DIR}/main.c ${DEVICE_APP_DIR}/platform.c ${DEVICE_APP_DIR}/http_api.c
   ${DEVICE_APP_DIR}/ws.c ${DEVICE_APP_DIR}/mqtt.c ${DEVICE_APP_DIR}/sntp.c
@@ -57,7 +58,7 @@ function(device_app_image NAME)
   add_executable(${NAME} ${DEVICE_APP_SOURCES} $<TARGET_OBJECTS:mg_board>)
   target_include_directories(${NAME} PRIVATE ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})
   target_link_libraries(${NAME} PRIVATE ${NAME}_core)
-  mg_firmware_image(${NAME} ${D_APP_DEFINES})
+  mg_firmware_image(${NAME} ${D_APP_DEFINES} ${DEVICE_APP_OTA_DEFINES})
   # The targets are for Cortex-M3 class cores; a board opts in with
   # [build] size_targets in its board.toml.
   if(MG_BOARD_SIZE_TARGETS)

@@ -1,6 +1,7 @@
 /* HTTP: a status page and the REST API.
  *   GET  /            status page (HTML)
- *   GET  /api/info    {"app","version","board","uptime_ms","free_ram","ip","led","features"}
+ *   GET  /api/info    {"app","version","board","uptime_ms","free_ram","ip","led","features",
+ *                      "signed_updates"}
  *   GET  /api/led     {"on":bool}
  *   POST /api/led     body {"on":bool} -> the new state
  *   POST /api/ota     image body, X-SHA256 header (ota.c); GET: OTA status
@@ -24,10 +25,11 @@ static void reply_info(struct mg_connection *c, struct app *app) {
   mg_http_reply(c, 200, JSON,
                 "{\"app\":\"device_app\",\"version\":\"%s\",\"board\":\"%s\","
                 "\"uptime_ms\":%s,\"free_ram\":%ld,\"ip\":\"%s\",\"led\":%s,"
-                "\"features\":%s}\n",
+                "\"features\":%s,\"signed_updates\":%s}\n",
                 MG_FW_VERSION, board_name(), app_u64(app_uptime(app), up),
                 platform_free_ram(), app_ip(app, ip, sizeof(ip)),
-                app->led ? "true" : "false", app_features_json());
+                app->led ? "true" : "false", app_features_json(),
+                DEVICE_OTA_SIGNED ? "true" : "false");
 }
 
 static void handle_led(struct mg_connection *c, struct mg_http_message *hm,

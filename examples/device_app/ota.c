@@ -2,7 +2,8 @@
  * chunk by chunk and in order. Its header is checked as soon as it is in
  * (magic, format, this board's id, size), so a raw ELF or another board's
  * image is refused before the rest is sent; at the end the whole image is
- * checked (size, SHA-256 of header + payload, then the signature hook), and
+ * checked (size, SHA-256 of header + payload, then the Ed25519 signature
+ * when the firmware holds a key, DEVICE_OTA_PUBKEY), and
  * so is the SHA-256 of the upload when the client announced one. Only a
  * verified image becomes the bank to boot next; anything else discards the
  * bank and the running firmware carries on.
@@ -87,6 +88,7 @@ int ota_begin(struct app *app, size_t size, struct mg_str sha_hex, int source) {
   o->received = 0;
   o->has_sha256 = sha_hex.len != 0;
   memcpy(o->sha256, digest, sizeof(digest));
+  o->next_bank = 0; /* erasing the bank discards an image verified before */
   if (!bank_erase(o, size)) {
     o->state = OTA_FAILED;
     return fail(app, OTA_ERR_NOMEM, "no memory for a %lu byte bank", (unsigned long) size);
@@ -133,13 +135,25 @@ static int check_header(struct app *app) {
   return 0;
 }
 
-/* Signature hook: the Ed25519 check of issue 17 goes here (verify sig over
- * digest with the key built into the firmware; refuse an unsigned image
- * when a key is built in, with OTA_ERR_SIGNATURE). Until then every image
- * that passed the hash check is accepted, signed or not. */
+/* With a key built in, only an image signed by it is installed: the
+ * signature covers the digest of header + payload, so it binds every byte.
+ * A development build (no key) takes hash-checked images, signed or not. */
 static int ota_verify_signature(struct app *app, const struct mg_image_header *h,
                                 const uint8_t digest[32], const uint8_t sig[64]) {
+#if DEVICE_OTA_SIGNED
+  static const uint8_t pubkey[32] = {DEVICE_OTA_PUBKEY};
+  uint64_t t0 = mg_millis();
+  bool ok;
+  if (h->flags & MG_IMAGE_F_UNSIGNED) {
+    return fail(app, OTA_ERR_SIGNATURE, "image is unsigned: this device takes signed updates only");
+  }
+  ok = mg_ed25519_verify(sig, digest, 32, pubkey);
+  t0 = mg_millis() - t0;
+  if (!ok) return fail(app, OTA_ERR_SIGNATURE, "bad signature: not signed by this device's key");
+  app_log(app, "ota: signature ok (Ed25519, %lu ms)", (unsigned long) t0);
+#else
   (void) app, (void) h, (void) digest, (void) sig;
+#endif
   return 0;
 }
 
@@ -238,8 +252,10 @@ static void http_error(struct mg_connection *c, int status, const char *msg) {
   http_done(c, status, buf);
 }
 
+/* 403 for a signature refusal: the image is well formed, only not trusted. */
 static int http_status(int err) {
-  return err == OTA_ERR_TOO_BIG ? 413 : err == OTA_ERR_NOMEM ? 507 : 400;
+  return err == OTA_ERR_TOO_BIG ? 413 : err == OTA_ERR_NOMEM ? 507
+         : err == OTA_ERR_SIGNATURE ? 403 : 400;
 }
 
 /* A refused upload is still read to its end before the answer goes out: a

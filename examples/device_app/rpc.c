@@ -29,10 +29,10 @@ static void m_info(struct mg_rpc_req *r) {
   ok_fmt(r,
          "{\"app\":\"device_app\",\"version\":\"%s\",\"board\":\"%s\","
          "\"uptime_ms\":%s,\"free_ram\":%ld,\"features\":%s,"
-         "\"console_dropped\":%lu}",
+         "\"console_dropped\":%lu,\"signed_updates\":%s}",
          MG_FW_VERSION, board_name(), app_u64(app_uptime(app_of(r)), up),
          platform_free_ram(), app_features_json(),
-         (unsigned long) board_console_dropped());
+         (unsigned long) board_console_dropped(), DEVICE_OTA_SIGNED ? "true" : "false");
 }
 
 static void m_reboot(struct mg_rpc_req *r) {

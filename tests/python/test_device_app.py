@@ -459,6 +459,10 @@ def test_ota_over_http(dev: Device, tmp_path: Path) -> None:
     assert res["bank"] == 1 and res["source"] == "http"
     assert res["version"] == "1.2.3+4" and res["signed"] is False
     assert dev.result("ota.status")["state"] == "verified"
+    # `make fw` builds without MG_OTA_PUBKEY: a development build takes unsigned images
+    # and says so (test_device_ota_signed.py covers a build with a key).
+    assert dev.get_json("/api/info")[1]["signed_updates"] is False
+    assert dev.result("info")["signed_updates"] is False
 
     # Corrupt image: one flipped byte under the original digest is rejected.
     bad = bytearray(img)
