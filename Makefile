@@ -60,7 +60,7 @@ test-c: host asan
 
 test-py: ext fw host
 	@echo "== Python tests"
-	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q --device-report $(CURDIR)/build/device-report.html $(PYTEST_ARGS)
+	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q --durations=25 --device-report $(CURDIR)/build/device-report.html $(PYTEST_ARGS)
 
 test: lint test-c flags fuzz test-py test-windows
 
