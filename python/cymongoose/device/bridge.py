@@ -642,11 +642,15 @@ class PortForwarder:
         self.kmgr = self._mg.Manager()
         self.tunnels = 0
 
-    def add(self, host_port: int, device_port: int) -> int:
+    def add(self, host_port: int, device_port: int, bridge: StackBridge | None = None) -> int:
         """Forward ``bind:host_port`` (0 = any free port) to the board's ``device_port``;
-        returns the bound port."""
+        returns the bound port. ``bridge``: another board's port on the same manager (a
+        :class:`~cymongoose.device.multidut.Segment` port); its address is read at each
+        connection, so it may be learnt after this call."""
         mg = self._mg
-        ip = self.bridge.device_ip
+        board = bridge if bridge is not None else self.bridge
+        if board.mgr is not self.bridge.mgr:
+            raise ValueError("PortForwarder.add: that bridge runs on another manager")
 
         def close_peer(c: Any) -> None:
             peer = c.userdata
@@ -674,9 +678,13 @@ class PortForwarder:
 
         def on_host(c: Any, ev: int, data: Any) -> None:
             if ev == mg.MG_EV_ACCEPT:
+                if not board.device_ip:  # a segment board without its lease yet
+                    c.close()
+                    return
                 self.tunnels += 1
                 c.half_close = True
-                peer = self.bridge.mgr.connect(f"tcp://{ip}:{device_port}", on_device)
+                peer = self.bridge.mgr.connect(f"tcp://{board.device_ip}:{device_port}",
+                                               on_device)
                 peer.half_close = True
                 c.userdata, peer.userdata = peer, c
             elif ev == mg.MG_EV_READ and c.userdata is not None:

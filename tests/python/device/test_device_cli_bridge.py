@@ -88,6 +88,59 @@ def test_bridge_forwards_host_ports_to_the_board(qemu: str, tmp_path: Path) -> N
     assert pcap.stat().st_size > 24 + 100 * 16
 
 
+@pytest.mark.qemu
+def test_bridge_two_boards_on_one_segment(qemu: str, tmp_path: Path) -> None:
+    """`--count 2`: two boards, each its own lease, reached through its own forward."""
+    pcap = tmp_path / "seg.pcap"
+    proc = subprocess.Popen(
+        cymongoose("bridge", "--firmware", str(net_fw()), "--count", "2",
+                   "--forward", "0:80", "--forward", "0:dev1:80", "--pcap", str(pcap),
+                   "--duration", "60"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ports: dict[int, int] = {}
+        leases: dict[int, tuple[str, str]] = {}
+        assert proc.stderr is not None
+        while len(ports) < 2 or len(leases) < 2:
+            line = proc.stderr.readline()
+            assert line, f"bridge exited early ({proc.wait()}): {proc.stderr.read()}"
+            if m := re.match(r"\[127\.0\.0\.1:(\d+) -> dev(\d):80\]", line):
+                ports[int(m.group(2))] = int(m.group(1))
+            elif m := re.match(r"\[dev(\d) (\S+) has its lease: (\S+)\]", line):
+                leases[int(m.group(1))] = (m.group(2), m.group(3))
+        assert leases[0][0] != leases[1][0] and leases[0][1] != leases[1][1]
+        for dev in (0, 1):
+            conn = http.client.HTTPConnection("127.0.0.1", ports[dev], timeout=10)
+            conn.request("GET", "/api/info")
+            resp = conn.getresponse()
+            assert resp.status == 200 and json.loads(resp.read())["ip"] == leases[dev][1]
+            conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert re.search(r"; 2 tunnelled connections\]", err), err
+    for dev in (0, 1):  # each console line names its board
+        assert f"[dev{dev}] net: ready ip={leases[dev][1]}" in out
+        assert (tmp_path / f"seg.dev{dev}.pcap").stat().st_size > 24 + 10 * 16
+    assert not pcap.exists()
+
+
+def test_bridge_forward_to_an_unknown_board_is_a_usage_error(tmp_path: Path) -> None:
+    elf = tmp_path / "fw.elf"
+    elf.write_bytes(b"\x7fELF")
+    for args, message in [
+        (["--count", "2", "--forward", "8082:dev2:80"],
+         "--forward '8082:dev2:80': no board dev2 (this bridge has dev0..dev1"),
+        (["--forward", "8081:dev1:80"], "--forward '8081:dev1:80': no board dev1"),
+        (["--forward", "8081:board1:80"], "want HOSTPORT:BOARDPORT or HOSTPORT:devI:BOARDPORT"),
+        (["--firmware", str(elf), "--count", "2"], "with 2 --firmware leave --count out"),
+    ]:
+        out = subprocess.run(cymongoose("bridge", "--firmware", str(elf), *args),
+                             capture_output=True, text=True, timeout=30, check=False)
+        assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
 @pytest.fixture
 def fake_exe(tmp_path: Path) -> Path:
     exe = tmp_path / "fake-device"

@@ -38,13 +38,19 @@ def labgrid_args(parser: argparse.ArgumentParser) -> None:
                         help=f"wait this long for a free labgrid place (default {LABGRID_WAIT:g})")
 
 
-def target_args(s: argparse.ArgumentParser) -> None:
-    """The options that say which device: board, port, firmware, baud rate, labgrid place."""
+def target_args(s: argparse.ArgumentParser, *, many_firmware: bool = False) -> None:
+    """The options that say which device: board, port, firmware, baud rate, labgrid place.
+    ``many_firmware``: --firmware may be repeated (a list, one image per board)."""
     s.add_argument("--board", help=f"board name (default: {DEFAULT_BOARD} unless --port is given)")
     s.add_argument("--port", help="serial port: a path, socket://HOST:PORT, rfc2217://HOST:PORT "
                                   "or a lab port name from the board map")
-    s.add_argument("--firmware", type=existing_file,
-                   help="image to boot (emulated and host boards)")
+    if many_firmware:
+        s.add_argument("--firmware", type=existing_file, action="append",
+                       help="image to boot (emulated boards); repeat it for several boards "
+                            "on one segment")
+    else:
+        s.add_argument("--firmware", type=existing_file,
+                       help="image to boot (emulated and host boards)")
     s.add_argument("--baudrate", type=positive_int,
                    help="serial baud rate (default: from the board)")
     labgrid_args(s)  # a labgrid place instead of --port
