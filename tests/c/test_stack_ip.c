@@ -5,6 +5,8 @@
 
 #if MG_ENABLE_TCPIP
 static struct cap *s_cap;
+/* Frames the tests build, shared: each test builds its own from scratch. */
+static uint8_t s_f[MG_TCPIP_FRAME_MAX], s_g[MG_TCPIP_FRAME_MAX];
 static struct mg_tcpip_if *s_ifp;
 
 /* An echo request from the peer with n payload bytes; returns frame len. */
@@ -32,7 +34,7 @@ static bool reply_matches(const uint8_t *req, size_t n) {
 }
 
 static void test_ping_sizes(void) {
-  static uint8_t f[MG_TCPIP_FRAME_MAX];
+  uint8_t *f = s_f;
   size_t n, good = 0;
   for (n = 0; n <= 1472; n++) {
     size_t len = build_ping(f, IP(10, 0, 0, 1), n, (uint16_t) n);
@@ -58,7 +60,7 @@ static void expect_drop(uint8_t *f, size_t len, const char *what) {
 }
 
 static void test_bad_headers(void) {
-  static uint8_t f[MG_TCPIP_FRAME_MAX];
+  uint8_t *f = s_f;
   size_t len;
   uint32_t drops = s_ifp->stats.drop_ip;
   len = build_ping(f, IP(10, 0, 0, 1), 32, 1);
@@ -115,7 +117,7 @@ static void test_bad_headers(void) {
 
 /* A header with options (IHL 6): they are skipped, the payload served. */
 static void test_options(void) {
-  static uint8_t f[MG_TCPIP_FRAME_MAX], g[MG_TCPIP_FRAME_MAX];
+  uint8_t *f = s_f, *g = s_g;
   size_t len = build_ping(f, IP(10, 0, 0, 1), 16, 9), n = len - 34;
   memcpy(g, f, 34);
   g[14] = 0x46;
@@ -131,7 +133,7 @@ static void test_options(void) {
 }
 
 static void test_down(void) {
-  static uint8_t f[MG_TCPIP_FRAME_MAX];
+  uint8_t *f = s_f;
   size_t len = build_ping(f, IP(10, 0, 0, 1), 8, 3);
   s_cap->link_down = true;
   mg_tcpip_poll(s_ifp, 5000);

@@ -237,7 +237,7 @@ static void test_handshake_and_data(int li) {
 static void test_receive_window(int li) {
   uint32_t isn, seq = PEER_ISN + 1;
   struct mg_tcpip_tcp *t = open_conn(li, 40010, &isn);
-  static char data[1000], buf[4096];
+  static char data[1000], buf[2000];
   int i;
   if (t == NULL) return;
   memset(data, 'w', sizeof(data));
