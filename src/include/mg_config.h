@@ -79,10 +79,11 @@
 #endif
 
 /* The built-in stack's small DHCP server (src/net/stack/dhcps.c, ~0.8 KiB of
- * flash): the host end of a device bridge needs it, boards do not. Without
- * it, mg_tcpip_init refuses an interface with enable_dhcp_server. */
+ * flash): the host end of a device bridge needs it (on every host, Windows
+ * too), boards do not. Without it, mg_tcpip_init refuses an interface with
+ * enable_dhcp_server. */
 #ifndef MG_ENABLE_DHCP_SERVER
-#define MG_ENABLE_DHCP_SERVER (MG_ARCH == MG_ARCH_POSIX)
+#define MG_ENABLE_DHCP_SERVER MG_ARCH_HOSTED
 #endif
 
 /* Stellaris LM3S6965 Ethernet MAC (src/drivers/stellaris_enet.c): plain
