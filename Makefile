@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   build everything, boot the reference firmware in QEMU, run the host harness
-#   make test   every test (C unit tests plain, under ASan/UBSan and under Wine, firmware builds, pytest)
+#   make test   every test (C unit tests plain, under ASan/UBSan, under Wine and in the portable
+#               POSIX profile with clang, firmware builds, pytest)
 # Both set the machine up first (Debian packages + .venv), see scripts/setup.sh.
 
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ GEN := -G Ninja
 FW_BOARDS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all setup ext host asan fw flags test test-c test-py test-asan test-windows demo lint clean
+.PHONY: all setup ext host asan fw flags test test-c test-py test-asan test-windows test-posix demo lint clean
 
 all: ext host fw
 
@@ -62,12 +63,18 @@ test-py: ext fw host
 	@echo "== Python tests"
 	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q --durations=25 --device-report $(CURDIR)/build/device-report.html $(PYTEST_ARGS)
 
-test: lint test-c flags fuzz test-py test-windows
+test: lint test-c flags fuzz test-py test-windows test-posix
 
 # The core and its C unit tests cross-built for Windows (mingw-w64) and run under
 # Wine (scripts/test_windows.sh; installs its own packages, scripts/setup_windows.sh).
 test-windows:
 	@bash scripts/test_windows.sh
+
+# The portable POSIX profile (MG_PORTABLE_POSIX: the code paths of macOS and
+# the BSDs) built with clang -Werror into build/posix-clang, its C unit tests
+# run by ctest (scripts/test_posix.sh; installs clang, scripts/setup_posix.sh).
+test-posix:
+	@bash scripts/test_posix.sh
 
 # The Python suite (QEMU and root-only tests excluded) on an ASan+UBSan build of the
 # extension; separate from `make test` because it takes several minutes more.

@@ -38,15 +38,22 @@ def main() -> None:
     check("cymongoose.__version__ is the metadata version", mg.__version__ == version,
           mg.__version__)
 
-    # OpenSSL comes with the wheel (auditwheel bundles it), not from the system: the extension
-    # resolves libssl/libcrypto to the copies in cymongoose_sdk.libs, and nothing is missing.
+    # OpenSSL comes with the wheel, not from the system. Linux: auditwheel bundles it and the
+    # extension resolves libssl/libcrypto to the copies in cymongoose_sdk.libs, nothing missing.
+    # macOS (release CI only, never run here): delocate puts them in cymongoose/.dylibs.
     ext = Path(mg._mongoose.__file__)
-    deps = [ln.split() for ln in run("ldd", str(ext)).stdout.splitlines() if "=>" in ln]
-    ssl = {d[0]: d[2] for d in deps if d[0].startswith(("libssl", "libcrypto"))}
-    check("libssl and libcrypto are the wheel's own copies",
-          len(ssl) == 2 and all("cymongoose_sdk.libs" in p for p in ssl.values()), ssl)
-    check("every library of the extension is found", all("not" not in d[2:3] for d in deps),
-          [d for d in deps if "not" in d[2:3]])
+    if sys.platform == "darwin":
+        names = [ln.split()[0] for ln in run("otool", "-L", str(ext)).stdout.splitlines()[1:]]
+        ssl = [n for n in names if Path(n).name.startswith(("libssl", "libcrypto"))]
+        check("libssl and libcrypto are the wheel's own copies",
+              len(ssl) == 2 and all("/.dylibs/" in n for n in ssl), ssl)
+    else:
+        deps = [ln.split() for ln in run("ldd", str(ext)).stdout.splitlines() if "=>" in ln]
+        libs = {d[0]: d[2] for d in deps if d[0].startswith(("libssl", "libcrypto"))}
+        check("libssl and libcrypto are the wheel's own copies",
+              len(libs) == 2 and all("cymongoose_sdk.libs" in p for p in libs.values()), libs)
+        check("every library of the extension is found", all("not" not in d[2:3] for d in deps),
+              [d for d in deps if "not" in d[2:3]])
 
     # An HTTP round trip: the manager serves, urllib fetches from another thread.
     def handler(conn: mg.Connection, ev: int, data: object) -> None:

@@ -1,6 +1,12 @@
 /* Platform interface for POSIX hosts: clock, randomness, lock, log sink. */
+/* Feature macros, before any system header; the portable profile asks
+ * glibc for POSIX names only (see src/net/sock.c). */
+#if !defined(MG_PORTABLE_POSIX) || !MG_PORTABLE_POSIX
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* clock_gettime, getrandom with -std=c11 */
+#endif
+#elif defined(__linux__) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
 #endif
 #include "mg_base.h"
 
@@ -12,7 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
+#if MG_LINUX
 #include <sys/random.h>
 #endif
 
@@ -25,7 +31,7 @@ uint64_t mg_millis(void) {
 bool mg_random(void *buf, size_t len) {
   unsigned char *p = (unsigned char *) buf;
   while (len > 0) {
-#ifdef __linux__
+#if MG_LINUX
     ssize_t n = getrandom(p, len, 0);
 #else
     ssize_t n = -1;

@@ -12,7 +12,7 @@
 #endif
 #include "mg_stack.h"
 
-#if MG_ENABLE_TCPIP && defined(__linux__) && MG_ARCH == MG_ARCH_POSIX
+#if MG_ENABLE_TCPIP && MG_LINUX && MG_ARCH == MG_ARCH_POSIX
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,4 +183,44 @@ const struct mg_driver mg_driver_tap = {
     .rx_meta = tap_rx_meta,
 };
 
+#elif MG_ENABLE_TCPIP && MG_ARCH == MG_ARCH_POSIX
+
+/* Other POSIX systems (and the portable profile) have no Linux TAP: the
+ * driver exists so that code naming it builds (the Python extension), and
+ * bringing an interface up on it fails with a clear error. */
+static bool tap_none_init(void *ctx, const uint8_t mac[6]) {
+  (void) ctx;
+  (void) mac;
+  MG_ERROR("tap: Linux TAP devices are not available on this system");
+  return false;
+}
+static bool tap_none_tx(void *ctx, const void *frame, size_t len) {
+  (void) ctx;
+  (void) frame;
+  (void) len;
+  return false;
+}
+static size_t tap_none_rx(void *ctx, void *buf, size_t len) {
+  (void) ctx;
+  (void) buf;
+  (void) len;
+  return 0;
+}
+static bool tap_none_poll(void *ctx) {
+  (void) ctx;
+  return false;
+}
+
+const struct mg_driver mg_driver_tap = {
+    .name = "tap",
+    .init = tap_none_init,
+    .tx = tap_none_tx,
+    .rx = tap_none_rx,
+    .poll = tap_none_poll,
+};
+
+void mg_tap_wait(void *tap, int ms) {
+  (void) tap;
+  (void) ms;
+}
 #endif

@@ -6,9 +6,9 @@
 #ifndef MG_CONFIG_H
 #define MG_CONFIG_H
 
-/* Target architecture: MG_ARCH_POSIX for Linux hosts, MG_ARCH_WIN32 for
- * Windows hosts (Winsock, built with mingw-w64), MG_ARCH_BAREMETAL for
- * microcontrollers without an OS. */
+/* Target architecture: MG_ARCH_POSIX for Linux, macOS and BSD hosts,
+ * MG_ARCH_WIN32 for Windows hosts (Winsock, built with mingw-w64),
+ * MG_ARCH_BAREMETAL for microcontrollers without an OS. */
 #define MG_ARCH_POSIX 1
 #define MG_ARCH_BAREMETAL 2
 #define MG_ARCH_WIN32 3
@@ -46,9 +46,25 @@
 #define MG_ENABLE_SOCKET MG_ARCH_HOSTED
 #endif
 
+/* Portable POSIX profile (CMake -DMG_PORTABLE_POSIX=ON): the code paths of
+ * macOS and the BSDs, also on Linux, where it is tested (make test-posix,
+ * docs/hosts.md): poll(2) instead of epoll, fcntl(2) instead of accept4 and
+ * SOCK_NONBLOCK/SOCK_CLOEXEC, no MSG_MORE, no Linux sendfile(2), no
+ * getrandom(2), no TAP driver, no <linux/...> or other Linux-only header. */
+#ifndef MG_PORTABLE_POSIX
+#define MG_PORTABLE_POSIX 0
+#endif
+/* 1 where Linux-only interfaces may be used: on Linux outside the portable
+ * profile. Code tests this, never __linux__ itself. */
+#if defined(__linux__) && !MG_PORTABLE_POSIX
+#define MG_LINUX 1
+#else
+#define MG_LINUX 0
+#endif
+
 /* epoll(7) readiness on Linux; poll(2) otherwise. */
 #ifndef MG_ENABLE_EPOLL
-#ifdef __linux__
+#if MG_LINUX
 #define MG_ENABLE_EPOLL 1
 #else
 #define MG_ENABLE_EPOLL 0
@@ -63,10 +79,11 @@
 #endif
 
 /* The built-in stack's small DHCP server (src/net/stack/dhcps.c, ~0.8 KiB of
- * flash): the host end of a device bridge needs it, boards do not. Without
- * it, mg_tcpip_init refuses an interface with enable_dhcp_server. */
+ * flash): the host end of a device bridge needs it (on every host, Windows
+ * too), boards do not. Without it, mg_tcpip_init refuses an interface with
+ * enable_dhcp_server. */
 #ifndef MG_ENABLE_DHCP_SERVER
-#define MG_ENABLE_DHCP_SERVER (MG_ARCH == MG_ARCH_POSIX)
+#define MG_ENABLE_DHCP_SERVER MG_ARCH_HOSTED
 #endif
 
 /* Stellaris LM3S6965 Ethernet MAC (src/drivers/stellaris_enet.c): plain
@@ -344,6 +361,11 @@
  * addr_wait_ms overrides it. */
 #ifndef MG_TCPIP_ADDR_WAIT_MS
 #define MG_TCPIP_ADDR_WAIT_MS 10000
+#endif
+
+/* Linux-only features asked for where they cannot exist. */
+#if MG_ENABLE_EPOLL && !MG_LINUX && MG_ARCH == MG_ARCH_POSIX
+#error "MG_ENABLE_EPOLL: epoll is Linux-only (off in MG_PORTABLE_POSIX); poll(2) is used instead"
 #endif
 
 /* Features that cannot exist on Windows hosts. */

@@ -409,10 +409,12 @@ size_t mg_fd_write(void *fd_ptr, const void *buf, size_t len);
 void mg_slip_fd_wait(void *slip, int ms);
 #endif
 
-#if defined(__linux__) && MG_ARCH == MG_ARCH_POSIX
+#if MG_ARCH == MG_ARCH_POSIX
 /* Linux TAP (src/drivers/tap.c). Set name (e.g. "tap0"; empty = kernel
  * picks, written back) before init; the device must exist or we must be
- * allowed to create it. Offloads are used unless no_offload is set. */
+ * allowed to create it. Offloads are used unless no_offload is set. On
+ * other POSIX systems and in the portable profile (!MG_LINUX) the driver's
+ * init fails ("not available on this system"). */
 struct mg_tap {
   char name[16];
   int fd;

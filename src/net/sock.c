@@ -1,9 +1,17 @@
+/* Feature macros, before any system header. The portable profile leaves
+ * _GNU_SOURCE out so that glibc hides GNU-only calls (accept4 ...). */
+#if !defined(MG_PORTABLE_POSIX) || !MG_PORTABLE_POSIX
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4, SOCK_NONBLOCK with -std=c11 */
 #endif
+#elif defined(__APPLE__)
+#define _DARWIN_C_SOURCE /* SO_NOSIGPIPE, sendfile */
+#elif defined(__linux__) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* POSIX names only, as elsewhere */
+#endif
 /* Kernel-socket transport (struct mg_net) for hosts: non-blocking sockets,
- * epoll(7) readiness on Linux, poll(2) on other POSIX systems, WSAPoll on
- * Windows (Winsock). The few calls that differ between POSIX and Winsock sit
+ * epoll(7) readiness on Linux, poll(2) on other POSIX systems and in the
+ * portable POSIX profile (MG_PORTABLE_POSIX), WSAPoll on Windows (Winsock). The few calls that differ between POSIX and Winsock sit
  * in the "OS layer" below; everything after it is shared. */
 #include "mg_core.h"
 #include "mg_tls.h"
@@ -118,13 +126,23 @@ static long os_recvfrom(sock_t s, void *buf, size_t len,
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#if defined(__linux__)
+#if MG_LINUX
 #include <sys/sendfile.h>
+#elif defined(__APPLE__)
+#include <sys/types.h>
+#include <sys/uio.h> /* sendfile(2) of macOS */
 #endif
-#ifdef MSG_MORE
+#if MG_LINUX && defined(MSG_MORE)
 #define SOCK_MORE MSG_MORE
 #else
 #define SOCK_MORE 0
+#endif
+/* SIGPIPE on a write to a closed peer: MSG_NOSIGNAL per call where the
+ * system has it (Linux, the BSDs), SO_NOSIGPIPE per socket where it has that
+ * (macOS, the BSDs). A system with neither would raise SIGPIPE; the library
+ * never changes the process's signal handling (docs/hosts.md). */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
 #endif
 #if MG_ENABLE_EPOLL
 #include <sys/epoll.h>
@@ -152,6 +170,7 @@ static bool err_starved(int e) {
 static void sock_os_close(sock_t s) {
   close(s);
 }
+#if MG_LINUX
 static sock_t new_socket(int family, bool udp) {
   return socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
                             SOCK_CLOEXEC, 0);
@@ -163,6 +182,43 @@ static bool os_pair(sock_t sv[2]) {
   return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
                     sv) == 0;
 }
+#else
+/* Without SOCK_NONBLOCK/SOCK_CLOEXEC: set the flags after creation (another
+ * thread's fork+exec in between could inherit the descriptor; the atomic
+ * flags exist only on Linux and newer BSDs). Closes s on failure. */
+static sock_t setup(sock_t s) {
+  int fl;
+  if (s < 0) return SOCK_NONE;
+  fl = fcntl(s, F_GETFL, 0);
+  if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0 ||
+      fcntl(s, F_SETFD, FD_CLOEXEC) != 0) {
+    close(s);
+    return SOCK_NONE;
+  }
+#ifdef SO_NOSIGPIPE
+  {
+    int on = 1;
+    setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+  }
+#endif
+  return s;
+}
+static sock_t new_socket(int family, bool udp) {
+  return setup(socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0));
+}
+static sock_t os_accept(sock_t ls, struct sockaddr_storage *ss, socklen_t *sl) {
+  return setup(accept(ls, (struct sockaddr *) ss, sl));
+}
+static bool os_pair(sock_t sv[2]) {
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return false;
+  sv[0] = setup(sv[0]);
+  sv[1] = setup(sv[1]);
+  if (sv[0] != SOCK_NONE && sv[1] != SOCK_NONE) return true;
+  if (sv[0] != SOCK_NONE) close(sv[0]);
+  if (sv[1] != SOCK_NONE) close(sv[1]);
+  return false;
+}
+#endif
 #if !MG_ENABLE_EPOLL
 static int os_poll(sock_pollfd *p, size_t n, int ms) {
   return poll(p, n, ms);
@@ -479,7 +535,7 @@ static long sock_send_file(struct mg_connection *c, const void *head,
     done = (long) n;
   }
   if (len == 0) return 0;
-#if defined(__linux__)
+#if MG_LINUX
   {
     off_t o = (off_t) off;
     ssize_t n = sendfile(FD(c), file, &o, len);
@@ -489,6 +545,20 @@ static long sock_send_file(struct mg_connection *c, const void *head,
     /* File systems without splice support refuse: copy instead. */
     if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
       return done > 0 ? done : -1; /* the next call reports the error */
+  }
+#elif defined(__APPLE__)
+  {
+    /* macOS: sendfile(file, socket, offset, &len in/out, hdtr, flags); on
+     * EAGAIN len still says how much was sent. Not built here (docs/hosts.md):
+     * the copying fallback below is what the portable profile tests. */
+    off_t n = (off_t) len;
+    int rc = sendfile(file, FD(c), (off_t) off, &n, NULL, 0);
+    if (n > 0) return done + (long) n;
+    if (rc == 0) return done > 0 ? done : -1; /* nothing sent: end of file */
+    if (would_block()) return done;
+    if (errno != ENOTSOCK && errno != ENOTSUP && errno != EOPNOTSUPP &&
+        errno != EINVAL)
+      return done > 0 ? done : -1;
   }
 #endif
   {

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: the peer socket sets SO_NOSIGPIPE instead */
+#endif
 
 #include "mg.h"
 #include "mg_test.h"
@@ -64,6 +67,9 @@ static int dial(struct mg_mgr *mgr, struct mg_connection *lc) {
   sin.sin_addr.s_addr = htonl(0x7f000001);
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+#ifdef SO_NOSIGPIPE
+  setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &small, sizeof(small)); /* on */
+#endif
   if (connect(s, (struct sockaddr *) &sin, sizeof(sin)) != 0) return -1;
   for (i = 0; i < 50 && s_server == NULL; i++) mg_mgr_poll(mgr, 10);
   return s;

@@ -113,8 +113,8 @@ static int st_check_connect(struct mg_connection *c) {
                                 "connection reset",
                                 "connection timed out",
                                 "no route to host",
-                                "network not ready: the interface got no "
-                                "address (DHCP) in time",
+                                ("network not ready: the interface got no "
+                                 "address (DHCP) in time"),
                                 "connection reset to make room for a new one"};
     /* The reason itself, rather than the core's generic "socket error". */
     mg_error(c, "%s", why[t != NULL && t->err < 7 ? t->err : 0]);

@@ -1,0 +1,2 @@
+/* Linux-only: stands in for <sys/epoll.h> in the portable POSIX profile (CMakeLists.txt). */
+#error "<sys/epoll.h> is Linux-only: guard its use with MG_LINUX (src/include/mg_config.h)"
