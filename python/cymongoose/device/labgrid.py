@@ -486,7 +486,6 @@ def reclaim_stale(session: _Session, filters: Mapping[str, str] | None = None,
     """
     released: list[str] = []
     cancelled: set[str] = set()
-    busy = False  # a matching place another owner holds or has reserved
     for place in (session.places() if places is None else places).values():
         if filters is not None and not _matches(place, filters):
             continue
@@ -497,17 +496,10 @@ def reclaim_stale(session: _Session, filters: Mapping[str, str] | None = None,
                 with contextlib.suppress(LabgridError):
                     session.cancel_reservation(place.reservation)
                 cancelled.add(place.reservation)
-        elif place.acquired or place.reservation:
-            busy = True
-    # A stale reservation can only stand in our way when a matching place is busy (were
-    # one free, the coordinator would have allocated it to any reservation it matches):
-    # only then list the reservations' owners, one more round trip.
-    if busy:
-        for res in session.reservations():
-            if res["token"] not in cancelled and _stale_owner(res.get("owner", ""),
-                                                              session.host):
-                with contextlib.suppress(LabgridError):  # expired meanwhile
-                    session.cancel_reservation(res["token"])
+    for res in session.reservations():  # also those still waiting, or allocated elsewhere
+        if res["token"] not in cancelled and _stale_owner(res.get("owner", ""), session.host):
+            with contextlib.suppress(LabgridError):  # expired meanwhile
+                session.cancel_reservation(res["token"])
     return released
 
 
