@@ -1,14 +1,17 @@
-"""Lease a device from a labgrid coordinator (labgrid is imported only here, lazily).
+"""Lease a device from a labgrid coordinator through labgrid's command line.
 
 labgrid is the distributed lab layer: a *coordinator* keeps places (a board and
 the resources wired to it, matched on exporters) and reservations; *exporters*
 on the lab hosts publish resources such as a serial port behind ser2net. We do
-not run a lab server of our own: :class:`LabgridLease` talks to the coordinator
-like ``labgrid-client`` does and hands back a pyserial URL our targets open.
+not run a lab server of our own: :class:`LabgridLease` runs labgrid's documented
+client, ``labgrid-client`` (no labgrid module is imported here), and hands back a
+pyserial URL our targets open. The labgrid version it is tested against is pinned
+once, in requirements-dev.txt.
 
-One lease = reserve a place by tags (``name`` is a tag too, so a place name works
-the same way), wait until the coordinator allocates one (bounded), acquire it,
-and look up its exported serial port, which ser2net opens on a new TCP port at
+One lease = reserve a place by tags (``reserve --wait --shell``; ``name`` is a tag
+too, so a place name works the same way), wait until the coordinator allocates one
+(bounded), acquire it (``-p +TOKEN acquire``), and look up its exported serial port
+(``-p PLACE show``), which ser2net opens on a new TCP port at
 every acquire: ``rfc2217://HOST:PORT?ign_set_control`` (plain pyserial gives up
 on ser2net's missing "control" option without ``ign_set_control``).
 
@@ -16,7 +19,8 @@ Release always happens: ``release()`` is idempotent and runs from the context
 manager, from ``atexit`` and from SIGTERM/SIGHUP handlers. A SIGKILLed run
 cannot clean up, so every lease owner name carries the process id
 (``USER-cym-PID``); the next lease on the same host releases places and cancels
-reservations held by such owners whose process is gone (:func:`reclaim_stale`).
+reservations held by such owners whose process is gone (:func:`reclaim_stale`), and a
+``reserve`` still waiting dies with its run (Linux: the parent-death signal).
 
 Flashing a place: the exporter also publishes the board's gdbstub as a labgrid
 ``NetworkService`` resource named ``gdb`` (labgrid has no gdbstub resource; a
@@ -31,19 +35,23 @@ URL form used by ``--port`` and the ``[ports]`` board map::
 
 from __future__ import annotations
 
-import asyncio
+import ast
 import atexit
+import contextlib
 import getpass
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from .defaults import DEFAULT_BAUDRATE, LABGRID_PORT, LABGRID_WAIT
@@ -62,10 +70,6 @@ GDB_RESOURCE = "gdb"  # name of the place's NetworkService that is the board's g
 OWNER_MARK = "-cym-"  # USER-cym-PID: lets a later run spot leases of a dead process
 _TAG_KEY = re.compile(r"^[a-z][a-z0-9_]+$")  # labgrid's own rules for tags
 _TAG_VAL = re.compile(r"^[a-z0-9_]?[a-z0-9_\-]*$")
-T = TypeVar("T")
-# labgrid's client keepalive settings (kept when we open our own channel)
-_CHANNEL_OPTIONS = [("grpc.keepalive_time_ms", 7500), ("grpc.keepalive_timeout_ms", 10000),
-                    ("grpc.http2.ping_timeout_ms", 10000), ("grpc.http2.max_pings_without_data", 0)]
 
 
 class LabgridError(DeviceError):
@@ -161,172 +165,300 @@ def _stale_owner(owner: str, host: str) -> bool:
     return int(pid) != os.getpid() and not _pid_alive(int(pid))
 
 
-def _import_labgrid() -> Any:
-    try:
-        from labgrid.remote import client as lg_client
-    except ImportError as exc:  # labgrid is an optional extra
-        raise NotAvailableError(
-            f"labgrid is not installed ({exc}); pip install labgrid") from None
-    return lg_client
+def _client_exe() -> str:
+    """The ``labgrid-client`` command of this Python's environment, else the one on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "labgrid-client")
+    exe = beside if os.access(beside, os.X_OK) else shutil.which("labgrid-client")
+    if not exe:
+        raise NotAvailableError("labgrid is not installed (no labgrid-client command); "
+                                "pip install labgrid")
+    return exe
+
+
+@dataclass
+class PlaceInfo:
+    """A place as ``labgrid-client`` shows it (``places -v``, ``show``)."""
+
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    acquired: str | None = None            # HOST/USER
+    reservation: str | None = None         # token of the reservation it is allocated to
+    acquired_resources: list[str] = field(default_factory=list)  # EXPORTER/GROUP/CLS/NAME
+    # ``show`` of an acquired place: (name, cls) -> the resource the exporter publishes
+    resources: dict[tuple[str, str], ResourceInfo] = field(default_factory=dict)
+
+
+@dataclass
+class ResourceInfo:
+    cls: str
+    avail: bool
+    params: dict[str, Any]  # the exporter's parameters; ``extra`` holds proxy settings
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return {k: v for k, v in self.params.items() if k != "extra"}
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return dict(self.params.get("extra") or {})
+
+
+_PLACE_HEAD = re.compile(r"^Place '(?P<name>[^']+)':$")
+_RES_HEAD = re.compile(r"^(?P<kind>Acquired|Orphaned) resource '(?P<name>[^']+)' "
+                       r"\((?P<path>[^)]+)\)")
+_RESERVATION_HEAD = re.compile(r"^Reservation '(?P<token>[^']+)':$")
+
+
+def _parse_places(text: str) -> dict[str, PlaceInfo]:
+    """``labgrid-client -v places`` / ``-p NAME show`` output -> places (with, for ``show``
+    of an acquired place, its resources: pformat'ed dicts, read with ast.literal_eval)."""
+    places: dict[str, PlaceInfo] = {}
+    place: PlaceInfo | None = None
+    lines = text.splitlines()
+    i = 0
+    section = ""
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if m := _PLACE_HEAD.match(line):
+            place = places[m["name"]] = PlaceInfo(m["name"])
+            section = ""
+            continue
+        if place is None:
+            continue
+        if m := _RES_HEAD.match(line):
+            block = []
+            while i < len(lines) and lines[i].startswith("  "):
+                block.append(lines[i].strip())
+                i += 1
+            if m["kind"] == "Acquired":
+                data = ast.literal_eval(" ".join(block))
+                place.resources[(m["name"], str(data["cls"]))] = ResourceInfo(
+                    str(data["cls"]), bool(data.get("avail")), dict(data.get("params") or {}))
+            continue
+        if not line.startswith("  "):
+            continue
+        key, _, value = line.strip().partition(": ")
+        if line.startswith("    "):
+            if section == "acquired resources":
+                place.acquired_resources.append(line.strip().split(" -> ")[0])
+            continue
+        section = key.rstrip(":")
+        if key == "tags":
+            place.tags = dict(t.split("=", 1) for t in value.split(", ") if "=" in t)
+        elif key == "acquired":
+            place.acquired = None if value == "None" else value
+        elif key == "reservation":
+            place.reservation = value or None
+    return places
+
+
+def _parse_reservations(text: str) -> list[dict[str, str]]:
+    """``labgrid-client reservations`` -> [{token, owner, state}, ...]."""
+    out: list[dict[str, str]] = []
+    for line in text.splitlines():
+        if m := _RESERVATION_HEAD.match(line):
+            out.append({"token": m["token"]})
+        elif out and line.startswith("  ") and not line.startswith("    "):
+            key, _, value = line.strip().partition(": ")
+            if key in ("owner", "state"):
+                out[-1][key] = value
+    return out
 
 
 class _Session:
-    """A labgrid ClientSession on a private event loop in a daemon thread.
+    """labgrid's documented command line, ``labgrid-client``, run for one owner.
 
-    The thread keeps labgrid's message pump running (place and resource updates
-    arrive while tests run) and lets a signal handler in the main thread submit
-    the release without re-entering a running loop.
-
-    This class is the only code that speaks labgrid's coordinator protocol below its
-    public surface (``ClientSession``'s place list and ``get_target_resources``, which
-    labgrid's own ``RemotePlace`` uses). labgrid's public client API is the
-    ``labgrid-client`` command, whose ``ClientSession`` coroutines read an argparse
-    namespace, print to stdout and return no reservation token; and
-    ``start_session()`` shares one gRPC connection among all sessions of a process,
-    while the coordinator tells clients apart by their connection. So reserving,
-    acquiring and releasing are the few coordinator calls below, each a method here;
-    requirements-dev.txt pins the labgrid version they are tested against.
+    Every coordinator operation is one ``labgrid-client`` process (its own connection, so
+    several leases in one process stay apart: the coordinator tells clients apart by
+    connection and names the owner from ``LG_HOSTNAME``/``LG_USERNAME``). Output is read
+    from the documented commands: ``reserve --wait --shell`` prints ``export LG_TOKEN=...``,
+    ``-p +TOKEN acquire`` takes the place the reservation got, ``-p NAME show`` the
+    resources of an acquired place, ``-v places`` and ``reservations`` the state of the lab.
+    requirements-dev.txt pins the labgrid version whose output this is tested against.
     """
 
     def __init__(self, coordinator: str, user: str, timeout: float) -> None:
-        lg = _import_labgrid()
-        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
-        from labgrid.util.proxy import proxymanager
-
-        self.pb2 = pb2
+        self.exe = _client_exe()
         self.coordinator = coordinator
         self.user = user
         self.host = os.environ.get("LG_HOSTNAME") or socket.gethostname()
-        self.timeout = timeout
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="labgrid-session",
-                                        daemon=True)
-        self._thread.start()
-        address = proxymanager.get_grpc_address(coordinator, default_port=LABGRID_PORT)
-        session_host, session_user = self.host, user
-
-        class Session(lg.ClientSession):  # type: ignore[misc, name-defined]
-            channel: Any  # set by labgrid's ClientSession, replaced below
-            stub: Any
-
-            def __attrs_post_init__(self) -> None:
-                super().__attrs_post_init__()
-                # The coordinator tells clients apart by their TCP peer; gRPC would share
-                # one connection among all sessions of this process (several leases, or a
-                # lease next to a place listing), so give this session its own.
-                import grpc
-                from labgrid.remote.generated import labgrid_coordinator_pb2_grpc as pb2_grpc
-
-                shared = self.channel
-                self.channel = grpc.aio.insecure_channel(
-                    target=self.address, options=[*_CHANNEL_OPTIONS,
-                                                  ("grpc.use_local_subchannel_pool", 1)])
-                self.stub = pb2_grpc.CoordinatorStub(self.channel)
-                self.loop.create_task(shared.close())
-
-            def gethostname(self) -> str:
-                return session_host
-
-            def getuser(self) -> str:
-                return session_user
-
-        async def start() -> Any:
-            s = Session(address, self.loop)
-            await s.start()
-            return s
-
-        try:
-            self.s = self.run(start(), what=f"connecting to the labgrid coordinator {coordinator}")
-        except BaseException:
-            self._stop_loop()
-            raise
         self.owner = f"{self.host}/{self.user}"
+        self.timeout = timeout
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LG_PLACE", "LG_TOKEN", "LG_ENV", "LG_STATE", "LG_INITIAL_STATE",
+                            "PLACE", "STATE")}
+        # Unbuffered: reserve --wait prints its token before it starts waiting.
+        env.update(LG_USERNAME=user, LG_HOSTNAME=self.host, PYTHONUNBUFFERED="1")
+        self.env = env
         self.closed = False
+        self._procs: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
 
-    def run(self, coro: Coroutine[Any, Any, T], what: str, timeout: float | None = None) -> T:
+    def argv(self, *args: str) -> list[str]:
+        return [self.exe, "-x", self.coordinator, *args]
+
+    def _popen(self, *args: str, die_with_us: bool = False) -> subprocess.Popen[str]:
+        argv = self.argv(*args)
+        if die_with_us and sys.platform.startswith("linux"):
+            # A waiting reserve must not outlive a SIGKILLed run (it would keep its
+            # reservation alive): the kernel sends it SIGTERM when we die.
+            argv = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
+        with self._lock:
+            if self.closed:
+                raise LabgridError("the labgrid session is closed")
+            proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self._procs.add(proc)
+        return proc
+
+    def _done(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def run(self, *args: str, what: str, timeout: float | None = None) -> str:
+        """One ``labgrid-client`` command; its stdout, or a LabgridError with its message."""
         limit = self.timeout if timeout is None else timeout
-        fut = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, limit), self.loop)
+        proc = self._popen(*args)
         try:
-            return fut.result(limit + 1.0)
-        except (TimeoutError, asyncio.TimeoutError):
-            fut.cancel()
-            raise LabgridError(f"{what}: no answer within {limit:g} s") from None
-        except LabgridError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - labgrid's ServerError/UserError, gRPC errors
-            detail = exc.details() if hasattr(exc, "details") else str(exc)
-            raise LabgridError(f"{what}: {detail or type(exc).__name__}") from None
+            out, err = proc.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            raise LabgridError(f"{what} (labgrid coordinator {self.coordinator}): no answer "
+                               f"within {limit:g} s") from None
+        finally:
+            if proc.poll() is None:
+                _kill(proc)
+            self._done(proc)
+        if proc.returncode != 0:
+            raise LabgridError(f"{what} (labgrid coordinator {self.coordinator}): "
+                               f"{_client_error(err, proc.returncode)}")
+        return out
 
-    def call(self, method: str, request: Any, what: str) -> Any:
-        async def go() -> Any:
-            return await getattr(self.s.stub, method)(request)
+    def places(self) -> dict[str, PlaceInfo]:
+        return _parse_places(self.run("-v", "places", what="listing places"))
 
-        return self.run(go(), what)
+    def show(self, name: str) -> PlaceInfo:
+        places = _parse_places(self.run("-p", name, "show", what=f"showing place {name}"))
+        if name not in places:
+            raise LabgridError(f"place {name} vanished from the coordinator")
+        return places[name]
 
-    def sync(self) -> None:
-        self.run(self.s.sync_with_coordinator(), "syncing with the labgrid coordinator")
+    def reservations(self) -> list[dict[str, str]]:
+        return _parse_reservations(self.run("reservations", what="listing reservations"))
 
-    def places(self) -> dict[str, Any]:
-        return dict(self.s.places)
+    def reserve(self, filters: Mapping[str, str], wait: float,
+                on_token: Callable[[str], None]) -> bool:
+        """``reserve --wait --shell``: True once allocated, False after ``wait`` seconds
+        (the waiting command is stopped; the caller cancels the reservation).
+        ``on_token`` gets the token as soon as the coordinator hands it out."""
+        proc = self._popen("reserve", "--wait", "--shell",
+                           *(f"{k}={v}" for k, v in filters.items()), die_with_us=True)
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + max(wait, self.timeout)
+            line = _readline(proc, deadline)
+            m = re.match(r"export LG_TOKEN=(\S+)", line or "")
+            if not m:
+                _kill(proc)
+                err = proc.stderr.read() if proc.stderr else ""
+                raise LabgridError(f"reserving (labgrid coordinator {self.coordinator}): "
+                                   f"{_client_error(err, proc.returncode)}")
+            on_token(m.group(1))
+            try:
+                proc.wait(max(0.0, wait))
+            except subprocess.TimeoutExpired:
+                return False
+            if proc.returncode != 0:
+                err = proc.stderr.read() if proc.stderr else ""
+                raise LabgridError(f"waiting for reservation {m.group(1)}: "
+                                   f"{_client_error(err, proc.returncode)}")
+            return True
+        finally:
+            if proc.poll() is None:
+                _kill(proc)
+            self._done(proc)
 
-    def reservations(self) -> list[Any]:
-        from labgrid.remote.common import Reservation
-
-        resp = self.call("GetReservations", self.pb2.GetReservationsRequest(),
-                         "listing reservations")
-        return [Reservation.from_pb2(r) for r in resp.reservations]
-
-    def acquire_place(self, name: str) -> None:
-        self.call("AcquirePlace", self.pb2.AcquirePlaceRequest(placename=name),
-                  f"acquiring place {name}")
-        self.sync()
+    def acquire_reserved(self, token: str) -> str:
+        """Acquire the place reservation ``token`` got; returns its name."""
+        out = self.run("-p", f"+{token}", "acquire", what=f"acquiring the place of "
+                       f"reservation {token}")
+        m = re.search(r"^acquired place (\S+)$", out, re.MULTILINE)
+        if not m:
+            raise LabgridError(f"acquiring the place of reservation {token}: labgrid-client "
+                               f"said {out.strip()!r}")
+        return m.group(1)
 
     def release_place(self, name: str, owner: str) -> None:
         """Release ``name`` if ``owner`` (HOST/USER) still holds it."""
-        self.call("ReleasePlace", self.pb2.ReleasePlaceRequest(placename=name, fromuser=owner),
-                  f"releasing place {name}")
-
-    def create_reservation(self, filters: Mapping[str, str]) -> str:
-        """Reserve a place matching ``filters``; returns the reservation token."""
-        req = self.pb2.CreateReservationRequest(
-            filters={"main": self.pb2.Reservation.Filter(filter=dict(filters))}, prio=0.0)
-        return str(self._reservation(self.call("CreateReservation", req, "reserving")).token)
-
-    def poll_reservation(self, token: str) -> Any:
-        """The reservation now (labgrid's Reservation: ``state``, ``allocations``)."""
-        resp = self.call("PollReservation", self.pb2.PollReservationRequest(token=token),
-                         f"polling reservation {token}")
-        return self._reservation(resp)
+        try:
+            self.run("-p", name, "release-from", owner, what=f"releasing place {name}")
+        except LabgridError as exc:
+            if "is not acquired" not in str(exc):
+                raise
 
     def cancel_reservation(self, token: str) -> None:
-        self.call("CancelReservation", self.pb2.CancelReservationRequest(token=token),
-                  f"cancelling reservation {token}")
+        self.run("cancel-reservation", token, what=f"cancelling reservation {token}")
 
-    @staticmethod
-    def _reservation(resp: Any) -> Any:
-        from labgrid.remote.common import Reservation
-
-        return Reservation.from_pb2(resp.reservation)
+    def stop(self) -> None:
+        """Stop any command still running (a reserve still waiting, on a signal)."""
+        with self._lock:
+            procs, self._procs = list(self._procs), set()
+        for proc in procs:
+            _kill(proc)
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+        self.stop()
+        with self._lock:
+            self.closed = True
+
+
+# prctl(PR_SET_PDEATHSIG, SIGTERM), then exec the command (argv[1] is our pid: we may have
+# died before the prctl).
+_DIE_WITH_PARENT = ("import ctypes, os, signal, sys\n"
+                    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+                    "if os.getppid() != int(sys.argv[1]):\n    sys.exit(1)\n"
+                    "os.execv(sys.argv[2], sys.argv[2:])\n")
+
+
+def _readline(proc: subprocess.Popen[str], deadline: float) -> str | None:
+    """The first stdout line of ``proc`` before ``deadline`` (None: none came)."""
+    import selectors
+
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if sel.select(timeout=min(0.5, max(0.0, deadline - time.monotonic()))):
+                return proc.stdout.readline()
+    return None
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # labgrid-client exits on SIGTERM
         try:
-            async def stop() -> None:
-                await self.s.stop()
-                await self.s.close()
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None and not stream.closed:
+            with contextlib.suppress(OSError):
+                stream.close()
 
-            self.run(stop(), "closing the labgrid session", timeout=5.0)
-        except (LabgridError, RuntimeError):
-            pass
-        self._stop_loop()
 
-    def _stop_loop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5.0)
-        if not self._thread.is_alive():
-            self.loop.close()
+def _client_error(stderr: str, code: int | None) -> str:
+    """labgrid-client's own message (its last line) without its program-name prefix."""
+    lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip()]
+    if not lines:
+        return f"labgrid-client exited with status {code}"
+    msg = lines[-1]
+    for prefix in ("labgrid-client: ", "Server error: "):
+        msg = msg.removeprefix(prefix)
+    if "Could not connect to coordinator" in msg:
+        return "could not connect to the coordinator"
+    return msg
 
 
 def _matches(place: Any, filters: Mapping[str, str]) -> bool:
@@ -345,26 +477,29 @@ def count_places(spec: LabgridSpec, timeout: float = 10.0) -> tuple[int, int]:
         session.close()
 
 
-def reclaim_stale(session: _Session, filters: Mapping[str, str] | None = None) -> list[str]:
+def reclaim_stale(session: _Session, filters: Mapping[str, str] | None = None,
+                  places: Mapping[str, PlaceInfo] | None = None) -> list[str]:
     """Release places and cancel reservations left by dead processes of this host.
 
     Returns the names of the places released (reservations are cancelled quietly).
+    ``places``: a listing just taken (saves one round trip).
     """
     released: list[str] = []
-    for place in session.places().values():
+    cancelled: set[str] = set()
+    for place in (session.places() if places is None else places).values():
         if filters is not None and not _matches(place, filters):
             continue
         if place.acquired and _stale_owner(place.acquired, session.host):
             session.release_place(place.name, place.acquired)
             released.append(place.name)
-    for res in session.reservations():
-        if _stale_owner(res.owner, session.host):
-            try:
-                session.cancel_reservation(res.token)
-            except LabgridError:
-                pass  # expired meanwhile
-    if released:
-        session.sync()
+            if place.reservation:  # else it would hold the place for 60 s more
+                with contextlib.suppress(LabgridError):
+                    session.cancel_reservation(place.reservation)
+                cancelled.add(place.reservation)
+    for res in session.reservations():  # also those still waiting, or allocated elsewhere
+        if res["token"] not in cancelled and _stale_owner(res.get("owner", ""), session.host):
+            with contextlib.suppress(LabgridError):  # expired meanwhile
+                session.cancel_reservation(res["token"])
     return released
 
 
@@ -452,13 +587,13 @@ class LabgridLease:
         _ACTIVE.add(self)
         try:
             filters = self.spec.filters()
-            self.reclaimed = reclaim_stale(session, filters)
-            self._check_exists(session, filters)
+            places = session.places()
+            self.reclaimed = reclaim_stale(session, filters, places)
+            self._check_exists(places, filters)
             t1 = time.monotonic()
             self.token = self._reserve(session, filters)
             t2 = time.monotonic()
-            assert self.place is not None
-            session.acquire_place(self.place)
+            self.place = session.acquire_reserved(self.token)
             t3 = time.monotonic()
             self.resolve()
             self.timings = {"connect": t1 - t0, "reserve": t2 - t1, "acquire": t3 - t2,
@@ -468,36 +603,25 @@ class LabgridLease:
             raise
         return self
 
-    def _check_exists(self, session: _Session, filters: Mapping[str, str]) -> None:
-        if not any(_matches(p, filters) for p in session.places().values()):
-            known = ", ".join(sorted(session.places())) or "none"
+    def _check_exists(self, places: Mapping[str, PlaceInfo], filters: Mapping[str, str]) -> None:
+        if not any(_matches(p, filters) for p in places.values()):
+            known = ", ".join(sorted(places)) or "none"
             raise LabgridError(f"no labgrid place matches {self.spec.describe()} "
                                f"(places there: {known})")
 
     def _reserve(self, session: _Session, filters: Mapping[str, str]) -> str:
-        from labgrid.remote.common import ReservationState
+        def got(token: str) -> None:
+            self.token = token  # from now on release() cancels it, whatever happens next
 
-        token = self.token = session.create_reservation(filters)
-        deadline = time.monotonic() + self.wait
-        while True:
-            res = session.poll_reservation(token)
-            if res.state in (ReservationState.allocated, ReservationState.acquired):
-                names = [n for group in res.allocations.values() for n in group]
-                if not names:
-                    raise LabgridError(f"reservation {token} allocated no place")
-                self.place = names[0]
-                return token
-            if res.state is not ReservationState.waiting:
-                raise LabgridError(f"reservation {token} for {self.spec.describe()} is "
-                                   f"{res.state.name}")
-            if time.monotonic() >= deadline:
-                places = [p for p in session.places().values() if _matches(p, filters)]
-                busy = ", ".join(f"{p.name} (acquired by {p.acquired})" if p.acquired
-                                 else f"{p.name} (reserved)" for p in places)
-                raise LabgridError(
-                    f"no free labgrid place for {self.spec.describe()} within {self.wait:g} s: "
-                    f"{len(places)} match, all in use: {busy}")
-            time.sleep(0.2)
+        if session.reserve(filters, self.wait, got):
+            assert self.token is not None
+            return self.token
+        places = [p for p in session.places().values() if _matches(p, filters)]
+        busy = ", ".join(f"{p.name} (acquired by {p.acquired})" if p.acquired
+                         else f"{p.name} (reserved)" for p in places)
+        raise LabgridError(
+            f"no free labgrid place for {self.spec.describe()} within {self.wait:g} s: "
+            f"{len(places)} match, all in use: {busy}")
 
     def resolve(self) -> str:
         """Find the place's exported serial port again (ser2net picks a new TCP port at
@@ -505,20 +629,17 @@ class LabgridLease:
         session = self._require()
         deadline = time.monotonic() + self.timeout
         while True:
-            place = session.places().get(self.place or "")
-            if place is None:
-                raise LabgridError(f"place {self.place} vanished from the coordinator")
+            place = session.show(self.place or "")
             self.tags = dict(place.tags)
             serial, gdb, names = [], None, []
-            for (name, cls), res in session.s.get_target_resources(place).items():
+            for (name, cls), res in place.resources.items():
                 names.append(cls if name == cls else f"{name} ({cls})")
                 if cls == "NetworkSerialPort":
                     serial.append(res)
                 elif cls == "NetworkService" and name == GDB_RESOURCE:
                     gdb = res
             self.resources = sorted(names)
-            self._gdb_proxy = bool(gdb is not None and (gdb.args.get("extra") or {}).get(
-                "proxy_required"))
+            self._gdb_proxy = bool(gdb is not None and gdb.extra.get("proxy_required"))
             self.gdb = None if self._gdb_proxy else self._gdb_address(gdb)
             if not serial and place.acquired_resources:
                 raise LabgridError(f"place {self.place} has no NetworkSerialPort among its "
@@ -535,11 +656,10 @@ class LabgridLease:
             if time.monotonic() >= deadline:
                 raise LabgridError(f"place {self.place}: its serial port was not exported "
                                    f"within {self.timeout:g} s (is the exporter running?)")
-            time.sleep(0.05)
-            session.sync()
+            time.sleep(0.1)
 
     @staticmethod
-    def _gdb_address(res: Any) -> GdbAddress | None:
+    def _gdb_address(res: ResourceInfo | None) -> GdbAddress | None:
         if res is None or not res.avail or not res.args.get("port"):
             return None
         from .targets import GdbAddress
@@ -571,16 +691,13 @@ class LabgridLease:
             if session is None:
                 return
             _ACTIVE.discard(self)
+            session.stop()  # a reserve still waiting (release from a signal handler)
             try:
                 if self.place:
-                    place = session.places().get(self.place)
-                    if place is not None and place.acquired == session.owner:
-                        session.release_place(self.place, session.owner)
+                    session.release_place(self.place, session.owner)
                 if self.token:
-                    try:
+                    with contextlib.suppress(LabgridError):  # already gone (expired)
                         session.cancel_reservation(self.token)
-                    except LabgridError:
-                        pass  # already gone (expired)
             finally:
                 self.url = None
                 self.gdb = None

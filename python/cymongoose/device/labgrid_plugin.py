@@ -11,8 +11,9 @@ is imported only when one of these options asks for it:
   failing with a message that names the places and who holds them.
 
 Each process that runs tests leases its own place in ``pytest_configure`` (so under
-pytest-xdist every worker has its own device) and releases it in ``pytest_unconfigure``,
-at exit and on SIGTERM/SIGHUP. The ``dut`` fixture keeps the place's console open for the
+pytest-xdist every worker has its own device) and releases it in ``pytest_unconfigure``
+(an xdist worker already in ``pytest_sessionfinish``, before it reports back), at exit
+and on SIGTERM/SIGHUP. The ``dut`` fixture keeps the place's console open for the
 whole session (per-test logs; see :mod:`cymongoose.device.pytest_plugin`), and with
 ``--flash gdb --firmware IMAGE`` writes and verifies the image once through the gdbstub
 the place exports (:func:`cymongoose.device.labgrid.flash_place`). The xdist controller checks first that there are at least
@@ -134,7 +135,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_LEASE_KEY] = lease
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker gives its place back here, after the session fixtures closed the
+    console and before xdist reports the worker finished: the controller may exit (and
+    stop its workers) as soon as all have reported, and a release is a few labgrid-client
+    runs long."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _release(session.config)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _release(config)
+
+
+def _release(config: pytest.Config) -> None:
     lease = config.stash.get(_LEASE_KEY, None)
     if lease is not None:
         config.stash[_LEASE_KEY] = None

@@ -260,24 +260,23 @@ def running_lab(tmp: Path, elf: Path, *, nodelay: bool = False) -> Iterator[Lab]
         spawn([tool("labgrid-exporter"), "-c", coordinator, "-n", "exp1", "--hostname",
                "127.0.0.1", str(tmp / "exporter.yaml")], "exporter", env=env)
         the_lab = Lab(tmp, coordinator, lg, gdb_ports)
+        # The lab admin's setup, with labgrid's own command line.
         s = the_lab.session()
         try:
-            _wait(lambda: len(s.s.resources.get("exp1", {})) == 2, 15,
+            _wait(lambda: {ln.strip() for ln in s.run("resources", what="resources").split()}
+                  >= {f"exp1/{p}/{cls}" for p in MACS
+                      for cls in ("NetworkSerialPort", "NetworkService")}, 15,
                   "the exporter's two boards")
-            pb2 = s.pb2
             places = {place: ([f"exp1/{place}/NetworkSerialPort",
                                f"exp1/{place}/NetworkService/gdb"],
                               {"board": "qemu-mps2", "slot": str(i)})
                       for i, place in enumerate(MACS, 1)}
             places[CONSOLE_ONLY] = (["exp1/dut2/NetworkSerialPort"], {"board": "console-only"})
             for place, (patterns, tags) in places.items():
-                s.call("AddPlace", pb2.AddPlaceRequest(name=place), "add place")
-                for pattern in patterns:
-                    s.call("AddPlaceMatch", pb2.AddPlaceMatchRequest(
-                        placename=place, pattern=pattern), "add match")
-                s.call("SetPlaceTags", pb2.SetPlaceTagsRequest(placename=place, tags=tags),
-                       "tags")
-            s.sync()
+                s.run("-p", place, "create", what="create")
+                s.run("-p", place, "add-match", *patterns, what="add-match")
+                s.run("-p", place, "set-tags", *(f"{k}={v}" for k, v in tags.items()),
+                      what="set-tags")
         finally:
             s.close()
         (tmp / "test_inner.py").write_text(INNER_TESTS)
@@ -340,31 +339,40 @@ def test_the_board_of_a_place_comes_from_the_flag_or_its_board_tag() -> None:
 
 
 def test_gdbstub_resource_of_a_place_and_what_is_missing() -> None:
-    """resolve() on the resources the coordinator reports (shaped like labgrid's
-    ResourceEntry): the NetworkService named gdb becomes lease.gdb; one behind labgrid's
+    """resolve() on the resources `labgrid-client show` reports (as read into
+    ResourceInfo): the NetworkService named gdb becomes lease.gdb; one behind labgrid's
     SSH proxy or none at all is a clear error when flashing asks for it."""
     from types import SimpleNamespace as NS
 
-    from cymongoose.device.labgrid import LabgridError, LabgridLease, LabgridSpec
+    from cymongoose.device.labgrid import (
+        LabgridError,
+        LabgridLease,
+        LabgridSpec,
+        PlaceInfo,
+        ResourceInfo,
+    )
 
-    serial = NS(avail=True, args={"host": "10.0.0.5", "port": 4001, "speed": 115200})
+    serial = ResourceInfo("NetworkSerialPort", True,
+                          {"host": "10.0.0.5", "port": 4001, "speed": 115200})
 
-    def lease_with(resources: dict[tuple[str, str], object]) -> LabgridLease:
-        place = NS(tags={"board": "x"}, acquired_resources=list(resources))
-        session = NS(places=lambda: {"p1": place},
-                     s=NS(get_target_resources=lambda _place: resources))
+    def lease_with(resources: dict[tuple[str, str], ResourceInfo]) -> LabgridLease:
+        place = PlaceInfo("p1", tags={"board": "x"}, acquired_resources=["a"] * len(resources),
+                          resources=resources)
+        session = NS(show=lambda name: place)
         lease = LabgridLease(LabgridSpec("127.0.0.1:9", place="p1"))
         lease.place, lease._session = "p1", session  # type: ignore[assignment]
         lease.resolve()
         return lease
 
-    gdb = NS(avail=True, args={"address": "10.0.0.5", "port": 1234, "username": "",
-                               "extra": {"proxy_required": False}})
+    gdb = ResourceInfo("NetworkService", True, {"address": "10.0.0.5", "port": 1234,
+                                                "username": "",
+                                                "extra": {"proxy_required": False}})
     lease = lease_with({("RawSerialPort", "NetworkSerialPort"): serial,
                         ("gdb", "NetworkService"): gdb, ("ssh", "NetworkService"): gdb})
     assert lease.url == "rfc2217://10.0.0.5:4001?ign_set_control"
     assert str(lease.require_gdb()) == "tcp:10.0.0.5:1234"
-    behind_proxy = NS(avail=True, args={**gdb.args, "extra": {"proxy_required": True}})
+    behind_proxy = ResourceInfo("NetworkService", True,
+                                {**gdb.params, "extra": {"proxy_required": True}})
     lease = lease_with({("RawSerialPort", "NetworkSerialPort"): serial,
                         ("gdb", "NetworkService"): behind_proxy})
     with pytest.raises(LabgridError, match="only through labgrid's SSH proxy"):
@@ -375,6 +383,59 @@ def test_gdbstub_resource_of_a_place_and_what_is_missing() -> None:
                                            r"RawSerialPort \(NetworkSerialPort\), ssh "
                                            r"\(NetworkService\)\)"):
         lease.require_gdb()
+
+
+SHOW = """Place 'dut1':
+  tags: board=qemu-mps2, slot=1
+  matches:
+    exp1/dut1/NetworkSerialPort
+    exp1/dut1/NetworkService/gdb
+  acquired: h1/alice-cym-42
+  acquired resources:
+    exp1/dut1/NetworkSerialPort/RawSerialPort
+    exp1/dut1/NetworkService/gdb
+  created: 2026-12-07 12:00:00.000000
+  changed: 2026-12-07 12:00:01.000000
+  reservation: ABCDEF1234
+Acquired resource 'RawSerialPort' (exp1/dut1/NetworkSerialPort/RawSerialPort):
+  {'acquired': 'dut1',
+   'avail': True,
+   'cls': 'NetworkSerialPort',
+   'params': {'extra': {'proxy': '127.0.0.1', 'proxy_required': False},
+              'host': '127.0.0.1',
+              'port': 40123,
+              'speed': 115200}}
+Acquired resource 'gdb' (exp1/dut1/NetworkService/gdb):
+  {'acquired': 'dut1',
+   'avail': True,
+   'cls': 'NetworkService',
+   'params': {'address': '127.0.0.1', 'port': 1234, 'username': ''}}
+"""
+
+
+def test_labgrid_client_output_is_read_into_places_and_reservations() -> None:
+    """The shape labgrid-client 26.0.1 prints (`-p P show`, `-v places`, `reservations`)."""
+    from cymongoose.device.labgrid import _parse_places, _parse_reservations
+
+    place = _parse_places(SHOW)["dut1"]
+    assert place.tags == {"board": "qemu-mps2", "slot": "1"}
+    assert (place.acquired, place.reservation) == ("h1/alice-cym-42", "ABCDEF1234")
+    assert place.acquired_resources == ["exp1/dut1/NetworkSerialPort/RawSerialPort",
+                                        "exp1/dut1/NetworkService/gdb"]
+    serial = place.resources[("RawSerialPort", "NetworkSerialPort")]
+    assert serial.avail and serial.args == {"host": "127.0.0.1", "port": 40123, "speed": 115200}
+    assert serial.extra == {"proxy": "127.0.0.1", "proxy_required": False}
+    assert place.resources[("gdb", "NetworkService")].args["port"] == 1234
+    free = _parse_places("Place 'a':\n  matches:\n  acquired: None\n  acquired resources:\n"
+                         "Place 'b':\n  tags: board=x\n  acquired: None\n")
+    assert [(p.name, p.acquired, p.tags) for p in free.values()] == [("a", None, {}),
+                                                                     ("b", None, {"board": "x"})]
+    res = _parse_reservations("Reservation 'T1':\n  owner: h1/bob-cym-7\n  token: T1\n"
+                              "  state: waiting\n  filters:\n    main: board=x\n"
+                              "Reservation 'T2':\n  owner: h1/eve\n  token: T2\n"
+                              "  state: allocated\n")
+    assert res == [{"token": "T1", "owner": "h1/bob-cym-7", "state": "waiting"},
+                   {"token": "T2", "owner": "h1/eve", "state": "allocated"}]
 
 
 def test_cymongoose_test_passes_the_labgrid_options_on(tmp_path: Path) -> None:
@@ -720,3 +781,39 @@ def test_lease_left_open_is_released_at_exit(lab: Lab) -> None:
     assert place == "dut1" and url.startswith("rfc2217://127.0.0.1:")
     # Nothing else releases it: a SIGKILLed holder keeps the place (test above).
     assert lab.acquired()["dut1"] is None
+
+
+def test_run_killed_while_waiting_leaves_no_waiting_command_or_reservation(lab: Lab) -> None:
+    """A run SIGKILLed while it waits for a busy place: its waiting `labgrid-client reserve`
+    dies with it, and the reservation it left (allocated to the place once that is released)
+    is cancelled by the next lease instead of holding the place until it expires."""
+    from cymongoose.device.labgrid import LabgridLease, LabgridSpec
+
+    code = ("from cymongoose.device.labgrid import LabgridLease, LabgridSpec\n"
+            f"LabgridLease(LabgridSpec({lab.coordinator!r}, place='dut1'), wait=60).acquire()\n")
+    with LabgridLease(LabgridSpec(lab.coordinator, place="dut1"), wait=5):
+        proc = subprocess.Popen([sys.executable, "-c", code], env=lab.inner_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            def reserve_child() -> int | None:
+                for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    if b"reserve" in cmd and b"--wait" in cmd:
+                        return int(pid)
+                return None
+
+            child = _wait(reserve_child, 30, "the run to wait in labgrid-client reserve")
+            time.sleep(1.0)  # let it poll its reservation
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            _wait(lambda: not Path(f"/proc/{child}").exists() or
+                  Path(f"/proc/{child}/stat").read_text().split(") ")[1].startswith("Z"),
+                  10, "the waiting labgrid-client to die with its run")
+        finally:
+            _stop(proc)
+    # dut1 is released now; the dead run's reservation got it, and the next lease (which
+    # waits far less than the 60 s the reservation would hold it) cancels it.
+    with LabgridLease(LabgridSpec(lab.coordinator, place="dut1"), wait=10) as lease:
+        assert lease.place == "dut1"
+    assert lab.all_free()
