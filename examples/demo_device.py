@@ -8,15 +8,14 @@
    netdev, no root, no TAP; our DHCP server leases the board 10.0.2.15) and talk to it
    through the same event API a host application uses (cymongoose.Manager): HTTP
    /api/info, WebSocket echo, MQTT (the device connects to a broker endpoint served by this
-   process with mqtt_listen and publishes its status), an OTA image pushed over HTTP with
-   its SHA-256, and JSON-RPC on the console (cymongoose.device.RpcClient).
+   process with mqtt_listen and publishes its status), the firmware packed as an OTA
+   image (docs/image-format.md) and pushed over HTTP, and JSON-RPC on the console (cymongoose.device.RpcClient).
 4. Print a results table; exit non-zero if any step failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -25,7 +24,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cymongoose as mg
-from cymongoose.device import GdbClient, GdbFlasher, QemuTarget, RpcClient, StackBridge, load_image
+from cymongoose.device import (
+    GdbClient,
+    GdbFlasher,
+    QemuTarget,
+    RpcClient,
+    StackBridge,
+    imagefmt,
+    load_image,
+)
+from cymongoose.device.boards import DEFAULT_BOARD, load_boards
 
 
 class Results:
@@ -170,16 +178,18 @@ def main() -> int:
             return f"{topic}: online, led={s.get('led')}"
 
         def ota() -> str:
-            blob = bytes((i * 7) & 0xFF for i in range(48 * 1024))
-            digest = hashlib.sha256(blob).hexdigest()
-            code, body = http_request(br, "POST", "/api/ota", blob, {"X-SHA256": digest})
+            # The firmware itself, packed as an image for the board (docs/image-format.md).
+            blob = imagefmt.pack_elf(image, load_boards().get(DEFAULT_BOARD))
+            code, body = http_request(br, "POST", "/api/ota", blob)
             if code != 200:
                 raise RuntimeError(f"HTTP {code}: {body[:120]}")
             good = rpc.call("ota.status")
-            bad, _ = http_request(br, "POST", "/api/ota", blob, {"X-SHA256": "0" * 64})
+            corrupt = bytearray(blob)
+            corrupt[len(corrupt) // 2] ^= 0xFF  # one payload byte: the hash no longer matches
+            bad, _ = http_request(br, "POST", "/api/ota", bytes(corrupt))
             if bad == 200:
                 raise RuntimeError("a corrupt image was accepted")
-            return f"{len(blob)} B {good['state']}; corrupt image -> HTTP {bad}, rejected"
+            return f"{len(blob)} B image {good['state']}; corrupt copy -> HTTP {bad}, rejected"
 
         ok = res.run("flash + verify (GDB)", flash)
         ok = ok and res.run("boot (RPC ready)", ready)
