@@ -10,17 +10,4 @@ DEB_PACKAGES=(
   wine64                                          # runs the test .exe files
 )
 
-missing=()
-for p in "${DEB_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup_windows: installing Debian packages: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  # Wait for another apt run (setup.sh of a parallel build) instead of failing.
-  APT=(-o DPkg::Lock::Timeout=600)
-  $SUDO apt-get "${APT[@]}" update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${APT[@]}" install -y -qq --no-install-recommends \
-    "${missing[@]}"
-fi
+bash "$(dirname "$0")/apt_install.sh" setup_windows "${DEB_PACKAGES[@]}"
