@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 
 import pytest
-from cymongoose.device.errors import ExpectTimeoutError
+from cymongoose.device.pytest_duts import expect_line_pumping as expect_line
 from cymongoose.device.pytest_plugin import Dut
 
 pytestmark = pytest.mark.qemu
@@ -40,23 +39,6 @@ def dut_firmware(qemu: str) -> str:
     if not elf.is_file():
         pytest.skip(f"{elf} is not built (make fw)")
     return str(elf)
-
-
-def expect_line(dut: Dut, pattern: str, timeout: float) -> re.Match[str]:
-    """``dut.expect_line`` while the bridge's stack runs (it answers DHCP only when
-    pumped)."""
-    found: list[re.Match[str]] = []
-
-    def seen() -> bool:
-        try:
-            found.append(dut.expect_line(pattern, timeout=0))
-        except ExpectTimeoutError:
-            return False
-        return True
-
-    if not dut.bridge.pump(seen, timeout):
-        dut.expect_line(pattern, timeout=0)  # raises with the console's last lines
-    return found[0]
 
 
 def acks(dut: Dut) -> int:
