@@ -89,7 +89,10 @@ def test_hello_fw_console_and_exit() -> None:
         first = t.console.expect_line(r"^tick (\d+) t=(\d+)$")
         second = t.console.expect_line(r"^tick (\d+) t=(\d+)$")
         assert int(second.group(1)) == int(first.group(1)) + 1
-        assert 50 <= int(second.group(2)) - int(first.group(2)) <= 150
+        # The timer keeps its schedule: a tick is never early by more than half a period,
+        # and the n-th tick comes at least n periods after boot (late is load, not a bug).
+        assert int(second.group(2)) - int(first.group(2)) >= 50
+        assert int(second.group(2)) >= 100 * int(second.group(1))
         t.console.write("exit 7\n")
         assert t.wait(10) == 7
 

@@ -65,10 +65,16 @@ def test_console_clock_and_exit_status(fw_dir: Path) -> None:
         t.console.write("".join(f"echo {i:03d} {body}\n" for i in range(30)).encode())
         for i in range(30):
             assert t.console.expect_line(rf"^echo: {i:03d} (\S+)$", timeout=10).group(1) == body
-        # mg_millis() from the CLINT: the 100 ms timer's stamps advance by >= 100 ms.
-        stamps = [int(t.console.expect_line(r"^tick \d+ t=(\d+)$", timeout=5).group(1))
-                  for _ in range(3)]
-        assert stamps[0] >= 100 and stamps[1] - stamps[0] >= 100 and stamps[2] > stamps[1]
+        # mg_millis() from the CLINT drives the 100 ms timer. The timer keeps its schedule
+        # (a late tick does not push the next one back), so two stamps can be closer than
+        # 100 ms under load; what always holds is that the n-th tick is at least n periods
+        # after boot and that a tick is never more than half a period early.
+        ticks = [t.console.expect_line(r"^tick (\d+) t=(\d+)$", timeout=5) for _ in range(3)]
+        numbers = [int(m.group(1)) for m in ticks]
+        stamps = [int(m.group(2)) for m in ticks]
+        assert numbers == list(range(numbers[0], numbers[0] + 3)), numbers
+        assert all(ms >= n * 100 for n, ms in zip(numbers, stamps)), (numbers, stamps)
+        assert all(b - a >= 50 for a, b in zip(stamps, stamps[1:])), stamps
         t.console.send_line("exit 42")
         assert t.wait(timeout=10) == 42  # through the sifive_test device
 
