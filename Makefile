@@ -100,8 +100,8 @@ clean:
 
 # Fuzz targets tests/fuzz/fuzz_<name>.c: linked with the ASan+UBSan core and run by the
 # standalone driver over tests/fuzz/corpus/<name>/ (+ dict/<name>.dict) for FUZZ_SECONDS
-# of wall-clock time each (FUZZ_RUNS only caps the number of mutated inputs; its default
-# is never reached), see tests/fuzz/README.md.
+# of wall-clock time each, JOBS at a time (scripts/fuzz.sh; FUZZ_RUNS only caps the number
+# of mutated inputs; its default is never reached), see tests/fuzz/README.md.
 .PHONY: fuzz
 FUZZ_RUNS ?= 1000000000
 FUZZ_SECONDS ?= 20
@@ -112,15 +112,8 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recove
 fuzz: setup
 	@cmake -S . -B build/asan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMG_SANITIZE=ON >/dev/null
 	@cmake --build build/asan -j $(JOBS) --target mg_core
-	@mkdir -p build/fuzz
-	@set -e; for src in tests/fuzz/fuzz_*.c; do \
-	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
-	  cc $(FUZZ_CFLAGS) $$src tests/fuzz/standalone_main.c build/asan/libmg_core.a \
-	    $(FUZZ_LIBS) -o build/fuzz/$$name; \
-	  dict=""; [ -f tests/fuzz/dict/$$short.dict ] && dict="-d tests/fuzz/dict/$$short.dict"; \
-	  corpus=""; [ -d tests/fuzz/corpus/$$short ] && corpus="tests/fuzz/corpus/$$short"; \
-	  build/fuzz/$$name -n $(FUZZ_RUNS) -s $(FUZZ_SEED) -t $(FUZZ_SECONDS) $$dict $$corpus; \
-	done
+	@JOBS=$(JOBS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) \
+	  FUZZ_CFLAGS="$(FUZZ_CFLAGS)" FUZZ_LIBS="$(FUZZ_LIBS)" bash scripts/fuzz.sh
 
 # Release artifacts in dist/: the sdist and a manylinux wheel for .venv's Python, repaired by
 # auditwheel with OpenSSL bundled (scripts/build_wheel.sh; incremental: it reuses the build
