@@ -59,9 +59,12 @@ test-c: host asan
 	@echo "== C unit tests under ASan+UBSan"
 	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j $(JOBS)
 
+# JOBS pytest-xdist workers, a test file per worker at a time (module fixtures stay shared);
+# most tests wait on peers and emulators, so two workers take about half the time of one.
 test-py: ext fw host
 	@echo "== Python tests"
-	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q --durations=25 --device-report $(CURDIR)/build/device-report.html $(PYTEST_ARGS)
+	@MG_FW_DIR=$(CURDIR)/build/fw $(PY) -m pytest -q -n $(JOBS) --dist loadfile --durations=25 \
+	  --device-report $(CURDIR)/build/device-report.html $(PYTEST_ARGS)
 
 test: lint test-c flags fuzz test-py test-windows test-posix
 
