@@ -20,6 +20,17 @@ struct side {
   int polls_after_eof;
 };
 
+/* Moves what c received into s: the first sizeof(got) bytes are kept, all
+ * are counted. */
+static void take(struct side *s, struct mg_connection *c) {
+  size_t n = c->recv.len;
+  if (n > sizeof(s->got) - s->len) n = sizeof(s->got) - s->len;
+  memcpy(s->got + s->len, c->recv.buf, n);
+  s->len += n;
+  s->total += c->recv.len;
+  c->recv.len = 0;
+}
+
 /* Server of the default mode: answers each READ at once. */
 static void quick_srv(struct mg_connection *c, int ev, void *ev_data) {
   struct side *s = (struct side *) c->fn_data;
@@ -42,11 +53,7 @@ static void late_srv(struct mg_connection *c, int ev, void *ev_data) {
   if (ev == MG_EV_ACCEPT) {
     c->is_half_close = 1;
   } else if (ev == MG_EV_READ) {
-    size_t n = c->recv.len;
-    if (n > sizeof(s->got) - s->len) n = sizeof(s->got) - s->len;
-    memcpy(s->got + s->len, c->recv.buf, n);
-    s->len += n;
-    c->recv.len = 0;
+    take(s, c);
   } else if (ev == MG_EV_POLL && c->is_eof && !s->answered) {
     s->eof_seen = true;
     if (++s->polls_after_eof == 3) {
@@ -66,12 +73,7 @@ static void client(struct mg_connection *c, int ev, void *ev_data) {
     mg_send(c, "ping", 4);
     mg_shutdown(c); /* the FIN follows "ping" */
   } else if (ev == MG_EV_READ) {
-    size_t n = c->recv.len;
-    if (n > sizeof(s->got) - s->len) n = sizeof(s->got) - s->len;
-    memcpy(s->got + s->len, c->recv.buf, n);
-    s->len += n;
-    s->total += c->recv.len;
-    c->recv.len = 0;
+    take(s, c);
   } else if (ev == MG_EV_ERROR) {
     s->error = true;
   } else if (ev == MG_EV_CLOSE) {
