@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cymongoose.device.errors import GdbError, VerifyError
@@ -155,12 +156,15 @@ class FakeStub:
         self.sock.close()
 
 
-@pytest.fixture
-def stub_factory() -> Iterator[Callable[..., FakeStub]]:
-    stubs: list[FakeStub] = []
+StubT = TypeVar("StubT", bound=FakeStub)
 
-    def make(**kw: object) -> FakeStub:
-        s = FakeStub(**kw)  # type: ignore[arg-type]
+
+def _stubs(cls: type[StubT]) -> Iterator[Callable[..., StubT]]:
+    """A factory of cls stubs for one test, each closed (both ends) after it."""
+    stubs: list[StubT] = []
+
+    def make(**kw: object) -> StubT:
+        s = cls(**kw)  # type: ignore[arg-type]
         stubs.append(s)
         return s
 
@@ -168,6 +172,11 @@ def stub_factory() -> Iterator[Callable[..., FakeStub]]:
     for s in stubs:
         s.close()
         s.client_sock.close()
+
+
+@pytest.fixture
+def stub_factory() -> Iterator[Callable[..., FakeStub]]:
+    yield from _stubs(FakeStub)
 
 
 def test_packet_size_and_chunked_memory_io(stub_factory: Callable[..., FakeStub]) -> None:
@@ -343,17 +352,7 @@ class RiscvStub(FakeStub):
 
 @pytest.fixture
 def riscv_stub() -> Iterator[Callable[..., RiscvStub]]:
-    stubs: list[RiscvStub] = []
-
-    def make(**kw: object) -> RiscvStub:
-        s = RiscvStub(**kw)  # type: ignore[arg-type]
-        stubs.append(s)
-        return s
-
-    yield make
-    for s in stubs:
-        s.close()
-        s.client_sock.close()
+    yield from _stubs(RiscvStub)
 
 
 @pytest.mark.parametrize("p_packet", [True, False], ids=["p-packet", "g-block"])
