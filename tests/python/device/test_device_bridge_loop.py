@@ -13,7 +13,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,30 @@ def test_lease_http_and_pcap(pair: tuple[StackBridge, FakeBoard], tmp_path: Path
     assert pos == len(data) and count == sum(frames) > 100
 
 
+def _drive(fwd: PortForwarder, client: Callable[[dict[str, Any]], None],
+           timeout: float = 60) -> dict[str, Any]:
+    """Runs client(results) in a thread while this thread polls the forwarder (both
+    managers live here); an exception of the client lands in results["error"]."""
+    results: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            client(results)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+            results["error"] = repr(exc)
+        finally:
+            stop.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        fwd.poll(5)
+    t.join(5)
+    return results
+
+
 def test_port_forwarder_tunnels_kernel_connections(
         pair: tuple[StackBridge, FakeBoard]) -> None:
     br, _ = pair
@@ -128,38 +152,26 @@ def test_port_forwarder_tunnels_kernel_connections(
     fwd = PortForwarder(br)
     http_port = fwd.add(0, 80)
     echo_port = fwd.add(0, 7)
-    stop = threading.Event()
-    results: dict[str, Any] = {}
 
-    def client() -> None:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
-            for i in range(5):
-                conn.request("GET", f"/via-forward/{i}")
-                r = conn.getresponse()
-                results.setdefault("http", []).append((r.status, r.read()))
-            conn.close()
-            payload = os.urandom(300_000)
-            with socket.create_connection(("127.0.0.1", echo_port), timeout=10) as s:
-                s.sendall(payload)
-                got = bytearray()
-                while len(got) < len(payload):
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-            results["echo"] = bytes(got) == payload
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results["error"] = repr(exc)
-        finally:
-            stop.set()
+    def client(results: dict[str, Any]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        for i in range(5):
+            conn.request("GET", f"/via-forward/{i}")
+            r = conn.getresponse()
+            results.setdefault("http", []).append((r.status, r.read()))
+        conn.close()
+        payload = os.urandom(300_000)
+        with socket.create_connection(("127.0.0.1", echo_port), timeout=10) as s:
+            s.sendall(payload)
+            got = bytearray()
+            while len(got) < len(payload):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        results["echo"] = bytes(got) == payload
 
-    t = threading.Thread(target=client, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 60
-    while not stop.is_set() and time.monotonic() < deadline:
-        fwd.poll(5)
-    t.join(5)
+    results = _drive(fwd, client)
     fwd.close()
     assert "error" not in results, results.get("error")
     assert [s for s, _ in results["http"]] == [200] * 5
@@ -175,38 +187,26 @@ def test_port_forwarder_half_close(pair: tuple[StackBridge, FakeBoard]) -> None:
     fwd = PortForwarder(br)
     echo_port = fwd.add(0, 7)
     rev_port = fwd.add(0, 9)
-    stop = threading.Event()
-    results: dict[str, Any] = {}
 
-    def client() -> None:
-        try:
-            # A real peer: OpenBSD netcat, which shuts its sending side down at EOF of
-            # its input (-N) and then prints what comes back until the far end closes.
-            for name, port, want in (("echo", echo_port, b"hello"),
-                                     ("reverse", rev_port, b"olleh")):
-                r = subprocess.run(["nc", "-N", "127.0.0.1", str(port)], input=b"hello",
-                                   capture_output=True, timeout=20, check=False)
-                results[name] = (r.returncode, r.stdout, want)
-            # The same with a socket: 200 kB up, then the end; 200 kB reversed back.
-            payload = os.urandom(200_000)
-            with socket.create_connection(("127.0.0.1", rev_port), timeout=20) as s:
-                s.sendall(payload)
-                s.shutdown(socket.SHUT_WR)
-                got = bytearray()
-                while chunk := s.recv(65536):
-                    got += chunk
-            results["big"] = bytes(got) == payload[::-1]
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results["error"] = repr(exc)
-        finally:
-            stop.set()
+    def client(results: dict[str, Any]) -> None:
+        # A real peer: OpenBSD netcat, which shuts its sending side down at EOF of
+        # its input (-N) and then prints what comes back until the far end closes.
+        for name, port, want in (("echo", echo_port, b"hello"),
+                                 ("reverse", rev_port, b"olleh")):
+            r = subprocess.run(["nc", "-N", "127.0.0.1", str(port)], input=b"hello",
+                               capture_output=True, timeout=20, check=False)
+            results[name] = (r.returncode, r.stdout, want)
+        # The same with a socket: 200 kB up, then the end; 200 kB reversed back.
+        payload = os.urandom(200_000)
+        with socket.create_connection(("127.0.0.1", rev_port), timeout=20) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while chunk := s.recv(65536):
+                got += chunk
+        results["big"] = bytes(got) == payload[::-1]
 
-    t = threading.Thread(target=client, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 60
-    while not stop.is_set() and time.monotonic() < deadline:
-        fwd.poll(5)
-    t.join(5)
+    results = _drive(fwd, client)
     for _ in range(20):  # let both sides finish closing
         fwd.poll(5)
     assert "error" not in results, results.get("error")
