@@ -85,6 +85,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the kernel's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, what: str = "server") -> None:
+    """Waits up to about 5 s for something to accept on 127.0.0.1:port."""
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} on port {port} did not start")
+
+
 class Nginx:
     """nginx with one worker on an ephemeral loopback port, all state in ``tmp``.
 

@@ -14,15 +14,13 @@ accept() on a readable listener at once spins near 100 %; with the accept back-o
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, cpu_seconds, free_port, wait_port
 
 HTTP_SERVER = """
 import sys
@@ -34,28 +32,6 @@ mgr = mg.Manager(handler)
 print(mgr.listen("http://127.0.0.1:0").local_addr[1], flush=True)
 mgr.run(poll_ms=100)
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def measure(argv: list[str], port: int | None, nofile: int, clients: int,

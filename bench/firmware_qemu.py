@@ -19,12 +19,13 @@ import platform
 import re
 import selectors
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import free_port
 
 BOARD = "mps2-an385"
 BANNER = re.compile(rb"cymongoose \S+ on \S+\r?\n")
@@ -83,12 +84,6 @@ def idle_cpu_percent(qemu: str, elf: Path, seconds: float = 3.0) -> float:
     finally:
         proc.kill()
         proc.wait(5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def net_numbers(qemu: str, elf: Path, wrk_seconds: int = 5) -> tuple[float, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,25 +21,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from _common import ROOT, cpu_seconds, machine, median, stamp
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"broker on {port} did not start")
-
-
+from _common import ROOT, cpu_seconds, free_port, machine, median, stamp, wait_port
 
 
 def c_broker() -> Path:
@@ -65,7 +46,7 @@ class Broker:
                             "max_inflight_messages 0\nmax_queued_messages 0\n")
             argv = [exe, "-c", str(conf)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        wait_port(self.port, "broker")
 
     def stop(self) -> None:
         self.proc.terminate()
