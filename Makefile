@@ -51,7 +51,7 @@ fw: setup
 
 # Each feature flag of mg_config.h builds alone (0 and 1), -Werror.
 flags: setup
-	@bash scripts/check_flags.sh
+	@JOBS=$(JOBS) bash scripts/check_flags.sh
 
 test-c: host asan
 	@echo "== C unit tests"
