@@ -9,6 +9,7 @@ toolchain is installed the fixture builds them there first (incremental)."""
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import shutil
@@ -74,7 +75,7 @@ def test_console_clock_and_exit_status(fw_dir: Path) -> None:
         stamps = [int(m.group(2)) for m in ticks]
         assert numbers == list(range(numbers[0], numbers[0] + 3)), numbers
         assert all(ms >= n * 100 for n, ms in zip(numbers, stamps)), (numbers, stamps)
-        assert all(b - a >= 50 for a, b in zip(stamps, stamps[1:])), stamps
+        assert all(b - a >= 50 for a, b in itertools.pairwise(stamps)), stamps
         t.console.send_line("exit 42")
         assert t.wait(timeout=10) == 42  # through the sifive_test device
 
