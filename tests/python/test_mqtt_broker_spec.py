@@ -849,3 +849,16 @@ def test_payload_format_indicator_forwarded(port: int, fmt: int) -> None:
                        props(p_u8(0x01, fmt))))
     assert parse_publish(*s.read(), 5)[3] == p_u8(0x01, fmt)
     s.close()
+
+
+def test_unsuback_reason_codes(port: int) -> None:
+    s = Raw(port, b"unsub", 5)
+    s.connack()
+    s.sub(1, [(b"us/a", 0)])
+    body = (2).to_bytes(2, "big") + props() + s16(b"us/a") + s16(b"us/never")
+    s.send(packet(0xA2, body))
+    # one code per filter: success, then "no subscription existed"
+    assert s.read() == (0xB0, b"\x00\x02\x00\x00\x11")
+    s.send(publish_pkt(b"us/a", b"x", 0, 0, 5))
+    assert s.nothing()  # really unsubscribed
+    s.close()
