@@ -1,8 +1,9 @@
 /* The C example broker (examples/mqtt_broker/, compiled in here without its
- * main) in one manager with raw TCP clients over loopback: the rejections
- * that depend on what the parser reports (malformed packets, reserved
- * flags, CONNECT fields), each checked by the bytes the broker answers and
- * whether it closes the connection, plus a QoS 2 exchange. */
+ * main) in one manager with raw TCP clients over loopback: every rejection
+ * of issue #21 (malformed packets, reserved flags, CONNECT fields, PUBLISH
+ * topics, acknowledgements of the wrong kind, topic aliases, filters), each
+ * checked by the bytes the broker answers and whether it closes the
+ * connection, plus a QoS 2 exchange. */
 #include "mg.h"
 #include "mg_test.h"
 
@@ -74,10 +75,14 @@ static void expect(const char *what, const uint8_t *pkt, size_t len,
   struct client cl;
   struct mg_connection *c = exchange(&cl, pkt, len, alen + 1);
   bool closed = cl.closed; /* before hang_up */
-  if (cl.len != alen || memcmp(cl.got, answer, alen) != 0 ||
-      closed != closes)
-    fprintf(stderr, "%s: got %u bytes, closed %d\n", what, (unsigned) cl.len,
+  if (cl.len != alen || memcmp(cl.got, answer, alen) != 0 || closed != closes) {
+    size_t i;
+    fprintf(stderr, "%s: got %u bytes, closed %d:", what, (unsigned) cl.len,
             (int) closed);
+    for (i = 0; i < cl.len; i++)
+      fprintf(stderr, " %02x", (unsigned) (uint8_t) cl.got[i]);
+    fprintf(stderr, "\n");
+  }
   CHECK(cl.len == alen && memcmp(cl.got, answer, alen) == 0);
   CHECK(closed == closes);
   hang_up(c, &cl);
@@ -152,6 +157,71 @@ static void test_rejections(void) {
   }
 }
 
+/* The rest of the rejections of issue #21: CONNECT fields, PUBLISH topics,
+ * acknowledgements of the wrong kind, topic aliases, filters. */
+static void test_more_rejections(void) {
+  static const uint8_t ok[] = {CONNACK_OK}, none[1] = {0};
+  /* User name flag, user name "\xc3e" (a lead byte without its
+   * continuation). */
+  static const uint8_t baduser[] = {0x10, 17, 0,    4,    'M', 'Q', 'T',
+                                    'T',  4,  0x82, 0,    60,  0,   1,
+                                    'c',  0,  2,    0xc3, 'e'};
+  /* 3.1.1: password flag without user name flag. */
+  static const uint8_t pwonly[] = {0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 4,  0x42,
+                                   0,    60, 0, 1, 'c', 0,   2,   'p', 'w'};
+  /* Will retain without the will flag. */
+  static const uint8_t willret[] = {0x10, 13,   0, 4,  'M', 'Q', 'T', 'T',
+                                    4,    0x22, 0, 60, 0,   1,   'c'};
+  /* v5 with Authentication Method "X": CONNACK 0x8C (bad authentication
+   * method), then closed. */
+  static const uint8_t auth5[] = {0x10, 18, 0,   4, 'M', 'Q', 'T',
+                                  'T',  5,  2,   0, 60,  4,   0x15,
+                                  0,    1,  'X', 0, 1,   'c'};
+  static const uint8_t rc8c[] = {0x20, 3, 0, 0x8C, 0};
+  /* PUBLISH topics: "a/#", "a<NUL>", empty, "\xff". */
+  static const uint8_t hash[] = {CONNECT4, 0x30, 5, 0, 3, 'a', '/', '#'};
+  static const uint8_t nul[] = {CONNECT4, 0x30, 4, 0, 2, 'a', 0};
+  static const uint8_t empty[] = {CONNECT4, 0x30, 3, 0, 0, 'x'};
+  static const uint8_t badtopic[] = {CONNECT4, 0x30, 3, 0, 1, 0xff};
+  /* Subscribed to "t" at QoS 1, publishes to it (id 5): the broker's copy
+   * has id 1; a PUBREC (or PUBCOMP) for it is the wrong kind. */
+#define SUB_PUB1 \
+  CONNECT4, 0x82, 6, 0, 1, 0, 1, 't', 1, 0x32, 6, 0, 1, 't', 0, 5, 'x'
+  static const uint8_t pubrec1[] = {SUB_PUB1, 0x50, 2, 0, 1};
+  static const uint8_t pubcomp1[] = {SUB_PUB1, 0x70, 2, 0, 1};
+  static const uint8_t sub_pub1_ans[] = {CONNACK_OK, 0x90, 3,   0, 1,    1,
+                                         0x40,       2,    0,   5, 0x32, 6,
+                                         0,          1,    't', 0, 1,    'x'};
+  /* SUBSCRIBE with a filter of ill-formed UTF-8. */
+  static const uint8_t badfilter[] = {CONNECT4, 0x82, 6, 0, 1, 0, 1, 0xff, 0};
+  /* v5: PUBLISH with topic alias 0, and with alias 3 never set. */
+#define CONNECT5 0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 60, 0, 0, 1, 'c'
+  static const uint8_t alias0[] = {CONNECT5, 0x30, 7, 0, 1, 't', 3, 0x23, 0, 0};
+  static const uint8_t alias3[] = {CONNECT5, 0x30, 6, 0, 0, 3, 0x23, 0, 3};
+  /* CONNACK (Topic Alias Maximum 10, Receive Maximum 20), DISCONNECT. */
+#define CONNACK5 0x20, 9, 0, 0, 6, 0x22, 0, 10, 0x21, 0, 20
+  static const uint8_t ans94[] = {CONNACK5, 0xE0, 1, 0x94};
+  static const uint8_t ans82[] = {CONNACK5, 0xE0, 1, 0x82};
+  expect("bad UTF-8 user name", baduser, sizeof(baduser), none, 0, true);
+  expect("password without user name", pwonly, sizeof(pwonly), none, 0, true);
+  expect("will retain without will", willret, sizeof(willret), none, 0, true);
+  expect("v5 unsupported auth method", auth5, sizeof(auth5), rc8c, sizeof(rc8c),
+         true);
+  expect("topic with #", hash, sizeof(hash), ok, sizeof(ok), true);
+  expect("topic with NUL", nul, sizeof(nul), ok, sizeof(ok), true);
+  expect("empty topic", empty, sizeof(empty), ok, sizeof(ok), true);
+  expect("bad UTF-8 topic", badtopic, sizeof(badtopic), ok, sizeof(ok), true);
+  expect("PUBREC for QoS 1", pubrec1, sizeof(pubrec1), sub_pub1_ans,
+         sizeof(sub_pub1_ans), true);
+  expect("PUBCOMP for QoS 1", pubcomp1, sizeof(pubcomp1), sub_pub1_ans,
+         sizeof(sub_pub1_ans), true);
+  expect("bad UTF-8 filter", badfilter, sizeof(badfilter), ok, sizeof(ok),
+         true);
+  expect("topic alias 0", alias0, sizeof(alias0), ans94, sizeof(ans94), true);
+  expect("unset topic alias", alias3, sizeof(alias3), ans82, sizeof(ans82),
+         true);
+}
+
 /* The accepted case: SUBSCRIBE at QoS 2 is granted 2, and our own QoS 2
  * PUBLISH comes back at QoS 2 after PUBREC. */
 static void test_qos2(void) {
@@ -177,6 +247,7 @@ int main(void) {
     mg_timer_add(&s_mgr, 100, MG_TIMER_REPEAT | MG_TIMER_AUTODELETE, timer_fn,
                  &s_mgr);
     test_rejections();
+    test_more_rejections();
     test_qos2();
   }
   mg_mgr_free(&s_mgr);

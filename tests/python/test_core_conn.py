@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 
 import cymongoose as mg
 import pytest
@@ -311,3 +312,30 @@ def test_many_connections_come_and_go(mgr: mg.Manager) -> None:
         for s in socks:
             s.close()
         assert poll_until(mgr, lambda: len(mgr.connections) == 1), round_
+
+
+def test_flags_are_set_when_open_reaches_the_handler(mgr: mg.Manager) -> None:
+    """Issue #21 §3: a handler reading the kind of its connection at MG_EV_OPEN
+    sees it already (client, listener, accepted, UDP; TLS listeners in
+    test_tls.py::test_listener_tls_flags_and_option_checks)."""
+    at_open: dict[str, tuple[bool, bool, bool]] = {}
+
+    def recorder(name: str) -> Callable[[mg.Connection, int, object], None]:
+        def fn(conn: mg.Connection, ev: int, data: object) -> None:
+            if ev == mg.MG_EV_OPEN:
+                key = name if name != "listener" or "listener" not in at_open else "accepted"
+                at_open[key] = (conn.is_client, conn.is_listening, conn.is_udp)
+        return fn
+
+    lst = mgr.listen("tcp://127.0.0.1:0", recorder("listener"))  # accepted ones inherit it
+    mgr.connect(f"tcp://127.0.0.1:{lst.local_addr[1]}", recorder("client"))
+    mgr.listen("udp://127.0.0.1:0", recorder("udp listener"))
+    mgr.connect(f"udp://127.0.0.1:{lst.local_addr[1]}", recorder("udp client"))
+    assert poll_until(mgr, lambda: "accepted" in at_open)
+    assert at_open == {
+        "listener": (False, True, False),
+        "client": (True, False, False),
+        "udp listener": (False, True, True),
+        "udp client": (True, False, True),
+        "accepted": (False, False, False),
+    }

@@ -505,6 +505,19 @@ def test_topic_alias_inbound(port: int) -> None:
     s.close()
 
 
+@pytest.mark.parametrize(("topic", "alias", "reason"), [
+    (b"ta/x", 0, b"\x94"),   # alias 0 is never valid
+    (b"", 4, b"\x82"),       # an alias never set: no topic to use
+])
+def test_topic_alias_invalid(port: int, topic: bytes, alias: int, reason: bytes) -> None:
+    s = Raw(port, b"tai", 5)
+    s.connack()
+    s.sub(1, [(b"#", 0)])
+    s.send(publish_pkt(topic, b"x", 0, 0, 5, props(p_u16(0x23, alias))))
+    assert s.read() == (0xE0, reason)
+    assert s.closed()
+
+
 def test_maximum_packet_size(port: int) -> None:
     s = Raw(port, b"mps", 5, cprops=props(p_u32(0x27, 30)))
     s.connack()
@@ -576,6 +589,9 @@ def test_connect_refused_with_code(port: int, raw: bytes, expect: bytes) -> None
     connect_pkt(b"wt", will=(b"a/+", b"m", 0, b"")),          # wildcard will topic
     connect_pkt(b"up", flags=0x40, tail=s16(b"pw")),          # password without user name
     connect_pkt(b"un", tail=s16(b"user")),                    # user name bytes without flag
+    connect_pkt(b"uu", flags=0x80, tail=s16(b"us\xc3er")),     # ill-formed UTF-8 user name
+    connect_pkt(b"uz", flags=0x80, tail=s16(b"u\x00")),        # U+0000 in user name
+    connect_pkt(b"wr", flags=0x20),                           # will retain without will
     connect_pkt(b"wq", flags=0x08),                           # will QoS without will
     connect_pkt(b"am", 5, cprops=props(p_str(0x15, b"SCRAM"))),  # unsupported auth method
 ])
@@ -619,27 +635,31 @@ def _unpack_publish(pkt: bytes) -> tuple[bytes, bytes, int, int]:
 
 
 @pytest.mark.parametrize("v", [4, 5])
-def test_wrong_acknowledgement_kind_closes(port: int, v: int) -> None:
+@pytest.mark.parametrize(("qos", "ack"), [(1, 0x50), (1, 0x70), (2, 0x40)],
+                         ids=["pubrec-for-qos1", "pubcomp-for-qos1", "puback-for-qos2"])
+def test_wrong_acknowledgement_kind_closes(port: int, v: int, qos: int, ack: int) -> None:
     s = Raw(port, b"wa", v)
     s.connack()
-    s.sub(1, [(b"wa", 1)])
-    s.send(publish_pkt(b"wa", b"x", 1, 1, v))
+    s.sub(1, [(b"wa", qos)])
+    s.send(publish_pkt(b"wa", b"x", qos, 1, v))
     got = {}
     for _ in range(2):
         first, body = s.read()
         got[first >> 4] = (first, body)
     mid = parse_publish(*got[3], v)[2]
-    s.send(bytes([0x50, 2]) + mid.to_bytes(2, "big"))  # PUBREC for a QoS 1 message
+    s.send(bytes([ack, 2]) + mid.to_bytes(2, "big"))  # the wrong kind for its QoS
     assert s.closed()
 
 
+@pytest.mark.parametrize("v", [4, 5])
 @pytest.mark.parametrize("filt", [b"a/#/b", b"a+", b"bad\xff", b"", b"$share/g+/x", b"$share/g"])
-def test_bad_filter_rejected(port: int, filt: bytes) -> None:
-    s = Raw(port, b"bf", 5)
+def test_bad_filter_rejected(port: int, filt: bytes, v: int) -> None:
+    s = Raw(port, b"bf", v)
     s.connack()
-    s.send(subscribe_pkt(1, [(b"ok", 0), (filt, 0)], 5))
-    assert s.read() == (0xE0, b"\x81")  # DISCONNECT: malformed
-    assert s.closed()
+    s.send(subscribe_pkt(1, [(b"ok", 0), (filt, 0)], v))
+    if v == 5:
+        assert s.read() == (0xE0, b"\x81")  # DISCONNECT: malformed
+    assert s.closed()  # 3.1.1: closed without SUBACK
 
 
 def test_topic_alias_outbound(port: int) -> None:
@@ -687,4 +707,158 @@ def test_inbound_receive_maximum(port: int, v: int) -> None:
         assert answers[20:] == [(0xE0, b"\x93")]
     else:  # 3.1.1 cannot be told a limit: up to 100 are taken
         assert answers == [(0x50, mid.to_bytes(2, "big")) for mid in range(1, 31)]
+    s.close()
+
+
+# ---- what the Eclipse Paho interoperability suites check (issue #21) ----
+
+@pytest.mark.parametrize("v5", [False, True], ids=["v311", "v5"])
+def test_overlapping_subscriptions_one_copy_at_the_highest_qos(port: int, v5: bool) -> None:
+    sub = Paho(port, "ov-sub", v5=v5)
+    sub.sub("ov/#", 2)
+    sub.sub("ov/+", 1)
+    pub = Paho(port, "ov-pub", v5=v5)
+    pub.pub("ov/a", b"both", 2)
+    sub.wait_msgs(1)
+    pub.pub("ov/a", b"end", 1)  # published after: once it is in, so is any copy
+    sub.wait(lambda: any(m[1] == b"end" for m in sub.msgs))
+    got = [m for m in sub.msgs if m[1] == b"both"]
+    assert got == [("ov/a", b"both", 2, False)]  # one copy, at the QoS of ov/#
+    pub.close()
+    sub.close()
+
+
+@pytest.mark.parametrize("v", [4, 5])
+def test_dollar_topics_are_not_matched_by_leading_wildcards(port: int, v: int) -> None:
+    s = Raw(port, b"dl", v)
+    s.connack()
+    s.sub(1, [(b"#", 0), (b"+/x", 0), (b"+/broker/connection/+/state", 0)])
+    s.sub(2, [(b"$test/#", 0)])
+    s.send(publish_pkt(b"$test/x", b"dollar", 0, 0, v))
+    s.send(publish_pkt(b"$SYS/broker/connection/br/state", b"1", 0, 0, v))
+    s.send(publish_pkt(b"a/x", b"plain", 0, 0, v))
+    got = [parse_publish(*s.read(), v) for _ in range(2)]
+    # "$test/x" once, through "$test/#" only; the $SYS one through none;
+    # "a/x" once (through "#" and "+/x": one copy)
+    assert sorted((g[0], g[4]) for g in got) == [(b"$test/x", b"dollar"), (b"a/x", b"plain")]
+    assert s.nothing()
+    s.close()
+
+
+def test_zero_length_client_id_with_clean_session(port: int) -> None:
+    a = Raw(port, b"", 4)
+    b = Raw(port, b"", 4)
+    assert a.connack()[:2] == (0, 0) and b.connack()[:2] == (0, 0)
+    # Each has a session of its own: neither took the other over.
+    a.sub(1, [(b"zl", 0)])
+    b.sub(1, [(b"zl", 0)])
+    a.send(publish_pkt(b"zl", b"x"))
+    assert parse_publish(*a.read(), 4)[4] == b"x"
+    assert parse_publish(*b.read(), 4)[4] == b"x"
+    a.close()
+    b.close()
+
+
+def test_takeover_disconnects_the_old_connection_with_its_reason(port: int) -> None:
+    old = Raw(port, b"tko", 5)
+    old.connack()
+    new = Raw(port, b"tko", 5)
+    new.connack()
+    assert old.read() == (0xE0, b"\x8e")  # DISCONNECT "session taken over"
+    assert old.closed()
+    new.ping()  # the new one stays
+    new.close()
+
+
+def test_outbound_flow_control_honours_client_receive_maximum(port: int) -> None:
+    s = Raw(port, b"ofc", 5, cprops=props(p_u16(0x21, 2)))  # Receive Maximum 2
+    s.connack()
+    s.sub(1, [(b"ofc", 1)])
+    pub = Raw(port, b"ofc-pub", 5)
+    pub.connack()
+    for i in range(5):
+        pub.send(publish_pkt(b"ofc", str(i).encode(), 1, i + 1, 5))
+        pub.read()
+    got = [parse_publish(*s.read(), 5) for _ in range(2)]
+    assert [g[4] for g in got] == [b"0", b"1"]
+    assert s.nothing(0.5)  # no third one while two are unacknowledged
+    s.send(bytes([0x40, 2]) + got[0][2].to_bytes(2, "big"))
+    third = parse_publish(*s.read(), 5)
+    assert third[4] == b"2"
+    assert s.nothing()
+    for mid in (got[1][2], third[2]):
+        s.send(bytes([0x40, 2]) + mid.to_bytes(2, "big"))
+    assert [parse_publish(*s.read(), 5)[4] for _ in range(2)] == [b"3", b"4"]
+    s.close()
+    pub.close()
+
+
+@pytest.mark.parametrize(("limit", "delivered"), [(21, True), (20, False)])
+def test_maximum_packet_size_counts_the_whole_packet(port: int, limit: int,
+                                                     delivered: bool) -> None:
+    # The packet of mosquitto's 12-prop-maximum-packet-size-publish-qos1:
+    # 1 (type) + 1 (remaining length 19) + 12 (topic) + 2 (id) + 1 (no
+    # properties) + 4 (payload) = 21 bytes.
+    s = Raw(port, b"mps21", 5, cprops=props(p_u32(0x27, limit)))
+    s.connack()
+    s.sub(1, [(b"test/topic", 1)])
+    pub = Raw(port, b"mps21-pub", 5)
+    pub.connack()
+    pub.send(publish_pkt(b"test/topic", b"7890", 1, 2, 5))
+    pub.read()
+    if delivered:
+        first, body = s.read()
+        assert len(packet(first, body)) == 21
+        assert parse_publish(first, body, 5)[4] == b"7890"
+    else:
+        assert s.nothing()
+    s.close()
+    pub.close()
+
+
+def test_request_response_properties_reach_the_responder(port: int) -> None:
+    """The MQTT 5 request/response pattern through the broker: the responder
+    gets the response topic and correlation data, its answer reaches the
+    requester with the correlation data intact."""
+    req = Raw(port, b"rr-req", 5)
+    req.connack()
+    req.sub(1, [(b"rr/reply/req", 1)])
+    resp = Raw(port, b"rr-resp", 5)
+    resp.connack()
+    resp.sub(1, [(b"rr/service", 1)])
+    ask = p_str(0x08, b"rr/reply/req") + p_str(0x09, b"\x00id-42")
+    req.send(publish_pkt(b"rr/service", b"question", 1, 1, 5, props(ask)))
+    assert req.read() == (0x40, b"\x00\x01")
+    _, _, mid, p, payload = parse_publish(*resp.read(), 5)
+    assert payload == b"question" and p == ask
+    resp.send(bytes([0x40, 2]) + mid.to_bytes(2, "big"))
+    resp.send(publish_pkt(b"rr/reply/req", b"answer", 1, 1, 5, props(p_str(0x09, b"\x00id-42"))))
+    assert resp.read() == (0x40, b"\x00\x01")
+    _, _, _, p, payload = parse_publish(*req.read(), 5)
+    assert payload == b"answer" and p == p_str(0x09, b"\x00id-42")
+    req.close()
+    resp.close()
+
+
+@pytest.mark.parametrize("fmt", [0, 1])
+def test_payload_format_indicator_forwarded(port: int, fmt: int) -> None:
+    s = Raw(port, b"pfi", 5)
+    s.connack()
+    s.sub(1, [(b"pfi", 0)])
+    s.send(publish_pkt(b"pfi", b"\xff\xfe" if fmt == 0 else b"text", 0, 0, 5,
+                       props(p_u8(0x01, fmt))))
+    assert parse_publish(*s.read(), 5)[3] == p_u8(0x01, fmt)
+    s.close()
+
+
+def test_unsuback_reason_codes(port: int) -> None:
+    s = Raw(port, b"unsub", 5)
+    s.connack()
+    s.sub(1, [(b"us/a", 0)])
+    body = (2).to_bytes(2, "big") + props() + s16(b"us/a") + s16(b"us/never")
+    s.send(packet(0xA2, body))
+    # one code per filter: success, then "no subscription existed"
+    assert s.read() == (0xB0, b"\x00\x02\x00\x00\x11")
+    s.send(publish_pkt(b"us/a", b"x", 0, 0, 5))
+    assert s.nothing()  # really unsubscribed
     s.close()
