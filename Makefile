@@ -69,8 +69,9 @@ test-py: ext fw host
 test: lint test-c flags fuzz test-py test-windows test-posix
 
 # The core and its C unit tests cross-built for Windows (mingw-w64) and run under
-# Wine (scripts/test_windows.sh; installs its own packages, scripts/setup_windows.sh).
-test-windows:
+# Wine (scripts/test_windows.sh; installs its own packages, scripts/setup_windows.sh),
+# then the Python extension cross-built and linked for Windows (Cython from the venv).
+test-windows: setup
 	@bash scripts/test_windows.sh
 
 # The portable POSIX profile (MG_PORTABLE_POSIX: the code paths of macOS and

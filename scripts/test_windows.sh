@@ -4,7 +4,8 @@
 # -Werror as on Linux) into build/win64 and runs every test .exe under Wine,
 # headless, in a Wine prefix of its own (build/wine). The tests left out of the
 # Windows build are listed, with their reasons, in CMakeLists.txt
-# (MG_WIN_EXCLUDED). Prints one line per test and the totals.
+# (MG_WIN_EXCLUDED). Prints one line per test and the totals. Then cross-builds
+# and links the Python extension for Windows (scripts/test_windows_pyext.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -68,3 +69,8 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "test-windows: FAILED: ${failed[*]}"
   exit 1
 fi
+
+# The Python extension: cross-compiled and linked for Windows (not run: no
+# Windows CPython here).
+cd "$root"
+bash scripts/test_windows_pyext.sh

@@ -446,7 +446,7 @@ class StackInterface:
         offload: bool = True,
     ) -> StackInterface:
         """An interface on a Linux TAP device (created when missing; needs root).
-        offload=True exchanges TCP segments of up to 64 KiB with the kernel."""
+        offload=True exchanges TCP segments of up to 64 KiB with the kernel. OSError on Windows."""
     @staticmethod
     def stream(
         sock: Any,
@@ -459,7 +459,8 @@ class StackInterface:
         dhcp: bool = False,
         dhcp_server: str | None = None,
     ) -> StackInterface:
-        """An interface on a stream socket with length-prefixed frames (QEMU -netdev stream)."""
+        """An interface on a stream socket with length-prefixed frames (QEMU -netdev stream).
+        OSError on Windows (the core's Windows build has no stream driver)."""
     @staticmethod
     def serial(
         port: Any,
@@ -472,7 +473,8 @@ class StackInterface:
         dhcp: bool = False,
         dhcp_server: str | None = None,
     ) -> StackInterface:
-        """An interface over a raw serial line or pty: SLIP-escaped frames with a CRC-32."""
+        """An interface over a raw serial line or pty: SLIP-escaped frames with a CRC-32.
+        OSError on Windows (no SLIP on a file descriptor there)."""
     @staticmethod
     def link_pair(
         ip_a: str,

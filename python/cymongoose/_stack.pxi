@@ -9,7 +9,6 @@
 # state. Once attached, the box is shared with the manager and reference
 # counted: whichever lets go last (the Python object, or mg_mgr_free through
 # ifp.on_release) frees it, so no teardown order can leave a dangling pointer.
-from posix.unistd cimport close as _posix_close, dup as _posix_dup
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, strncpy
 
@@ -42,12 +41,6 @@ cdef extern from "mg_stack.h":
         int state
         mg_tcpip_stats stats
 
-    struct mg_tap:
-        char name[16]
-        int fd
-        bint no_offload
-        bint vnet
-
     struct mg_link:
         uint16_t loss, dup, reorder
         uint32_t delay_ms, reorder_ms
@@ -56,10 +49,6 @@ cdef extern from "mg_stack.h":
     struct mg_link_end:
         mg_link *link
         int side
-
-    struct mg_stream:
-        int fd
-        uint32_t bad
 
     struct mg_slip_decoder:
         uint32_t good, bad
@@ -70,24 +59,45 @@ cdef extern from "mg_stack.h":
         void *arg
         mg_slip_decoder dec
 
-    const mg_driver mg_driver_tap
     const mg_driver mg_driver_link
-    const mg_driver mg_driver_stream
     const mg_driver mg_driver_slip
-    bint mg_fd_nonblock(int fd) nogil
-    size_t mg_fd_read(void *fd_ptr, void *buf, size_t len) noexcept nogil
-    size_t mg_fd_write(void *fd_ptr, const void *buf, size_t len) noexcept nogil
-    void mg_slip_fd_wait(void *slip, int ms) noexcept nogil
-    void mg_stream_wait(void *stream, int ms) noexcept nogil
     int MG_TCPIP_STATE_DOWN, MG_TCPIP_STATE_UP, MG_TCPIP_STATE_READY
 
     bint mg_tcpip_init(mg_tcpip_if *ifp) nogil
     void mg_tcpip_free(mg_tcpip_if *ifp) nogil
     bint mg_tcpip_use(mg_mgr *mgr, mg_tcpip_if *ifp) nogil
-    void mg_tap_wait(void *tap, int ms) noexcept nogil
     void mg_link_init(mg_link *l, uint64_t seed) nogil
     uint32_t mg_tcpip_ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
     char *mg_tcpip_ntoa(uint32_t ip, char *buf, size_t len)
+
+# The fd-based drivers and close/dup, or their Windows stand-ins (_mg_host.h).
+cdef extern from "_mg_host.h":
+    int MGPY_FD_DRIVERS
+    ctypedef struct mgpy_tap:
+        char name[16]
+        int fd
+        bint no_offload
+        bint vnet
+    ctypedef struct mgpy_stream:
+        int fd
+        uint32_t bad
+    const mg_driver mgpy_driver_tap
+    const mg_driver mgpy_driver_stream
+    bint mgpy_fd_nonblock(int fd) nogil
+    size_t mgpy_fd_read(void *fd_ptr, void *buf, size_t len) noexcept nogil
+    size_t mgpy_fd_write(void *fd_ptr, const void *buf, size_t len) noexcept nogil
+    void mgpy_slip_fd_wait(void *slip, int ms) noexcept nogil
+    void mgpy_stream_wait(void *stream, int ms) noexcept nogil
+    void mgpy_tap_wait(void *tap, int ms) noexcept nogil
+    int mgpy_close(int fd) nogil
+    int mgpy_dup(int fd) nogil
+
+
+cdef _need_fd_drivers(str what):
+    if not MGPY_FD_DRIVERS:
+        raise OSError(f"{what} is not available on Windows (the core's Windows build has no "
+                      "file-descriptor drivers); use StackInterface.link_pair() or sockets")
+
 
 cdef extern from "mg_base.h":
     uint64_t mg_millis() noexcept nogil
@@ -116,8 +126,8 @@ cdef struct _wire_box:
 
 cdef struct _stack_box:
     mg_tcpip_if ifp        # first: a mg_tcpip_if * is a _stack_box *
-    mg_tap tap
-    mg_stream stream
+    mgpy_tap tap
+    mgpy_stream stream
     mg_slip slip
     int slip_fd
     _wire_box *wire
@@ -130,12 +140,12 @@ cdef void _box_release(mg_tcpip_if *ifp) noexcept nogil:
     if box.refs > 0:
         return
     mg_tcpip_free(&box.ifp)
-    if box.ifp.driver == &mg_driver_tap and box.tap.fd >= 0:
-        _posix_close(box.tap.fd)
-    if box.ifp.driver == &mg_driver_stream and box.stream.fd >= 0:
-        _posix_close(box.stream.fd)
+    if box.ifp.driver == &mgpy_driver_tap and box.tap.fd >= 0:
+        mgpy_close(box.tap.fd)
+    if box.ifp.driver == &mgpy_driver_stream and box.stream.fd >= 0:
+        mgpy_close(box.stream.fd)
     if box.ifp.driver == &mg_driver_slip and box.slip_fd >= 0:
-        _posix_close(box.slip_fd)
+        mgpy_close(box.slip_fd)
     if box.wire != NULL:
         box.wire.refs -= 1
         if box.wire.refs == 0:
@@ -204,7 +214,9 @@ cdef class StackInterface:
         dhcp_server="a.b.c.d" also serves DHCP leases from that address on.
         offload=True (the default) exchanges TCP segments of up to 64 KiB
         with the kernel (IFF_VNET_HDR, checksum and segmentation offloads;
-        see .offload); False sends and receives plain frames only."""
+        see .offload); False sends and receives plain frames only. OSError on
+        Windows."""
+        _need_fd_drivers("a TAP interface")
         cdef StackInterface s = StackInterface.__new__(StackInterface)
         cdef bytes bname = str(name).encode()
         if len(bname) > 15:
@@ -212,9 +224,9 @@ cdef class StackInterface:
         s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
         strncpy(s._box.tap.name, bname, 15)
         s._box.tap.no_offload = not offload
-        s._ifp.driver = &mg_driver_tap
+        s._ifp.driver = &mgpy_driver_tap
         s._ifp.driver_data = &s._box.tap
-        s._ifp.wait = mg_tap_wait
+        s._ifp.wait = mgpy_tap_wait
         if not mg_tcpip_init(s._ifp):
             raise OSError(f"cannot open TAP device {name!r} (/dev/net/tun, root?)")
         return s
@@ -227,16 +239,18 @@ cdef class StackInterface:
         "-netdev stream" / "-netdev socket". sock is a socket (or file
         descriptor); the interface uses its own duplicate of it, and the
         socket becomes non-blocking. No root needed. With
-        dhcp_server="a.b.c.d" the board gets its address from us."""
+        dhcp_server="a.b.c.d" the board gets its address from us. OSError on
+        Windows (the core's Windows build has no stream driver)."""
+        _need_fd_drivers("a frame stream interface")
         cdef StackInterface s = StackInterface.__new__(StackInterface)
         cdef int fd = sock if isinstance(sock, int) else sock.fileno()
         s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
-        s._box.stream.fd = _posix_dup(fd)
+        s._box.stream.fd = mgpy_dup(fd)
         if s._box.stream.fd < 0:
             raise OSError("cannot duplicate the socket's file descriptor")
-        s._ifp.driver = &mg_driver_stream
+        s._ifp.driver = &mgpy_driver_stream
         s._ifp.driver_data = &s._box.stream
-        s._ifp.wait = mg_stream_wait
+        s._ifp.wait = mgpy_stream_wait
         if not mg_tcpip_init(s._ifp):
             raise OSError("cannot use this socket as a frame stream")
         return s
@@ -249,19 +263,20 @@ cdef class StackInterface:
         SLIP (docs/stack.md). port is a file descriptor or an object with
         fileno() such as a pyserial Serial; the interface uses its own
         duplicate, made non-blocking. The line must be raw (no echo, no
-        newline translation)."""
+        newline translation). OSError on Windows."""
+        _need_fd_drivers("a serial (SLIP on a file descriptor) interface")
         cdef StackInterface s = StackInterface.__new__(StackInterface)
         cdef int fd = port if isinstance(port, int) else port.fileno()
         s._configure(ip, mask, gateway, dns, mac, dhcp, 0, dhcp_server)
-        s._box.slip_fd = _posix_dup(fd)
-        if s._box.slip_fd < 0 or not mg_fd_nonblock(s._box.slip_fd):
+        s._box.slip_fd = mgpy_dup(fd)
+        if s._box.slip_fd < 0 or not mgpy_fd_nonblock(s._box.slip_fd):
             raise OSError("cannot use this file descriptor as a serial line")
-        s._box.slip.read = mg_fd_read
-        s._box.slip.write = mg_fd_write
+        s._box.slip.read = mgpy_fd_read
+        s._box.slip.write = mgpy_fd_write
         s._box.slip.arg = &s._box.slip_fd
         s._ifp.driver = &mg_driver_slip
         s._ifp.driver_data = &s._box.slip
-        s._ifp.wait = mg_slip_fd_wait
+        s._ifp.wait = mgpy_slip_fd_wait
         if not mg_tcpip_init(s._ifp):
             raise OSError("cannot initialise the serial interface")
         return s
@@ -315,13 +330,13 @@ cdef class StackInterface:
     @property
     def name(self):
         """The TAP device name ("" for other drivers)."""
-        return self._box.tap.name.decode() if self._ifp.driver == &mg_driver_tap else ""
+        return self._box.tap.name.decode() if self._ifp.driver == &mgpy_driver_tap else ""
 
     @property
     def offload(self):
         """True when the TAP device runs with the kernel offloads (64 KiB
         TCP segments per read/write); False for plain frames and other drivers."""
-        return bool(self._ifp.driver == &mg_driver_tap and self._box.tap.vnet)
+        return bool(self._ifp.driver == &mgpy_driver_tap and self._box.tap.vnet)
 
     @property
     def ip(self):

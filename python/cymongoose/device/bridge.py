@@ -15,7 +15,6 @@ socket, :mod:`~cymongoose.device.frames`). Two ways on from there:
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import socket
@@ -25,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import hostos
 from .defaults import DEFAULT_BAUDRATE
 from .errors import DeviceError, NotAvailableError, PortNotFoundError
 from .frames import LEN_PREFIX, FrameLink, LengthPrefixedFramer, PcapWriter
@@ -42,6 +42,11 @@ class TapDevice:
     def __init__(self, name: str) -> None:
         if len(name.encode()) >= 16:
             raise DeviceError(f"TAP name {name!r} is longer than 15 bytes")
+        if hostos.system_of() != "linux":
+            raise NotAvailableError("a TAP bridge needs Linux TAP devices; use the root-free "
+                                    "bridge (StackBridge, cymongoose bridge --forward)")
+        import fcntl  # POSIX only: imported here so that the module loads on Windows
+
         try:
             self.fd = os.open("/dev/net/tun", os.O_RDWR)
         except OSError as exc:
@@ -145,7 +150,10 @@ def connect_netdev(address: str | socket.socket, timeout: float = 5.0) -> socket
     while True:
         try:
             if unix:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s = hostos.unix_socket()
+                except OSError as exc:
+                    raise DeviceError(f"netdev address {address!r}: {exc.strerror}") from None
                 target: Any = text
             else:
                 host, _, port = text.rpartition(":")
@@ -167,6 +175,9 @@ def connect_netdev(address: str | socket.socket, timeout: float = 5.0) -> socket
 
 def open_raw_serial(path: str, baudrate: int = DEFAULT_BAUDRATE) -> int:
     """Open a serial device (or pty) raw: 8N1, no echo, no translation, at ``baudrate``."""
+    if not hostos.has_pty():
+        raise NotAvailableError(f"{path}: the SLIP bridge on a serial port needs termios "
+                                "and a file descriptor (POSIX); Windows has neither")
     import termios
     import tty
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import hostos
 from .boards import DEFAULT_BOARD
 
 if TYPE_CHECKING:
@@ -54,9 +55,10 @@ def _first_line(argv: list[str]) -> str:
 
 
 def tool(name: str, what: str, hint: str, *, required: bool = False,
-         version_arg: str = "--version") -> Check:
-    """A program on PATH, with the first line of its ``--version``."""
-    path = shutil.which(name)
+         version_arg: str = "--version", path: str | None = None) -> Check:
+    """A program on PATH (or at ``path``, found by the caller), with the first line of its
+    ``--version``."""
+    path = path or shutil.which(name)
     if path is None:
         return Check(name, MISSING if required else OPTIONAL, f"not on PATH ({what})", hint,
                      required)
@@ -80,6 +82,8 @@ def python_module(label: str, module: str, what: str, hint: str, *,
 
 
 def _cap_net_admin() -> bool:
+    if hostos.system_of() != "linux":
+        return False  # no TAP devices to create
     if os.geteuid() == 0:
         return True
     try:
@@ -130,9 +134,9 @@ def run_checks(bmap: BoardMap) -> list[Check]:
         if b.boot == "qemu" and not b.build_only:
             boards_of.setdefault(str(b.qemu.get("binary", "qemu-system-arm")), []).append(b.name)
     for q, names in sorted(boards_of.items()):
-        package = "qemu-system-arm" if q == "qemu-system-arm" else "qemu-system-misc"
         checks.append(tool(q, "emulated boards: " + ", ".join(names),
-                           f"apt-get install {package}", required=DEFAULT_BOARD in names))
+                           hostos.qemu_install_hint(q), required=DEFAULT_BOARD in names,
+                           path=hostos.find_qemu(q)))
     checks += [
         tool("arm-none-eabi-gcc", "cymongoose build for arm boards",
              "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),

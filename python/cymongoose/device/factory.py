@@ -31,11 +31,11 @@ raises :class:`SpecError` naming what to give, before anything starts.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import hostos
 from .boards import DEFAULT_BOARD
 from .cliutil import UsageError
 from .defaults import DEFAULT_BAUDRATE, LABGRID_WAIT
@@ -117,7 +117,7 @@ class TargetPlan:
             return None
         assert self.board is not None
         qemu = str(self.qemu.get("qemu") or self.board.qemu.get("binary", "qemu-system-arm"))
-        if shutil.which(qemu) is None:
+        if hostos.find_qemu(qemu) is None:
             return f"{qemu} is not installed (board {self.board.name})"
         return None
 

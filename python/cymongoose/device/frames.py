@@ -15,6 +15,7 @@ import struct
 import time
 from collections import deque
 
+from . import hostos
 from .errors import DeviceError, PortNotFoundError
 
 MIN_FRAME = 14  # an Ethernet header
@@ -74,7 +75,10 @@ class FrameLink:
         """Connect to a listening netdev socket, retrying while it is being created."""
         deadline = time.monotonic() + timeout
         while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s = hostos.unix_socket()
+            except OSError as exc:
+                raise PortNotFoundError(f"no frame socket at {path}: {exc.strerror}") from None
             try:
                 s.connect(path)
                 return cls(s, f"unix:{path}")

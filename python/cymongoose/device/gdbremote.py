@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import hostos
 from .errors import GdbError, PortNotFoundError
 
 if TYPE_CHECKING:
@@ -155,7 +156,10 @@ class GdbClient:
         # refused (or not yet created) sockets until the timeout.
         deadline = time.monotonic() + timeout
         while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s = hostos.unix_socket()
+            except OSError as exc:
+                raise PortNotFoundError(f"no gdbstub at unix:{path}: {exc.strerror}") from None
             try:
                 s.connect(path)
                 break

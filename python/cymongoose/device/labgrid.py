@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from . import hostos
 from .defaults import DEFAULT_BAUDRATE, LABGRID_PORT, LABGRID_WAIT
 from .errors import DeviceError, NotAvailableError
 
@@ -300,7 +301,7 @@ class _Session:
 
     def _popen(self, *args: str, die_with_us: bool = False) -> subprocess.Popen[str]:
         argv = self.argv(*args)
-        if die_with_us and sys.platform.startswith("linux"):
+        if die_with_us and hostos.system_of() == "linux":
             # A waiting reserve must not outlive a SIGKILLed run (it would keep its
             # reservation alive): the kernel sends it SIGTERM when we die.
             argv = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
@@ -540,7 +541,7 @@ def _install_handlers() -> None:
         atexit.register(release_all)
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in hostos.termination_signals():
             prev = signal.getsignal(sig)
             if prev in (signal.SIG_IGN,):
                 continue

@@ -38,9 +38,9 @@ def _ready_ip(dut: Any) -> str | None:
 def duts(request: pytest.FixtureRequest, dut_firmware: str | None,
          dut_artifacts: Path) -> Iterator[list[Any]]:
     """Several started boards on one segment (``@pytest.mark.duts(count=N)``)."""
-    import shutil
     import time
 
+    from . import hostos
     from .boards import DEFAULT_BOARD, load_boards
     from .multidut import Segment, board_mac
     from .pytest_plugin import Dut, _opt, _safe_name, board_required
@@ -70,7 +70,7 @@ def duts(request: pytest.FixtureRequest, dut_firmware: str | None,
         if board.boot != "qemu":
             pytest.fail(f"duts: board {board.name} is not emulated", pytrace=False)
         qemu = str(board.qemu.get("binary", "qemu-system-arm"))
-        if shutil.which(qemu) is None:
+        if hostos.find_qemu(qemu) is None:
             if board_required(request.config):
                 pytest.fail(f"duts: {qemu} is not installed", pytrace=False)
             pytest.skip(f"{qemu} is not installed (board {board.name})")

@@ -183,15 +183,18 @@ def _interrupt_on_signal(signum: int, frame: object) -> None:
 
 
 def _interrupt_on_signals() -> None:
-    """SIGTERM and SIGHUP end the run like Ctrl-C: pytest tears the fixtures down, so
-    every emulator a ``dut`` started stops and its temporary files go. (Even a SIGKILL
-    leaves no emulator behind: they die with this process, see targets.dies_with_us.)"""
+    """SIGTERM and SIGHUP (Windows: SIGBREAK) end the run like Ctrl-C: pytest tears the
+    fixtures down, so every emulator a ``dut`` started stops and its temporary files go.
+    (Even a SIGKILL leaves no emulator behind: they die with this process, see
+    targets.dies_with_us; on Windows a Job Object, see hostos.guard_child.)"""
     import signal
     import threading
 
+    from . import hostos
+
     if threading.current_thread() is not threading.main_thread():
         return
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in hostos.termination_signals():
         if signal.getsignal(sig) == signal.SIG_DFL:
             signal.signal(sig, _interrupt_on_signal)
 

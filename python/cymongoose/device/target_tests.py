@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import time
 from collections.abc import Generator, Iterator
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from . import hostos
 
 FILE_NAME = "target_tests.toml"
 LINE_RE = re.compile(r"^@@mgtest (\w+) ?(.*)$")
@@ -176,7 +177,7 @@ class TargetTestsFile(pytest.File):
                                               "run on QEMU boards only")
             return
         qemu = str(board.qemu.get("binary", "qemu-system-arm"))
-        if shutil.which(qemu) is None:
+        if hostos.find_qemu(qemu) is None:
             why = f"{qemu} is not installed (board {name})"
             yield Problem.from_parent(self, name=name, skip=not board_required(config),
                                       message=why)

@@ -2,7 +2,9 @@
 
 * :class:`QemuTarget` starts ``qemu-system-arm`` for an emulated board (no root),
   with the console on a unix/TCP socket chardev or a pty, optional gdbstub and
-  user networking with port forwards bound to 127.0.0.1.
+  user networking with port forwards bound to 127.0.0.1. Where the OS has no unix
+  sockets (Windows) every "unix" socket is a TCP port on 127.0.0.1 instead
+  (:mod:`~cymongoose.device.hostos` decides).
 * :class:`SerialTarget` attaches to a real board through any pyserial URL.
 * :class:`HostProcessTarget` runs the host build of a firmware app on a pty.
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import hostos
 from .boards import DEFAULT_BOARD, Board, load_boards
 from .console import Console
 from .defaults import DEFAULT_BAUDRATE
@@ -48,22 +50,6 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _listening_tcp_ports() -> set[int]:
-    """Local TCP ports in LISTEN state, from /proc/net/tcp (Linux)."""
-    ports = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name, encoding="ascii") as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        except OSError:
-            continue
-    return ports
-
-
 def _read_text(path: Path, limit: int = 16384) -> str:
     try:
         data = path.read_bytes()
@@ -75,13 +61,26 @@ def _read_text(path: Path, limit: int = 16384) -> str:
 def dies_with_us(cmd: Sequence[str]) -> list[str]:
     """``cmd`` so that the child is killed when this process dies, even by SIGKILL
     (when finalizers cannot run): Linux's parent-death signal, set by util-linux
-    ``setpriv`` before it executes the command. The kernel ties that signal to the
-    thread that started the child, so it is used only from the main thread."""
-    setpriv = shutil.which("setpriv")
-    if (setpriv is None or os.uname().sysname != "Linux"
-            or threading.current_thread() is not threading.main_thread()):
+    ``setpriv`` before it executes the command (:func:`hostos.orphan_guard_command`;
+    Windows uses a Job Object after the start instead, :func:`hostos.guard_child`).
+    The kernel ties that signal to the thread that started the child, so it is used
+    only from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
         return list(cmd)
-    return [setpriv, "--pdeathsig", "KILL", "--", *cmd]
+    return hostos.orphan_guard_command(cmd)
+
+
+def _start_guarded(cmd: Sequence[str], **kwargs: Any) -> tuple[subprocess.Popen[bytes], int | None]:
+    """Popen ``cmd`` so that it does not outlive us: its own process group/session and
+    the parent-death signal (POSIX), a kill-on-close Job Object (Windows). Returns the
+    process and the job handle (None on POSIX)."""
+    proc = subprocess.Popen(dies_with_us(cmd), **hostos.popen_kwargs(), **kwargs)
+    try:
+        return proc, hostos.guard_child(proc)
+    except OSError as exc:
+        hostos.kill_tree(proc)
+        proc.wait()
+        raise DeviceError(f"cannot guard {cmd[0]} against outliving us: {exc}") from None
 
 
 def _kill_process(proc: subprocess.Popen[bytes] | None, grace: float = STOP_GRACE) -> None:
@@ -158,13 +157,14 @@ class QemuTarget(Target):
     """An emulated board started with ``qemu-system-*`` (``-kernel`` loads the image).
 
     ``serial``: "unix" (default; the emulator waits for us, so no output is
-    lost), "tcp" (a 127.0.0.1 port opened with pyserial ``socket://``) or "pty".
+    lost; a TCP socket chardev on 127.0.0.1 where there are no unix sockets),
+    "tcp" (a 127.0.0.1 port opened with pyserial ``socket://``) or "pty" (POSIX).
     ``gdb``: None, "unix" or "tcp"; ``halted=True`` adds ``-S`` so the CPU waits
     for the debugger. ``hostfwd``: guest TCP ports to forward from 127.0.0.1;
     ``target.forwarded[guest_port]`` is the host port chosen. ``nic``: "none",
     "user" (restricted to the port forwards unless ``restrict=False``),
-    "stream" (the NIC's frames on a unix socket: we listen at
-    ``target.netdev_path`` and QEMU connects; ``target.netdev_socket()`` is the
+    "stream" (the NIC's frames on a unix socket, TCP on 127.0.0.1 on Windows: we
+    listen at ``target.netdev_path`` (``target.netdev_address``) and QEMU connects; ``target.netdev_socket()`` is the
     connection, ``target.frame_link()`` a :class:`~cymongoose.device.frames.FrameLink`
     on it, and :class:`~cymongoose.device.bridge.StackBridge` ends it in the host's
     built-in stack) or a list of raw QEMU arguments for another netdev.
@@ -197,6 +197,9 @@ class QemuTarget(Target):
             raise DeviceError(f"board {self.board.name} is not emulated (boot = {self.board.boot})")
         if serial not in ("unix", "tcp", "pty"):
             raise ValueError(f"serial must be unix, tcp or pty, not {serial!r}")
+        if serial == "pty" and not hostos.has_pty():
+            raise ValueError("serial='pty' needs pseudo-terminals, which Windows does not "
+                             "have: use 'unix' (TCP there) or 'tcp'")
         if gdb not in (None, "unix", "tcp"):
             raise ValueError(f"gdb must be None, unix or tcp, not {gdb!r}")
         if isinstance(nic, str) and nic not in ("none", "user", "stream"):
@@ -216,37 +219,44 @@ class QemuTarget(Target):
         self.qemu = qemu or str(self.board.qemu.get("binary", "qemu-system-arm"))
         self.forwarded: dict[int, int] = {}
         self.netdev_path: str | None = None  # nic="stream": our frame socket QEMU connects to
+        self.netdev_address: str | None = None  # the same as unix:PATH or tcp:127.0.0.1:PORT
         self.qmp_path: str | None = None  # nic="stream": QEMU's QMP socket (set_link)
+        self.qmp: hostos.Endpoint | None = None  # the same, or its TCP port
+        self._console_at: hostos.Endpoint | None = None  # serial="unix": the chardev socket
         self._netdev_listener: socket.socket | None = None
+        self._netdev_opts = ""  # the listener's -netdev address options
         self._netdev_conn: socket.socket | None = None
         self.gdb: GdbAddress | None = None
         self.proc: subprocess.Popen[bytes] | None = None
+        self._job: int | None = None  # Windows: the Job Object that kills QEMU with us
+        self._qemu_exe: str | None = None  # the program found at start
         self._user_workdir = Path(workdir) if workdir else None
         self.workdir: Path | None = None
         self._sockdir: str | None = None
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes], str], QemuTarget] | None = None
+        self._finalizer: (weakref.finalize[[subprocess.Popen[bytes], str, int | None], QemuTarget]
+                          | None) = None
 
     # ---- command line ------------------------------------------------------------------------
     def command(self) -> list[str]:
         """The QEMU command line for the current settings (ports already chosen)."""
         assert self.board is not None and self._sockdir is not None
         q = self.board.qemu
-        cmd = [self.qemu, "-M", str(q["machine"])]
+        cmd = [self._qemu_exe or hostos.qemu_executable(self.qemu), "-M", str(q["machine"])]
         cmd += [str(a) for a in q.get("args", [])]
         if self.firmware:
             cmd += ["-kernel", str(self.firmware)]
         if self.serial == "unix":
-            path = os.path.join(self._sockdir, "console.sock")
-            cmd += ["-chardev", f"socket,id=con0,path={path},server=on,wait=on",
+            self._console_at = hostos.local_endpoint(self._sockdir, "console.sock", free_tcp_port)
+            cmd += ["-chardev", f"socket,id=con0,{self._console_at.chardev},server=on,wait=on",
                     "-serial", "chardev:con0"]
         elif self.serial == "tcp":
             cmd += ["-serial", f"tcp:127.0.0.1:{self._serial_port},server=on,wait=on"]
         else:
             cmd += ["-serial", "pty"]
-        if self.gdb_mode == "unix":
+        if self.gdb_mode == "unix" and hostos.local_socket_kind() == "unix":
             self.gdb = GdbAddress(path=os.path.join(self._sockdir, "gdb.sock"))
             cmd += ["-gdb", f"unix:{self.gdb.path},server=on,wait=off"]
-        elif self.gdb_mode == "tcp":
+        elif self.gdb_mode is not None:  # "tcp", or "unix" where there are no unix sockets
             self.gdb = GdbAddress(port=free_tcp_port())
             cmd += ["-gdb", f"tcp:127.0.0.1:{self.gdb.port}"]
         if self.halted:
@@ -275,17 +285,26 @@ class QemuTarget(Target):
             elif self.nic == "stream":
                 # QEMU is the client: as a stream server (server=on) it crashes now and
                 # then (SIGSEGV) when the board transmits while a client connects.
-                self.netdev_path = os.path.join(self._sockdir, "net.sock")
-                cmd += ["-netdev", (f"stream,id=net0,server=off,addr.type=unix,"
-                                   f"addr.path={self.netdev_path}")]
+                # Our listener exists before QEMU starts (it connects at once).
+                if self._netdev_listener is None:
+                    self._netdev_listener, self._netdev_opts = hostos.frame_listener(
+                        self._sockdir, name="net.sock")
+                if hostos.frame_socket_kind() == "unix":
+                    self.netdev_path = str(self._netdev_listener.getsockname())
+                    self.netdev_address = f"unix:{self.netdev_path}"
+                else:
+                    host, port = self._netdev_listener.getsockname()[:2]
+                    self.netdev_address = f"tcp:{host}:{port}"
+                cmd += ["-netdev", f"stream,id=net0,server=off,{self._netdev_opts}"]
                 if nic_device:
                     cmd += ["-device", f"{nic_device},netdev=net0"
                             + (f",mac={self.mac}" if self.mac else "")]
                 else:
                     cmd += ["-net", f"nic,netdev=net0{',model=' + model if model else ''}"
                             + (f",macaddr={self.mac}" if self.mac else "")]
-                self.qmp_path = os.path.join(self._sockdir, "qmp.sock")
-                cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+                self.qmp = hostos.local_endpoint(self._sockdir, "qmp.sock", free_tcp_port)
+                self.qmp_path = self.qmp.path
+                cmd += ["-qmp", f"{self.qmp.uri},server=on,wait=off"]
         else:
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
@@ -295,8 +314,10 @@ class QemuTarget(Target):
     def start(self) -> QemuTarget:
         if self.proc is not None:
             return self
-        if shutil.which(self.qemu) is None:
-            raise NotAvailableError(f"{self.qemu} not found on PATH (Debian: apt install qemu-system-arm)")
+        self._qemu_exe = hostos.find_qemu(self.qemu)
+        if self._qemu_exe is None:
+            raise NotAvailableError(f"{hostos.qemu_executable(self.qemu)} not found on PATH "
+                                    f"({hostos.qemu_install_hint(self.qemu)})")
         if self.firmware and not self.firmware.is_file():
             raise DeviceError(f"firmware image {self.firmware} does not exist")
         if self.firmware:
@@ -322,19 +343,13 @@ class QemuTarget(Target):
         self.workdir = self._user_workdir or Path(self._sockdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._serial_port = free_tcp_port() if self.serial == "tcp" else 0
-        cmd = self.command()
-        if self.netdev_path:
-            self._netdev_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._netdev_listener.bind(self.netdev_path)
-            self._netdev_listener.listen(1)
+        cmd = self.command()  # (nic="stream": also opens our frame listener)
         self.stderr_path = self.workdir / "qemu.stderr"
         (self.workdir / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                dies_with_us(cmd), stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                start_new_session=True
-            )
-        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir)
+            self.proc, self._job = _start_guarded(
+                cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self._sockdir, self._job)
         transport = self._connect_console()
         assert self.board is not None
         self._console = Console(
@@ -347,11 +362,13 @@ class QemuTarget(Target):
             self._console.hang_probe = gdb_hang_probe(self.gdb, self._console)
         if self.gdb and self.gdb.path:
             self._wait_until(lambda: os.path.exists(self.gdb.path or ""), "gdbstub socket")
-        if self.forwarded and os.path.exists("/proc/net/tcp"):
+        if self.forwarded and hostos.listening_tcp_ports() is not None:
             # QEMU sets up its netdevs only after the console client connected:
-            # hand the target over once every forward is listening.
+            # hand the target over once every forward is listening (where the OS
+            # tells us; elsewhere the first connection may have to retry).
             want = set(self.forwarded.values())
-            self._wait_until(lambda: want <= _listening_tcp_ports(), "port forwards")
+            self._wait_until(lambda: want <= (hostos.listening_tcp_ports() or set()),
+                             "port forwards")
 
     def _wait_until(self, ready, what: str):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + self.start_timeout
@@ -370,6 +387,15 @@ class QemuTarget(Target):
 
     def _connect_console(self) -> Transport:
         assert self._sockdir is not None
+        at = self._console_at
+        if self.serial == "unix" and at is not None and at.port:
+            def try_chardev_tcp() -> Transport | None:
+                try:
+                    return SocketTransport.connect_tcp(at.host, int(at.port or 0))
+                except PortNotFoundError:
+                    return None
+
+            return self._wait_until(try_chardev_tcp, "console socket")  # type: ignore[no-any-return]
         if self.serial == "unix":
             path = os.path.join(self._sockdir, "console.sock")
 
@@ -436,13 +462,12 @@ class QemuTarget(Target):
         not stopped by this, the bridge does that (``Network.link_down``)."""
         import json
 
-        if self.qmp_path is None or self.proc is None:
+        if self.qmp is None or self.proc is None:
             raise DeviceError("set_link needs a started QEMU target with nic='stream'")
         deadline = time.monotonic() + timeout
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            with self.qmp.connect(timeout) as s:
                 s.settimeout(timeout)
-                s.connect(self.qmp_path)
                 f = s.makefile("rwb")
 
                 def reply() -> dict[str, Any]:
@@ -470,7 +495,7 @@ class QemuTarget(Target):
         """A :class:`~cymongoose.device.frames.FrameLink` on :meth:`netdev_socket`."""
         from .frames import FrameLink
 
-        return FrameLink(self.netdev_socket(timeout), f"qemu-net:{self.netdev_path}")
+        return FrameLink(self.netdev_socket(timeout), f"qemu-net:{self.netdev_address}")
 
     def check(self, wait: float = 0.0) -> None:
         if self.proc is None:
@@ -500,29 +525,29 @@ class QemuTarget(Target):
         super().stop()
         self._console = None
         _kill_process(self.proc)
+        self._netdev_opts = ""
         for sock in (self._netdev_conn, self._netdev_listener):
             if sock is not None:
                 sock.close()
         self._netdev_conn = self._netdev_listener = None
         if self._finalizer is not None:
-            self._finalizer()  # removes the socket directory
+            self._finalizer()  # removes the socket directory, closes the Job Object
             self._finalizer = None
         self.proc = None
+        self._job = None
 
     def __enter__(self) -> Self:
         return self.start()  # type: ignore[return-value]
 
 
-def _cleanup(proc: subprocess.Popen[bytes], sockdir: str) -> None:
+def _cleanup(proc: subprocess.Popen[bytes], sockdir: str, job: int | None = None) -> None:
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        hostos.kill_tree(proc)  # its process group on POSIX, TerminateProcess on Windows
         try:
             proc.wait(timeout=STOP_GRACE)
         except subprocess.TimeoutExpired:
             pass
+    hostos.close_job(job)  # Windows: ends whatever QEMU started
     shutil.rmtree(sockdir, ignore_errors=True)
 
 
@@ -580,6 +605,9 @@ class HostProcessTarget(Target):
         if self.proc is not None:
             return self
         exe = self.argv[0]
+        if not hostos.has_pty():
+            raise NotAvailableError("a host firmware runs on a pseudo-terminal, which Windows "
+                                    "does not have: run the board under QEMU instead")
         if shutil.which(exe) is None and not os.access(exe, os.X_OK):
             raise DeviceError(f"host firmware {exe} does not exist or is not executable")
         import pty
@@ -596,7 +624,7 @@ class HostProcessTarget(Target):
         try:
             self.proc = subprocess.Popen(
                 dies_with_us(self.argv), stdin=slave, stdout=slave, stderr=fd, cwd=self.cwd,
-                env=self.env, start_new_session=True,
+                env=self.env, **hostos.popen_kwargs(),
             )
         except OSError as exc:
             os.close(master)

@@ -16,6 +16,7 @@ import socket
 import threading
 from typing import Any, Protocol
 
+from . import hostos
 from .defaults import DEFAULT_BAUDRATE
 from .errors import PortBusyError, PortNotFoundError
 
@@ -40,7 +41,10 @@ class SocketTransport:
 
     @classmethod
     def connect_unix(cls, path: str) -> SocketTransport:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s = hostos.unix_socket()
+        except OSError as exc:
+            raise PortNotFoundError(f"cannot connect to unix socket {path}: {exc.strerror}") from None
         try:
             s.connect(path)
         except OSError as exc:
@@ -150,9 +154,14 @@ class SerialTransport:
             raise PortNotFoundError(
                 "serial ports need pyserial: pip install 'cymongoose-sdk[device]'"
             ) from None
+        local = "://" not in url
+        if local:
+            try:
+                url = hostos.serial_port_name(url)  # COMn on Windows, a device path elsewhere
+            except ValueError as exc:
+                raise PortNotFoundError(f"cannot open serial port {url}: {exc}") from None
         self.name = url
         self._serial_mod = serial
-        local = "://" not in url
         if local:
             # A device path is opened exclusively (an advisory lock, as pyserial's
             # exclusive=True takes it): two programs reading one console each lose
@@ -161,7 +170,8 @@ class SerialTransport:
         try:
             self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, **kwargs)
         except (serial.SerialException, OSError, ValueError) as exc:
-            if local and "exclusively lock" in str(exc):
+            # POSIX: pyserial's flock failed; Windows: a COM port open elsewhere is denied.
+            if local and ("exclusively lock" in str(exc) or "Access is denied" in str(exc)):
                 raise PortBusyError(f"port {url} is busy (already open, here or in another process)"
                                     ) from None
             raise PortNotFoundError(f"cannot open serial port {url}: {exc}") from None

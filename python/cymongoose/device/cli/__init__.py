@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .. import hostos
 from ..boards import load_boards
 from ..cliutil import CliParser, UsageError, check_board_name, existing_file
 from ..errors import DeviceError, NotAvailableError
@@ -141,7 +142,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in hostos.termination_signals():  # SIGTERM, and SIGHUP or (Windows) SIGBREAK
         if signal.getsignal(sig) == signal.SIG_DFL:
             signal.signal(sig, _exit_on_signal)
     parser = build_parser()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import select
 import sys
 import time
 
+from .. import hostos
 from ..boards import BoardMap
 from ..cliutil import existing_file, seconds
 from ..console import Console
@@ -64,6 +64,7 @@ def _interactive(con: Console) -> int:
     print("[cymongoose console: Ctrl-C or Ctrl-D to quit]", file=sys.stderr, flush=True)
     out = sys.stdout
     stdin_open = True
+    lines = hostos.StdinLines(sys.stdin)  # a reader thread on Windows (no select on stdin)
     try:
         while True:
             text = con.read_available()
@@ -76,9 +77,8 @@ def _interactive(con: Console) -> int:
             if con.closed:
                 con.expect("\\Z.", timeout=0)  # raises with the reason the console closed
             if stdin_open:
-                r, _, _ = select.select([sys.stdin], [], [], 0.05)
-                if r:
-                    line = sys.stdin.readline()
+                line = lines.get(0.05)
+                if line is not None:
                     if not line:
                         stdin_open = False
                         if not sys.stdin.isatty():
