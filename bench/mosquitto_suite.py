@@ -27,35 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mosquitto-suite"
-SRC_LIST = Path("/etc/apt/sources.list.d/cymongoose-deb-src.sources")
 # The one way these tests start the broker that needs no mosquitto.conf.
 PLAIN_START = "start_broker(filename=os.path.basename(__file__), port=port)"
 BROKER_PATH = "'/usr/sbin/mosquitto'"
-
-
-def add_deb_src() -> None:
-    """A deb-src twin of each Debian 'Types: deb' stanza, in a file of its own."""
-    if SRC_LIST.exists() or SRC_LIST.with_suffix(".list").exists():
-        return
-    stanzas = []
-    for f in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        for stanza in f.read_text().split("\n\n"):
-            if re.search(r"^Types:\s*deb\s*$", stanza, re.MULTILINE) and "debian" in stanza:
-                stanzas.append(re.sub(r"^Types:\s*deb\s*$", "Types: deb-src", stanza.strip(), flags=re.MULTILINE))
-    legacy = Path("/etc/apt/sources.list")
-    if legacy.exists():
-        for line in legacy.read_text().splitlines():
-            if line.startswith("deb ") and "debian" in line:
-                stanzas.append(line.replace("deb ", "deb-src ", 1))
-    if not stanzas:
-        sys.exit("no Debian apt source found to twin")
-    deb822 = [s for s in stanzas if not s.startswith("deb-src ")]
-    legacy_lines = [s for s in stanzas if s.startswith("deb-src ")]
-    if deb822:
-        SRC_LIST.write_text("\n\n".join(deb822) + "\n")
-    if legacy_lines:
-        SRC_LIST.with_suffix(".list").write_text("\n".join(legacy_lines) + "\n")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
 
 
 def fetch() -> Path:
@@ -64,7 +38,7 @@ def fetch() -> Path:
     if found:
         return found[-1].parent
     WORK.mkdir(parents=True, exist_ok=True)
-    add_deb_src()
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "apt_deb_src.py")], check=True)
     if shutil.which("dpkg-source") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "dpkg-dev"], check=True)
     subprocess.run(["apt-get", "source", "-qq", "mosquitto"], cwd=WORK, check=True)

@@ -21,6 +21,7 @@ dir=$root/build/winpy/$ver
 if [ ! -f "$dir/include/Python.h" ] || [ ! -f "$dir/include/pyconfig.h" ]; then
   echo "== CPython $ver headers for Windows from Debian's source package python$ver"
   rm -rf "$dir" && mkdir -p "$dir/src"
+  python3 scripts/apt_deb_src.py  # apt-get source needs deb-src entries
   # Only the upstream tarball is needed (the mirror may lack the .dsc of an update).
   (cd "$dir/src" && apt-get source --download-only "python$ver" >"$dir/src/apt.log" 2>&1) || true
   if ! ls "$dir"/src/python"$ver"_*.orig.tar.* >/dev/null 2>&1; then
