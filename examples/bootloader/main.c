@@ -11,8 +11,10 @@
 #ifdef DEVICE_OTA_PUBKEY
 static const uint8_t s_pubkey[32] = {DEVICE_OTA_PUBKEY};
 #define PUBKEY s_pubkey
+#define KEY_NOTE "signed images only"
 #else
 #define PUBKEY NULL
+#define KEY_NOTE "no key (development)"
 #endif
 
 static void say(const char *fmt, ...) {
@@ -51,8 +53,9 @@ int main(void) {
   bool valid[SLOTS_N], changed;
   char ver[24];
   int copy = slots_state_read(&st), slot;
+  uint64_t t0 = mg_millis();
   say("boot: cymongoose bootloader %s, %s, state copy %d seq %lu active %d", MG_FW_VERSION,
-      PUBKEY ? "signed images only" : "no key (development)", copy, (unsigned long) st.seq,
+      KEY_NOTE, copy, (unsigned long) st.seq,
       st.active);
   for (int i = 0; i < SLOTS_N; i++) {
     int err = slot_check(i, PUBKEY, &h[i]);
@@ -62,6 +65,7 @@ int main(void) {
                                           : "no valid image: ",
         valid[i] ? "" : slot_strerror(err));
   }
+  say("boot: slots checked in %lu ms", (unsigned long) (mg_millis() - t0));
   slot = mg_bootstate_choose(&st, valid, &changed);
   if (changed) copy = slots_state_write(copy, &st);
   if (slot < 0) {

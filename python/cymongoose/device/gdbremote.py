@@ -516,6 +516,11 @@ class GdbClient:
         """Resume the target without waiting for it to stop."""
         self.request(b"c", expect_reply=False)
 
+    def step(self) -> bytes:
+        """Execute one instruction; return the stop reply. (To go on past a watchpoint,
+        which stops the CPU before the store, remove it, step, and insert it again.)"""
+        return self.request(b"s")
+
     def interrupt(self, timeout: float | None = None) -> bytes:
         """Halt a running target (the RSP break byte); return its stop reply."""
         try:
