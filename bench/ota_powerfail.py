@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Power-fail proof of two-slot updates (issue 17, docs/updates.md).
 
-One full update of the reference board (mps2-an385 in QEMU) from the slot A build
+One full update of a two-slot board (mps2-an385 by default, or --board) in QEMU from the slot A build
 (version 1.0.0) to the slot B build (1.1.0), over HTTP and over JSON-RPC on the console,
 cut by a system reset (QEMU ``system_reset`` through the gdbstub: the board loses its
 RAM and CPU state, the "flash" — slots and boot state — keeps what was written) at many
@@ -22,7 +22,7 @@ RPC within BOUND seconds, and run the slot the boot state says with that slot's
 version; a reset before the commit point (the state write marking slot B "test") must
 leave the old image, one after the confirm the new. Anything else counts as bricked.
 
-    python bench/ota_powerfail.py [--short] [--fw-dir build/fw] [--only KIND]
+    python bench/ota_powerfail.py [--short] [--board B] [--fw-dir DIR] [--only TEXT]
 
 Last line: ``ota power-fail: N interruptions, M bricked``.
 """
@@ -303,13 +303,13 @@ def run_point(ctx: Context, p: Point, n: int) -> tuple[bool, str]:
             return run.check(p)
 
 
-def make_context(fw: Path) -> Context:
-    board = load_boards().get(BOARD)
+def make_context(fw: Path, board_name: str = BOARD) -> Context:
+    board = load_boards().get(board_name)
     a, b = fw / "device_app_slot_a.elf", fw / "device_app_slot_b.elf"
     for f in (fw / "bootloader.elf", a, b):
         if not f.is_file():
             raise SystemExit(f"{f} is not built (make fw)")
-    log_dir = ROOT / "build" / "test-artifacts" / "ota_powerfail"
+    log_dir = ROOT / "build" / "test-artifacts" / "ota_powerfail" / board.name
     log_dir.mkdir(parents=True, exist_ok=True)
     return Context(board, fw, slot_image(a, board, OLD.split("+")[0]),
                    slot_image(b, board, NEW.split("+")[0]),
@@ -330,17 +330,20 @@ def run_all(ctx: Context, pts: list[Point], say: Callable[[str], None] = print) 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--short", action="store_true", help="8 points (what make test runs)")
-    ap.add_argument("--fw-dir", type=Path,
-                    default=Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw")))
+    ap.add_argument("--board", default=BOARD, help=f"a board with [slots] (default {BOARD})")
+    ap.add_argument("--fw-dir", type=Path, help="its images (default: build/fw for "
+                    f"{BOARD} or $MG_FW_DIR, else build/fw-BOARD)")
     ap.add_argument("--only", help="only points whose name contains this text")
     args = ap.parse_args()
-    ctx = make_context(args.fw_dir)
+    fw = args.fw_dir or (Path(os.environ.get("MG_FW_DIR", ROOT / "build" / "fw"))
+                         if args.board == BOARD else ROOT / "build" / f"fw-{args.board}")
+    ctx = make_context(fw, args.board)
     pts = points(ctx.board, len(ctx.image_b), args.short)
     if args.only:
         pts = [p for p in pts if args.only in p.name()]
     t0 = time.monotonic()
     n, bricked = run_all(ctx, pts)
-    print(f"# {time.monotonic() - t0:.0f} s, load {os.getloadavg()[0]:.1f}; "
+    print(f"# {args.board}: {time.monotonic() - t0:.0f} s, load {os.getloadavg()[0]:.1f}; "
           f"image {len(ctx.image_b)} bytes")
     print(f"ota power-fail: {n} interruptions, {bricked} bricked")
     return 1 if bricked else 0

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fwimages import built_image
+from cymongoose.device.boards import Board
+from mgtest import board_image, emulated_boards
 
 pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,9 +23,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ota_powerfail
 
 
-def test_short_power_fail_run_bricks_nothing() -> None:
-    fw = Path(built_image("bootloader.elf", bridged=False)).parent
-    ctx = ota_powerfail.make_context(fw)
+@pytest.mark.parametrize("board", [b for b in emulated_boards() if b.slots],
+                         ids=lambda b: b.name)
+def test_short_power_fail_run_bricks_nothing(board: Board) -> None:
+    fw = board_image(board.name, "bootloader").parent
+    ctx = ota_powerfail.make_context(fw, board.name)
     pts = ota_powerfail.points(ctx.board, len(ctx.image_b), short=True)
     lines: list[str] = []
     n, bricked = ota_powerfail.run_all(ctx, pts, lines.append)

@@ -1,4 +1,4 @@
-"""Two-slot updates on the reference board (issue 17, docs/updates.md).
+"""Two-slot updates on every emulated board with update slots (issue 17, docs/updates.md).
 
 The board boots with only the bootloader as ``-kernel``; slot A is written through the
 gdbstub, so the slots and the boot state survive a reset like flash. Then, end to end:
@@ -18,27 +18,32 @@ from pathlib import Path
 
 import pytest
 from cymongoose.device import QemuTarget
-from cymongoose.device.boards import Board, load_boards
+from cymongoose.device.boards import Board
 from cymongoose.device.gdbremote import GdbClient
 from cymongoose.device.slots import BootState, provision, read_state, slot_area, slot_image
-from fwimages import built_image
+from mgtest import board_image, emulated_boards
 
 pytestmark = pytest.mark.qemu
-BOARD = "mps2-an385"
+# The boards whose board.toml lays out update slots (QEMU lets the CPU write their flash).
+SLOT_BOARDS = [b for b in emulated_boards() if b.slots]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "build" / "test-artifacts" / "ota_slots"
 BOOT_TIMEOUT = 20.0
 
 
-@pytest.fixture(scope="module")
-def board() -> Board:
-    return load_boards().get(BOARD)
+@pytest.fixture(scope="module", params=SLOT_BOARDS, ids=lambda b: b.name)
+def board(request: pytest.FixtureRequest) -> Board:
+    return request.param  # type: ignore[no-any-return]
+
+
+def fw(board: Board, name: str) -> str:
+    return str(board_image(board.name, name))
 
 
 @pytest.fixture(scope="module")
 def images(board: Board) -> dict[str, bytes]:
-    a = built_image("device_app_slot_a.elf", bridged=False)
-    b = built_image("device_app_slot_b.elf", bridged=False)
-    bad = built_image("device_app_slot_b_unhealthy.elf", bridged=False)
+    a = fw(board, "device_app_slot_a")
+    b = fw(board, "device_app_slot_b")
+    bad = fw(board, "device_app_slot_b_unhealthy")
     return {
         "a": slot_image(a, board, "1.0.0"),
         "a2": slot_image(a, board, "1.2.0"),
@@ -99,7 +104,7 @@ class Device:
 
 @pytest.fixture
 def device(board: Board, images: dict[str, bytes], request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    boot = built_image("bootloader.elf", bridged=False)
+    boot = fw(board, "bootloader")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / f"{request.node.name}.log"
     with QemuTarget(boot, board, gdb="unix", halted=True, nic="user", hostfwd=[80],
@@ -116,7 +121,7 @@ def device(board: Board, images: dict[str, bytes], request: pytest.FixtureReques
 def test_memory_outside_the_kernel_survives_a_system_reset(board: Board) -> None:
     """What the whole design rests on: QEMU rewrites only the -kernel segments at a
     reset, so a slot written through the gdbstub is still there afterwards."""
-    boot = built_image("bootloader.elf", bridged=False)
+    boot = fw(board, "bootloader")
     start, size = slot_area(board, "b")
     pattern = bytes(range(256)) * 4
     with QemuTarget(boot, board, gdb="unix", halted=True) as t:
@@ -195,7 +200,7 @@ def test_refused_updates_leave_the_running_image(device: Device, board: Board,
 
     before = device.state()
     b = images["b"]
-    other_board = pack(b[1024:-96], board="mps2-an505", load_addr=slot_area(board, "b")[0] + 1024,
+    other_board = pack(b[1024:-96], board="lm3s6965evb", load_addr=slot_area(board, "b")[0] + 1024,
                        entry_addr=slot_area(board, "b")[0] + 1024 + 0x101, header_size=1024)
     bad_hash = bytearray(b)
     bad_hash[5000] ^= 1
