@@ -53,7 +53,7 @@ def slot_image(elf: str | os.PathLike[str], board: Board, version: str | Version
                **kwargs: object) -> bytes:
     """The ELF linked for a slot of ``board``, packed as an image (header room as
     header size, so the header starts the slot)."""
-    return pack_elf(load_image_for(elf, board), board, version=version, **kwargs)  # type: ignore[arg-type]
+    return pack_elf(load_image_for(elf, board), board, version=version, **kwargs)
 
 
 def provision(gdb: GdbClient, board: Board, image: bytes, *, slot: int = 0,
