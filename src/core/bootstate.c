@@ -128,9 +128,15 @@ bool mg_bootstate_set_test(struct mg_bootstate *st, int slot) {
 }
 
 bool mg_bootstate_set_empty(struct mg_bootstate *st, int slot) {
-  if (slot < 0 || slot >= MG_BOOTSTATE_SLOTS || slot == st->active ||
-      st->status[slot] == MG_SLOT_EMPTY) {
+  int other = 1 - slot;
+  if (slot < 0 || slot >= MG_BOOTSTATE_SLOTS || st->status[slot] == MG_SLOT_EMPTY) {
     return false;
+  }
+  if (st->active == slot) {
+    /* An update marked "test" and not booted yet is being replaced: the
+     * confirmed slot boots again. Without one, nothing may be emptied. */
+    if (st->status[other] != MG_SLOT_CONFIRMED) return false;
+    st->active = (uint8_t) other;
   }
   st->status[slot] = MG_SLOT_EMPTY;
   st->attempts[slot] = 0;

@@ -64,8 +64,10 @@ int mg_bootstate_choose(struct mg_bootstate *st, const bool valid[MG_BOOTSTATE_S
  * next), and after its health check passed in the running `slot`. Both
  * return true when st changed and must be written. */
 bool mg_bootstate_set_test(struct mg_bootstate *st, int slot);
-/* Before a slot other than the active one is erased for a new image: it is
- * no longer a fallback (false when nothing changes or slot is active). */
+/* Before a slot other than the running one is erased for a new image: it is
+ * no longer a fallback. When it is the active slot (an update marked "test"
+ * and not booted yet), the other slot becomes active again if it is
+ * confirmed; false when nothing changes or nothing else could boot. */
 bool mg_bootstate_set_empty(struct mg_bootstate *st, int slot);
 bool mg_bootstate_confirm(struct mg_bootstate *st, int slot);
 /* "confirmed", "test", ... */

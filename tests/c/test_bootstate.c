@@ -196,6 +196,17 @@ static void test_choose(void) {
   CHECK(mg_bootstate_choose(&st, only0, &changed) == 0 && changed);
   CHECK(st.status[1] == MG_SLOT_BAD && st.status[0] == MG_SLOT_CONFIRMED);
 
+  /* A second update replaces one marked "test" but not booted yet: the
+   * confirmed slot is active again while the slot is rewritten. */
+  st = mk(3, 0, MG_SLOT_CONFIRMED, MG_SLOT_CONFIRMED, 0, 0);
+  mg_bootstate_set_test(&st, 1);
+  CHECK(mg_bootstate_set_empty(&st, 1) && st.active == 0 && st.status[1] == MG_SLOT_EMPTY);
+  CHECK(mg_bootstate_choose(&st, both, &changed) == 0 && !changed);
+  CHECK(!mg_bootstate_set_empty(&st, 1)); /* already empty */
+  /* ... but never the only bootable slot. */
+  st = mk(3, 1, MG_SLOT_EMPTY, MG_SLOT_TEST, 0, 0);
+  CHECK(!mg_bootstate_set_empty(&st, 1) && st.active == 1);
+
   /* A test image whose hash fails is never booted, even once. */
   st = mk(3, 0, MG_SLOT_CONFIRMED, MG_SLOT_EMPTY, 0, 0);
   mg_bootstate_set_test(&st, 1);

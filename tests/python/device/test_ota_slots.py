@@ -225,3 +225,27 @@ def test_refused_updates_leave_the_running_image(device: Device, board: Board,
     assert after.active == 0 and after.status[0] == "confirmed" and after.status[1] != "test"
     device.reset()
     device.t.console.expect_line(r"^boot: slot A \(confirmed", timeout=BOOT_TIMEOUT)
+
+
+def test_second_upload_replaces_one_not_booted_yet(device: Device,
+                                                   images: dict[str, bytes]) -> None:
+    """An update verified and marked "test" but not booted yet is dropped when the next
+    upload starts (its slot is rewritten): the confirmed slot A is active again, so a
+    refused second upload leaves A to boot and slot B empty, not "test"."""
+    status, body = post_image(device.port, images["b"])
+    assert status == 200, body
+    st = device.state()
+    assert st is not None and st.active == 1 and st.status == ("confirmed", "test")
+    damaged = bytearray(images["b"])
+    damaged[-200] ^= 0x40
+    status, body = post_image(device.port, bytes(damaged))
+    assert status == 400 and "hash" in str(body["error"]), body
+    st = device.state()
+    assert st is not None and st.active == 0 and st.status == ("confirmed", "empty")
+    device.reset()
+    device.t.console.expect_line(r"^boot: slot A \(confirmed", timeout=BOOT_TIMEOUT)
+    # And a good upload after that boots as usual.
+    status, body = post_image(device.port, images["b"], "?reboot=1")
+    assert status == 200, body
+    device.t.console.expect_line(r"^boot: health check passed: slot B confirmed",
+                                 timeout=BOOT_TIMEOUT)
