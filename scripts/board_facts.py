@@ -7,7 +7,10 @@ CMake runs this at configure time (boards/common.cmake) and includes what it wri
 - OUT_DIR/board_facts.cmake: MG_BOARD_* variables (CPU flags, toolchain, the driver to
   link, link flags, size targets, apps to skip);
 - OUT_DIR/board_memory.ld: the linker script's MEMORY regions and the MG_* symbols the
-  shared section scripts use (boards/common/cortex-m.ld, boards/common/riscv/riscv.ld).
+  shared section scripts use (boards/common/cortex-m.ld, boards/common/riscv/riscv.ld);
+- for a board with a [slots] table (two-slot updates, docs/updates.md), the same file with
+  CODE moved into the bootloader's region (OUT_DIR/boot/), slot A's (OUT_DIR/slot_a/) and
+  slot B's (OUT_DIR/slot_b/); the C macros of the layout go into MG_BOARD_SLOT_DEFINES.
 
 A file is rewritten only when its text changes, so an unchanged board.toml relinks nothing.
 Standard library only (it runs before anything is installed). Errors name the board file
@@ -16,6 +19,7 @@ and exit with status 1.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -133,8 +137,86 @@ def memory_layout(board: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def memory_ld(board: dict[str, Any], name: str, where: str) -> str:
+# Room after a slot's payload for the image trailer (mg_image.h: 96 bytes), rounded up.
+SLOT_TRAILER_ROOM = 0x100
+
+
+def slot_layout(board: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """The [slots] table checked: every area inside the code region, aligned to the
+    sector, none overlapping. None when the board has no [slots]."""
+    slots = board.get("slots")
+    if slots is None:
+        return None
+    if not isinstance(slots, dict):
+        raise FactError(f"{where}: slots must be a table")
     lay = memory_layout(board, where)
+    if "CODE" not in lay:
+        raise FactError(f"{where}: [slots] needs link.code")
+    code_start, code_size = lay["CODE"]
+    sector = _int(slots.get("sector"), f"{where}: slots.sector")
+    room = _int(slots.get("header_room"), f"{where}: slots.header_room")
+    if sector == 0 or sector & (sector - 1):
+        raise FactError(f"{where}: slots.sector must be a power of two")
+    if room < 0x100 or room % 0x100:
+        raise FactError(f"{where}: slots.header_room must be a multiple of 0x100 (vector table)")
+
+    def area(key: str) -> tuple[int, int]:
+        a = slots.get(key)
+        if not isinstance(a, dict):
+            raise FactError(f"{where}: slots.{key} must be a table {{start, size}}")
+        return (_int(a.get("start"), f"{where}: slots.{key}.start"),
+                _int(a.get("size"), f"{where}: slots.{key}.size"))
+
+    state = slots.get("state")
+    if not isinstance(state, list) or len(state) != 2:
+        raise FactError(f"{where}: slots.state must list the two state copies' addresses")
+    areas = {"boot": area("boot"), "a": area("a"), "b": area("b"),
+             "state0": (_int(state[0], f"{where}: slots.state[0]"), sector),
+             "state1": (_int(state[1], f"{where}: slots.state[1]"), sector)}
+    for key, (start, size) in areas.items():
+        if start % sector or size % sector or size == 0:
+            raise FactError(f"{where}: slots.{key} is not sector-aligned ({sector:#x})")
+        if start < code_start or start + size > code_start + code_size:
+            raise FactError(f"{where}: slots.{key} is outside the code region")
+    spans = sorted(areas.items(), key=lambda kv: kv[1][0])
+    for (k1, (s1, n1)), (k2, (s2, _)) in itertools.pairwise(spans):
+        if s1 + n1 > s2:
+            raise FactError(f"{where}: slots.{k1} overlaps slots.{k2}")
+    if areas["boot"][0] != code_start:
+        raise FactError(f"{where}: slots.boot must start the code region (the CPU boots there)")
+    for key in ("a", "b"):
+        if areas[key][1] <= room + SLOT_TRAILER_ROOM:
+            raise FactError(f"{where}: slots.{key} is smaller than its header and trailer")
+    return {"areas": areas, "room": room, "sector": sector}
+
+
+def slot_codes(slots: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The CODE region of each link variant: bootloader, slot A, slot B."""
+    areas, room = slots["areas"], slots["room"]
+    out = {"boot": areas["boot"]}
+    for key in ("a", "b"):
+        start, size = areas[key]
+        out[f"slot_{key}"] = (start + room, size - room - SLOT_TRAILER_ROOM)
+    return out
+
+
+def slot_defines(slots: dict[str, Any] | None) -> list[str]:
+    if slots is None:
+        return []
+    a = slots["areas"]
+    return [f"MG_BOARD_BOOT_START={a['boot'][0]:#x}", f"MG_BOARD_BOOT_SIZE={a['boot'][1]:#x}",
+            f"MG_BOARD_STATE0={a['state0'][0]:#x}", f"MG_BOARD_STATE1={a['state1'][0]:#x}",
+            f"MG_BOARD_SECTOR={slots['sector']:#x}",
+            f"MG_BOARD_SLOT0_START={a['a'][0]:#x}", f"MG_BOARD_SLOT0_SIZE={a['a'][1]:#x}",
+            f"MG_BOARD_SLOT1_START={a['b'][0]:#x}", f"MG_BOARD_SLOT1_SIZE={a['b'][1]:#x}",
+            f"MG_BOARD_SLOT_HEADER_ROOM={slots['room']:#x}"]
+
+
+def memory_ld(board: dict[str, Any], name: str, where: str,
+              code: tuple[int, int] | None = None) -> str:
+    lay = memory_layout(board, where)
+    if code is not None:
+        lay["CODE"] = code
     lines = [f"/* Generated from {where} by scripts/board_facts.py: edit board.toml, not this. */",
              ""]
     for ident in LINK_NAMES:
@@ -187,6 +269,7 @@ def cmake_facts(board: dict[str, Any], name: str, where: str) -> str:
     if not isinstance(build, dict):
         raise FactError(f"{where}: build must be a table")
     link = board.get("link") or {}
+    slots = slot_layout(board, where) if link else None
     try:  # the RAM the firmware links into (boards without [link], e.g. host: 0)
         ram_bytes = memory_layout(board, where)["RAM"][1] if link else 0
     except FactError:
@@ -204,6 +287,8 @@ def cmake_facts(board: dict[str, Any], name: str, where: str) -> str:
         f"set(MG_BOARD_SIZE_TARGETS {'ON' if build.get('size_targets') else 'OFF'})",
         f"set(MG_BOARD_SKIP_APPS {lst(_str_list(build.get('skip_apps', []), f'{where}: build.skip_apps'))})",
         f"set(MG_BOARD_LINK_FLAGS {lst(_str_list(link.get('flags', []), f'{where}: link.flags'))})",
+        f"set(MG_BOARD_HAS_SLOTS {'ON' if slots else 'OFF'})",
+        f"set(MG_BOARD_SLOT_DEFINES {lst(slot_defines(slots))})",
         "",
     ]
     return "\n".join(lines)
@@ -224,12 +309,18 @@ def main(argv: list[str]) -> int:
         board = read_board(board_dir)
         cmake = cmake_facts(board, board_dir.name, where)
         ld = memory_ld(board, board_dir.name, where)
+        slots = slot_layout(board, where) if board.get("link") else None
+        variants = {k: memory_ld(board, board_dir.name, where, code)
+                    for k, code in slot_codes(slots).items()} if slots else {}
     except FactError as exc:
         print(f"board_facts: {exc}", file=sys.stderr)
         return 1
     out_dir.mkdir(parents=True, exist_ok=True)
     write_if_changed(out_dir / "board_facts.cmake", cmake)
     write_if_changed(out_dir / "board_memory.ld", ld)
+    for sub, text in variants.items():
+        (out_dir / sub).mkdir(exist_ok=True)
+        write_if_changed(out_dir / sub / "board_memory.ld", text)
     return 0
 
 

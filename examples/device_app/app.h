@@ -41,6 +41,22 @@
 #else
 #define DEVICE_OTA_SIGNED 0
 #endif
+/* Two-slot updates (docs/updates.md): the image runs from a slot of the
+ * board's flash (board.toml [slots]) under the bootloader; an update goes
+ * into the other slot, boots once on test and confirms itself after its
+ * health check. The slot builds (device_app_slot_a/_b) set it; device_app
+ * itself (loaded with -kernel) keeps the RAM bank. */
+#ifndef DEVICE_SLOTS
+#define DEVICE_SLOTS 0
+#endif
+/* A test build whose health check never passes: it never confirms itself,
+ * so the bootloader rolls it back at the next reset. */
+#ifndef DEVICE_HEALTH_FAIL
+#define DEVICE_HEALTH_FAIL 0
+#endif
+#if DEVICE_SLOTS
+#include "slots.h"
+#endif
 /* The debug.fault RPC method (crashes the device on purpose; needs RPC). */
 #ifndef DEVICE_DEBUG_FAULT
 #define DEVICE_DEBUG_FAULT DEVICE_RPC
@@ -108,6 +124,8 @@
 #define OTA_ERR_IMAGE (-32006)     /* not an image, malformed, truncated */
 #define OTA_ERR_BOARD (-32007)     /* an image for another board */
 #define OTA_ERR_SIGNATURE (-32008) /* refused by the signature check */
+#define OTA_ERR_SLOT (-32009)      /* not linked for the slot it would go in */
+#define OTA_ERR_DOWNGRADE (-32011) /* older than the running image */
 
 enum { OTA_IDLE, OTA_RECEIVING, OTA_VERIFIED, OTA_FAILED };
 enum { OTA_SRC_NONE, OTA_SRC_RPC, OTA_SRC_HTTP };
@@ -126,6 +144,7 @@ struct ota {
   uint64_t http_deadline;   /* the upload fails if no byte comes by then */
   size_t http_left;         /* body bytes still to read */
   int http_status;          /* refused: the answer once the body is read */
+  bool http_reboot;         /* ?reboot=1: reboot after a verified upload */
   char error[80];
 };
 
@@ -157,7 +176,24 @@ struct app {
   size_t line_len;
   bool line_too_long;
   uint32_t con_dropped; /* board_console_dropped() already reported */
+  struct mg_connection *http;        /* the HTTP listener */
+#if DEVICE_SLOTS
+  struct {
+    int slot;                        /* running slot, -1: not from a slot */
+    struct mg_image_header image;    /* header of the running image */
+    bool confirmed;                  /* the state says confirmed */
+    bool health_failed_logged;
+    uint64_t check_at;               /* next health check */
+  } boot;
+#endif
 };
+
+/* boot.c (DEVICE_SLOTS): the running slot and its confirmation */
+void boot_init(struct app *app);
+void boot_poll(struct app *app);
+/* The slot fields of /api/info and the info RPC (leading comma; "" when
+ * the image does not run from a slot). */
+const char *boot_info_json(struct app *app, char *buf, size_t len);
 
 /* main.c */
 void app_log(struct app *app, const char *fmt, ...);

@@ -14,7 +14,7 @@ include(${DEVICE_APP_DIR}/ota_pubkey.cmake) # MG_OTA_PUBKEY -> DEVICE_APP_OTA_DE
 set(DEVICE_APP_SOURCES
   ${DEVICE_APP_DIR}/main.c ${DEVICE_APP_DIR}/platform.c ${DEVICE_APP_DIR}/http_api.c
   ${DEVICE_APP_DIR}/ws.c ${DEVICE_APP_DIR}/mqtt.c ${DEVICE_APP_DIR}/sntp.c
-  ${DEVICE_APP_DIR}/rpc.c ${DEVICE_APP_DIR}/ota.c)
+  ${DEVICE_APP_DIR}/rpc.c ${DEVICE_APP_DIR}/ota.c ${DEVICE_APP_DIR}/boot.c)
 
 # Full image: HTTP + one WebSocket + MQTT fit in 5 TCP connections of
 # 3 KiB + 3 KiB; two UDP endpoints (DHCP, SNTP).
@@ -51,14 +51,33 @@ function(device_app_core NAME)
   target_compile_definitions(${NAME} PUBLIC ${ARGN})
 endfunction()
 
-# One board image: like mg_add_firmware, but on a private core.
+# One board image: like mg_add_firmware, but on a private core (CORE: reuse the
+# core of another image built with the same core definitions). SLOT a|b: the
+# image is linked for that update slot (board.toml [slots], docs/updates.md)
+# and runs under the bootloader.
 function(device_app_image NAME)
-  cmake_parse_arguments(D "" "FLASH_MAX;RAM_MAX" "CORE_DEFINES;APP_DEFINES" ${ARGN})
-  device_app_core(${NAME}_core ${D_CORE_DEFINES})
-  add_executable(${NAME} ${DEVICE_APP_SOURCES} $<TARGET_OBJECTS:mg_board>)
+  cmake_parse_arguments(D "" "FLASH_MAX;RAM_MAX;CORE;SLOT" "CORE_DEFINES;APP_DEFINES" ${ARGN})
+  if(D_CORE)
+    set(core ${D_CORE})
+  else()
+    set(core ${NAME}_core)
+    device_app_core(${core} ${D_CORE_DEFINES})
+  endif()
+  set(sources ${DEVICE_APP_SOURCES})
+  if(D_SLOT)
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/examples/bootloader/slots.c)
+    list(APPEND D_APP_DEFINES DEVICE_SLOTS=1 ${MG_BOARD_SLOT_DEFINES})
+  endif()
+  add_executable(${NAME} ${sources} $<TARGET_OBJECTS:mg_board>)
   target_include_directories(${NAME} PRIVATE ${MG_BOARD_DIR} ${MG_BOARDS_COMMON_DIR})
-  target_link_libraries(${NAME} PRIVATE ${NAME}_core)
+  target_link_libraries(${NAME} PRIVATE ${core})
   mg_firmware_image(${NAME} ${D_APP_DEFINES} ${DEVICE_APP_OTA_DEFINES})
+  if(D_SLOT)
+    target_include_directories(${NAME} PRIVATE ${CMAKE_SOURCE_DIR}/examples/bootloader)
+    # -n: no page alignment, else the first segment starts a page early
+    # (ELF headers in it) instead of at the slot's payload address.
+    target_link_options(${NAME} BEFORE PRIVATE -L${MG_BOARD_GEN_DIR}/slot_${D_SLOT} -Wl,-n)
+  endif()
   # The targets are for Cortex-M3 class cores; a board opts in with
   # [build] size_targets in its board.toml.
   if(MG_BOARD_SIZE_TARGETS)
@@ -78,4 +97,16 @@ function(device_app_add_board_images)
   device_app_image(device_app_http CORE_DEFINES ${DEVICE_APP_HTTP_CORE_DEFINES}
                    APP_DEFINES ${DEVICE_APP_HTTP_APP_DEFINES}
                    FLASH_MAX 49152 RAM_MAX 24576)
+  # Boards with update slots: the full image linked for slot A (what the
+  # factory writes) and for slot B (an update of it), and a slot B build whose
+  # health check fails (it never confirms: the rollback test). They share
+  # device_app's core.
+  if(MG_BOARD_HAS_SLOTS)
+    device_app_image(device_app_slot_a CORE device_app_core SLOT a
+                     FLASH_MAX 114688 RAM_MAX 49152)
+    device_app_image(device_app_slot_b CORE device_app_core SLOT b
+                     FLASH_MAX 114688 RAM_MAX 49152)
+    device_app_image(device_app_slot_b_unhealthy CORE device_app_core SLOT b
+                     APP_DEFINES DEVICE_HEALTH_FAIL=1 FLASH_MAX 114688 RAM_MAX 49152)
+  endif()
 endfunction()

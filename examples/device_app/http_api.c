@@ -21,15 +21,15 @@ static const char s_page[] =
     ".then(show)}show();setInterval(show,2000)</script></body></html>\n";
 
 static void reply_info(struct mg_connection *c, struct app *app) {
-  char ip[16], up[24];
+  char ip[16], up[24], slot[120];
   mg_http_reply(c, 200, JSON,
                 "{\"app\":\"device_app\",\"version\":\"%s\",\"board\":\"%s\","
                 "\"uptime_ms\":%s,\"free_ram\":%ld,\"ip\":\"%s\",\"led\":%s,"
-                "\"features\":%s,\"signed_updates\":%s}\n",
+                "\"features\":%s,\"signed_updates\":%s%s}\n",
                 MG_FW_VERSION, board_name(), app_u64(app_uptime(app), up),
                 platform_free_ram(), app_ip(app, ip, sizeof(ip)),
                 app->led ? "true" : "false", app_features_json(),
-                DEVICE_OTA_SIGNED ? "true" : "false");
+                DEVICE_OTA_SIGNED ? "true" : "false", boot_info_json(app, slot, sizeof(slot)));
 }
 
 static void handle_led(struct mg_connection *c, struct mg_http_message *hm,
@@ -95,5 +95,6 @@ static void http_fn(struct mg_connection *c, int ev, void *ev_data) {
 }
 
 bool http_api_init(struct app *app, const char *url) {
-  return mg_http_listen(&app->mgr, url, http_fn, app) != NULL;
+  app->http = mg_http_listen(&app->mgr, url, http_fn, app);
+  return app->http != NULL;
 }

@@ -254,6 +254,7 @@ static int run(struct app *app, const char *http_url) {
   app_log(app, "cymongoose %s on %s: device_app", MG_FW_VERSION, board_name());
   mg_log_set_fn(core_log, app);
   mg_log_set(MG_LL_ERROR);
+  boot_init(app);
   if (!net_init(app)) return 1;
 #if DEVICE_RPC
   rpc_init(app);
@@ -290,6 +291,7 @@ static int run(struct app *app, const char *http_url) {
 #if DEVICE_SNTP
     sntp_poll(app);
 #endif
+    boot_poll(app);
     if (app->reboot_at != 0 && mg_millis() >= app->reboot_at) {
       app_log(app, "device: rebooting");
       platform_reboot();

@@ -18,6 +18,42 @@
 #include <string.h>
 
 /* ---- the bank ---- */
+#if DEVICE_SLOTS
+/* The bank is the slot the running image is not in. Before it is erased, the
+ * boot state stops counting on it as a fallback, so a reset in the middle of
+ * the write never boots half an image (the bootloader also checks the hash). */
+static int bank_slot(void) {
+  int running = slot_running();
+  return running < 0 ? -1 : 1 - running;
+}
+
+static size_t bank_max(void) {
+  return bank_slot() < 0 ? 0 : slot_size(bank_slot());
+}
+
+static bool bank_erase(struct ota *o, size_t size) {
+  struct mg_bootstate st;
+  int slot = bank_slot(), copy;
+  if (slot < 0) return false;
+  copy = slots_state_read(&st);
+  if (mg_bootstate_set_empty(&st, slot)) slots_state_write(copy, &st);
+  slot_erase(slot_start(slot), size);
+  o->bank = (uint8_t *) (uintptr_t) slot_start(slot);
+  return true;
+}
+
+static void bank_program(struct ota *o, size_t ofs, const void *p, size_t n) {
+  slot_program((uint32_t) (uintptr_t) (o->bank + ofs), p, n);
+}
+
+static void bank_release(struct ota *o) {
+  o->bank = NULL; /* the slot keeps its bytes; the state says it is empty */
+}
+#else
+static size_t bank_max(void) {
+  return DEVICE_OTA_BANK_MAX;
+}
+
 static bool bank_erase(struct ota *o, size_t size) {
   free(o->bank);
   o->bank = (uint8_t *) malloc(size);
@@ -32,6 +68,7 @@ static void bank_release(struct ota *o) {
   free(o->bank);
   o->bank = NULL;
 }
+#endif
 
 /* ---- the state machine ---- */
 static int fail(struct app *app, int code, const char *fmt, ...) {
@@ -77,9 +114,14 @@ int ota_begin(struct app *app, size_t size, struct mg_str sha_hex, int source) {
   }
   if (o->state == OTA_RECEIVING) ota_abort(app, "restarted");
   if (size == 0) return fail(app, RPC_ERR_PARAMS, "size must be > 0");
-  if (size > DEVICE_OTA_BANK_MAX) {
+#if DEVICE_SLOTS
+  if (bank_slot() < 0) {
+    return fail(app, OTA_ERR_SLOT, "not running from an update slot: no slot to write");
+  }
+#endif
+  if (size > bank_max()) {
     return fail(app, OTA_ERR_TOO_BIG, "image larger than the bank (%lu bytes)",
-                (unsigned long) DEVICE_OTA_BANK_MAX);
+                (unsigned long) bank_max());
   }
   o->error[0] = '\0';
   o->source = source;
@@ -123,10 +165,27 @@ static int check_header(struct app *app) {
     return image_fail(app, MG_IMAGE_ERR_BOARD);
   }
   total = mg_image_total(&h);
-  if (total == 0 || total > DEVICE_OTA_BANK_MAX) {
+  if (total == 0 || total > bank_max()) {
     return fail(app, OTA_ERR_TOO_BIG, "image larger than the bank (%lu bytes)",
-                (unsigned long) DEVICE_OTA_BANK_MAX);
+                (unsigned long) bank_max());
   }
+#if DEVICE_SLOTS
+  {
+    /* Direct XIP: the image runs where it was linked, so it must be linked
+     * for the slot it goes into, with its header filling the slot's head. */
+    int target = slot_of_load_addr(h.load_addr);
+    if (target == slot_running()) {
+      return fail(app, OTA_ERR_SLOT,
+                  "image is linked for the running slot %c: send the slot %c build",
+                  'A' + target, 'A' + bank_slot());
+    }
+    if (target != bank_slot() || h.header_size != MG_BOARD_SLOT_HEADER_ROOM) {
+      return fail(app, OTA_ERR_SLOT,
+                  "image is not laid out for slot %c (load address 0x%lx, header %u bytes)",
+                  'A' + bank_slot(), (unsigned long) h.load_addr, (unsigned) h.header_size);
+    }
+  }
+#endif
   if (total != o->size) {
     return fail(app, OTA_ERR_IMAGE, "image %s: header says %lu bytes, upload is %lu",
                 total > o->size ? "truncated" : "has extra bytes", (unsigned long) total,
@@ -203,11 +262,47 @@ int ota_end(struct app *app) {
   err = ota_verify_signature(app, &o->image, digest,
                              o->bank + o->size - MG_IMAGE_TRAILER_SIZE + MG_IMAGE_TRAILER_OFS_SIG);
   if (err != 0) return err;
-  o->state = OTA_VERIFIED;
+#if DEVICE_SLOTS
+  if (o->image.version < app->boot.image.version &&
+      !(o->image.flags & MG_IMAGE_F_ALLOW_DOWNGRADE)) {
+    char run[24];
+    o->state = OTA_FAILED;
+    bank_release(o);
+    return fail(app, OTA_ERR_DOWNGRADE,
+                "version %s is older than the running %s (pack with --allow-downgrade)",
+                mg_image_version_str(o->image.version, ver, sizeof(ver)),
+                mg_image_version_str(app->boot.image.version, run, sizeof(run)));
+  }
+  {
+    /* What the bootloader will check, read back from the slot; then the
+     * one commit point: the boot state saying "test". */
+    struct mg_bootstate st;
+    struct mg_image_header h;
+    int slot = bank_slot(), copy;
+#if DEVICE_OTA_SIGNED
+    static const uint8_t pubkey[32] = {DEVICE_OTA_PUBKEY};
+    err = slot_check(slot, pubkey, &h);
+#else
+    err = slot_check(slot, NULL, &h);
+#endif
+    if (err != 0) {
+      o->state = OTA_FAILED;
+      bank_release(o);
+      return fail(app, OTA_ERR_IMAGE, "slot %c read back: %s", 'A' + slot, slot_strerror(err));
+    }
+    copy = slots_state_read(&st);
+    mg_bootstate_set_test(&st, slot);
+    slots_state_write(copy, &st);
+    o->next_bank = slot;
+  }
+#else
   o->next_bank = 1;
+#endif
+  o->state = OTA_VERIFIED;
   hex(o->sha256, 32, got);
-  app_log(app, "ota: verified %lu bytes sha256=%s version %s; bank 1 boots next",
-          (unsigned long) o->size, got, mg_image_version_str(o->image.version, ver, sizeof(ver)));
+  app_log(app, "ota: verified %lu bytes sha256=%s version %s; bank %d boots next",
+          (unsigned long) o->size, got, mg_image_version_str(o->image.version, ver, sizeof(ver)),
+          o->next_bank);
   return 0;
 }
 
@@ -255,7 +350,7 @@ static void http_error(struct mg_connection *c, int status, const char *msg) {
 /* 403 for a signature refusal: the image is well formed, only not trusted. */
 static int http_status(int err) {
   return err == OTA_ERR_TOO_BIG ? 413 : err == OTA_ERR_NOMEM ? 507
-         : err == OTA_ERR_SIGNATURE ? 403 : 400;
+         : err == OTA_ERR_SIGNATURE ? 403 : err == OTA_ERR_DOWNGRADE ? 409 : 400;
 }
 
 /* A refused upload is still read to its end before the answer goes out: a
@@ -281,6 +376,11 @@ static void http_consume(struct mg_connection *c) {
     char buf[400];
     ota_status_json(app, buf, sizeof(buf));
     http_done(c, 200, buf);
+    if (o->http_reboot) {
+      /* POST /api/ota?reboot=1: boot the new image once the answer is out. */
+      app->reboot_at = mg_millis() + 300;
+      app_log(app, "device: reboot in 300 ms");
+    }
   } else {
     http_error(c, http_status(err), o->error);
   }
@@ -308,6 +408,7 @@ void ota_http_start(struct mg_connection *c, struct mg_http_message *hm) {
   struct mg_str *cl = mg_http_get_header(hm, "Content-Length");
   struct mg_str *sha = mg_http_get_header(hm, "X-SHA256");
   struct mg_str *expect = mg_http_get_header(hm, "Expect");
+  char reboot[4] = "";
   uint64_t size = 0;
   size_t head = hm->head.len;
   int err;
@@ -318,7 +419,7 @@ void ota_http_start(struct mg_connection *c, struct mg_http_message *hm) {
     http_error(c, 411, "Content-Length required");
     return;
   }
-  err = ota_begin(app, size > DEVICE_OTA_BANK_MAX ? DEVICE_OTA_BANK_MAX + 1 : (size_t) size,
+  err = ota_begin(app, size > bank_max() ? bank_max() + 1 : (size_t) size,
                   sha == NULL ? mg_str_n(NULL, 0) : mg_str_trim(*sha), OTA_SRC_HTTP);
   if (err != 0) {
     http_error(c, http_status(err), app->ota.error);
@@ -327,6 +428,8 @@ void ota_http_start(struct mg_connection *c, struct mg_http_message *hm) {
   app->ota.http_conn = c->id;
   app->ota.http_left = app->ota.size;
   app->ota.http_status = 0;
+  app->ota.http_reboot = mg_http_get_var(&hm->query, "reboot", reboot, sizeof(reboot)) > 0 &&
+                         strcmp(reboot, "1") == 0;
   app->ota.http_deadline = mg_millis() + UPLOAD_IDLE_MS;
   if (expect != NULL && mg_str_ieq(*expect, "100-continue")) {
     mg_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");

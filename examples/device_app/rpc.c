@@ -12,7 +12,7 @@ static struct app *app_of(struct mg_rpc_req *r) {
 }
 
 static void ok_fmt(struct mg_rpc_req *r, const char *fmt, ...) {
-  char buf[320];
+  char buf[400];
   va_list ap;
   va_start(ap, fmt);
   size_t n = mg_vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -25,14 +25,15 @@ static void ok_fmt(struct mg_rpc_req *r, const char *fmt, ...) {
 }
 
 static void m_info(struct mg_rpc_req *r) {
-  char up[24];
+  char up[24], slot[120];
   ok_fmt(r,
          "{\"app\":\"device_app\",\"version\":\"%s\",\"board\":\"%s\","
          "\"uptime_ms\":%s,\"free_ram\":%ld,\"features\":%s,"
-         "\"console_dropped\":%lu,\"signed_updates\":%s}",
+         "\"console_dropped\":%lu,\"signed_updates\":%s%s}",
          MG_FW_VERSION, board_name(), app_u64(app_uptime(app_of(r)), up),
          platform_free_ram(), app_features_json(),
-         (unsigned long) board_console_dropped(), DEVICE_OTA_SIGNED ? "true" : "false");
+         (unsigned long) board_console_dropped(), DEVICE_OTA_SIGNED ? "true" : "false",
+         boot_info_json(app_of(r), slot, sizeof(slot)));
 }
 
 static void m_reboot(struct mg_rpc_req *r) {

@@ -210,6 +210,15 @@
 #define MG_ENABLE_ED25519 1
 #endif
 
+/* Two-slot boot state (src/core/bootstate.c, docs/updates.md): how many
+ * times the bootloader boots an image on test before it rolls back to the
+ * other slot, when the image has not confirmed itself by then. One: a test
+ * image that resets (crash, watchdog, power) before its health check passed
+ * is not booted again. */
+#ifndef MG_BOOTSTATE_TEST_BOOTS
+#define MG_BOOTSTATE_TEST_BOOTS 1
+#endif
+
 /* Logging compiled in (runtime level still defaults to MG_LL_NONE). */
 #ifndef MG_ENABLE_LOG
 #define MG_ENABLE_LOG 1

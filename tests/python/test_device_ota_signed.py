@@ -241,3 +241,58 @@ def test_signed_update_with_the_flash_command(sdev: Device, signed_fw: SignedFir
     assert re.search(r"403.*image is unsigned: this device takes signed updates only",
                      out.stderr), out.stderr
     assert sdev.get_json("/api/info")[0] == 200
+
+
+def test_signed_bootloader_boots_signed_slots_only(signed_fw: SignedFirmware,
+                                                    board: Board) -> None:
+    """Two-slot build with the key (docs/updates.md): the bootloader refuses to boot an
+    unsigned image written into slot A by other means (a debugger here), boots a signed
+    one, and the slot application takes only a signed update for slot B."""
+    import http.client
+    import json
+
+    from cymongoose.device.gdbremote import GdbClient
+    from cymongoose.device.slots import provision, slot_image
+
+    run(["cmake", "--build", str(signed_fw.build), "--target", "bootloader",
+         "device_app_slot_a", "device_app_slot_b", "-j", "2"])
+    key = imagefmt.load_private_key(signed_fw.key.read_bytes())
+    other = imagefmt.load_private_key(signed_fw.other_key.read_bytes())
+    a_elf, b_elf = signed_fw.build / "device_app_slot_a.elf", signed_fw.build / "device_app_slot_b.elf"
+    boot = signed_fw.build / "bootloader.elf"
+
+    def post(port: int, data: bytes, query: str = "") -> tuple[int, dict[str, Any]]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", "/api/ota" + query, body=data)
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+        finally:
+            conn.close()
+
+    with QemuTarget(boot, board, gdb="unix", halted=True,
+                    log_path=ARTIFACTS / BOARD / "bootloader_signed_unsigned.log") as t:
+        assert t.gdb is not None
+        with GdbClient.connect_address(t.gdb) as gdb:
+            provision(gdb, board, slot_image(a_elf, board, "1.0.0"))
+            gdb.cont()
+            t.console.expect_line(r"^boot: slot A: empty, no valid image: bad or missing signature",
+                                  timeout=20)
+            t.console.expect_line(r"^boot: no bootable slot", timeout=20)
+
+    with QemuTarget(boot, board, gdb="unix", halted=True, nic="user", hostfwd=[80],
+                    log_path=ARTIFACTS / BOARD / "bootloader_signed.log") as t:
+        assert t.gdb is not None
+        with GdbClient.connect_address(t.gdb) as gdb:
+            provision(gdb, board, slot_image(a_elf, board, "1.0.0", key=key))
+            gdb.cont()
+            t.console.expect_line(r"^boot: slot A \(confirmed", timeout=20)
+            t.console.expect_line(r"^http: listening", timeout=20)
+            port = t.forwarded[80]
+            for k, why in ((None, "unsigned"), (other, "not signed by this device's key")):
+                status, body = post(port, slot_image(b_elf, board, "1.1.0", key=k))
+                assert status == 403 and why in body["error"], body
+            status, body = post(port, slot_image(b_elf, board, "1.1.0", key=key), "?reboot=1")
+            assert status == 200 and body["signed"] is True, body
+            t.console.expect_line(r"^boot: slot B \(test, attempt 1\)", timeout=20)
+            t.console.expect_line(r"^boot: health check passed: slot B confirmed", timeout=20)

@@ -36,6 +36,10 @@ _EXPORTS = {
     "Segment": "image",
     "load_image": "image",
     "GdbClient": "gdbremote",
+    "BootState": "slots",
+    "provision": "slots",
+    "read_state": "slots",
+    "slot_image": "slots",
     "Target": "targets",
     "QemuTarget": "targets",
     "SerialTarget": "targets",
@@ -132,4 +136,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from .imagefmt import FirmwareImage, ImageFormatError, ImageVerifyError  # noqa: F401
     from .ota import OtaError, OtaFlasher, ota_http, ota_rpc, prepare_image  # noqa: F401
     from .rpc import RpcClient, RpcError, RpcTimeoutError  # noqa: F401
+    from .slots import BootState, provision, read_state, slot_image  # noqa: F401
     from .targets import HostProcessTarget, QemuTarget, SerialTarget, Target  # noqa: F401

@@ -95,6 +95,8 @@ class Board:
     cpu_flags: tuple[str, ...] = ()
     link: Mapping[str, Any] = field(default_factory=dict)
     build: Mapping[str, Any] = field(default_factory=dict)
+    # Two-slot update layout (docs/updates.md): boot, state, a, b, sector, header_room.
+    slots: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
     def region_of(self, addr: int, length: int = 1) -> MemoryRegion | None:
@@ -102,6 +104,15 @@ class Board:
         for region in self.memory:
             if region.contains(addr, length):
                 return region
+        return None
+
+    def slot_of(self, load_addr: int) -> int | None:
+        """The update slot (0 = a, 1 = b) whose payload starts at ``load_addr``, or None."""
+        room = int(self.slots.get("header_room", 0))
+        for i, key in enumerate(("a", "b")):
+            area = self.slots.get(key)
+            if isinstance(area, Mapping) and int(area.get("start", -1)) + room == load_addr:
+                return i
         return None
 
     @property
@@ -242,6 +253,7 @@ def _board_from_table(name: str, t: Mapping[str, Any], source: str) -> Board:
         cpu_flags=_str_list(t.get("cpu_flags", []), f"{where}: cpu_flags"),
         link=_table(t.get("link"), f"{where}: link"),
         build=_table(t.get("build"), f"{where}: build"),
+        slots=_table(t.get("slots"), f"{where}: slots"),
         source=source,
     )
 

@@ -520,6 +520,34 @@ class GdbClient:
         """Resume the target without waiting for it to stop."""
         self.request(b"c", expect_reply=False)
 
+    def step(self) -> bytes:
+        """Execute one instruction; return the stop reply. (To go on past a watchpoint,
+        which stops the CPU before the store, remove it, step, and insert it again.)"""
+        return self.request(b"s")
+
+    def interrupt(self, timeout: float | None = None) -> bytes:
+        """Halt a running target (the RSP break byte); return its stop reply."""
+        try:
+            self.sock.sendall(b"\x03")
+        except OSError as exc:
+            raise GdbError(f"{self.name}: send failed: {exc.strerror or exc}") from None
+        return self.wait_stop(timeout)
+
+    def wait_stop(self, timeout: float | None = None) -> bytes:
+        """After :meth:`cont`: wait for the target to stop (breakpoint, watchpoint,
+        interrupt); return the stop reply (``T05...``, ``S05``, ``W00`` ...)."""
+        return self._read_packet(time.monotonic() + (timeout or self.timeout))
+
+    def set_point(self, kind: int, addr: int, length: int, *, insert: bool = True) -> None:
+        """Insert (``Z``) or remove (``z``) a break/watchpoint: kind 0 software and 1
+        hardware breakpoint (length = instruction size, 2 for Thumb), 2 write, 3 read,
+        4 access watchpoint (length in bytes)."""
+        op = b"Z" if insert else b"z"
+        reply = self.request(op + f"{kind},{addr:x},{length:x}".encode())
+        if reply == b"":
+            raise GdbError(f"{self.name}: {'Z' if insert else 'z'}{kind} not supported")
+        self._check_error(reply, f"{'insert' if insert else 'remove'} point {kind} at 0x{addr:x}")
+
     def detach(self) -> None:
         try:
             self.request(b"D", timeout=2.0)

@@ -329,8 +329,12 @@ def elf_payload(image: Image, board: Board) -> tuple[int, int, bytes]:
 
 def pack_elf(image: Image, board: Board, **kwargs: Any) -> bytes:
     """:func:`pack` of an ELF's :func:`elf_payload` for ``board``; ``kwargs``: version,
-    allow_downgrade, key, header_size."""
+    allow_downgrade, key, header_size. An ELF linked for an update slot of the board
+    (docs/updates.md) gets the slot's header room as header_size, so that the header
+    starts the slot and the payload lands where it was linked."""
     load, entry, payload = elf_payload(image, board)
+    if "header_size" not in kwargs and board.slot_of(load) is not None:
+        kwargs["header_size"] = int(board.slots["header_room"])
     return pack(payload, board=board.name, load_addr=load, entry_addr=entry, **kwargs)
 
 

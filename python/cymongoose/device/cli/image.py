@@ -76,9 +76,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="image version MAJOR.MINOR.PATCH[+BUILD] (default 0.0.0)")
     a.add_argument("--allow-downgrade", action="store_true",
                    help="the image may replace a higher version")
-    a.add_argument("--header-size", type=int, default=64, metavar="BYTES",
+    a.add_argument("--header-size", type=int, default=None, metavar="BYTES",
                    help="header size incl. zero padding, a multiple of 4 in 64..1024 "
-                        "(default 64)")
+                        "(default 64; an ELF linked for an update slot: the slot's "
+                        "header room)")
     a.add_argument("--json", action="store_true", help="print the packed image's fields as JSON")
 
     a = actions.add_parser("verify", help="check an image's hash (and signature with --key)",
@@ -156,7 +157,7 @@ def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
         board = bmap.get(args.board)
         key = (imagefmt.load_private_key(_read(args.key, "key"), args.key)
                if args.key else None)
-        if not _header_size_ok(args.header_size):
+        if args.header_size is not None and not _header_size_ok(args.header_size):
             raise UsageError(f"--header-size {args.header_size}: want a multiple of 4 in "
                              f"{imagefmt.HEADER_SIZE}..{imagefmt.HEADER_MAX}")
         raw = _read(args.firmware, "firmware")
@@ -165,9 +166,9 @@ def cmd_image(args: argparse.Namespace, bmap: BoardMap) -> int:
         if raw[:4] != ELF_MAGIC:
             raise ImageError(f"{args.firmware} is not an ELF file: image pack reads the "
                              "firmware ELF (its load addresses and entry point)")
+        extra = {} if args.header_size is None else {"header_size": args.header_size}
         data = imagefmt.pack_elf(parse_elf(raw, args.firmware), board, version=args.version,
-                                 allow_downgrade=args.allow_downgrade, key=key,
-                                 header_size=args.header_size)
+                                 allow_downgrade=args.allow_downgrade, key=key, **extra)
         try:
             Path(args.output).write_bytes(data)
         except OSError as exc:

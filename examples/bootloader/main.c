@@ -1,0 +1,79 @@
+/* The bootloader of a two-slot board (docs/updates.md): reads the boot state,
+ * checks the image of the slot it says (hash, board, layout, and the
+ * signature when built with a key), updates the state (a test boot counted,
+ * a failed test rolled back, a bad image marked), writes it, and jumps to
+ * the slot: VTOR, main stack pointer and reset handler from the slot's
+ * vector table. With no bootable slot it stays here and says so. */
+#include "board_api.h"
+#include "cortex_m.h"
+#include "slots.h"
+
+#ifdef DEVICE_OTA_PUBKEY
+static const uint8_t s_pubkey[32] = {DEVICE_OTA_PUBKEY};
+#define PUBKEY s_pubkey
+#define KEY_NOTE "signed images only"
+#else
+#define PUBKEY NULL
+#define KEY_NOTE "no key (development)"
+#endif
+
+static void say(const char *fmt, ...) {
+  char buf[128];
+  va_list ap;
+  size_t n;
+  va_start(ap, fmt);
+  n = mg_vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+  va_end(ap);
+  if (n > sizeof(buf) - 2) n = sizeof(buf) - 2;
+  buf[n++] = '\n';
+  board_console_write(buf, n);
+}
+
+/* Hands the CPU over as if the slot's image had been reset into: nothing of
+ * ours may interrupt it (SysTick stopped, every NVIC line disabled and
+ * cleared), its vector table in VTOR, its stack. */
+static void __attribute__((noreturn)) jump(uint32_t vectors) {
+  const volatile uint32_t *vt = (const volatile uint32_t *) (uintptr_t) vectors;
+  uint32_t sp = vt[0], pc = vt[1];
+  __asm__ volatile("cpsid i" ::: "memory");
+  CM_REG32(CM_SYST_CSR) = 0;
+  for (unsigned i = 0; i < 16; i++) {
+    CM_REG32(CM_NVIC_ICER0 + 4 * i) = 0xffffffffu;
+    CM_REG32(CM_NVIC_ICPR0 + 4 * i) = 0xffffffffu;
+  }
+  CM_REG32(CM_SCB_VTOR) = vectors;
+  __asm__ volatile("dsb\n\tisb\n\tmsr msp, %0\n\tcpsie i\n\tbx %1" ::"r"(sp), "r"(pc)
+                   : "memory");
+  __builtin_unreachable();
+}
+
+int main(void) {
+  struct mg_bootstate st;
+  struct mg_image_header h[SLOTS_N];
+  bool valid[SLOTS_N], changed;
+  char ver[24];
+  int copy = slots_state_read(&st), slot;
+  uint64_t t0 = mg_millis();
+  say("boot: cymongoose bootloader %s, %s, state copy %d seq %lu active %d", MG_FW_VERSION,
+      KEY_NOTE, copy, (unsigned long) st.seq,
+      st.active);
+  for (int i = 0; i < SLOTS_N; i++) {
+    int err = slot_check(i, PUBKEY, &h[i]);
+    valid[i] = err == 0;
+    say("boot: slot %c: %s, %s%s%s", 'A' + i, mg_bootstate_status_str(st.status[i]),
+        valid[i] ? "image " : "", valid[i] ? mg_image_version_str(h[i].version, ver, sizeof(ver))
+                                          : "no valid image: ",
+        valid[i] ? "" : slot_strerror(err));
+  }
+  say("boot: slots checked in %lu ms", (unsigned long) (mg_millis() - t0));
+  slot = mg_bootstate_choose(&st, valid, &changed);
+  if (changed) copy = slots_state_write(copy, &st);
+  if (slot < 0) {
+    say("boot: no bootable slot: staying in the bootloader");
+    for (;;) board_idle();
+  }
+  say("boot: slot %c (%s, attempt %u), version %s", 'A' + slot,
+      mg_bootstate_status_str(st.status[slot]), st.attempts[slot],
+      mg_image_version_str(h[slot].version, ver, sizeof(ver)));
+  jump(h[slot].load_addr);
+}
