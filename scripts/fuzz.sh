@@ -24,6 +24,8 @@ run_one() {
   else
     echo "== $name FAILED (build/fuzz/$name.log):"
     cat "build/fuzz/$name.log"
+    echo "== to keep the input that failed: build/fuzz/$name -n $FUZZ_RUNS -s $FUZZ_SEED" \
+         "-t $FUZZ_SECONDS -o crash.bin ${args[*]}"
     return 1
   fi
 }
