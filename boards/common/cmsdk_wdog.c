@@ -21,11 +21,13 @@
 #define WDOG_REG(off) CM_REG32(BOARD_WDOG_BASE + (off))
 
 bool board_watchdog_arm(uint32_t ms) {
-  uint64_t ticks = (uint64_t) BOARD_WDOG_HZ * ms / 1000u;
+  /* 32-bit arithmetic only: a 64-bit division would pull ~1 KiB of libgcc
+   * into the bootloader. Saturates at the 32-bit counter's longest period. */
+  const uint32_t per_ms = BOARD_WDOG_HZ / 1000u;
+  uint32_t ticks = ms > 0xffffffffu / per_ms ? 0xffffffffu : ms * per_ms;
   if (ticks == 0) ticks = 1;
-  if (ticks > 0xffffffffu) ticks = 0xffffffffu;
   WDOG_REG(WDOG_LOCK) = WDOG_UNLOCK_KEY;
-  WDOG_REG(WDOG_LOAD) = (uint32_t) ticks;
+  WDOG_REG(WDOG_LOAD) = ticks;
   WDOG_REG(WDOG_INTCLR) = 1; /* a fresh period, no interrupt left over */
   WDOG_REG(WDOG_CONTROL) = WDOG_CONTROL_INTEN | WDOG_CONTROL_RESEN;
   WDOG_REG(WDOG_LOCK) = 0;
