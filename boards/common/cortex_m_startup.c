@@ -122,6 +122,14 @@ __attribute__((naked)) void board_hardfault_isr(void) {
  * which). */
 void board_default_isr(void) __attribute__((alias("board_hardfault_isr")));
 
+/* The NMI of a board whose watchdog raises it (cmsdk_wdog.c): the first
+ * timeout of an armed watchdog. It returns and leaves the watchdog's
+ * interrupt raised, so the second timeout resets the system, which is the
+ * point: a crash record here would stop the board instead. */
+void board_nmi_isr(void);
+void board_nmi_isr(void) {
+}
+
 /* The 1 kHz tick first checks the guard word at the bottom of the main
  * stack: overwritten means the stack ran past its end (cores without a
  * stack limit register see it no later than a millisecond after), reported

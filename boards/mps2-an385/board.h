@@ -16,6 +16,10 @@
 /* Peripherals on the APB / AHB. */
 #define MPS2_UART0_BASE 0x40004000u
 #define MPS2_LAN9118_BASE 0x40200000u
+/* The CMSDK APB watchdog (boards/common/cmsdk_wdog.c), counting WDOGCLK = the
+ * 25 MHz peripheral clock; QEMU wires its interrupt to the NMI. */
+#define BOARD_WDOG_BASE 0x40008000u
+#define BOARD_WDOG_HZ MPS2_SYSCLK_HZ
 
 /* External interrupt numbers (NVIC). */
 #define MPS2_IRQ_UART0_RX 0u

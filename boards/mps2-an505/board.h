@@ -22,6 +22,11 @@
 /* Peripherals, Secure aliases (the Non-secure ones are 0x10000000 lower). */
 #define MPS2_UART0_BASE 0x50200000u
 #define MPS2_LAN9118_BASE 0x52000000u
+/* The SSE-200's Secure CMSDK APB watchdog (boards/common/cmsdk_wdog.c),
+ * counting the 20 MHz main clock (its S32K one counts 32 kHz, the Non-secure
+ * one sits at 0x40081000). */
+#define BOARD_WDOG_BASE 0x50081000u
+#define BOARD_WDOG_HZ MPS2_SYSCLK_HZ
 
 /* External interrupt numbers (NVIC). 0..31 belong to the SSE-200 itself;
  * the FPGA's devices start at 32. */

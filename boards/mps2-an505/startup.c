@@ -9,6 +9,7 @@ extern uint32_t __stack_top[];
 void board_reset_handler(void);
 void board_hardfault_isr(void);
 void board_default_isr(void);
+void board_nmi_isr(void);
 void board_systick_isr(void);
 void board_uart0_rx_isr(void);
 void board_lan9118_isr(void);
@@ -22,7 +23,7 @@ __attribute__((section(".isr_vector"), used))
 const vector_t board_vector_table[CM_EXTERNAL_IRQ_BASE + MPS2_NUM_IRQS] = {
     (vector_t) (uintptr_t) __stack_top, /* initial main stack pointer */
     board_reset_handler,
-    D,                   /* NMI */
+    board_nmi_isr,       /* NMI: the watchdog (cmsdk_wdog.c) */
     board_hardfault_isr, /* HardFault */
     board_hardfault_isr, /* MemManage */
     board_hardfault_isr, /* BusFault */

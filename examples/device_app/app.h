@@ -50,9 +50,14 @@
 #define DEVICE_SLOTS 0
 #endif
 /* A test build whose health check never passes: it never confirms itself,
- * so the bootloader rolls it back at the next reset. */
+ * so the watchdog resets it and the bootloader rolls it back. */
 #ifndef DEVICE_HEALTH_FAIL
 #define DEVICE_HEALTH_FAIL 0
+#endif
+/* A test build that hangs once it listens (a spin loop, nothing polled): the
+ * watchdog resets it and the bootloader rolls it back. */
+#ifndef DEVICE_HANG
+#define DEVICE_HANG 0
 #endif
 #if DEVICE_SLOTS
 #include "slots.h"

@@ -4,7 +4,8 @@
  * here, in the boot state, once its health check passes: the network is up
  * (an address), the HTTP server listens, and the RPC dispatcher answers an
  * `info` call. An image that resets before that is rolled back by the
- * bootloader at the next boot. */
+ * bootloader at the next boot; the bootloader's watchdog resets one that
+ * hangs or never confirms. */
 #include "app.h"
 
 #if DEVICE_SLOTS
@@ -57,6 +58,8 @@ void boot_poll(struct app *app) {
   }
   copy = slots_state_read(&st);
   if (mg_bootstate_confirm(&st, app->boot.slot)) slots_state_write(copy, &st);
+  /* Written: the bootloader's watchdog (armed for a test boot) is done. */
+  board_watchdog_disarm();
   app->boot.confirmed = true;
   app_log(app, "boot: health check passed: slot %c confirmed", 'A' + app->boot.slot);
 }

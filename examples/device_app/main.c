@@ -275,6 +275,11 @@ static int run(struct app *app, const char *http_url) {
     return 1;
   }
   app_log(app, "http: listening on %s", http_url);
+  if (DEVICE_HANG) {
+    app_log(app, "device: hanging (a build made to hang)");
+    for (;;) {
+    }
+  }
   app_log(app, "device: id=%s features=%s", app->id, app_features_json());
 #if !DEVICE_USE_STACK
   app_log(app, "net: ready ip=0.0.0.0");

@@ -3,8 +3,10 @@
 The board boots with only the bootloader as ``-kernel``; slot A is written through the
 gdbstub, so the slots and the boot state survive a reset like flash. Then, end to end:
 an update over HTTP (through QEMU's port forward) to the slot B build with a newer
-version boots on test, passes its health check and confirms itself; an update whose
-health check fails is rolled back by the bootloader at the next reset; refused updates
+version boots on test, passes its health check and confirms itself (and the watchdog the
+bootloader armed for the test boot never fires); an update that hangs, or whose health
+check fails, is reset by that watchdog and rolled back by the bootloader, with no reset
+from the host; refused updates
 (wrong slot, downgrade, raw ELF, another board, bad hash, truncated, oversized) get a 4xx
 and leave the running slot and the boot state as they were.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 from cymongoose.device import QemuTarget
 from cymongoose.device.boards import Board
+from cymongoose.device.errors import ExpectTimeoutError
 from cymongoose.device.gdbremote import GdbClient
 from cymongoose.device.slots import BootState, provision, read_state, slot_area, slot_image
 from mgtest import board_image, emulated_boards
@@ -28,6 +31,8 @@ pytestmark = pytest.mark.qemu
 SLOT_BOARDS = [b for b in emulated_boards() if b.slots]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "build" / "test-artifacts" / "ota_slots"
 BOOT_TIMEOUT = 20.0
+# BOARD_WATCHDOG_MS (boards/common/board_api.h): interrupt after it, reset after twice it.
+WATCHDOG_S = 4.0
 
 
 @pytest.fixture(scope="module", params=SLOT_BOARDS, ids=lambda b: b.name)
@@ -44,12 +49,14 @@ def images(board: Board) -> dict[str, bytes]:
     a = fw(board, "device_app_slot_a")
     b = fw(board, "device_app_slot_b")
     bad = fw(board, "device_app_slot_b_unhealthy")
+    hang = fw(board, "device_app_slot_b_hang")
     return {
         "a": slot_image(a, board, "1.0.0"),
         "a2": slot_image(a, board, "1.2.0"),
         "b": slot_image(b, board, "1.1.0"),
         "b_old": slot_image(b, board, "0.9.0"),
         "b_unhealthy": slot_image(bad, board, "1.1.0"),
+        "b_hang": slot_image(hang, board, "1.1.0"),
         "elf": Path(b).read_bytes(),
     }
 
@@ -87,6 +94,12 @@ class Device:
     def wait_app(self, slot: str) -> None:
         self.t.console.expect_line(rf"^boot: slot {slot}, image ", timeout=BOOT_TIMEOUT)
         self.t.console.expect_line(r"^http: listening on ", timeout=BOOT_TIMEOUT)
+
+    def test_boot_watchdog(self) -> bool:
+        """After a test boot's bootloader line: whether the bootloader armed a watchdog."""
+        m = self.t.console.expect_line(r"^boot: (watchdog armed|no watchdog)",
+                                       timeout=BOOT_TIMEOUT)
+        return m.group(1) == "watchdog armed"
 
     def state(self) -> BootState | None:
         """The boot state (the CPU is halted to read it, then resumed)."""
@@ -152,9 +165,15 @@ def test_update_over_http_boots_on_test_and_confirms(device: Device,
     assert body["state"] == "verified" and body["version"] == "1.1.0+0" and body["bank"] == 1
     device.t.console.expect_line(r"^boot: slot B \(test, attempt 1\), version 1\.1\.0\+0",
                                  timeout=BOOT_TIMEOUT)
+    armed = device.test_boot_watchdog()
     device.wait_app("B")
     device.t.console.expect_line(r"^boot: health check passed: slot B confirmed",
                                  timeout=BOOT_TIMEOUT)
+    if armed:
+        # The confirm disarmed the watchdog: no reset past twice its period.
+        with pytest.raises(ExpectTimeoutError):
+            device.t.console.expect_line(r"^boot: cymongoose bootloader",
+                                         timeout=2 * WATCHDOG_S + 2)
     info = get_info(device.port)
     assert (info["slot"], info["image_version"], info["confirmed"]) == ("B", "1.1.0+0", True)
     st = device.state()
@@ -176,15 +195,40 @@ def test_update_that_fails_its_health_check_rolls_back(device: Device,
                                                        images: dict[str, bytes]) -> None:
     status, body = post_image(device.port, images["b_unhealthy"], "?reboot=1")
     assert status == 200, body
+    armed = device.test_boot_watchdog()
     device.wait_app("B")
     device.t.console.expect_line(r"^boot: health check failed", timeout=BOOT_TIMEOUT)
     info = get_info(device.port)
     assert (info["slot"], info["confirmed"]) == ("B", False)
     st = device.state()
     assert st is not None and st.active == 1 and st.status == ("confirmed", "test")
-    # No watchdog here: the host resets the board (a power cut, a crash, a watchdog
-    # would do the same). The bootloader rolls back by itself.
-    device.reset()
+    if not armed:
+        # A board without a watchdog: the host resets it (a power cut would do the same).
+        device.reset()
+    # The watchdog resets it, with nothing from the host; the bootloader rolls back.
+    device.t.console.expect_line(r"^boot: slot A \(confirmed, attempt 0\), version 1\.0\.0",
+                                 timeout=2 * WATCHDOG_S + BOOT_TIMEOUT)
+    device.wait_app("A")
+    info = get_info(device.port)
+    assert (info["slot"], info["image_version"], info["confirmed"]) == ("A", "1.0.0+0", True)
+    st = device.state()
+    assert st is not None and st.active == 0 and st.status == ("confirmed", "bad")
+
+
+def test_update_that_hangs_is_reset_by_the_watchdog(device: Device,
+                                                    images: dict[str, bytes]) -> None:
+    """An update that hangs before confirming (it stops polling anything) comes back
+    on slot A by itself: the watchdog resets it, the bootloader rolls it back."""
+    status, body = post_image(device.port, images["b_hang"], "?reboot=1")
+    assert status == 200, body
+    device.t.console.expect_line(r"^boot: slot B \(test, attempt 1\)", timeout=BOOT_TIMEOUT)
+    if not device.test_boot_watchdog():
+        pytest.skip(f"{device.board.name} has no watchdog")
+    device.wait_app("B")
+    device.t.console.expect_line(r"^device: hanging", timeout=BOOT_TIMEOUT)
+    # Twice the period from the arming, plus the boot: far below what an
+    # un-reset hang would take (forever).
+    device.t.console.expect_line(r"^boot: cymongoose bootloader", timeout=2 * WATCHDOG_S + 5)
     device.t.console.expect_line(r"^boot: slot A \(confirmed, attempt 0\), version 1\.0\.0",
                                  timeout=BOOT_TIMEOUT)
     device.wait_app("A")
