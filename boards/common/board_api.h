@@ -58,14 +58,15 @@ void board_eth_mac(uint8_t mac[6]);
 
 /* The board's watchdog (boards/common/cmsdk_wdog.c, facts BOARD_WDOG_BASE and
  * BOARD_WDOG_HZ in its board.h). Armed, it interrupts after ms and resets the
- * system after 2 x ms unless disarmed: the bootloader arms it for an image
- * booted on test, the image disarms it once confirmed (docs/updates.md).
- * Returns false, and does nothing, on a board without one. */
+ * system after 2 x ms unless fed or disarmed: the bootloader arms it for an
+ * image booted on test, whose main loop feeds it until the image confirms
+ * itself and disarms it (docs/updates.md). arm() returns false, and all three
+ * do nothing, on a board without one. */
 bool board_watchdog_arm(uint32_t ms);
+void board_watchdog_feed(void); /* a fresh period: the main loop is alive */
 void board_watchdog_disarm(void);
-/* The period the bootloader arms it with: long enough for a healthy image to
- * come up and confirm under load; a hung one is reset after twice this. A
- * board setting. */
+/* The period the bootloader arms it with: an image whose main loop stops for
+ * twice this long (it hangs) is reset. A board setting. */
 #ifndef BOARD_WATCHDOG_MS
 #define BOARD_WATCHDOG_MS 4000u
 #endif

@@ -1,12 +1,13 @@
-/* The Arm CMSDK APB watchdog (TRM DDI0479) behind board_watchdog_arm() and
- * board_watchdog_disarm() (board_api.h). The board's board.h gives its
+/* The Arm CMSDK APB watchdog (TRM DDI0479) behind board_watchdog_arm(),
+ * board_watchdog_feed() and board_watchdog_disarm() (board_api.h). The board's board.h gives its
  * address (BOARD_WDOG_BASE) and counter clock (BOARD_WDOG_HZ); a board
  * without them gets the no-op version.
  *
  * The counter runs down from LOAD; at zero it raises its interrupt and
  * reloads; at the next zero with the interrupt still raised and RESEN set it
- * resets the system. Nothing here clears the interrupt, so the reset follows
- * the interrupt one period later. */
+ * resets the system. Feeding writes INTCLR, which clears the interrupt and
+ * reloads the counter; without it the reset follows the interrupt one period
+ * later. */
 #include "board.h"
 
 #ifdef BOARD_WDOG_BASE
@@ -34,6 +35,12 @@ bool board_watchdog_arm(uint32_t ms) {
   return true;
 }
 
+void board_watchdog_feed(void) {
+  WDOG_REG(WDOG_LOCK) = WDOG_UNLOCK_KEY;
+  WDOG_REG(WDOG_INTCLR) = 1;
+  WDOG_REG(WDOG_LOCK) = 0;
+}
+
 void board_watchdog_disarm(void) {
   WDOG_REG(WDOG_LOCK) = WDOG_UNLOCK_KEY;
   WDOG_REG(WDOG_CONTROL) = 0;
@@ -44,6 +51,9 @@ void board_watchdog_disarm(void) {
 bool board_watchdog_arm(uint32_t ms) {
   (void) ms;
   return false;
+}
+
+void board_watchdog_feed(void) {
 }
 
 void board_watchdog_disarm(void) {

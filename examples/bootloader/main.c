@@ -75,11 +75,12 @@ int main(void) {
   say("boot: slot %c (%s, attempt %u), version %s", 'A' + slot,
       mg_bootstate_status_str(st.status[slot]), st.attempts[slot],
       mg_image_version_str(h[slot].version, ver, sizeof(ver)));
-  /* An image on test gets the watchdog: hung or never confirming, it is
-   * reset, and the next boot rolls it back. A confirmed boot never arms it. */
+  /* An image on test gets the watchdog, which its main loop feeds until it
+   * confirms itself: a hung one is reset, and the next boot rolls it back.
+   * A confirmed boot never arms it. */
   if (st.status[slot] == MG_SLOT_TEST) {
     if (board_watchdog_arm(BOARD_WATCHDOG_MS)) {
-      say("boot: watchdog armed: reset in %lu ms unless confirmed",
+      say("boot: watchdog armed: reset after %lu ms without a feed",
           (unsigned long) (2 * BOARD_WATCHDOG_MS));
     } else {
       say("boot: no watchdog on this board: a hung image waits for a reset");

@@ -50,12 +50,19 @@
 #define DEVICE_SLOTS 0
 #endif
 /* A test build whose health check never passes: it never confirms itself,
- * so the watchdog resets it and the bootloader rolls it back. */
+ * so it resets itself at DEVICE_CONFIRM_TIMEOUT_MS and the bootloader rolls
+ * it back. */
 #ifndef DEVICE_HEALTH_FAIL
 #define DEVICE_HEALTH_FAIL 0
 #endif
-/* A test build that hangs once it listens (a spin loop, nothing polled): the
- * watchdog resets it and the bootloader rolls it back. */
+/* An image on test that has not passed its health check this long after it
+ * started resets itself, so that the bootloader rolls it back. Generous: the
+ * check needs the network (DHCP) and must not fail a slow but healthy boot. */
+#ifndef DEVICE_CONFIRM_TIMEOUT_MS
+#define DEVICE_CONFIRM_TIMEOUT_MS 60000
+#endif
+/* A test build that hangs once it listens (a spin loop, nothing polled, the
+ * watchdog not fed): the watchdog resets it and the bootloader rolls it back. */
 #ifndef DEVICE_HANG
 #define DEVICE_HANG 0
 #endif

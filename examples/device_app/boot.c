@@ -4,8 +4,9 @@
  * here, in the boot state, once its health check passes: the network is up
  * (an address), the HTTP server listens, and the RPC dispatcher answers an
  * `info` call. An image that resets before that is rolled back by the
- * bootloader at the next boot; the bootloader's watchdog resets one that
- * hangs or never confirms. */
+ * bootloader at the next boot. Until it confirms, the main loop feeds the
+ * watchdog the bootloader armed for the test boot, so a hung image is reset;
+ * one that stays unhealthy resets itself after DEVICE_CONFIRM_TIMEOUT_MS. */
 #include "app.h"
 
 #if DEVICE_SLOTS
@@ -46,8 +47,16 @@ static bool healthy(struct app *app) {
 void boot_poll(struct app *app) {
   struct mg_bootstate st;
   int copy;
-  if (app->boot.slot < 0 || app->boot.confirmed || mg_millis() < app->boot.check_at) return;
+  if (app->boot.slot < 0 || app->boot.confirmed) return;
+  board_watchdog_feed(); /* the main loop runs: not hung */
+  if (mg_millis() < app->boot.check_at) return;
   app->boot.check_at = mg_millis() + HEALTH_PERIOD_MS;
+  if (app->reboot_at == 0 && mg_millis() - app->boot_ms >= DEVICE_CONFIRM_TIMEOUT_MS) {
+    app_log(app, "boot: not healthy %lu ms after start: resetting to roll back",
+            (unsigned long) DEVICE_CONFIRM_TIMEOUT_MS);
+    app->reboot_at = mg_millis() + 1;
+    return;
+  }
   if (!healthy(app)) return;
   if (DEVICE_HEALTH_FAIL) {
     if (!app->boot.health_failed_logged) {

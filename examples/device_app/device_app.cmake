@@ -99,8 +99,8 @@ function(device_app_add_board_images)
                    FLASH_MAX 49152 RAM_MAX 24576)
   # Boards with update slots: the full image linked for slot A (what the
   # factory writes) and for slot B (an update of it), and a slot B build whose
-  # health check fails (it never confirms: the rollback test) and one that
-  # hangs (the watchdog test). They share
+  # health check fails (it never confirms and resets itself after 8 s: the
+  # rollback test) and one that hangs (the watchdog test). They share
   # device_app's core.
   if(MG_BOARD_HAS_SLOTS)
     device_app_image(device_app_slot_a CORE device_app_core SLOT a
@@ -108,7 +108,8 @@ function(device_app_add_board_images)
     device_app_image(device_app_slot_b CORE device_app_core SLOT b
                      FLASH_MAX 114688 RAM_MAX 49152)
     device_app_image(device_app_slot_b_unhealthy CORE device_app_core SLOT b
-                     APP_DEFINES DEVICE_HEALTH_FAIL=1 FLASH_MAX 114688 RAM_MAX 49152)
+                     APP_DEFINES DEVICE_HEALTH_FAIL=1 DEVICE_CONFIRM_TIMEOUT_MS=8000
+                     FLASH_MAX 114688 RAM_MAX 49152)
     device_app_image(device_app_slot_b_hang CORE device_app_core SLOT b
                      APP_DEFINES DEVICE_HANG=1 FLASH_MAX 114688 RAM_MAX 49152)
   endif()
