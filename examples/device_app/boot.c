@@ -47,10 +47,9 @@ static bool healthy(struct app *app) {
 void boot_poll(struct app *app) {
   struct mg_bootstate st;
   int copy;
-  if (app->boot.slot < 0 || app->boot.confirmed) return;
-  board_watchdog_feed(); /* the main loop runs: not hung */
-  if (mg_millis() < app->boot.check_at) return;
+  if (app->boot.slot < 0 || app->boot.confirmed || mg_millis() < app->boot.check_at) return;
   app->boot.check_at = mg_millis() + HEALTH_PERIOD_MS;
+  board_watchdog_feed(); /* the main loop runs: not hung (200 ms << the 4 s period) */
   if (app->reboot_at == 0 && mg_millis() - app->boot_ms >= DEVICE_CONFIRM_TIMEOUT_MS) {
     app_log(app, "boot: not healthy %lu ms after start: resetting to roll back",
             (unsigned long) DEVICE_CONFIRM_TIMEOUT_MS);

@@ -191,6 +191,15 @@ def test_update_over_http_boots_on_test_and_confirms(device: Device,
     assert get_info(device.port)["image_version"] == "1.2.0+0"
 
 
+def assert_rolled_back(device: Device) -> None:
+    """Back on slot A's 1.0.0, confirmed, with slot B marked bad."""
+    device.wait_app("A")
+    info = get_info(device.port)
+    assert (info["slot"], info["image_version"], info["confirmed"]) == ("A", "1.0.0+0", True)
+    st = device.state()
+    assert st is not None and st.active == 0 and st.status == ("confirmed", "bad")
+
+
 def test_update_that_fails_its_health_check_rolls_back(device: Device,
                                                        images: dict[str, bytes]) -> None:
     status, body = post_image(device.port, images["b_unhealthy"], "?reboot=1")
@@ -209,11 +218,7 @@ def test_update_that_fails_its_health_check_rolls_back(device: Device,
                                  timeout=8 + BOOT_TIMEOUT)
     device.t.console.expect_line(r"^boot: slot A \(confirmed, attempt 0\), version 1\.0\.0",
                                  timeout=BOOT_TIMEOUT)
-    device.wait_app("A")
-    info = get_info(device.port)
-    assert (info["slot"], info["image_version"], info["confirmed"]) == ("A", "1.0.0+0", True)
-    st = device.state()
-    assert st is not None and st.active == 0 and st.status == ("confirmed", "bad")
+    assert_rolled_back(device)
 
 
 def test_update_that_hangs_is_reset_by_the_watchdog(device: Device,
@@ -232,11 +237,7 @@ def test_update_that_hangs_is_reset_by_the_watchdog(device: Device,
     device.t.console.expect_line(r"^boot: cymongoose bootloader", timeout=2 * WATCHDOG_S + 5)
     device.t.console.expect_line(r"^boot: slot A \(confirmed, attempt 0\), version 1\.0\.0",
                                  timeout=BOOT_TIMEOUT)
-    device.wait_app("A")
-    info = get_info(device.port)
-    assert (info["slot"], info["image_version"], info["confirmed"]) == ("A", "1.0.0+0", True)
-    st = device.state()
-    assert st is not None and st.active == 0 and st.status == ("confirmed", "bad")
+    assert_rolled_back(device)
 
 
 def test_refused_updates_leave_the_running_image(device: Device, board: Board,
