@@ -294,6 +294,10 @@ class FrameRelay:
                             n = s.send(out[i])
                         except BlockingIOError:
                             continue
+                        except OSError as exc:  # e.g. EPIPE: the peer went while we wrote
+                            side = "device" if i == 0 else "host"
+                            self.error = f"{side} side failed: {exc.strerror or exc}"
+                            return
                         del out[i][:n]
         except (OSError, DeviceError) as exc:
             self.error = str(exc)
