@@ -78,7 +78,9 @@ def suite_app(board: Board) -> str:
 def need_full_app(board: Board) -> None:
     app = suite_app(board)
     if app != "device_app":
-        pytest.skip(f"board {board.name} runs {app} (RAM)")
+        pytest.skip(f"this test needs the full device_app; board {board.name} has "
+                    f"{ram_size(board) // 1024} KiB of RAM and runs {app} "
+                    "(board.toml [test] app)")
 
 
 def ram_size(board: Board) -> int:
