@@ -193,6 +193,9 @@ static bool body_too_slow(struct mg_connection *c, struct mg_http_state *st,
     return false;
   }
   if (now < st->body_t0 + window) return false;
+  /* Nothing at all came and the bytes we have wait in recv: a stall, which
+   * the request timeout (same window, armed a moment later) reports. */
+  if (st->body_got == 0 && st->expire != 0 && c->recv.len > 0) return false;
   slow = st->body_got * 1000 < (uint64_t) st->body_rate * window;
   st->body_t0 = now, st->body_got = 0; /* the next window */
   return slow;
