@@ -245,6 +245,7 @@ class QemuTarget(Target):
         cmd += [str(a) for a in q.get("args", [])]
         if self.firmware:
             cmd += ["-kernel", str(self.firmware)]
+        cmd += self._boot_flash_args()
         if self.serial == "unix":
             self._console_at = hostos.local_endpoint(self._sockdir, "console.sock", free_tcp_port)
             cmd += ["-chardev", f"socket,id=con0,{self._console_at.chardev},server=on,wait=on",
@@ -309,6 +310,30 @@ class QemuTarget(Target):
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
         return cmd
+
+    def _boot_flash_args(self) -> list[str]:
+        """``[qemu] boot_flash`` names a flash region that QEMU boots from only when it
+        has a drive (riscv32-virt: pflash unit 0; without one the CPU starts in DRAM).
+        An image whose entry lies in that region gets an erased (0xff) drive image of
+        the region's size in the work directory, new at each start: what the CPU then
+        programs there lasts across resets, like flash, for this run."""
+        assert self.board is not None and self.workdir is not None
+        name = self.board.qemu.get("boot_flash")
+        if not name or not self.firmware:
+            return []
+        region = next((r for r in self.board.memory if r.name == name), None)
+        if region is None:
+            raise DeviceError(f"board {self.board.name}: qemu.boot_flash names {name!r}, "
+                              "which is not in its memory")
+        from .image import load_image_for  # local: keeps import cost off the hot path
+
+        entry = load_image_for(self.firmware, self.board).entry
+        if entry is None or not region.contains(entry):
+            return []
+        drive = self.workdir / f"{name}.img"
+        with open(drive, "wb") as f:
+            f.write(b"\xff" * region.size)
+        return ["-drive", f"if=pflash,unit=0,format=raw,file={drive}"]
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> QemuTarget:

@@ -1,7 +1,8 @@
 """The riscv32-virt board (QEMU RISC-V virt, RV32IMAC, virtio-net) end to end: hello_fw's
 console, clock and exit status; device_app's JSON-RPC info, DHCP from QEMU user networking
 and HTTP GET /api/info through a forwarded port; flash + verify through QEMU's gdbstub
-with the SDK's RSP client (RISC-V registers) and with `cymongoose flash --backend gdb`.
+with the SDK's RSP client (RISC-V registers) and with `cymongoose flash --backend gdb`;
+the bootloader running in place from the CFI flash (pflash0) with the drive QEMU needs.
 
 The images come from build/fw-riscv32-virt (or $MG_FW_DIR_RISCV32_VIRT); when the RISC-V
 toolchain is installed the fixture builds them there first (incremental)."""
@@ -49,10 +50,31 @@ def fw_dir() -> Path:
                  f"-DCMAKE_TOOLCHAIN_FILE={ROOT}/boards/toolchain-riscv-none-elf.cmake",
                  "-DCMAKE_BUILD_TYPE=MinSizeRel"], check=True, capture_output=True)
         subprocess.run(["cmake", "--build", str(out), "--target", "hello_fw", "device_app",
-                        "device_app_http"], check=True, capture_output=True)
+                        "device_app_http", "bootloader"], check=True, capture_output=True)
     if not (out / "device_app.elf").is_file():
         pytest.skip(f"{out} has no images and riscv64-unknown-elf-gcc is not installed")
     return out
+
+
+def test_an_image_linked_into_the_flash_boots_from_it(fw_dir: Path) -> None:
+    """virt jumps to pflash0 at reset only when it has a drive (else to DRAM): an image
+    whose entry is in the flash (the bootloader, run in place) gets an erased one; an
+    image in DRAM none, and boots as before (the other tests)."""
+    flash = load_boards(include_user=False).get(BOARD).region_of(0x20000000)
+    assert flash is not None and flash.kind == "flash"
+    with QemuTarget(fw_dir / "bootloader.elf", BOARD) as t:
+        t.console.expect_line(r"^boot: cymongoose bootloader .* state copy -1", timeout=10)
+        t.console.expect_line(r"^boot: slot A: empty, no valid image", timeout=10)
+        t.console.expect_line(r"^boot: no bootable slot", timeout=10)
+        assert t.workdir is not None
+        cmdline = (t.workdir / "qemu.cmdline").read_text()
+        drive = t.workdir / "pflash0.img"
+        assert f"-drive if=pflash,unit=0,format=raw,file={drive}" in cmdline
+        assert drive.stat().st_size == flash.size
+    with QemuTarget(fw_dir / "hello_fw.elf", BOARD) as t:
+        t.console.expect_line(BANNER, timeout=10)
+        assert t.workdir is not None
+        assert "if=pflash" not in (t.workdir / "qemu.cmdline").read_text()
 
 
 def test_console_clock_and_exit_status(fw_dir: Path) -> None:
