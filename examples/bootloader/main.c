@@ -50,7 +50,19 @@ int main(void) {
   }
   say("boot: slots checked in %lu ms", (unsigned long) (mg_millis() - t0));
   slot = mg_bootstate_choose(&st, valid, &changed);
-  if (changed) copy = slots_state_write(copy, &st);
+  if (changed) {
+    int written = slots_state_write(copy, &st);
+    if (written == copy) {
+      say("boot: flash error: the boot state was not written");
+      /* A test boot whose attempt is not counted could repeat for ever: the
+       * confirmed fallback boots instead, when there is one. */
+      if (slot >= 0 && st.status[slot] == MG_SLOT_TEST && valid[1 - slot] &&
+          st.status[1 - slot] == MG_SLOT_CONFIRMED) {
+        slot = 1 - slot;
+      }
+    }
+    copy = written;
+  }
   if (slot < 0) {
     say("boot: no bootable slot: staying in the bootloader");
     for (;;) board_idle();
