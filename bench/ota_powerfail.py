@@ -13,6 +13,10 @@ points spread over the whole update:
 - between verify and mark (a breakpoint on the read-back check, on the state change),
 - during a boot state write (a write watchpoint on a byte of the state copies: the
   update's "test" mark, the bootloader's attempt count, the new image's confirm),
+  each write of a byte being two stores: on the MPS2 boards (RAM as flash) its erase and
+  its program; on riscv32-virt (CFI flash, boards/riscv32-virt/flash.c) the program command
+  and the data, after the block's erase (whose commands go to the block's first word), so
+  there "erase" in a point's name means "after the erase, before the program",
 - during the first boot of the new image (at console lines: the jump, app start,
   network up, HTTP listening), before the confirm (breakpoint) and after it.
 
