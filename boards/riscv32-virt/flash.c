@@ -94,6 +94,7 @@ static bool in_flash(uint32_t addr, size_t len) {
 bool board_flash_erase(uint32_t addr, size_t len) {
   uint32_t end = addr + (uint32_t) len;
   if (!in_flash(addr, len)) return false;
+  if (len == 0) return true; /* not even the block of addr */
   for (uint32_t b = addr & ~(VIRT_FLASH_BLOCK - 1u); b < end; b += VIRT_FLASH_BLOCK) {
     uint32_t s = cfi_erase_block(BLOCK_OF(b));
     if (s & CFI_CMD(CFI_SR_ERASE_ERR | CFI_SR_LOCKED)) return false;
@@ -102,7 +103,7 @@ bool board_flash_erase(uint32_t addr, size_t len) {
 }
 
 static bool in_flash_range(uintptr_t addr, size_t len) {
-  return addr < VIRT_FLASH_BASE + VIRT_FLASH_SIZE && addr + len > VIRT_FLASH_BASE;
+  return len != 0 && addr < VIRT_FLASH_BASE + VIRT_FLASH_SIZE && addr + len > VIRT_FLASH_BASE;
 }
 
 /* Programs n words at the word-aligned addr from src and reads them back:
