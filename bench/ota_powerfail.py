@@ -13,6 +13,10 @@ points spread over the whole update:
 - between verify and mark (a breakpoint on the read-back check, on the state change),
 - during a boot state write (a write watchpoint on a byte of the state copies: the
   update's "test" mark, the bootloader's attempt count, the new image's confirm),
+  each write of a byte being two stores: on the MPS2 boards (RAM as flash) its erase and
+  its program; on riscv32-virt (CFI flash, boards/riscv32-virt/flash.c) the program command
+  and the data, after the block's erase (whose commands go to the block's first word), so
+  there "erase" in a point's name means "after the erase, before the program",
 - during the first boot of the new image (at console lines: the jump, app start,
   network up, HTTP listening), before the confirm (breakpoint) and after it.
 
@@ -32,10 +36,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import re
-import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -76,12 +77,15 @@ class Point:
 
 
 def symbols(elf: Path) -> dict[str, int]:
-    nm = shutil.which("arm-none-eabi-nm")
-    if nm is None:
-        raise SystemExit("arm-none-eabi-nm is not installed")
-    out = subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True).stdout
-    return {m.group(2): int(m.group(1), 16)
-            for m in re.finditer(r"^([0-9a-f]+) \w (\S+)$", out, re.MULTILINE)}
+    """Function and object addresses of an ELF (any architecture: pyelftools, which
+    cymongoose.device already needs for crash records)."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        if symtab is None:
+            raise SystemExit(f"{elf} has no symbol table")
+        return {sym.name: int(sym["st_value"]) for sym in symtab.iter_symbols() if sym.name}
 
 
 def points(board: Board, size: int, short: bool) -> list[Point]:

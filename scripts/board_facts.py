@@ -11,6 +11,9 @@ CMake runs this at configure time (boards/common.cmake) and includes what it wri
 - for a board with a [slots] table (two-slot updates, docs/updates.md), the same file with
   CODE moved into the bootloader's region (OUT_DIR/boot/), slot A's (OUT_DIR/slot_a/) and
   slot B's (OUT_DIR/slot_b/); the C macros of the layout go into MG_BOARD_SLOT_DEFINES.
+  The slots lie in link.code, or in the flash region slots.region names (a board whose
+  plain images run from RAM: only its slot builds get a CODE region);
+- every board_memory.ld aliases MG_TEXT to the region code is linked into (CODE, or RAM).
 
 A file is rewritten only when its text changes, so an unchanged board.toml relinks nothing.
 Standard library only (it runs before anything is installed). Errors name the board file
@@ -150,9 +153,20 @@ def slot_layout(board: dict[str, Any], where: str) -> dict[str, Any] | None:
     if not isinstance(slots, dict):
         raise FactError(f"{where}: slots must be a table")
     lay = memory_layout(board, where)
-    if "CODE" not in lay:
-        raise FactError(f"{where}: [slots] needs link.code")
-    code_start, code_size = lay["CODE"]
+    region = slots.get("region")
+    if region is not None:
+        # A board whose plain images run from RAM keeps its slots in a flash region
+        # of their own: only the slot builds run code from there.
+        flash = {r.get("name"): r for r in board.get("memory", []) if isinstance(r, dict)}
+        if not isinstance(region, str) or region not in flash:
+            raise FactError(f"{where}: slots.region must name a memory region, got {region!r}")
+        if flash[region].get("kind") != "flash":
+            raise FactError(f"{where}: slots.region {region!r} is not flash")
+        code_start, code_size = int(flash[region]["start"]), int(flash[region]["size"])
+    elif "CODE" in lay:
+        code_start, code_size = lay["CODE"]
+    else:
+        raise FactError(f"{where}: [slots] needs link.code or slots.region")
     sector = _int(slots.get("sector"), f"{where}: slots.sector")
     room = _int(slots.get("header_room"), f"{where}: slots.header_room")
     if sector == 0 or sector & (sector - 1):
@@ -187,7 +201,8 @@ def slot_layout(board: dict[str, Any], where: str) -> dict[str, Any] | None:
     for key in ("a", "b"):
         if areas[key][1] <= room + SLOT_TRAILER_ROOM:
             raise FactError(f"{where}: slots.{key} is smaller than its header and trailer")
-    return {"areas": areas, "room": room, "sector": sector}
+    return {"areas": areas, "room": room, "sector": sector,
+            "region": ld_name(region) if isinstance(region, str) else None}
 
 
 def slot_codes(slots: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -213,10 +228,13 @@ def slot_defines(slots: dict[str, Any] | None) -> list[str]:
 
 
 def memory_ld(board: dict[str, Any], name: str, where: str,
-              code: tuple[int, int] | None = None) -> str:
+              code: tuple[int, int] | None = None, code_region: str | None = None) -> str:
     lay = memory_layout(board, where)
     if code is not None:
         lay["CODE"] = code
+    if code_region is not None:  # CODE lies in this region: not a region of its own
+        kind, start, size, _ = lay["regions"][code_region]
+        lay["regions"][code_region] = (kind, start, size, True)
     lines = [f"/* Generated from {where} by scripts/board_facts.py: edit board.toml, not this. */",
              ""]
     for ident in LINK_NAMES:
@@ -237,6 +255,9 @@ def memory_ld(board: dict[str, Any], name: str, where: str,
             lines.append(f"  {ident} ({attrs}) : ORIGIN = MG_{ident}_ORIGIN, "
                          f"LENGTH = MG_{ident}_SIZE")
     lines += ["}", ""]
+    # Where code goes: CODE, or RAM for an image that runs from RAM (the section
+    # scripts place .text in MG_TEXT and load .data from it).
+    lines += [f"REGION_ALIAS(\"MG_TEXT\", {'CODE' if 'CODE' in lay else 'RAM'});", ""]
     return "\n".join(lines)
 
 
@@ -310,7 +331,7 @@ def main(argv: list[str]) -> int:
         cmake = cmake_facts(board, board_dir.name, where)
         ld = memory_ld(board, board_dir.name, where)
         slots = slot_layout(board, where) if board.get("link") else None
-        variants = {k: memory_ld(board, board_dir.name, where, code)
+        variants = {k: memory_ld(board, board_dir.name, where, code, slots["region"])
                     for k, code in slot_codes(slots).items()} if slots else {}
     except FactError as exc:
         print(f"board_facts: {exc}", file=sys.stderr)

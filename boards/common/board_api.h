@@ -71,4 +71,16 @@ void board_watchdog_disarm(void);
 #define BOARD_WATCHDOG_MS 4000u
 #endif
 
+/* The flash that holds the update slots and the boot state (boards with
+ * [slots] in board.toml; examples/bootloader/slots.c is the one user).
+ * erase() erases every erase block that [addr, addr + len) touches (each
+ * area erased on its own owns whole blocks), program() writes len bytes
+ * over erased flash. Both return false, with nothing retried, when the
+ * range is not the board's flash or the flash reports an error. On the
+ * MPS2 boards QEMU's "flash" is RAM written byte by byte
+ * (boards/common/mps2_board.c); riscv32-virt drives its CFI chip
+ * (boards/riscv32-virt/flash.c). */
+bool board_flash_erase(uint32_t addr, size_t len);
+bool board_flash_program(uint32_t addr, const void *buf, size_t len);
+
 #endif /* BOARDS_BOARD_API_H */

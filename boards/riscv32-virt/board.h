@@ -1,6 +1,8 @@
 /* QEMU's RISC-V "virt" machine with a 32-bit hart (qemu-system-riscv32 -M
- * virt -bios none): the image runs in machine mode from DRAM. Facts: QEMU's
- * virt machine (info mtree), the NS16550A and CLINT register layouts. */
+ * virt -bios none): a plain image runs in machine mode from DRAM, the
+ * bootloader and the update slots' builds in place from pflash0. Facts:
+ * QEMU's virt machine (info mtree, info qtree), the NS16550A and CLINT
+ * register layouts. */
 #ifndef BOARD_RISCV32_VIRT_H
 #define BOARD_RISCV32_VIRT_H
 
@@ -18,6 +20,12 @@
 #define VIRT_VIRTIO_STRIDE 0x1000u
 #define VIRT_VIRTIO_SLOTS 8u
 #define VIRT_VIRTIO_IRQ0 1u          /* PLIC source of slot 0; slot n is 1 + n */
+/* pflash0, the first of the two cfi.pflash01 chips (Intel command set): a
+ * 32-bit bank of two x16 devices, 128 erase blocks of 256 KiB. It holds the
+ * bootloader, the boot state and the update slots (board.toml [slots]). */
+#define VIRT_FLASH_BASE 0x20000000u
+#define VIRT_FLASH_SIZE 0x02000000u
+#define VIRT_FLASH_BLOCK 0x00040000u
 
 /* PLIC: a priority word per source, then per context (context 0 = hart 0
  * in machine mode) enable bits, a priority threshold and claim/complete. */

@@ -2,10 +2,11 @@
  * checks the image of the slot it says (hash, board, layout, and the
  * signature when built with a key), updates the state (a test boot counted,
  * a failed test rolled back, a bad image marked), writes it, and jumps to
- * the slot: VTOR, main stack pointer and reset handler from the slot's
- * vector table. With no bootable slot it stays here and says so. */
+ * the slot (jump_*.c: on Cortex-M VTOR, main stack pointer and reset handler
+ * from the slot's vector table; on RISC-V its entry point). With no bootable
+ * slot it stays here and says so. */
 #include "board_api.h"
-#include "cortex_m.h"
+#include "jump.h"
 #include "slots.h"
 
 #ifdef DEVICE_OTA_PUBKEY
@@ -29,24 +30,6 @@ static void say(const char *fmt, ...) {
   board_console_write(buf, n);
 }
 
-/* Hands the CPU over as if the slot's image had been reset into: nothing of
- * ours may interrupt it (SysTick stopped, every NVIC line disabled and
- * cleared), its vector table in VTOR, its stack. */
-static void __attribute__((noreturn)) jump(uint32_t vectors) {
-  const volatile uint32_t *vt = (const volatile uint32_t *) (uintptr_t) vectors;
-  uint32_t sp = vt[0], pc = vt[1];
-  __asm__ volatile("cpsid i" ::: "memory");
-  CM_REG32(CM_SYST_CSR) = 0;
-  for (unsigned i = 0; i < 16; i++) {
-    CM_REG32(CM_NVIC_ICER0 + 4 * i) = 0xffffffffu;
-    CM_REG32(CM_NVIC_ICPR0 + 4 * i) = 0xffffffffu;
-  }
-  CM_REG32(CM_SCB_VTOR) = vectors;
-  __asm__ volatile("dsb\n\tisb\n\tmsr msp, %0\n\tcpsie i\n\tbx %1" ::"r"(sp), "r"(pc)
-                   : "memory");
-  __builtin_unreachable();
-}
-
 int main(void) {
   struct mg_bootstate st;
   struct mg_image_header h[SLOTS_N];
@@ -67,7 +50,19 @@ int main(void) {
   }
   say("boot: slots checked in %lu ms", (unsigned long) (mg_millis() - t0));
   slot = mg_bootstate_choose(&st, valid, &changed);
-  if (changed) copy = slots_state_write(copy, &st);
+  if (changed) {
+    int written = slots_state_write(copy, &st);
+    if (written == copy) {
+      say("boot: flash error: the boot state was not written");
+      /* A test boot whose attempt is not counted could repeat for ever: the
+       * confirmed fallback boots instead, when there is one. */
+      if (slot >= 0 && st.status[slot] == MG_SLOT_TEST && valid[1 - slot] &&
+          st.status[1 - slot] == MG_SLOT_CONFIRMED) {
+        slot = 1 - slot;
+      }
+    }
+    copy = written;
+  }
   if (slot < 0) {
     say("boot: no bootable slot: staying in the bootloader");
     for (;;) board_idle();
@@ -86,5 +81,5 @@ int main(void) {
       say("boot: no watchdog on this board: a hung image waits for a reset");
     }
   }
-  jump(h[slot].load_addr);
+  boot_jump(&h[slot]);
 }

@@ -30,15 +30,12 @@ int slot_running(void) {
   return -1;
 }
 
-void slot_erase(uint32_t addr, size_t len) {
-  volatile uint8_t *p = (volatile uint8_t *) (uintptr_t) addr;
-  for (size_t i = 0; i < len; i++) p[i] = 0xff;
+bool slot_erase(uint32_t addr, size_t len) {
+  return board_flash_erase(addr, len);
 }
 
-void slot_program(uint32_t addr, const void *buf, size_t len) {
-  volatile uint8_t *p = (volatile uint8_t *) (uintptr_t) addr;
-  const uint8_t *s = (const uint8_t *) buf;
-  for (size_t i = 0; i < len; i++) p[i] = s[i];
+bool slot_program(uint32_t addr, const void *buf, size_t len) {
+  return board_flash_program(addr, buf, len);
 }
 
 int slots_state_read(struct mg_bootstate *st) {
@@ -50,9 +47,11 @@ int slots_state_write(int current, struct mg_bootstate *st) {
   uint8_t buf[MG_BOOTSTATE_SIZE];
   int to = mg_bootstate_next(current, st);
   mg_bootstate_encode(st, buf);
-  /* Erase, then program front to back: the CRC, last, completes the copy. */
-  slot_erase(s_state[to], sizeof(buf));
-  slot_program(s_state[to], buf, sizeof(buf));
+  /* Erase, then program front to back: the CRC, last, completes the copy.
+   * A copy the flash failed to write keeps a bad CRC: the old state stays. */
+  if (!slot_erase(s_state[to], sizeof(buf)) || !slot_program(s_state[to], buf, sizeof(buf))) {
+    return current;
+  }
   return to;
 }
 
@@ -81,6 +80,14 @@ int slot_check(int slot, const uint8_t *pubkey, struct mg_image_header *h) {
 #else
   if (pubkey != NULL) return SLOT_ERR_SIGNATURE;
 #endif
+#if defined(__riscv)
+  /* The bootloader jumps to the entry point: inside the payload, on an
+   * instruction boundary (2 bytes with compressed instructions). */
+  if ((h->entry_addr & 1) != 0 || h->entry_addr < h->load_addr ||
+      h->entry_addr >= h->load_addr + h->payload_size) {
+    return SLOT_ERR_VECTORS;
+  }
+#else
   {
     /* The first two words of the payload: initial stack pointer (RAM, not in
      * the image) and reset handler (Thumb, inside the payload). */
@@ -92,6 +99,7 @@ int slot_check(int slot, const uint8_t *pubkey, struct mg_image_header *h) {
       return SLOT_ERR_VECTORS;
     }
   }
+#endif
   return 0;
 }
 
@@ -99,7 +107,11 @@ const char *slot_strerror(int err) {
   switch (err) {
     case SLOT_ERR_LAYOUT: return "image not laid out for this slot";
     case SLOT_ERR_SIGNATURE: return "bad or missing signature";
+#if defined(__riscv)
+    case SLOT_ERR_VECTORS: return "entry point outside the image";
+#else
     case SLOT_ERR_VECTORS: return "bad vector table";
+#endif
     default: return mg_image_strerror(err);
   }
 }

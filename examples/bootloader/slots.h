@@ -27,23 +27,24 @@ int slot_of_load_addr(uint32_t addr);
  * bootloader, or an image loaded some other way). */
 int slot_running(void);
 
-/* Flash operations. On the QEMU boards the flash is RAM the CPU writes
- * byte by byte, which keeps the window of a torn write as wide as it is on
- * real flash; a board with a flash controller would implement these. */
-void slot_erase(uint32_t addr, size_t len);
-void slot_program(uint32_t addr, const void *buf, size_t len);
+/* Flash operations: the board's (board_flash_erase/program in board_api.h).
+ * false: the flash reported an error. */
+bool slot_erase(uint32_t addr, size_t len);
+bool slot_program(uint32_t addr, const void *buf, size_t len);
 
 /* The boot state (two copies). Returns the copy holding it (-1: none). */
 int slots_state_read(struct mg_bootstate *st);
 /* Writes st as the next state over the copy that does not hold `current`
- * (what slots_state_read returned); bumps st->seq. Returns the copy written. */
+ * (what slots_state_read returned); bumps st->seq. Returns the copy written,
+ * or `current` when the flash failed (the state is then still the old one). */
 int slots_state_write(int current, struct mg_bootstate *st);
 
 /* Checks the image in `slot`: parses the header at the slot's start (the
  * header size must be the slot's header room, the load address the slot's
  * payload address), checks board, size and hash, the signature when a key is
  * given (pubkey non-NULL; a build without DEVICE_OTA_PUBKEY refuses any key),
- * and that the vector table points into the image.
+ * and that the image is entered inside itself (Cortex-M: the vector table's
+ * reset handler; RISC-V: the header's entry point).
  * Returns 0 or an MG_IMAGE_ERR_* (or SLOT_ERR_*), h holds the header. */
 enum { SLOT_ERR_LAYOUT = 100, SLOT_ERR_SIGNATURE, SLOT_ERR_VECTORS };
 int slot_check(int slot, const uint8_t *pubkey, struct mg_image_header *h);

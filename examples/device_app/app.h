@@ -138,6 +138,7 @@
 #define OTA_ERR_SIGNATURE (-32008) /* refused by the signature check */
 #define OTA_ERR_SLOT (-32009)      /* not linked for the slot it would go in */
 #define OTA_ERR_DOWNGRADE (-32011) /* older than the running image */
+#define OTA_ERR_FLASH (-32012)     /* the flash reported an error writing the slot */
 
 enum { OTA_IDLE, OTA_RECEIVING, OTA_VERIFIED, OTA_FAILED };
 enum { OTA_SRC_NONE, OTA_SRC_RPC, OTA_SRC_HTTP };
@@ -195,6 +196,7 @@ struct app {
     struct mg_image_header image;    /* header of the running image */
     bool confirmed;                  /* the state says confirmed */
     bool health_failed_logged;
+    bool confirm_failed_logged; /* the flash refused the confirm (logged once) */
     uint64_t check_at;               /* next health check */
   } boot;
 #endif

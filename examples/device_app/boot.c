@@ -65,7 +65,15 @@ void boot_poll(struct app *app) {
     return;
   }
   copy = slots_state_read(&st);
-  if (mg_bootstate_confirm(&st, app->boot.slot)) slots_state_write(copy, &st);
+  if (mg_bootstate_confirm(&st, app->boot.slot) && slots_state_write(copy, &st) == copy) {
+    /* Not written: still on test (and the watchdog armed); tried again at
+     * the next health check. */
+    if (!app->boot.confirm_failed_logged) {
+      app_log(app, "boot: flash error: the confirm of slot %c not written", 'A' + app->boot.slot);
+    }
+    app->boot.confirm_failed_logged = true;
+    return;
+  }
   /* Written: the bootloader's watchdog (armed for a test boot) is done. */
   board_watchdog_disarm();
   app->boot.confirmed = true;

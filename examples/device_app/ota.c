@@ -31,19 +31,23 @@ static size_t bank_max(void) {
   return bank_slot() < 0 ? 0 : slot_size(bank_slot());
 }
 
-static bool bank_erase(struct ota *o, size_t size) {
+/* 0, or the error: the state not written or the slot not erased (the flash
+ * reported a failure; the running slot is untouched either way). */
+static int bank_erase(struct ota *o, size_t size) {
   struct mg_bootstate st;
   int slot = bank_slot(), copy;
-  if (slot < 0) return false;
+  if (slot < 0) return OTA_ERR_SLOT;
   copy = slots_state_read(&st);
-  if (mg_bootstate_set_empty(&st, slot)) slots_state_write(copy, &st);
-  slot_erase(slot_start(slot), size);
+  if (mg_bootstate_set_empty(&st, slot) && slots_state_write(copy, &st) == copy) {
+    return OTA_ERR_FLASH; /* the slot still counts as a fallback: not erased */
+  }
+  if (!slot_erase(slot_start(slot), size)) return OTA_ERR_FLASH;
   o->bank = (uint8_t *) (uintptr_t) slot_start(slot);
-  return true;
+  return 0;
 }
 
-static void bank_program(struct ota *o, size_t ofs, const void *p, size_t n) {
-  slot_program((uint32_t) (uintptr_t) (o->bank + ofs), p, n);
+static bool bank_program(struct ota *o, size_t ofs, const void *p, size_t n) {
+  return slot_program((uint32_t) (uintptr_t) (o->bank + ofs), p, n);
 }
 
 static void bank_release(struct ota *o) {
@@ -54,14 +58,15 @@ static size_t bank_max(void) {
   return DEVICE_OTA_BANK_MAX;
 }
 
-static bool bank_erase(struct ota *o, size_t size) {
+static int bank_erase(struct ota *o, size_t size) {
   free(o->bank);
   o->bank = (uint8_t *) malloc(size);
-  return o->bank != NULL;
+  return o->bank != NULL ? 0 : OTA_ERR_NOMEM;
 }
 
-static void bank_program(struct ota *o, size_t ofs, const void *p, size_t n) {
+static bool bank_program(struct ota *o, size_t ofs, const void *p, size_t n) {
   memcpy(o->bank + ofs, p, n);
+  return true;
 }
 
 static void bank_release(struct ota *o) {
@@ -104,6 +109,7 @@ static void hex(const uint8_t *p, size_t n, char *out) {
 int ota_begin(struct app *app, size_t size, struct mg_str sha_hex, int source) {
   struct ota *o = &app->ota;
   uint8_t digest[32];
+  int err;
   if (sha_hex.len != 64 && sha_hex.len != 0) {
     return fail(app, RPC_ERR_PARAMS, "sha256 must be 64 hex digits");
   }
@@ -131,9 +137,11 @@ int ota_begin(struct app *app, size_t size, struct mg_str sha_hex, int source) {
   o->has_sha256 = sha_hex.len != 0;
   memcpy(o->sha256, digest, sizeof(digest));
   o->next_bank = 0; /* erasing the bank discards an image verified before */
-  if (!bank_erase(o, size)) {
+  err = bank_erase(o, size);
+  if (err != 0) {
     o->state = OTA_FAILED;
-    return fail(app, OTA_ERR_NOMEM, "no memory for a %lu byte bank", (unsigned long) size);
+    if (err == OTA_ERR_FLASH) return fail(app, err, "flash error: the inactive slot not erased");
+    return fail(app, err, "no memory for a %lu byte bank", (unsigned long) size);
   }
   o->state = OTA_RECEIVING;
   app_log(app, "ota: begin size=%lu via %s", (unsigned long) size,
@@ -230,7 +238,9 @@ int ota_write(struct app *app, size_t offset, const void *buf, size_t len) {
   if (len > o->size - o->received) {
     return fail(app, OTA_ERR_TOO_BIG, "data beyond the announced size");
   }
-  bank_program(o, offset, buf, len);
+  if (!bank_program(o, offset, buf, len)) {
+    return fail(app, OTA_ERR_FLASH, "flash error writing offset %lu", (unsigned long) offset);
+  }
   o->received += len;
   if (offset < MG_IMAGE_HEADER_SIZE && o->received >= MG_IMAGE_HEADER_SIZE) {
     return check_header(app);
@@ -292,7 +302,11 @@ int ota_end(struct app *app) {
     }
     copy = slots_state_read(&st);
     mg_bootstate_set_test(&st, slot);
-    slots_state_write(copy, &st);
+    if (slots_state_write(copy, &st) == copy) { /* not committed: the old state stays */
+      o->state = OTA_FAILED;
+      bank_release(o);
+      return fail(app, OTA_ERR_FLASH, "flash error: the boot state not written");
+    }
     o->next_bank = slot;
   }
 #else
@@ -350,7 +364,8 @@ static void http_error(struct mg_connection *c, int status, const char *msg) {
 /* 403 for a signature refusal: the image is well formed, only not trusted. */
 static int http_status(int err) {
   return err == OTA_ERR_TOO_BIG ? 413 : err == OTA_ERR_NOMEM ? 507
-         : err == OTA_ERR_SIGNATURE ? 403 : err == OTA_ERR_DOWNGRADE ? 409 : 400;
+         : err == OTA_ERR_SIGNATURE ? 403 : err == OTA_ERR_DOWNGRADE ? 409
+         : err == OTA_ERR_FLASH ? 500 : 400;
 }
 
 /* A refused upload is still read to its end before the answer goes out: a

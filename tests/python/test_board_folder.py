@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,42 @@ def test_board_toml_is_one_board(tmp_path: Path) -> None:
     (folder / "board.toml").write_text('[boards.x]\ncpu = "m3"\nboot = "serial"\n')
     with pytest.raises(BoardError, match="describes one board"):
         load_boards(include_user=False, boards_dir=tmp_path)
+
+
+def run_facts(board_dir: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "board_facts.py"),
+                           str(board_dir), str(out)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_slots_in_a_flash_region_of_a_board_that_runs_from_ram(tmp_path: Path) -> None:
+    """riscv32-virt runs its plain images from DRAM (no link.code) and keeps its update
+    slots in pflash0 (slots.region): only the bootloader's and the slots' link maps get a
+    CODE region there, and MG_TEXT (where riscv-sections.ld puts code) follows."""
+    rv = REPO / "boards" / "riscv32-virt"
+    res = run_facts(rv, tmp_path / "out")
+    assert res.returncode == 0, res.stderr
+    base = (tmp_path / "out" / "board_memory.ld").read_text()
+    assert "CODE (rx)" not in base and 'REGION_ALIAS("MG_TEXT", RAM);' in base
+    slot_a = (tmp_path / "out" / "slot_a" / "board_memory.ld").read_text()
+    assert 'REGION_ALIAS("MG_TEXT", CODE);' in slot_a
+    assert "MG_CODE_ORIGIN = 0x20100400;" in slot_a
+    assert "PFLASH0 (rx)" not in slot_a  # CODE lies in it: not a second region
+    boot = (tmp_path / "out" / "boot" / "board_memory.ld").read_text()
+    assert "MG_CODE_ORIGIN = 0x20000000;" in boot
+    facts = (tmp_path / "out" / "board_facts.cmake").read_text()
+    assert "MG_BOARD_HAS_SLOTS ON" in facts and "MG_BOARD_SLOT0_START=0x20100000" in facts
+    # A region that is not there, or not flash, is refused by name.
+    folder = tmp_path / "boards" / "riscv32-virt"
+    shutil.copytree(rv, folder)
+    toml = folder / "board.toml"
+    text = toml.read_text()
+    for region, why in (("pflash9", "slots.region must name a memory region, got 'pflash9'"),
+                        ("dram", "slots.region 'dram' is not flash")):
+        toml.write_text(text.replace('region = "pflash0"', f'region = "{region}"'))
+        res = run_facts(folder, tmp_path / "bad")
+        assert res.returncode == 1 and why in res.stderr, res.stderr
+    # Without a region, a board with no link.code has nowhere to put slots.
+    toml.write_text(text.replace('region = "pflash0"\n', ""))
+    res = run_facts(folder, tmp_path / "bad")
+    assert res.returncode == 1 and "[slots] needs link.code or slots.region" in res.stderr

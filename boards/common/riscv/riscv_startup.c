@@ -1,13 +1,16 @@
 /* Reset entry, trap vector and C runtime set-up shared by RISC-V boards
- * (machine mode, no OS). The image runs where it was loaded (RAM), so .data
- * needs no copy; .bss and the thread-local block picolibc uses for errno are
- * set up here before board_init() and main(). */
+ * (machine mode, no OS). An image that runs from RAM is where it was loaded;
+ * one that runs in place from flash (riscv-sections.ld) gets .data (with the
+ * RAM functions) and .tdata copied from their load addresses. .bss and the
+ * thread-local block picolibc uses for errno are set up here before
+ * board_init() and main(). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "board.h"
 
 extern uint8_t __bss_start[], __bss_end[];
+extern uint8_t __data_start[], __data_end[], __data_load[], __tdata_load[];
 extern uint32_t __stack_limit[], __stack_top[];
 extern uint8_t __tls_base[], __tdata_end[], __tbss_start[], __tbss_end[];
 
@@ -35,6 +38,12 @@ __attribute__((naked, section(".text.start"))) void _start(void) {
 }
 
 void board_c_start(void) {
+  if ((uintptr_t) __data_load != (uintptr_t) __data_start) {
+    memcpy(__data_start, __data_load, (size_t) (__data_end - __data_start));
+  }
+  if ((uintptr_t) __tdata_load != (uintptr_t) __tls_base) {
+    memcpy(__tls_base, __tdata_load, (size_t) (__tdata_end - __tls_base));
+  }
   memset(__bss_start, 0, (size_t) (__bss_end - __bss_start));
   /* picolibc keeps errno in thread-local storage at tp. */
   memset(__tbss_start, 0, (size_t) (__tbss_end - __tbss_start));

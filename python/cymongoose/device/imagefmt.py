@@ -295,15 +295,20 @@ def pack(payload: bytes, *, board: str, load_addr: int, entry_addr: int,
 
 def elf_payload(image: Image, board: Board) -> tuple[int, int, bytes]:
     """``(load_addr, entry_addr, payload)`` of a parsed ELF for ``board``: the segments
-    in its flash (all of them on a board without flash, which runs from RAM), one
-    region, contiguous, gaps filled with 0xff."""
+    in its flash (all of them for an image that runs from RAM: a board without flash, or
+    one like riscv32-virt whose plain images have no byte in its flash), one region,
+    contiguous, gaps filled with 0xff."""
     image.check_board(board)
     if not board.memory:
         raise ImageError(f"board {board.name} has no memory map: images are for boards "
                          "with one")
     flash = [r for r in board.memory if r.kind == "flash"]
     segments = list(image.segments)
-    if flash:
+    # link without a code region: the board's plain images run from RAM.
+    ram_board = bool(board.link) and "code" not in board.link
+    in_flash = any((r := board.region_of(s.address, max(len(s.data), 1))) and r.kind == "flash"
+                   for s in segments)
+    if flash and (in_flash or not ram_board):
         for seg in segments:
             region = board.region_of(seg.address, max(len(seg.data), 1))
             if region is None or region.kind != "flash":

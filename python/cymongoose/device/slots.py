@@ -12,6 +12,10 @@ recovery need.
         with GdbClient.connect_address(t.gdb) as gdb:
             provision(gdb, board, slot_image(app_slot_a_elf, board, "1.0.0"))
             gdb.cont()
+
+A board that boots from a flash drive (riscv32-virt's pflash0, ``[qemu] boot_flash``) can
+also be given the whole flash as a drive image, :func:`flash_image`, with
+``QemuTarget(..., flash_image=path)``.
 """
 
 from __future__ import annotations
@@ -67,6 +71,25 @@ def provision(gdb: GdbClient, board: Board, image: bytes, *, slot: int = 0,
     if erase_state:
         for addr in state_addresses(board):
             gdb.write_memory(addr, b"\xff" * STATE_SIZE)
+
+
+def flash_image(board: Board, slots: dict[int, bytes]) -> bytes:
+    """The whole boot flash of ``board`` (``[qemu] boot_flash``, riscv32-virt's pflash0) as a
+    drive image: erased (0xff), with ``slots[n]`` at the start of slot n and the boot state
+    erased, a factory-fresh board; the bootloader comes from ``-kernel``. For
+    ``QemuTarget(..., flash_image=path)`` (the other way to provision than :func:`provision`)."""
+    name = board.qemu.get("boot_flash")
+    region = next((r for r in board.memory if r.name == name), None) if name else None
+    if region is None:
+        raise DeviceError(f"board {board.name} has no boot flash (board.toml qemu.boot_flash)")
+    data = bytearray(b"\xff" * region.size)
+    for slot, image in slots.items():
+        start, size = slot_area(board, slot)
+        if len(image) > size:
+            raise DeviceError(f"image of {len(image)} bytes does not fit slot {slot} "
+                              f"({size} bytes)")
+        data[start - region.start:start - region.start + len(image)] = image
+    return bytes(data)
 
 
 @dataclass(frozen=True)

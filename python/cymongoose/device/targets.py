@@ -187,11 +187,17 @@ class QemuTarget(Target):
         start_timeout: float = 10.0,
         qemu: str | None = None,
         mac: str | None = None,
+        flash_image: str | os.PathLike[str] | None = None,
+        flash_readonly: bool = False,
     ) -> None:
         super().__init__(log_path=log_path)
         if mac is not None and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", mac):
             raise ValueError(f"mac: want six hex bytes like 52:54:00:12:34:57, not {mac!r}")
         self.mac = mac  # the NIC's address (user/stream NICs; QEMU's default otherwise)
+        # The boot flash's drive ([qemu] boot_flash): this file instead of an erased one,
+        # read-only (the chip then reports erase/program errors) with flash_readonly.
+        self.flash_image = Path(flash_image) if flash_image else None
+        self.flash_readonly = flash_readonly
         self.board = load_boards().get(board) if isinstance(board, str) else board
         if self.board.boot != "qemu":
             raise DeviceError(f"board {self.board.name} is not emulated (boot = {self.board.boot})")
@@ -245,6 +251,7 @@ class QemuTarget(Target):
         cmd += [str(a) for a in q.get("args", [])]
         if self.firmware:
             cmd += ["-kernel", str(self.firmware)]
+        cmd += self._boot_flash_args()
         if self.serial == "unix":
             self._console_at = hostos.local_endpoint(self._sockdir, "console.sock", free_tcp_port)
             cmd += ["-chardev", f"socket,id=con0,{self._console_at.chardev},server=on,wait=on",
@@ -309,6 +316,45 @@ class QemuTarget(Target):
             cmd += [str(a) for a in self.nic]
         cmd += list(self.extra_args)
         return cmd
+
+    def _boot_flash_args(self) -> list[str]:
+        """``[qemu] boot_flash`` names a flash region that QEMU boots from only when it
+        has a drive (riscv32-virt: pflash unit 0; without one the CPU starts in DRAM).
+        An image whose entry lies in that region gets an erased (0xff) drive image of
+        the region's size in the work directory, new at each start: what the CPU then
+        programs there lasts across resets, like flash, for this run. ``flash_image``
+        gives a file of that size instead (e.g. :func:`cymongoose.device.slots.flash_image`);
+        QEMU writes into it unless ``flash_readonly``."""
+        assert self.board is not None and self.workdir is not None
+        name = self.board.qemu.get("boot_flash")
+        if not name or not self.firmware:
+            if self.flash_image:
+                raise DeviceError(f"board {self.board.name} has no qemu.boot_flash for "
+                                  "flash_image")
+            return []
+        region = next((r for r in self.board.memory if r.name == name), None)
+        if region is None:
+            raise DeviceError(f"board {self.board.name}: qemu.boot_flash names {name!r}, "
+                              "which is not in its memory")
+        from .image import load_image_for  # local: keeps import cost off the hot path
+
+        entry = load_image_for(self.firmware, self.board).entry
+        if entry is None or not region.contains(entry):
+            if self.flash_image:
+                raise DeviceError(f"{self.firmware} does not boot from {name}: "
+                                  "flash_image is for an image linked there")
+            return []
+        if self.flash_image:
+            drive = self.flash_image
+            if not drive.is_file() or drive.stat().st_size != region.size:
+                raise DeviceError(f"flash_image {drive} must be a file of {region.size} bytes "
+                                  f"(the {name} region)")
+        else:
+            drive = self.workdir / f"{name}.img"
+            with open(drive, "wb") as f:
+                f.write(b"\xff" * region.size)
+        ro = ",readonly=on" if self.flash_readonly else ""
+        return ["-drive", f"if=pflash,unit=0,format=raw{ro},file={drive}"]
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> QemuTarget:

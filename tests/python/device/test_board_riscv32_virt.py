@@ -1,7 +1,8 @@
 """The riscv32-virt board (QEMU RISC-V virt, RV32IMAC, virtio-net) end to end: hello_fw's
 console, clock and exit status; device_app's JSON-RPC info, DHCP from QEMU user networking
 and HTTP GET /api/info through a forwarded port; flash + verify through QEMU's gdbstub
-with the SDK's RSP client (RISC-V registers) and with `cymongoose flash --backend gdb`.
+with the SDK's RSP client (RISC-V registers) and with `cymongoose flash --backend gdb`;
+the bootloader running in place from the CFI flash (pflash0) with the drive QEMU needs.
 
 The images come from build/fw-riscv32-virt (or $MG_FW_DIR_RISCV32_VIRT); when the RISC-V
 toolchain is installed the fixture builds them there first (incremental)."""
@@ -26,6 +27,7 @@ from cymongoose.device.flash import GdbFlasher
 from cymongoose.device.gdbremote import GdbClient
 from cymongoose.device.image import EM_RISCV, load_image
 from cymongoose.device.rpc import RpcClient
+from cymongoose.device.slots import flash_image, slot_image, state_addresses
 from cymongoose.device.targets import free_tcp_port
 
 pytestmark = pytest.mark.qemu
@@ -49,10 +51,82 @@ def fw_dir() -> Path:
                  f"-DCMAKE_TOOLCHAIN_FILE={ROOT}/boards/toolchain-riscv-none-elf.cmake",
                  "-DCMAKE_BUILD_TYPE=MinSizeRel"], check=True, capture_output=True)
         subprocess.run(["cmake", "--build", str(out), "--target", "hello_fw", "device_app",
-                        "device_app_http"], check=True, capture_output=True)
+                        "device_app_http", "bootloader", "device_app_slot_a",
+                        "device_app_slot_b"], check=True, capture_output=True)
     if not (out / "device_app.elf").is_file():
         pytest.skip(f"{out} has no images and riscv64-unknown-elf-gcc is not installed")
     return out
+
+
+def test_an_image_linked_into_the_flash_boots_from_it(fw_dir: Path) -> None:
+    """virt jumps to pflash0 at reset only when it has a drive (else to DRAM): an image
+    whose entry is in the flash (the bootloader, run in place) gets an erased one; an
+    image in DRAM none, and boots as before (the other tests)."""
+    flash = load_boards(include_user=False).get(BOARD).region_of(0x20000000)
+    assert flash is not None and flash.kind == "flash"
+    with QemuTarget(fw_dir / "bootloader.elf", BOARD) as t:
+        t.console.expect_line(r"^boot: cymongoose bootloader .* state copy -1", timeout=10)
+        t.console.expect_line(r"^boot: slot A: empty, no valid image", timeout=10)
+        t.console.expect_line(r"^boot: no bootable slot", timeout=10)
+        assert t.workdir is not None
+        cmdline = (t.workdir / "qemu.cmdline").read_text()
+        drive = t.workdir / "pflash0.img"
+        assert f"-drive if=pflash,unit=0,format=raw,file={drive}" in cmdline
+        assert drive.stat().st_size == flash.size
+    with QemuTarget(fw_dir / "hello_fw.elf", BOARD) as t:
+        t.console.expect_line(BANNER, timeout=10)
+        assert t.workdir is not None
+        assert "if=pflash" not in (t.workdir / "qemu.cmdline").read_text()
+
+
+def post_ota(port: int, data: bytes) -> tuple[int, dict[str, object]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/api/ota", body=data,
+                     headers={"Content-Type": "application/octet-stream"})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def test_slots_from_a_flash_image_and_a_flash_that_refuses_writes(fw_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    """Provisioning by drive image (slots.flash_image: slot A, erased state) instead of
+    the gdbstub; then the same image read-only, so that the chip reports an error for
+    every erase and program (status bits 5 and 4): the bootloader and the application say
+    so, an update is refused with HTTP 500 / -32012, slot A keeps running, and the flash
+    holds what it held."""
+    board = load_boards(include_user=False).get(BOARD)
+    a = slot_image(fw_dir / "device_app_slot_a.elf", board, "1.0.0")
+    b = slot_image(fw_dir / "device_app_slot_b.elf", board, "1.1.0")
+    factory = flash_image(board, {0: a})
+    s0 = state_addresses(board)[0] - 0x20000000
+    drive = tmp_path / "pflash0.img"
+    drive.write_bytes(factory)
+    with QemuTarget(fw_dir / "bootloader.elf", BOARD, flash_image=drive,
+                    log_path=tmp_path / "rw.log") as t:
+        t.console.expect_line(r"^boot: slot A \(confirmed, attempt 0\), version 1\.0\.0",
+                              timeout=10)
+        t.console.expect_line(r"^boot: slot A, image 1\.0\.0\+0, confirmed", timeout=10)
+    # The bootloader's state write went through the chip into the drive file.
+    assert drive.read_bytes()[s0:s0 + 4] == b"CMBS"
+    assert "flash error" not in (tmp_path / "rw.log").read_text()
+
+    drive.write_bytes(factory)
+    with QemuTarget(fw_dir / "bootloader.elf", BOARD, flash_image=drive, flash_readonly=True,
+                    nic="user", hostfwd=[80], log_path=tmp_path / "ro.log") as t:
+        t.console.expect_line(r"^boot: flash error: the boot state was not written", timeout=10)
+        t.console.expect_line(r"^boot: slot A \(confirmed, attempt 0\)", timeout=10)
+        t.console.expect_line(r"^boot: flash error: the confirm of slot A not written",
+                              timeout=20)
+        status, body = post_ota(t.forwarded[80], b)
+        assert status == 500 and "flash error" in str(body["error"]), (status, body)
+        t.console.expect_line(r"^ota: error: flash error", timeout=10)
+        info = RpcClient(t.console, timeout=5).call("info")
+        assert (info["slot"], info["image_version"], info["confirmed"]) == (
+            "A", "1.0.0+0", False)
+    assert drive.read_bytes() == factory
 
 
 def test_console_clock_and_exit_status(fw_dir: Path) -> None:

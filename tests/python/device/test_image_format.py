@@ -246,10 +246,20 @@ def test_elf_payload_rules() -> None:
         fmt.elf_payload(parse_elf(make_elf([(0, CODE)], entry=1, machine=243)), AN385)
     with pytest.raises(ImageError, match="entry point 0x5001 is not in the loaded bytes"):
         fmt.elf_payload(parse_elf(make_elf([(0, CODE)], entry=0x5001)), AN385)
-    # A board without flash (riscv32-virt runs from RAM) takes its RAM segments.
+    # A board whose plain images run from RAM (riscv32-virt: no link.code) takes the RAM
+    # segments of such an image.
     load, entry, payload = fmt.elf_payload(
         parse_elf(make_elf([(0x80000000, CODE)], entry=0x80000000, machine=243)), riscv)
     assert (load, entry, payload) == (0x80000000, 0x80000000, CODE)
+    # Its slot builds run in place from its flash (pflash0): flash bytes only, as on mps2.
+    slot_a = 0x20100400
+    load, entry, payload = fmt.elf_payload(parse_elf(make_elf(
+        [(slot_a, CODE), (slot_a + 0x1000, DATA)], entry=slot_a, machine=243)), riscv)
+    assert (load, entry, payload) == (slot_a, slot_a, CODE + b"\xff" * 1096 + DATA)
+    with pytest.raises(ImageError, match=r"0x80000000 lies in dram \(ram\): an image for "
+                                         "riscv32-virt carries flash contents only"):
+        fmt.elf_payload(parse_elf(make_elf([(slot_a, CODE), (0x80000000, DATA)], entry=slot_a,
+                                           machine=243)), riscv)
     with pytest.raises(ImageError, match="elf images are not accepted by board host"):
         fmt.elf_payload(parse_elf(ELF), BOARDS.get("host"))
 
