@@ -325,7 +325,7 @@ class QemuTarget(Target):
         programs there lasts across resets, like flash, for this run. ``flash_image``
         gives a file of that size instead (e.g. :func:`cymongoose.device.slots.flash_image`);
         QEMU writes into it unless ``flash_readonly``."""
-        assert self.board is not None and self.workdir is not None
+        assert self.board is not None
         name = self.board.qemu.get("boot_flash")
         if not name or not self.firmware:
             if self.flash_image:
@@ -350,6 +350,7 @@ class QemuTarget(Target):
                 raise DeviceError(f"flash_image {drive} must be a file of {region.size} bytes "
                                   f"(the {name} region)")
         else:
+            assert self.workdir is not None  # set by start() before command()
             drive = self.workdir / f"{name}.img"
             with open(drive, "wb") as f:
                 f.write(b"\xff" * region.size)
