@@ -94,6 +94,7 @@ function(mg_board_setup)
         ${MG_BOARDS_COMMON_DIR}/board_console.c
         ${MG_BOARDS_COMMON_DIR}/board_clock.c
         ${MG_BOARDS_COMMON_DIR}/cmsdk_wdog.c
+        ${MG_BOARDS_COMMON_DIR}/board_watchdog_none.c
         ${MG_BOARDS_COMMON_DIR}/cortex_m_startup.c)
   endif()
   if(NOT B_LIBC_SPECS AND NOT "LIBC_SPECS" IN_LIST B_KEYWORDS_MISSING_VALUES)

@@ -72,7 +72,8 @@ void board_watchdog_disarm(void);
 #endif
 
 /* The flash that holds the update slots and the boot state (boards with
- * [slots] in board.toml; examples/bootloader/slots.c is the one user).
+ * [slots] in board.toml; the bootloader's slots.c and device_app's ota.c
+ * use it).
  * erase() erases every erase block that [addr, addr + len) touches (each
  * area erased on its own owns whole blocks), program() writes len bytes
  * over erased flash. Both return false, with nothing retried, when the

@@ -1,7 +1,7 @@
 /* The Arm CMSDK APB watchdog (TRM DDI0479) behind board_watchdog_arm(),
  * board_watchdog_feed() and board_watchdog_disarm() (board_api.h). The board's board.h gives its
  * address (BOARD_WDOG_BASE) and counter clock (BOARD_WDOG_HZ); a board
- * without them gets the no-op version.
+ * without them gets board_watchdog_none.c.
  *
  * The counter runs down from LOAD; at zero it raises its interrupt and
  * reloads; at the next zero with the interrupt still raised and RESEN set it
@@ -46,16 +46,5 @@ void board_watchdog_disarm(void) {
   WDOG_REG(WDOG_CONTROL) = 0;
   WDOG_REG(WDOG_INTCLR) = 1;
   WDOG_REG(WDOG_LOCK) = 0;
-}
-#else
-bool board_watchdog_arm(uint32_t ms) {
-  (void) ms;
-  return false;
-}
-
-void board_watchdog_feed(void) {
-}
-
-void board_watchdog_disarm(void) {
 }
 #endif

@@ -147,16 +147,3 @@ void board_eth_mac(uint8_t mac[6]) {
 uint64_t board_prng_stir(void) {
   return (rv_mtime() << 16) ^ s_board.entropy ^ rv_csr_read(mcycle);
 }
-
-/* ---- No watchdog: QEMU's virt machine has none. The bootloader says so,
- * and a hung test image waits for a reset from outside (docs/updates.md). */
-bool board_watchdog_arm(uint32_t ms) {
-  (void) ms;
-  return false;
-}
-
-void board_watchdog_feed(void) {
-}
-
-void board_watchdog_disarm(void) {
-}

@@ -7,5 +7,6 @@ mg_board_setup(
   SOURCES ${MG_BOARD_DIR}/board.c ${MG_BOARD_DIR}/flash.c ${MG_BOARDS_COMMON_DIR}/board_prng.c
   COMMON_SOURCES ${RV_COMMON}/riscv_startup.c ${RV_COMMON}/riscv_clock.c
                  ${RV_COMMON}/picolibc_glue.c ${MG_BOARDS_COMMON_DIR}/board_console.c
+                 ${MG_BOARDS_COMMON_DIR}/board_watchdog_none.c
   LIBC_SPECS)
 mg_add_board_apps()

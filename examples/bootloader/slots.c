@@ -30,14 +30,6 @@ int slot_running(void) {
   return -1;
 }
 
-bool slot_erase(uint32_t addr, size_t len) {
-  return board_flash_erase(addr, len);
-}
-
-bool slot_program(uint32_t addr, const void *buf, size_t len) {
-  return board_flash_program(addr, buf, len);
-}
-
 int slots_state_read(struct mg_bootstate *st) {
   return mg_bootstate_load((const uint8_t *) (uintptr_t) s_state[0],
                            (const uint8_t *) (uintptr_t) s_state[1], st);
@@ -49,7 +41,8 @@ int slots_state_write(int current, struct mg_bootstate *st) {
   mg_bootstate_encode(st, buf);
   /* Erase, then program front to back: the CRC, last, completes the copy.
    * A copy the flash failed to write keeps a bad CRC: the old state stays. */
-  if (!slot_erase(s_state[to], sizeof(buf)) || !slot_program(s_state[to], buf, sizeof(buf))) {
+  if (!board_flash_erase(s_state[to], sizeof(buf)) ||
+      !board_flash_program(s_state[to], buf, sizeof(buf))) {
     return current;
   }
   return to;

@@ -8,6 +8,7 @@
 #ifndef SLOTS_H
 #define SLOTS_H
 
+#include "board_api.h"
 #include "mg.h"
 #include "mg_bootstate.h"
 #include "mg_image.h"
@@ -27,10 +28,8 @@ int slot_of_load_addr(uint32_t addr);
  * bootloader, or an image loaded some other way). */
 int slot_running(void);
 
-/* Flash operations: the board's (board_flash_erase/program in board_api.h).
- * false: the flash reported an error. */
-bool slot_erase(uint32_t addr, size_t len);
-bool slot_program(uint32_t addr, const void *buf, size_t len);
+/* Erasing and programming slots and state: board_flash_erase/program
+ * (board_api.h). */
 
 /* The boot state (two copies). Returns the copy holding it (-1: none). */
 int slots_state_read(struct mg_bootstate *st);

@@ -41,13 +41,13 @@ static int bank_erase(struct ota *o, size_t size) {
   if (mg_bootstate_set_empty(&st, slot) && slots_state_write(copy, &st) == copy) {
     return OTA_ERR_FLASH; /* the slot still counts as a fallback: not erased */
   }
-  if (!slot_erase(slot_start(slot), size)) return OTA_ERR_FLASH;
+  if (!board_flash_erase(slot_start(slot), size)) return OTA_ERR_FLASH;
   o->bank = (uint8_t *) (uintptr_t) slot_start(slot);
   return 0;
 }
 
 static bool bank_program(struct ota *o, size_t ofs, const void *p, size_t n) {
-  return slot_program((uint32_t) (uintptr_t) (o->bank + ofs), p, n);
+  return board_flash_program((uint32_t) (uintptr_t) (o->bank + ofs), p, n);
 }
 
 static void bank_release(struct ota *o) {

@@ -106,6 +106,10 @@ class Board:
                 return region
         return None
 
+    def region_named(self, name: str) -> MemoryRegion | None:
+        """The memory region called ``name`` in board.toml, or None."""
+        return next((r for r in self.memory if r.name == name), None)
+
     def slot_of(self, load_addr: int) -> int | None:
         """The update slot (0 = a, 1 = b) whose payload starts at ``load_addr``, or None."""
         room = int(self.slots.get("header_room", 0))

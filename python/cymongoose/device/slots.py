@@ -79,7 +79,7 @@ def flash_image(board: Board, slots: dict[int, bytes]) -> bytes:
     erased, a factory-fresh board; the bootloader comes from ``-kernel``. For
     ``QemuTarget(..., flash_image=path)`` (the other way to provision than :func:`provision`)."""
     name = board.qemu.get("boot_flash")
-    region = next((r for r in board.memory if r.name == name), None) if name else None
+    region = board.region_named(str(name)) if name else None
     if region is None:
         raise DeviceError(f"board {board.name} has no boot flash (board.toml qemu.boot_flash)")
     data = bytearray(b"\xff" * region.size)

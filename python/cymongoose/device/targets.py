@@ -332,7 +332,7 @@ class QemuTarget(Target):
                 raise DeviceError(f"board {self.board.name} has no qemu.boot_flash for "
                                   "flash_image")
             return []
-        region = next((r for r in self.board.memory if r.name == name), None)
+        region = self.board.region_named(str(name))
         if region is None:
             raise DeviceError(f"board {self.board.name}: qemu.boot_flash names {name!r}, "
                               "which is not in its memory")
